@@ -1,0 +1,47 @@
+# nanobox-hcloud: the Hetzner Cloud adapter for Nanobox.
+# `make run` starts the adapter on the embedded simulator; `make test` runs every test.
+
+GO          ?= go
+BIN         := $(CURDIR)/bin
+VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS     := -s -w -X main.version=$(VERSION)
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+BENCHSTAT   := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
+COMMANDS    := hcloud-sim nanobox-hcloud-cpi nanobox-cpi-shim
+
+# Tests that exec the binaries use these instead of building their own.
+export NANOBOX_HCLOUD_BIN := $(BIN)
+
+.PHONY: all build test run lint bench soak fuzz release clean
+
+all: build
+
+build:
+	@mkdir -p $(BIN)
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ $(addprefix ./cmd/,$(COMMANDS))
+
+test: build
+	$(GO) test -count=1 -timeout 9m ./...
+
+run: build
+	bash scripts/run
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+bench: build
+	BENCHSTAT='$(GO) run $(BENCHSTAT)' bash scripts/bench
+
+soak: build
+	$(GO) test -count=1 -timeout 60m -run 'TestChaosLifecycles' ./cpi/reliability -soak
+
+fuzz:
+	bash scripts/fuzz
+
+release: build
+	bash scripts/build-release
+
+clean:
+	rm -rf $(BIN)

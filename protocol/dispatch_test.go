@@ -1,0 +1,147 @@
+package protocol_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
+)
+
+func testDispatcher() *protocol.Dispatcher {
+	return &protocol.Dispatcher{
+		Name:    "test-cpi",
+		Version: "0.0.1",
+		Log:     func() string { return "" },
+		Methods: map[string]protocol.Handler{
+			protocol.MethodQueryKey: func(_ context.Context, c protocol.Call) (any, error) {
+				return protocol.Key{ID: c.Params[0], Name: "k", PublicKey: "ssh-ed25519 AAAA"}, nil
+			},
+			protocol.MethodCreateKey: func(_ context.Context, c protocol.Call) (any, error) {
+				var body protocol.KeyBody
+				if err := c.DecodeBody(&body); err != nil {
+					return nil, err
+				}
+				return protocol.IDResult{ID: body.KeyName()}, nil
+			},
+			protocol.MethodRebootServer: func(context.Context, protocol.Call) (any, error) { return nil, nil },
+			protocol.MethodCancelServer: func(context.Context, protocol.Call) (any, error) {
+				return nil, errors.New("boom")
+			},
+			protocol.MethodDeleteKey: func(context.Context, protocol.Call) (any, error) {
+				return nil, context.DeadlineExceeded
+			},
+			protocol.MethodQueryServer: func(context.Context, protocol.Call) (any, error) { panic("bug") },
+		},
+	}
+}
+
+// TestDispatcherGolden sends raw JSON in and compares the whole JSON out.
+func TestDispatcherGolden(t *testing.T) {
+	cases := []struct{ name, in, out string }{
+		{"result", `{"method":"query_key","arguments":["42"],"context":{},"api_version":1}`,
+			`{"result":{"id":"42","name":"k","public_key":"ssh-ed25519 AAAA"},"error":null,"log":""}`},
+		{"body with name instead of id", `{"method":"create_key","arguments":[{"name":"old","key":"x"}],"context":{}}`,
+			`{"result":{"id":"old"},"error":null,"log":""}`},
+		{"empty result is null", `{"method":"reboot_server","arguments":["1"],"context":{}}`,
+			`{"result":null,"error":null,"log":""}`},
+		{"info", `{"method":"info","arguments":[]}`,
+			`{"result":{"api_version":1,"name":"test-cpi","version":"0.0.1","methods":["cancel_server","create_key","delete_key","info","query_key","query_server","reboot_server"]},"error":null,"log":""}`},
+		{"unknown method", `{"method":"drop_tables","arguments":[]}`,
+			`{"result":null,"error":{"type":"NotImplemented","message":"unknown method \"drop_tables\"; this CPI implements: cancel_server, create_key, delete_key, info, query_key, query_server, reboot_server","ok_to_retry":false},"log":""}`},
+		{"not JSON", `{"method":`,
+			`{"result":null,"error":{"type":"InvalidRequest","message":"malformed request: truncated JSON","ok_to_retry":false},"log":""}`},
+		{"empty", ``,
+			`{"result":null,"error":{"type":"InvalidRequest","message":"empty request: expected one JSON object","ok_to_retry":false},"log":""}`},
+		{"trailing data", `{"method":"info"} {}`,
+			`{"result":null,"error":{"type":"InvalidRequest","message":"malformed request: data after the JSON object","ok_to_retry":false},"log":""}`},
+		{"method not a string", `{"method":7}`,
+			`{"result":null,"error":{"type":"InvalidRequest","message":"malformed request: \"method\" must be a string, not number","ok_to_retry":false},"log":""}`},
+		{"credential not a string", `{"method":"info","context":{"credentials":{"api-token":1}}}`,
+			`{"result":null,"error":{"type":"InvalidRequest","message":"malformed request: \"context.credentials\" must be a string, not number","ok_to_retry":false},"log":""}`},
+		{"wrong api version", `{"method":"info","api_version":2}`,
+			`{"result":null,"error":{"type":"InvalidRequest","message":"unsupported api_version 2: this CPI speaks 1","ok_to_retry":false},"log":""}`},
+		{"wrong arity", `{"method":"query_key","arguments":[]}`,
+			`{"result":null,"error":{"type":"InvalidArguments","message":"query_key takes 1 argument(s) (key id), got 0","ok_to_retry":false},"log":""}`},
+		{"param not a string", `{"method":"query_key","arguments":[42]}`,
+			`{"result":null,"error":{"type":"InvalidArguments","message":"query_key: argument 1 (key id) must be a string","ok_to_retry":false},"log":""}`},
+		{"body not an object", `{"method":"create_key","arguments":["x"]}`,
+			`{"result":null,"error":{"type":"InvalidArguments","message":"create_key: the last argument must be a JSON object","ok_to_retry":false},"log":""}`},
+		{"body field of wrong type", `{"method":"create_key","arguments":[{"id":1,"key":"x"}]}`,
+			`{"result":null,"error":{"type":"InvalidArguments","message":"create_key: \"id\" must be a string, not number","ok_to_retry":false},"log":""}`},
+		{"plain error is internal", `{"method":"cancel_server","arguments":["1"]}`,
+			`{"result":null,"error":{"type":"InternalError","message":"boom","ok_to_retry":false},"log":""}`},
+		{"deadline is a timeout", `{"method":"delete_key","arguments":["1"]}`,
+			`{"result":null,"error":{"type":"Timeout","message":"deadline exceeded before the cloud answered","ok_to_retry":true},"log":""}`},
+		{"panic is contained", `{"method":"query_server","arguments":["1"]}`,
+			`{"result":null,"error":{"type":"InternalError","message":"query_server failed unexpectedly (a bug in the CPI); see its log","ok_to_retry":false},"log":""}`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			require.NoError(t, testDispatcher().Serve(context.Background(), strings.NewReader(tc.in), &out))
+			assert.JSONEq(t, tc.out, out.String())
+			assert.True(t, strings.HasSuffix(out.String(), "}\n"), "one JSON line")
+		})
+	}
+}
+
+func TestOversizedRequest(t *testing.T) {
+	big := `{"method":"info","arguments":[],"context":{"request_id":"` + strings.Repeat("a", protocol.MaxRequestBytes) + `"}}`
+	var out bytes.Buffer
+	require.NoError(t, testDispatcher().Serve(context.Background(), strings.NewReader(big), &out))
+	assert.Contains(t, out.String(), `"type":"InvalidRequest"`)
+	assert.Contains(t, out.String(), "larger than")
+}
+
+func TestErrorTable(t *testing.T) {
+	want := map[protocol.ErrorType]struct {
+		status int
+		retry  bool
+	}{
+		protocol.InvalidRequest: {400, false}, protocol.InvalidArguments: {422, false},
+		protocol.Unauthorized: {401, false}, protocol.Forbidden: {403, false},
+		protocol.NotFound: {404, false}, protocol.Conflict: {409, true},
+		protocol.RateLimited: {429, true}, protocol.InternalError: {500, false},
+		protocol.NotImplemented: {501, false}, protocol.CloudError: {502, false},
+		protocol.Unavailable: {503, true}, protocol.Timeout: {504, true},
+	}
+	require.Len(t, protocol.ErrorTypes(), len(want))
+	for typ, w := range want {
+		assert.Equal(t, w.status, typ.HTTPStatus(), typ)
+		assert.Equal(t, w.retry, typ.Retryable(), typ)
+	}
+	assert.Equal(t, 502, protocol.ErrorType("Bosh::Clouds::CloudError").HTTPStatus())
+}
+
+func TestCredentialsNeverPrint(t *testing.T) {
+	c := protocol.Credentials{"api-token": "s3cr3t-canary"}
+	for _, s := range []string{c.String(), c.GoString()} {
+		assert.NotContains(t, s, "s3cr3t-canary")
+		assert.Contains(t, s, "api-token")
+	}
+}
+
+func TestRouteTableCoversEverySignature(t *testing.T) {
+	seen := map[string]bool{}
+	for _, r := range protocol.Routes {
+		sig, ok := protocol.Signatures[r.Method]
+		require.True(t, ok, r.Method)
+		assert.Equal(t, len(sig.Params), len(r.ParamNames()), r.Path)
+		assert.Equal(t, sig.Body, r.Body, r.Path)
+		seen[r.Method] = true
+	}
+	for m := range protocol.Signatures {
+		if m != protocol.MethodInfo {
+			assert.True(t, seen[m], "method %s has no route", m)
+		}
+	}
+	r, ok := protocol.RouteFor(protocol.MethodRebootServer)
+	require.True(t, ok)
+	assert.Equal(t, "PATCH /api/servers/{id}/reboot", r.Pattern("/api/"))
+}

@@ -1,0 +1,188 @@
+package protocol
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+// APIVersion is the protocol version this package speaks.
+const APIVersion = 1
+
+// MaxRequestBytes bounds one request on stdin. The shim's own body limit
+// (64 KiB by default) is far below it.
+const MaxRequestBytes = 1 << 20
+
+// Request is one call: {"method", "arguments", "context", "api_version"}.
+type Request struct {
+	Method     string            `json:"method"`
+	Arguments  []json.RawMessage `json:"arguments"`
+	Context    Context           `json:"context"`
+	APIVersion int               `json:"api_version"`
+}
+
+// Context carries what is not an argument: the caller's credentials and the
+// request id that ties log lines together across the shim and the CPI.
+type Context struct {
+	Credentials Credentials `json:"credentials,omitempty"`
+	RequestID   string      `json:"request_id,omitempty"`
+}
+
+// Credentials are the Nanobox credential fields by key ("api-token"). Their
+// values are secrets: String and GoString never print them, so a credential
+// map that slips into a log line or an error message shows only its keys.
+type Credentials map[string]string
+
+// String lists the keys with their values redacted.
+func (c Credentials) String() string {
+	keys := make([]string, 0, len(c))
+	for k := range c {
+		keys = append(keys, k+"=<redacted>")
+	}
+	sort.Strings(keys)
+	return "{" + strings.Join(keys, " ") + "}"
+}
+
+// GoString is String, so %#v redacts too.
+func (c Credentials) GoString() string { return c.String() }
+
+// Values returns the secret values, longest first, for redacting output.
+func (c Credentials) Values() []string {
+	out := make([]string, 0, len(c))
+	for _, v := range c {
+		if v != "" {
+			out = append(out, v)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
+	return out
+}
+
+// Response is the one answer to a request. Exactly one of Result and Error
+// is meaningful; Log is never null.
+type Response struct {
+	Result any    `json:"result"`
+	Error  *Error `json:"error"`
+	Log    string `json:"log"`
+}
+
+// RawResponse is a Response as a client reads it: the result left raw so the
+// caller (the shim) can pass it on byte for byte.
+type RawResponse struct {
+	Result json.RawMessage `json:"result"`
+	Error  *Error          `json:"error"`
+	Log    *string         `json:"log"`
+}
+
+// DecodeRequest reads exactly one JSON request from r. Every problem with the
+// envelope (not JSON, trailing data, wrong types, missing method, unsupported
+// api_version, more than MaxRequestBytes) is an InvalidRequest error.
+func DecodeRequest(r io.Reader) (*Request, *Error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxRequestBytes+1))
+	if err != nil {
+		return nil, NewError(InvalidRequest, "reading request: %v", err)
+	}
+	return ParseRequest(data)
+}
+
+// ParseRequest is DecodeRequest on bytes already read.
+func ParseRequest(data []byte) (*Request, *Error) {
+	if len(data) > MaxRequestBytes {
+		return nil, NewError(InvalidRequest, "request larger than %d bytes", MaxRequestBytes)
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, NewError(InvalidRequest, "empty request: expected one JSON object")
+	}
+	var req Request
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&req); err != nil {
+		return nil, NewError(InvalidRequest, "malformed request: %s", describeJSONError(err))
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, NewError(InvalidRequest, "malformed request: data after the JSON object")
+	}
+	if req.Method == "" {
+		return nil, NewError(InvalidRequest, "malformed request: \"method\" is missing or empty")
+	}
+	if req.APIVersion != 0 && req.APIVersion != APIVersion {
+		return nil, NewError(InvalidRequest, "unsupported api_version %d: this CPI speaks %d", req.APIVersion, APIVersion)
+	}
+	if req.Arguments == nil {
+		req.Arguments = []json.RawMessage{}
+	}
+	return &req, nil
+}
+
+// describeJSONError turns encoding/json's errors into messages that name the
+// field and never echo input bytes (which may hold secrets).
+func describeJSONError(err error) string {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr):
+		field := typeErr.Field
+		if field == "" {
+			field = "the request"
+		}
+		return fmt.Sprintf("%s must be %s, not %s", quoteField(field), jsonKind(typeErr.Type.Kind().String()), typeErr.Value)
+	case errors.As(err, &syntaxErr):
+		return fmt.Sprintf("invalid JSON at byte %d", syntaxErr.Offset)
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return "truncated JSON"
+	default:
+		return "invalid JSON"
+	}
+}
+
+func quoteField(f string) string {
+	if f == "the request" {
+		return f
+	}
+	return `"` + f + `"`
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "a string"
+	case "slice", "array":
+		return "an array"
+	case "map", "struct":
+		return "an object"
+	case "int", "int64", "float64":
+		return "a number"
+	case "bool":
+		return "a boolean"
+	}
+	return goKind
+}
+
+// EncodeResponse writes resp as one line of JSON.
+func EncodeResponse(w io.Writer, resp Response) error {
+	data, err := json.Marshal(resp)
+	if err != nil {
+		// A result that cannot be encoded is a bug in the CPI; say so
+		// rather than write nothing.
+		data, _ = json.Marshal(Response{Error: NewError(InternalError, "encoding the result: %v", err), Log: resp.Log})
+	}
+	_, err = w.Write(append(data, '\n'))
+	return err
+}
+
+// ContextError maps a context error to the protocol: a passed deadline is a
+// Timeout (retryable), a cancellation is a Timeout too, since the caller gave
+// up before the cloud answered.
+func ContextError(ctx context.Context, op string) *Error {
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return NewError(Timeout, "%s: deadline exceeded before the cloud answered", op)
+	case ctx.Err() != nil:
+		return NewError(Timeout, "%s: call cancelled before the cloud answered", op)
+	}
+	return nil
+}

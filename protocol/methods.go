@@ -1,0 +1,187 @@
+package protocol
+
+// The method names. One per Nanobox endpoint, plus info.
+const (
+	MethodInfo         = "info"
+	MethodMeta         = "meta"
+	MethodCatalog      = "catalog"
+	MethodVerify       = "verify"
+	MethodCreateKey    = "create_key"
+	MethodQueryKey     = "query_key"
+	MethodDeleteKey    = "delete_key"
+	MethodOrderServer  = "order_server"
+	MethodQueryServer  = "query_server"
+	MethodCancelServer = "cancel_server"
+	MethodInstallKey   = "install_key"
+	MethodUpdateConfig = "update_config"
+	MethodRebootServer = "reboot_server"
+	MethodRenameServer = "rename_server"
+)
+
+// Signature is the shape of a method's arguments: its path parameters in
+// order (each a JSON string), then its JSON body (an object) when Body is set.
+type Signature struct {
+	Params []string // human names of the path parameters, for messages
+	Body   bool
+}
+
+// Arity is how many arguments the method takes.
+func (s Signature) Arity() int {
+	if s.Body {
+		return len(s.Params) + 1
+	}
+	return len(s.Params)
+}
+
+// Signatures holds every method of the protocol.
+var Signatures = map[string]Signature{
+	MethodInfo:         {},
+	MethodMeta:         {},
+	MethodCatalog:      {},
+	MethodVerify:       {},
+	MethodCreateKey:    {Body: true},
+	MethodQueryKey:     {Params: []string{"key id"}},
+	MethodDeleteKey:    {Params: []string{"key id"}},
+	MethodOrderServer:  {Body: true},
+	MethodQueryServer:  {Params: []string{"server id"}},
+	MethodCancelServer: {Params: []string{"server id"}},
+	MethodInstallKey:   {Params: []string{"server id"}, Body: true},
+	MethodUpdateConfig: {Params: []string{"server id"}, Body: true},
+	MethodRebootServer: {Params: []string{"server id"}},
+	MethodRenameServer: {Params: []string{"server id"}, Body: true},
+}
+
+// KeyBody is the body of POST /keys and PATCH /servers/{id}/keys. Older
+// clients sent the key's name as "name" instead of "id".
+type KeyBody struct {
+	ID   string `json:"id,omitempty"`
+	Name string `json:"name,omitempty"`
+	Key  string `json:"key"`
+}
+
+// KeyName is the key's user-friendly name: ID, else Name.
+func (k KeyBody) KeyName() string {
+	if k.ID != "" {
+		return k.ID
+	}
+	return k.Name
+}
+
+// OrderServerBody is the body of POST /servers.
+type OrderServerBody struct {
+	Name   string         `json:"name"`
+	Region string         `json:"region"`
+	Size   string         `json:"size"`
+	SSHKey string         `json:"ssh_key"`
+	Config map[string]any `json:"config,omitempty"`
+}
+
+// RenameBody is the body of PATCH /servers/{id}/rename.
+type RenameBody struct {
+	Name string `json:"name"`
+}
+
+// ConfigBody is the body of PATCH /servers/{id}/config: setting key to value.
+type ConfigBody map[string]any
+
+// IDResult is the result of create_key and order_server.
+type IDResult struct {
+	ID string `json:"id"`
+}
+
+// Key is the result of query_key.
+type Key struct {
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	PublicKey string `json:"public_key"`
+}
+
+// Server is the result of query_server. ExternalIP is "" for a server with
+// one NIC (rule 4 of the spec: that NIC is reported as internal).
+type Server struct {
+	ID         string         `json:"id"`
+	Status     string         `json:"status"`
+	Name       string         `json:"name"`
+	ExternalIP string         `json:"external_ip"`
+	InternalIP string         `json:"internal_ip"`
+	Config     map[string]any `json:"config"`
+}
+
+// CredentialField is one entry of meta's credential_fields; Key is the
+// header suffix (Auth-<Key>) without the prefix.
+type CredentialField struct {
+	Key   string `json:"key"`
+	Label string `json:"label"`
+}
+
+// ConfigValue is one allowed value of an enum or list config field.
+type ConfigValue struct {
+	Value string `json:"value"`
+	Label string `json:"label"`
+}
+
+// ConfigField is one entry of meta's config_fields.
+type ConfigField struct {
+	Key         string        `json:"key"`
+	Label       string        `json:"label"`
+	Description string        `json:"description"`
+	Type        string        `json:"type,omitempty"` // text, enum or list
+	Values      []ConfigValue `json:"values,omitempty"`
+	Default     string        `json:"default,omitempty"`
+	Rebuild     bool          `json:"rebuild"`
+}
+
+// Meta is the result of meta.
+type Meta struct {
+	ID               string            `json:"id"`
+	Name             string            `json:"name"`
+	ServerNickName   string            `json:"server_nick_name"`
+	DefaultRegion    string            `json:"default_region"`
+	DefaultSize      string            `json:"default_size"`
+	DefaultPlan      string            `json:"default_plan"`
+	CanReboot        bool              `json:"can_reboot"`
+	CanRename        bool              `json:"can_rename"`
+	InternalIface    string            `json:"internal_iface"`
+	ExternalIface    string            `json:"external_iface"`
+	SSHUser          string            `json:"ssh_user"`
+	SSHAuthMethod    string            `json:"ssh_auth_method"`
+	SSHKeyMethod     string            `json:"ssh_key_method"`
+	BootstrapScript  string            `json:"bootstrap_script"`
+	BootstrapTimeout int               `json:"bootstrap_timeout,omitempty"` // seconds
+	CredentialFields []CredentialField `json:"credential_fields"`
+	ConfigFields     []ConfigField     `json:"config_fields"`
+	Instructions     string            `json:"instructions"`
+}
+
+// Region, Plan and Spec make up the result of catalog: an array of regions.
+type Region struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Plans []Plan `json:"plans"`
+}
+
+// Plan is a family of server sizes within a region.
+type Plan struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Specs []Spec `json:"specs"`
+}
+
+// Spec is one orderable (or retired, and so named) server size.
+type Spec struct {
+	ID           string  `json:"id"`
+	RAM          int     `json:"ram"`      // MB
+	CPU          int     `json:"cpu"`      // cores
+	Disk         int     `json:"disk"`     // GB
+	Transfer     int     `json:"transfer"` // TB per month
+	DollarsPerHr float64 `json:"dollars_per_hr"`
+	DollarsPerMo float64 `json:"dollars_per_mo"`
+}
+
+// Info is the result of info.
+type Info struct {
+	APIVersion int      `json:"api_version"`
+	Name       string   `json:"name"`
+	Version    string   `json:"version"`
+	Methods    []string `json:"methods"`
+}
