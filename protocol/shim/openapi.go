@@ -1,0 +1,243 @@
+package shim
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/textproto"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
+)
+
+// BaseOpenAPI is the Nanobox adapter Swagger 2.0 document the shim's
+// /openapi.json is built from: a copy of
+// shared/reference/nanobox-adapter-openapi.json (a test keeps them equal),
+// embedded so the shim needs no file at run time.
+//
+//go:embed nanobox-adapter-openapi.json
+var BaseOpenAPI []byte
+
+// openapiCache holds the built document once the CPI's meta was read.
+// A failure is not cached: the next request tries again.
+type openapiCache struct {
+	mu  sync.Mutex
+	doc []byte
+}
+
+func (s *Shim) serveOpenAPI(w http.ResponseWriter, r *http.Request) {
+	doc, cerr := s.openAPIDocument(r.Context(), requestID(w))
+	if cerr != nil {
+		cerr.write(w)
+		return
+	}
+	hdr := w.Header()
+	hdr.Set("Content-Type", "application/json")
+	hdr.Set("Content-Length", strconv.Itoa(len(doc)))
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(doc)
+	}
+}
+
+// openAPIDocument returns the cached document, fetching meta and info from
+// the CPI the first time.
+func (s *Shim) openAPIDocument(ctx context.Context, rid string) ([]byte, *callError) {
+	s.openapi.mu.Lock()
+	defer s.openapi.mu.Unlock()
+	if s.openapi.doc != nil {
+		return s.openapi.doc, nil
+	}
+	var meta protocol.Meta
+	var info protocol.Info
+	for _, c := range []struct {
+		method string
+		into   any
+	}{{protocol.MethodMeta, &meta}, {protocol.MethodInfo, &info}} {
+		result, cerr := s.callWithin(ctx, &protocol.Request{
+			Method: c.method, Arguments: []json.RawMessage{},
+			Context: protocol.Context{RequestID: rid}, APIVersion: protocol.APIVersion,
+		}, s.healthTimeout())
+		if cerr != nil {
+			if cerr.status != statusClientClosed && cerr.status != http.StatusServiceUnavailable {
+				cerr.status = http.StatusBadGateway
+				cerr.message = "building the OpenAPI document: the CPI's " + c.method + ": " + cerr.message
+			}
+			return nil, cerr
+		}
+		if err := json.Unmarshal(result, c.into); err != nil {
+			return nil, &callError{status: http.StatusBadGateway,
+				message: fmt.Sprintf("building the OpenAPI document: the CPI's %s result has the wrong shape", c.method)}
+		}
+	}
+	doc, err := BuildOpenAPI(meta, info, s.basePath)
+	if err != nil {
+		s.log.WithError(err).Error("building the OpenAPI document")
+		return nil, &callError{status: http.StatusInternalServerError, message: "building the OpenAPI document failed; see the shim's log"}
+	}
+	s.openapi.doc = doc
+	return doc, nil
+}
+
+func (s *Shim) healthTimeout() time.Duration {
+	return min(s.opts.Timeout, DefaultHealthTimeout)
+}
+
+// RouteSupported reports whether the adapter described by meta and info
+// serves rt in a way Nanobox will use: the CPI implements its method (when
+// info lists methods), reboot and rename only when meta allows them, the
+// global key routes only with ssh_auth_method "key" and ssh_key_method
+// "reference", and Install Server Key only with ssh_auth_method "password"
+// (with "key", the key reaches the server at order time).
+func RouteSupported(rt protocol.Route, meta protocol.Meta, info protocol.Info) bool {
+	if len(info.Methods) > 0 {
+		found := false
+		for _, m := range info.Methods {
+			if m == rt.Method {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	switch rt.Method {
+	case protocol.MethodRebootServer:
+		return meta.CanReboot
+	case protocol.MethodRenameServer:
+		return meta.CanRename
+	case protocol.MethodCreateKey, protocol.MethodQueryKey, protocol.MethodDeleteKey:
+		return meta.SSHAuthMethod == "key" && meta.SSHKeyMethod == "reference"
+	case protocol.MethodInstallKey:
+		return meta.SSHAuthMethod != "key"
+	}
+	return true
+}
+
+// CredentialHeader is the header that carries credential field key:
+// "Auth-" plus the key in canonical case (api-token -> Auth-Api-Token).
+func CredentialHeader(key string) string {
+	return textproto.CanonicalMIMEHeaderKey("Auth-" + key)
+}
+
+// BuildOpenAPI fills BaseOpenAPI in for one adapter, as the Nanobox spec
+// asks adapters to: info, basePath, one Auth- apiKey security definition
+// per credential field, and only the routes the adapter supports.
+func BuildOpenAPI(meta protocol.Meta, info protocol.Info, basePath string) ([]byte, error) {
+	var doc map[string]any
+	if err := json.Unmarshal(BaseOpenAPI, &doc); err != nil {
+		return nil, fmt.Errorf("the embedded OpenAPI base is not JSON: %w", err)
+	}
+	name := meta.Name
+	if name == "" {
+		name = info.Name
+	}
+	docInfo, _ := doc["info"].(map[string]any)
+	if docInfo == nil {
+		docInfo = map[string]any{}
+	}
+	docInfo["title"] = "Nanobox Adapter: " + name
+	desc := "An adapter for deploying Nanobox apps to " + name + "."
+	if info.Name != "" {
+		desc += fmt.Sprintf(" Served by nanobox-cpi-shim in front of the %s CPI", info.Name)
+		if info.Version != "" {
+			desc += " " + info.Version
+		}
+		desc += "."
+	}
+	docInfo["description"] = desc
+	if info.Version != "" {
+		docInfo["version"] = info.Version
+	}
+	delete(docInfo, "contact") // placeholders in the base
+	delete(docInfo, "license")
+	doc["info"] = docInfo
+
+	if basePath == "" {
+		basePath = "/"
+	}
+	doc["basePath"] = basePath
+
+	basePaths, _ := doc["paths"].(map[string]any)
+	paths := map[string]any{}
+	for _, rt := range protocol.Routes {
+		if !RouteSupported(rt, meta, info) {
+			continue
+		}
+		item, _ := basePaths[rt.Path].(map[string]any)
+		op, ok := item[strings.ToLower(rt.Verb)]
+		if !ok {
+			return nil, fmt.Errorf("the OpenAPI base has no %s %s", rt.Verb, rt.Path)
+		}
+		out, _ := paths[rt.Path].(map[string]any)
+		if out == nil {
+			out = map[string]any{}
+			paths[rt.Path] = out
+		}
+		out[strings.ToLower(rt.Verb)] = op
+	}
+	doc["paths"] = paths
+
+	defs := map[string]any{}
+	requirement := map[string]any{}
+	for _, f := range meta.CredentialFields {
+		if f.Key == "" {
+			continue
+		}
+		hdr := CredentialHeader(f.Key)
+		def := map[string]any{"type": "apiKey", "in": "header", "name": hdr}
+		if f.Label != "" {
+			def["description"] = f.Label
+		}
+		defs[hdr] = def
+		requirement[hdr] = []string{}
+	}
+	if len(defs) > 0 {
+		doc["securityDefinitions"] = defs
+		doc["security"] = []any{requirement}
+	} else {
+		delete(doc, "securityDefinitions")
+		delete(doc, "security")
+	}
+	return json.MarshalIndent(doc, "", "  ")
+}
+
+// serveHealth answers 200 when the CPI answers info within the health
+// timeout, 503 otherwise.
+func (s *Shim) serveHealth(w http.ResponseWriter, r *http.Request) {
+	result, cerr := s.callWithin(r.Context(), &protocol.Request{
+		Method: protocol.MethodInfo, Arguments: []json.RawMessage{},
+		Context: protocol.Context{RequestID: requestID(w)}, APIVersion: protocol.APIVersion,
+	}, s.healthTimeout())
+	if cerr != nil {
+		if cerr.status != statusClientClosed {
+			cerr.status = http.StatusServiceUnavailable
+			cerr.message = "unhealthy: " + cerr.message
+		}
+		cerr.write(w)
+		return
+	}
+	var info protocol.Info
+	if err := json.Unmarshal(result, &info); err != nil || info.APIVersion != protocol.APIVersion {
+		writeErrors(w, http.StatusServiceUnavailable, "unhealthy: the CPI's info is not protocol version "+strconv.Itoa(protocol.APIVersion))
+		return
+	}
+	body, _ := json.Marshal(struct {
+		Status  string        `json:"status"`
+		Version string        `json:"shim_version,omitempty"`
+		CPI     protocol.Info `json:"cpi"`
+	}{"ok", s.opts.Version, info})
+	hdr := w.Header()
+	hdr.Set("Content-Type", "application/json")
+	hdr.Set("Content-Length", strconv.Itoa(len(body)+1))
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(append(body, '\n'))
+	}
+}
