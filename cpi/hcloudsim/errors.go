@@ -1,0 +1,83 @@
+package hcloudsim
+
+import (
+	"fmt"
+	"net/http"
+)
+
+// apiError is an error as the Hetzner Cloud API reports it: a machine code, a human message and optional
+// details, served as {"error":{"code","message","details"}} with the HTTP status the API documents for the code.
+type apiError struct {
+	Status  int
+	Code    string
+	Message string
+	Details any
+}
+
+func (e *apiError) Error() string { return e.Code + ": " + e.Message }
+
+// statusByCode is the "Error Codes" table of Hetzner's OpenAPI document (info.description), plus the codes
+// hcloud-go knows that the table omits.
+var statusByCode = map[string]int{
+	"json_error":              http.StatusBadRequest,
+	"unauthorized":            http.StatusUnauthorized,
+	"token_readonly":          http.StatusUnauthorized,
+	"forbidden":               http.StatusForbidden,
+	"maintenance":             http.StatusForbidden,
+	"resource_limit_exceeded": http.StatusForbidden,
+	"not_found":               http.StatusNotFound,
+	"method_not_allowed":      http.StatusMethodNotAllowed,
+	"uniqueness_error":        http.StatusConflict,
+	"conflict":                http.StatusConflict,
+	"deprecated_api_endpoint": http.StatusGone,
+	"resource_unavailable":    http.StatusPreconditionFailed,
+	"invalid_input":           http.StatusUnprocessableEntity,
+	"service_error":           http.StatusUnprocessableEntity,
+	"unsupported_error":       http.StatusUnprocessableEntity,
+	"locked":                  http.StatusLocked,
+	"protected":               http.StatusLocked,
+	"rate_limit_exceeded":     http.StatusTooManyRequests,
+	"server_error":            http.StatusInternalServerError,
+	"bad_gateway":             http.StatusBadGateway,
+	"unavailable":             http.StatusServiceUnavailable,
+	"timeout":                 http.StatusGatewayTimeout,
+	// Resource-specific codes (hcloud-go error.go); the API answers them as user errors.
+	"server_not_stopped":             http.StatusConflict,
+	"placement_error":                http.StatusPreconditionFailed,
+	"server_already_attached":        http.StatusConflict,
+	"server_already_added":           http.StatusConflict,
+	"networks_overlap":               http.StatusConflict,
+	"ip_not_available":               http.StatusConflict,
+	"no_subnet_available":            http.StatusConflict,
+	"firewall_already_applied":       http.StatusConflict,
+	"firewall_resource_not_found":    http.StatusNotFound,
+	"resource_in_use":                http.StatusConflict,
+	"server_not_attached_to_network": http.StatusConflict,
+}
+
+// newError builds an apiError with the documented status for code (500 for an unknown code).
+func newError(code, format string, args ...any) *apiError {
+	status, ok := statusByCode[code]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	return &apiError{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// invalidField is invalid_input with the documented details shape {"fields":[{"name","messages"}]}.
+func invalidField(field, msg string) *apiError {
+	e := newError("invalid_input", "invalid input in field '%s': %s", field, msg)
+	e.Details = map[string]any{"fields": []map[string]any{{"name": field, "messages": []string{msg}}}}
+	return e
+}
+
+// notUnique is uniqueness_error with details naming the field.
+func notUnique(field, msg string) *apiError {
+	e := newError("uniqueness_error", "%s", msg)
+	e.Details = map[string]any{"fields": []map[string]any{{"name": field}}}
+	return e
+}
+
+func notFound(kind string, id any) *apiError {
+	return newError("not_found", "%s with ID '%v' not found", kind, id)
+}

@@ -1,0 +1,188 @@
+package hcloudsim
+
+import (
+	"net"
+	"net/http"
+	"slices"
+
+	"github.com/hetznercloud/hcloud-go/v2/hcloud/schema"
+)
+
+func networkView(n *schema.Network) schema.Network {
+	out := *n
+	out.Labels = copyLabels(n.Labels)
+	out.Subnets = append([]schema.NetworkSubnet{}, n.Subnets...)
+	out.Routes = append([]schema.NetworkRoute{}, n.Routes...)
+	out.Servers = append([]int64{}, n.Servers...)
+	out.LoadBalancers = []int64{}
+	return out
+}
+
+func getNetworks(s *Sim, c *call) (int, any, *apiError) {
+	q := c.query()
+	sel, err := selectorFromQuery(q)
+	if err != nil {
+		return 0, nil, err
+	}
+	var out []schema.Network
+	for _, id := range sortedKeys(s.st.networks) {
+		n := s.st.networks[id]
+		if matchName(q, n.Name) && sel.matches(n.Labels) {
+			out = append(out, networkView(n))
+		}
+	}
+	return listBody("networks", out, q, func(n schema.Network) sortKey { return sortKey{id: n.ID, name: n.Name, created: n.Created} }, "id", "name", "created")
+}
+
+func (s *Sim) networkByPath(c *call) (*schema.Network, *apiError) {
+	id, err := c.pathID("id")
+	if err != nil {
+		return nil, err
+	}
+	n, ok := s.st.networks[id]
+	if !ok {
+		return nil, notFound("network", id)
+	}
+	return n, nil
+}
+
+func getNetwork(s *Sim, c *call) (int, any, *apiError) {
+	n, err := s.networkByPath(c)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, map[string]any{"network": networkView(n)}, nil
+}
+
+var networkZones = []string{"eu-central", "us-east", "us-west", "ap-southeast"}
+
+func createNetwork(s *Sim, c *call) (int, any, *apiError) {
+	var req schema.NetworkCreateRequest
+	if err := c.decode(&req); err != nil {
+		return 0, nil, err
+	}
+	if err := validName("name", req.Name); err != nil {
+		return 0, nil, err
+	}
+	_, rng, perr := net.ParseCIDR(req.IPRange)
+	if perr != nil || rng.IP.To4() == nil || !rng.IP.IsPrivate() {
+		return 0, nil, invalidField("ip_range", "must be a private IPv4 CIDR")
+	}
+	if ones, _ := rng.Mask.Size(); ones > 24 {
+		return 0, nil, invalidField("ip_range", "must be at least a /24")
+	}
+	labels, err := validLabels(req.Labels)
+	if err != nil {
+		return 0, nil, err
+	}
+	var subnets []schema.NetworkSubnet
+	for _, sub := range req.Subnets {
+		checked, err := checkSubnet(rng, sub, subnets)
+		if err != nil {
+			return 0, nil, err
+		}
+		subnets = append(subnets, checked)
+	}
+	for _, r := range req.Routes {
+		if _, _, e := net.ParseCIDR(r.Destination); e != nil || net.ParseIP(r.Gateway) == nil {
+			return 0, nil, invalidField("routes", "invalid route")
+		}
+	}
+	for _, n := range s.st.networks {
+		if n.Name == req.Name {
+			return 0, nil, notUnique("name", "network name is already used")
+		}
+	}
+	n := &schema.Network{
+		ID: s.st.newID(), Name: req.Name, Created: c.now.UTC().Truncate(1e9), IPRange: rng.String(),
+		Subnets: subnets, Routes: append([]schema.NetworkRoute{}, req.Routes...), Servers: []int64{},
+		LoadBalancers: []int64{}, Labels: labels, ExposeRoutesToVSwitch: req.ExposeRoutesToVSwitch,
+	}
+	if n.Subnets == nil {
+		n.Subnets = []schema.NetworkSubnet{}
+	}
+	s.st.networks[n.ID] = n
+	s.record("network", n.ID, n.Name, c.now)
+	return http.StatusCreated, map[string]any{"network": networkView(n)}, nil
+}
+
+// checkSubnet validates a subnet of network range rng against the existing ones and fills in its gateway.
+func checkSubnet(rng *net.IPNet, sub schema.NetworkSubnet, existing []schema.NetworkSubnet) (schema.NetworkSubnet, *apiError) {
+	if sub.Type != "cloud" && sub.Type != "server" && sub.Type != "vswitch" {
+		return sub, invalidField("subnets", "type must be cloud, server or vswitch")
+	}
+	if !slices.Contains(networkZones, sub.NetworkZone) {
+		return sub, invalidField("subnets", "unknown network zone "+sub.NetworkZone)
+	}
+	_, sn, err := net.ParseCIDR(sub.IPRange)
+	if err != nil || sn.IP.To4() == nil {
+		return sub, invalidField("subnets", "invalid ip_range")
+	}
+	so, _ := sn.Mask.Size()
+	ro, _ := rng.Mask.Size()
+	if !rng.Contains(sn.IP) || so < ro {
+		return sub, invalidField("subnets", "subnet must lie within the network's ip_range")
+	}
+	for _, e := range existing {
+		_, en, _ := net.ParseCIDR(e.IPRange)
+		if en != nil && (en.Contains(sn.IP) || sn.Contains(en.IP)) {
+			return sub, newError("networks_overlap", "subnet %s overlaps %s", sn, en)
+		}
+	}
+	sub.IPRange = sn.String()
+	gw := sn.IP.To4()
+	sub.Gateway = net.IPv4(gw[0], gw[1], gw[2], gw[3]+1).String()
+	return sub, nil
+}
+
+func updateNetwork(s *Sim, c *call) (int, any, *apiError) {
+	n, err := s.networkByPath(c)
+	if err != nil {
+		return 0, nil, err
+	}
+	var req schema.NetworkUpdateRequest
+	if err := c.decode(&req); err != nil {
+		return 0, nil, err
+	}
+	if req.Name != "" {
+		if err := validName("name", req.Name); err != nil {
+			return 0, nil, err
+		}
+		for _, o := range s.st.networks {
+			if o.ID != n.ID && o.Name == req.Name {
+				return 0, nil, notUnique("name", "network name is already used")
+			}
+		}
+	}
+	var labels map[string]string
+	if req.Labels != nil {
+		if labels, err = validLabels(req.Labels); err != nil {
+			return 0, nil, err
+		}
+	}
+	if req.Name != "" {
+		n.Name = req.Name
+	}
+	if req.Labels != nil {
+		n.Labels = labels
+	}
+	if req.ExposeRoutesToVSwitch != nil {
+		n.ExposeRoutesToVSwitch = *req.ExposeRoutesToVSwitch
+	}
+	return http.StatusOK, map[string]any{"network": networkView(n)}, nil
+}
+
+func deleteNetwork(s *Sim, c *call) (int, any, *apiError) {
+	n, err := s.networkByPath(c)
+	if err != nil {
+		return 0, nil, err
+	}
+	if n.Protection.Delete {
+		return 0, nil, newError("protected", "network %d is protected against deletion", n.ID)
+	}
+	if len(n.Servers) > 0 {
+		return 0, nil, newError("resource_in_use", "network %d still has attached servers", n.ID)
+	}
+	delete(s.st.networks, n.ID)
+	return http.StatusNoContent, nil, nil
+}

@@ -1,0 +1,292 @@
+package hcloudsim
+
+import (
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/hetznercloud/hcloud-go/v2/hcloud/schema"
+)
+
+// serverAction is one POST /servers/{id}/actions/<name>: it validates the body and changes the server; it
+// returns the action's command, extra resources, and extra response fields.
+type serverAction func(s *Sim, c *call, sv *server) (command string, extra []schema.ActionResourceReference, fields map[string]any, err *apiError)
+
+// serverActions is the method table of the simulated server actions.
+var serverActions = map[string]serverAction{
+	"poweron":                     powerAction("start_server", "starting", "running"),
+	"poweroff":                    powerAction("stop_server", "stopping", "off"),
+	"shutdown":                    powerAction("shutdown_server", "stopping", "off"),
+	"reboot":                      powerAction("reboot_server", "running", "running"),
+	"reset":                       powerAction("reset_server", "running", "running"),
+	"enable_backup":               enableBackup,
+	"disable_backup":              disableBackup,
+	"change_protection":           changeProtection,
+	"rebuild":                     rebuildServer,
+	"attach_to_network":           attachToNetwork,
+	"detach_from_network":         detachFromNetwork,
+	"add_to_placement_group":      addToPlacementGroupAction,
+	"remove_from_placement_group": removeFromPlacementGroupAction,
+}
+
+// serveServerAction runs the named action: 404 for an unknown server, 423 locked while another action runs.
+func serveServerAction(name string, act serverAction) handlerFunc {
+	return func(s *Sim, c *call) (int, any, *apiError) {
+		sv, err := s.serverByPath(c)
+		if err != nil {
+			return 0, nil, err
+		}
+		if s.st.serverLocked(sv.s.ID, c.now) {
+			return 0, nil, newError("locked", "server %d is locked: an action is running", sv.s.ID)
+		}
+		command, extra, fields, err := act(s, c, sv)
+		if err != nil {
+			return 0, nil, err
+		}
+		refs := append([]schema.ActionResourceReference{serverRef(sv.s.ID)}, extra...)
+		ac := s.st.newAction(c.now, command, s.opts.Delays.Action, refs...)
+		body := map[string]any{"action": ac.runningView()}
+		for k, v := range fields {
+			body[k] = v
+		}
+		return http.StatusCreated, body, nil
+	}
+}
+
+// powerAction moves the server through during (for Delays.Action) to after.
+func powerAction(command, during, after string) serverAction {
+	return func(s *Sim, c *call, sv *server) (string, []schema.ActionResourceReference, map[string]any, *apiError) {
+		var body struct{}
+		if err := c.decodeOptional(&body); err != nil {
+			return "", nil, nil, err
+		}
+		d := s.opts.Delays.Action
+		sv.schedule(c.now, transition{c.now, during}, transition{c.now.Add(d), after})
+		return command, nil, nil, nil
+	}
+}
+
+func enableBackup(s *Sim, c *call, sv *server) (string, []schema.ActionResourceReference, map[string]any, *apiError) {
+	var body struct{}
+	if err := c.decodeOptional(&body); err != nil {
+		return "", nil, nil, err
+	}
+	sv.s.BackupWindow = ptr("22-02")
+	return "enable_backup", nil, nil, nil
+}
+
+func disableBackup(s *Sim, c *call, sv *server) (string, []schema.ActionResourceReference, map[string]any, *apiError) {
+	var body struct{}
+	if err := c.decodeOptional(&body); err != nil {
+		return "", nil, nil, err
+	}
+	sv.s.BackupWindow = nil
+	return "disable_backup", nil, nil, nil
+}
+
+func changeProtection(s *Sim, c *call, sv *server) (string, []schema.ActionResourceReference, map[string]any, *apiError) {
+	var req schema.ServerActionChangeProtectionRequest
+	if err := c.decode(&req); err != nil {
+		return "", nil, nil, err
+	}
+	if req.Delete == nil && req.Rebuild == nil {
+		return "", nil, nil, invalidField("delete", "one of delete or rebuild is required")
+	}
+	if req.Delete != nil {
+		sv.s.Protection.Delete = *req.Delete
+	}
+	if req.Rebuild != nil {
+		sv.s.Protection.Rebuild = *req.Rebuild
+	}
+	return "change_protection", nil, nil, nil
+}
+
+func rebuildServer(s *Sim, c *call, sv *server) (string, []schema.ActionResourceReference, map[string]any, *apiError) {
+	var req schema.ServerActionRebuildRequest
+	if err := c.decode(&req); err != nil {
+		return "", nil, nil, err
+	}
+	if req.Image.ID == 0 && req.Image.Name == "" {
+		return "", nil, nil, invalidField("image", "is required")
+	}
+	if sv.s.Protection.Rebuild {
+		return "", nil, nil, newError("protected", "server %d is protected against rebuild", sv.s.ID)
+	}
+	img, ok := s.st.cat.image(req.Image, sv.s.ServerType.Architecture)
+	if !ok || img.Architecture != sv.s.ServerType.Architecture {
+		return "", nil, nil, invalidField("image", "image not found")
+	}
+	if req.UserData != nil && len(*req.UserData) > maxUserData {
+		return "", nil, nil, invalidField("user_data", "is too long (maximum is 32 KiB)")
+	}
+	sv.s.Image = &img
+	d := s.opts.Delays.Action
+	sv.schedule(c.now, transition{c.now, "rebuilding"}, transition{c.now.Add(d), "running"})
+	return "rebuild_server", nil, map[string]any{"root_password": nil}, nil
+}
+
+func attachToNetwork(s *Sim, c *call, sv *server) (string, []schema.ActionResourceReference, map[string]any, *apiError) {
+	var req schema.ServerActionAttachToNetworkRequest
+	if err := c.decode(&req); err != nil {
+		return "", nil, nil, err
+	}
+	n, ok := s.st.networks[req.Network]
+	if !ok {
+		return "", nil, nil, invalidField("network", "network not found")
+	}
+	for _, pn := range sv.s.PrivateNet {
+		if pn.Network == n.ID {
+			return "", nil, nil, newError("server_already_attached", "server %d is already attached to network %d", sv.s.ID, n.ID)
+		}
+	}
+	if subnetFor(n, sv.s.Location.NetworkZone) == nil {
+		return "", nil, nil, newError("no_subnet_available", "network %d has no subnet in network zone %s", n.ID, sv.s.Location.NetworkZone)
+	}
+	ip := ""
+	if req.IP != nil {
+		ip = *req.IP
+		if net.ParseIP(ip) == nil {
+			return "", nil, nil, invalidField("ip", "invalid IP")
+		}
+		for _, other := range s.st.servers {
+			for _, pn := range other.s.PrivateNet {
+				if pn.Network == n.ID && pn.IP == ip {
+					return "", nil, nil, newError("ip_not_available", "IP %s is already used in network %d", ip, n.ID)
+				}
+			}
+		}
+	}
+	attachNetwork(sv, n, sv.s.Location.NetworkZone, ip)
+	return "attach_to_network", []schema.ActionResourceReference{{ID: n.ID, Type: "network"}}, nil, nil
+}
+
+func detachFromNetwork(s *Sim, c *call, sv *server) (string, []schema.ActionResourceReference, map[string]any, *apiError) {
+	var req schema.ServerActionDetachFromNetworkRequest
+	if err := c.decode(&req); err != nil {
+		return "", nil, nil, err
+	}
+	n, ok := s.st.networks[req.Network]
+	if !ok {
+		return "", nil, nil, invalidField("network", "network not found")
+	}
+	before := len(sv.s.PrivateNet)
+	sv.s.PrivateNet = slices.DeleteFunc(sv.s.PrivateNet, func(pn schema.ServerPrivateNet) bool { return pn.Network == n.ID })
+	if len(sv.s.PrivateNet) == before {
+		return "", nil, nil, newError("server_not_attached_to_network", "server %d is not attached to network %d", sv.s.ID, n.ID)
+	}
+	n.Servers = slices.DeleteFunc(n.Servers, func(x int64) bool { return x == sv.s.ID })
+	return "detach_from_network", []schema.ActionResourceReference{{ID: n.ID, Type: "network"}}, nil, nil
+}
+
+func addToPlacementGroupAction(s *Sim, c *call, sv *server) (string, []schema.ActionResourceReference, map[string]any, *apiError) {
+	var req schema.ServerActionAddToPlacementGroupRequest
+	if err := c.decode(&req); err != nil {
+		return "", nil, nil, err
+	}
+	pg, ok := s.st.placementGroups[req.PlacementGroup]
+	if !ok {
+		return "", nil, nil, invalidField("placement_group", "placement group not found")
+	}
+	if sv.statusAt(c.now) != "off" {
+		return "", nil, nil, newError("server_not_stopped", "server %d must be powered off", sv.s.ID)
+	}
+	if sv.s.PlacementGroup != nil {
+		return "", nil, nil, newError("server_already_added", "server %d is already in a placement group", sv.s.ID)
+	}
+	addToPlacementGroup(sv, pg)
+	return "add_to_placement_group", []schema.ActionResourceReference{{ID: pg.ID, Type: "placement_group"}}, nil, nil
+}
+
+func removeFromPlacementGroupAction(s *Sim, c *call, sv *server) (string, []schema.ActionResourceReference, map[string]any, *apiError) {
+	var body struct{}
+	if err := c.decodeOptional(&body); err != nil {
+		return "", nil, nil, err
+	}
+	if sv.s.PlacementGroup == nil {
+		return "", nil, nil, newError("invalid_input", "server %d is not in a placement group", sv.s.ID)
+	}
+	pgID := sv.s.PlacementGroup.ID
+	if pg, ok := s.st.placementGroups[pgID]; ok {
+		pg.Servers = slices.DeleteFunc(pg.Servers, func(x int64) bool { return x == sv.s.ID })
+	}
+	sv.s.PlacementGroup = nil
+	return "remove_from_placement_group", []schema.ActionResourceReference{{ID: pgID, Type: "placement_group"}}, nil, nil
+}
+
+// addToPlacementGroup links sv and pg.
+func addToPlacementGroup(sv *server, pg *schema.PlacementGroup) {
+	pg.Servers = append(pg.Servers, sv.s.ID)
+	cp := *pg
+	cp.Servers = nil
+	sv.s.PlacementGroup = &cp
+}
+
+// subnetFor returns the network's cloud subnet in zone, or nil.
+func subnetFor(n *schema.Network, zone string) *schema.NetworkSubnet {
+	for i := range n.Subnets {
+		if n.Subnets[i].NetworkZone == zone {
+			return &n.Subnets[i]
+		}
+	}
+	return nil
+}
+
+// attachNetwork gives sv an address in n's subnet for zone (ip if given, else the next free one).
+func attachNetwork(sv *server, n *schema.Network, zone, ip string) {
+	if ip == "" {
+		ip = nextFreeIP(n, zone)
+	}
+	sv.s.PrivateNet = append(sv.s.PrivateNet, schema.ServerPrivateNet{
+		Network: n.ID, IP: ip, AliasIPs: []string{}, MACAddress: macFor(sv.s.ID, n.ID),
+	})
+	if !slices.Contains(n.Servers, sv.s.ID) {
+		n.Servers = append(n.Servers, sv.s.ID)
+	}
+}
+
+// nextFreeIP returns the n-th host address of the subnet: .2 upwards (.1 is the gateway), by member count.
+func nextFreeIP(n *schema.Network, zone string) string {
+	sub := subnetFor(n, zone)
+	if sub == nil {
+		return ""
+	}
+	_, ipnet, err := net.ParseCIDR(sub.IPRange)
+	if err != nil {
+		return ""
+	}
+	base := ipnet.IP.To4()
+	if base == nil {
+		return ""
+	}
+	v := uint32(base[0])<<24 | uint32(base[1])<<16 | uint32(base[2])<<8 | uint32(base[3])
+	v += uint32(len(n.Servers)) + 2
+	return net.IPv4(byte(v>>24), byte(v>>16), byte(v>>8), byte(v)).String()
+}
+
+func macFor(serverID, networkID int64) string {
+	x := uint32(serverID*31 + networkID)
+	return "86:00:00:" + hex2(byte(x>>16)) + ":" + hex2(byte(x>>8)) + ":" + hex2(byte(x))
+}
+
+func hex2(b byte) string {
+	s := strconv.FormatUint(uint64(b), 16)
+	if len(s) == 1 {
+		s = "0" + s
+	}
+	return s
+}
+
+// applyFirewall applies fw to sv.
+func applyFirewall(sv *server, fw *schema.Firewall) {
+	for _, f := range sv.s.PublicNet.Firewalls {
+		if f.ID == fw.ID {
+			return
+		}
+	}
+	sv.s.PublicNet.Firewalls = append(sv.s.PublicNet.Firewalls, schema.ServerFirewall{ID: fw.ID, Status: "applied"})
+	fw.AppliedTo = append(fw.AppliedTo, schema.FirewallResource{Type: "server", Server: &schema.FirewallResourceServer{ID: sv.s.ID}})
+}
+
+var _ = time.Second

@@ -1,0 +1,379 @@
+// Package hcloudsim simulates the Hetzner Cloud API (https://api.hetzner.cloud/v1) well enough for the
+// adapter and hcloud-go: an http.Handler serving /v1/... with the API's JSON shapes (hcloud-go's schema
+// package), its auth, rate limiting, error format, server lifecycle and actions, plus test hooks: a
+// per-route request counter, a record of every object ever created, and fault injection.
+//
+// The simulator keeps all state in memory behind one mutex, computes lifecycle transitions lazily from
+// timestamps on read (it runs no goroutines), and never panics on client input.
+package hcloudsim
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Options configures a simulator. The zero value is usable: token "", which rejects every request.
+type Options struct {
+	Token         string        // Bearer token with read and write access
+	ReadOnlyToken string        // Bearer token that may only read; "" = none
+	RateLimit     int           // size of the rate limit bucket, default 3600
+	RateRefill    time.Duration // one request is refilled per RateRefill, default 1s
+	Delays        Delays        // zero in unit tests: transitions happen on the next read
+	Seed          int64         // seeds the random source of probabilistic faults
+}
+
+// Delays are the durations of the server lifecycle phases and of actions.
+type Delays struct {
+	Initializing time.Duration // create_server: "initializing" until then
+	Starting     time.Duration // start after create: "starting" until then
+	Action       time.Duration // every other server action (power, reboot, rebuild, network ...)
+}
+
+// maxBodyBytes bounds a request body; the API's own limits (user_data 32 KiB) are far below.
+const maxBodyBytes = 1 << 20
+
+// Sim is the simulated Hetzner Cloud API. It is safe for concurrent use.
+type Sim struct {
+	opts Options
+	mux  *http.ServeMux
+
+	mu       sync.Mutex
+	rng      *rand.Rand
+	requests map[string]int
+	total    int
+	rlTokens int
+	rlAt     time.Time
+	faults   []*faultRule
+	injected map[FaultKind]int
+	created  []Created
+	st       *state
+}
+
+// Created records one object the simulator created, kept after the object is deleted.
+type Created struct {
+	Kind string    // "server", "ssh_key", "network", "firewall", "placement_group"
+	ID   int64     // the object's ID
+	Name string    // the name it was created with
+	At   time.Time // when it was created
+}
+
+// New returns a simulator seeded with the catalog (locations, datacenters, server types, images).
+func New(opts Options) *Sim {
+	if opts.RateLimit <= 0 {
+		opts.RateLimit = 3600
+	}
+	if opts.RateRefill <= 0 {
+		opts.RateRefill = time.Second
+	}
+	s := &Sim{
+		opts:     opts,
+		rng:      rand.New(rand.NewPCG(uint64(opts.Seed), 0x5eed)),
+		requests: map[string]int{},
+		injected: map[FaultKind]int{},
+		rlTokens: opts.RateLimit,
+		rlAt:     time.Now(),
+		st:       newState(),
+	}
+	s.mux = http.NewServeMux()
+	s.routes()
+	return s
+}
+
+// Requests returns how many requests each route received, keyed by "METHOD /v1/pattern" (for example
+// "GET /v1/servers/{id}"); requests matching no route count under "METHOD (unmatched)".
+func (s *Sim) Requests() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int, len(s.requests))
+	for k, v := range s.requests {
+		out[k] = v
+	}
+	return out
+}
+
+// TotalRequests returns the number of requests received under /v1 since creation or the last ResetRequests.
+func (s *Sim) TotalRequests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.total
+}
+
+// ResetRequests zeroes the request counters.
+func (s *Sim) ResetRequests() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests = map[string]int{}
+	s.total = 0
+}
+
+// Created returns every object ever created, in creation order, including deleted ones.
+func (s *Sim) Created() []Created {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Created(nil), s.created...)
+}
+
+// handlerFunc serves one route under the simulator's lock. It returns the status and body to send, or an
+// API error. It must not write to anything but the simulator's state.
+type handlerFunc func(s *Sim, c *call) (int, any, *apiError)
+
+// call is one request as a handler sees it.
+type call struct {
+	r    *http.Request
+	body []byte
+	now  time.Time
+}
+
+func (c *call) query() map[string][]string { return c.r.URL.Query() }
+
+// pathID parses the path parameter name as a positive int64 ID.
+func (c *call) pathID(name string) (int64, *apiError) {
+	v := c.r.PathValue(name)
+	id, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, invalidField(name, "invalid ID: "+strconv.Quote(v))
+	}
+	return id, nil
+}
+
+// decode parses the JSON body into v: json_error for malformed JSON or wrong types.
+func (c *call) decode(v any) *apiError {
+	if len(bytes.TrimSpace(c.body)) == 0 {
+		return newError("json_error", "request body is empty")
+	}
+	d := json.NewDecoder(bytes.NewReader(c.body))
+	if err := d.Decode(v); err != nil {
+		return newError("json_error", "invalid JSON: %v", err)
+	}
+	return nil
+}
+
+// decodeOptional is decode for bodies the API allows to be absent (action requests without fields).
+func (c *call) decodeOptional(v any) *apiError {
+	if len(bytes.TrimSpace(c.body)) == 0 {
+		return nil
+	}
+	return c.decode(v)
+}
+
+// handle registers a route. pattern is "METHOD /v1/...".
+func (s *Sim) handle(pattern string, h handlerFunc) {
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		s.serveRoute(w, r, pattern, h)
+	})
+}
+
+// ServeHTTP serves the simulated API under /v1.
+func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if _, pattern := s.mux.Handler(r); pattern == "" {
+		s.serveRoute(w, r, r.Method+" (unmatched)", nil)
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// serveRoute applies, in order: counting, authentication, rate limiting, read-only check, fault injection,
+// then the handler. A nil handler answers not_found (unknown route).
+func (s *Sim) serveRoute(w http.ResponseWriter, r *http.Request, pattern string, h handlerFunc) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	if err != nil {
+		s.mu.Lock()
+		s.count(pattern)
+		s.mu.Unlock()
+		writeError(w, newError("json_error", "request body unreadable or larger than %d bytes", maxBodyBytes))
+		return
+	}
+	route := strings.TrimPrefix(pattern, r.Method+" ")
+	if i := strings.IndexByte(pattern, ' '); i >= 0 {
+		route = pattern[i+1:]
+	}
+
+	s.mu.Lock()
+	now := time.Now()
+	s.count(pattern)
+	s.setRateHeaders(w, now, false)
+	readOnly, aerr := s.authenticate(r)
+	if aerr == nil {
+		aerr = s.takeRateToken(w, now)
+	}
+	if aerr == nil && readOnly && isWrite(r.Method) {
+		aerr = newError("forbidden", "insufficient permissions for this request: the token is read-only")
+	}
+	var fault *faultRule
+	if aerr == nil {
+		fault = s.pickFault(r.Method, route)
+	}
+	s.mu.Unlock()
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+
+	if fault != nil {
+		switch fault.Kind {
+		case FaultLatency:
+			select {
+			case <-time.After(fault.Latency):
+			case <-r.Context().Done():
+				return
+			}
+		case FaultDrop:
+			dropConnection(w)
+			return
+		case FaultCommitThenFail:
+			// handled below, after the change is applied
+		default:
+			writeError(w, fault.apiError())
+			return
+		}
+	}
+
+	if h == nil {
+		writeError(w, newError("not_found", "no route %s %s", r.Method, r.URL.Path))
+		return
+	}
+
+	s.mu.Lock()
+	status, out, herr := h(s, &call{r: r, body: body, now: time.Now()})
+	s.mu.Unlock()
+
+	if fault != nil && fault.Kind == FaultCommitThenFail {
+		writeError(w, newError("timeout", "the request could not be answered in time, please retry"))
+		return
+	}
+	if herr != nil {
+		writeError(w, herr)
+		return
+	}
+	writeJSON(w, status, out)
+}
+
+func isWrite(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return false
+	}
+	return true
+}
+
+// count increments the counter of pattern; the caller holds s.mu.
+func (s *Sim) count(pattern string) {
+	s.requests[pattern]++
+	s.total++
+}
+
+// authenticate checks the Bearer token; the caller holds s.mu. It never echoes the token.
+func (s *Sim) authenticate(r *http.Request) (readOnly bool, err *apiError) {
+	auth := r.Header.Get("Authorization")
+	token, ok := strings.CutPrefix(auth, "Bearer ")
+	token = strings.TrimSpace(token)
+	switch {
+	case !ok || token == "":
+		return false, newError("unauthorized", "unable to authenticate")
+	case s.opts.Token != "" && token == s.opts.Token:
+		return false, nil
+	case s.opts.ReadOnlyToken != "" && token == s.opts.ReadOnlyToken:
+		return true, nil
+	}
+	return false, newError("unauthorized", "unable to authenticate")
+}
+
+// refill tops up the rate limit bucket for the time elapsed since the last refill; the caller holds s.mu.
+func (s *Sim) refill(now time.Time) {
+	if s.rlTokens >= s.opts.RateLimit {
+		s.rlAt = now
+		return
+	}
+	n := int(now.Sub(s.rlAt) / s.opts.RateRefill)
+	if n <= 0 {
+		return
+	}
+	s.rlTokens += n
+	s.rlAt = s.rlAt.Add(time.Duration(n) * s.opts.RateRefill)
+	if s.rlTokens >= s.opts.RateLimit {
+		s.rlTokens = s.opts.RateLimit
+		s.rlAt = now
+	}
+}
+
+// setRateHeaders writes RateLimit-Limit, -Remaining and -Reset; the caller holds s.mu.
+func (s *Sim) setRateHeaders(w http.ResponseWriter, now time.Time, _ bool) {
+	s.refill(now)
+	missing := s.opts.RateLimit - s.rlTokens
+	reset := now
+	if missing > 0 {
+		reset = s.rlAt.Add(time.Duration(missing) * s.opts.RateRefill)
+	}
+	h := w.Header()
+	h.Set("RateLimit-Limit", strconv.Itoa(s.opts.RateLimit))
+	h.Set("RateLimit-Remaining", strconv.Itoa(s.rlTokens))
+	h.Set("RateLimit-Reset", strconv.FormatInt(reset.Unix(), 10))
+}
+
+// takeRateToken spends one request from the bucket, or answers rate_limit_exceeded; the caller holds s.mu.
+func (s *Sim) takeRateToken(w http.ResponseWriter, now time.Time) *apiError {
+	s.refill(now)
+	if s.rlTokens <= 0 {
+		return newError("rate_limit_exceeded", "limit of %d requests per hour reached", s.opts.RateLimit)
+	}
+	s.rlTokens--
+	s.setRateHeaders(w, now, true)
+	return nil
+}
+
+// writeJSON writes v as JSON with the API's content type.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	if v == nil {
+		w.WriteHeader(status)
+		return
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		writeError(w, newError("server_error", "encoding the response failed"))
+		return
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// writeError writes e in the API's error format.
+func writeError(w http.ResponseWriter, e *apiError) {
+	body := map[string]any{"error": map[string]any{"code": e.Code, "message": e.Message, "details": e.Details}}
+	b, _ := json.Marshal(body)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(e.Status)
+	_, _ = w.Write(b)
+}
+
+// dropConnection closes the client connection without a response.
+func dropConnection(w http.ResponseWriter) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		// Not hijackable (e.g. an http.ResponseRecorder or HTTP/2): the closest is an abort.
+		panic(http.ErrAbortHandler)
+	}
+	conn, _, err := hj.Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	_ = conn.Close()
+}
+
+// sortedKeys returns the keys of m in order.
+func sortedKeys[V any](m map[int64]V) []int64 {
+	keys := make([]int64, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
+	return keys
+}

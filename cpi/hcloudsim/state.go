@@ -1,0 +1,198 @@
+package hcloudsim
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/hetznercloud/hcloud-go/v2/hcloud/schema"
+)
+
+// state is everything the simulated project holds. All access happens under Sim.mu.
+type state struct {
+	cat             *catalog
+	nextID          int64
+	servers         map[int64]*server
+	sshKeys         map[int64]*schema.SSHKey
+	networks        map[int64]*schema.Network
+	firewalls       map[int64]*schema.Firewall
+	placementGroups map[int64]*schema.PlacementGroup
+	actions         map[int64]*action
+	ipv4Seq         int
+}
+
+func newState() *state {
+	cat, err := loadCatalog()
+	if err != nil {
+		// The catalog is embedded and checked by tests; a broken build is the only way here.
+		cat = &catalog{currency: "EUR", vatRate: "0.000000"}
+	}
+	return &state{
+		cat:             cat,
+		nextID:          1000,
+		servers:         map[int64]*server{},
+		sshKeys:         map[int64]*schema.SSHKey{},
+		networks:        map[int64]*schema.Network{},
+		firewalls:       map[int64]*schema.Firewall{},
+		placementGroups: map[int64]*schema.PlacementGroup{},
+		actions:         map[int64]*action{},
+	}
+}
+
+func (st *state) newID() int64 {
+	st.nextID++
+	return st.nextID
+}
+
+// server is a simulated server: its stored fields plus a timeline of statuses.
+type server struct {
+	s        schema.Server
+	ipv4     *schema.ServerPublicNetIPv4
+	ipv6     *schema.ServerPublicNetIPv6
+	timeline []transition // ascending; the status at t is the last entry with at <= t
+}
+
+type transition struct {
+	at     time.Time
+	status string
+}
+
+// statusAt computes the server's status at now from its timeline.
+func (sv *server) statusAt(now time.Time) string {
+	status := "initializing"
+	for _, t := range sv.timeline {
+		if t.at.After(now) {
+			break
+		}
+		status = t.status
+	}
+	return status
+}
+
+// schedule replaces the future of the timeline with the given transitions.
+func (sv *server) schedule(now time.Time, ts ...transition) {
+	kept := sv.timeline[:0]
+	for _, t := range sv.timeline {
+		if !t.at.After(now) {
+			kept = append(kept, t)
+		}
+	}
+	sv.timeline = append(kept, ts...)
+}
+
+// action is a simulated action: running until doneAt, then success.
+type action struct {
+	a      schema.Action
+	doneAt time.Time
+}
+
+// view renders the action as of now.
+func (ac *action) view(now time.Time) schema.Action {
+	out := ac.a
+	out.Resources = append([]schema.ActionResourceReference(nil), ac.a.Resources...)
+	if !now.Before(ac.doneAt) {
+		out.Status = "success"
+		out.Progress = 100
+		done := ac.doneAt
+		out.Finished = &done
+	} else {
+		out.Status = "running"
+		out.Progress = 0
+		out.Finished = nil
+	}
+	return out
+}
+
+// running reports whether the action is still running at now.
+func (ac *action) running(now time.Time) bool { return now.Before(ac.doneAt) }
+
+// newAction records an action on the given resources that finishes after d.
+func (st *state) newAction(now time.Time, command string, d time.Duration, resources ...schema.ActionResourceReference) *action {
+	ac := &action{
+		a: schema.Action{
+			ID: st.newID(), Status: "running", Command: command, Started: now,
+			Resources: resources,
+		},
+		doneAt: now.Add(d),
+	}
+	if ac.a.Resources == nil {
+		ac.a.Resources = []schema.ActionResourceReference{}
+	}
+	st.actions[ac.a.ID] = ac
+	return ac
+}
+
+// runningView renders a just-created action: always "running", as the API answers the request that
+// started it, even when it finishes at once.
+func (ac *action) runningView() schema.Action {
+	out := ac.a
+	out.Status = "running"
+	out.Progress = 0
+	out.Finished = nil
+	return out
+}
+
+// serverLocked reports whether an action is running on server id at now.
+func (st *state) serverLocked(id int64, now time.Time) bool {
+	for _, ac := range st.actions {
+		if !ac.running(now) {
+			continue
+		}
+		for _, r := range ac.a.Resources {
+			if r.Type == "server" && r.ID == id {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func serverRef(id int64) schema.ActionResourceReference {
+	return schema.ActionResourceReference{ID: id, Type: "server"}
+}
+
+// serverJSON is schema.Server with a nullable public IPv4/IPv6, as the API documents (a server created
+// without a public IPv4 has "ipv4": null; hcloud-go's schema struct cannot express that).
+type serverJSON struct {
+	schema.Server
+	PublicNet publicNetJSON `json:"public_net"`
+}
+
+type publicNetJSON struct {
+	IPv4        *schema.ServerPublicNetIPv4 `json:"ipv4"`
+	IPv6        *schema.ServerPublicNetIPv6 `json:"ipv6"`
+	FloatingIPs []int64                     `json:"floating_ips"`
+	Firewalls   []schema.ServerFirewall     `json:"firewalls"`
+}
+
+// view renders the server as of now.
+func (st *state) serverView(sv *server, now time.Time) serverJSON {
+	s := sv.s
+	s.Status = sv.statusAt(now)
+	s.Locked = st.serverLocked(s.ID, now)
+	s.Labels = copyLabels(s.Labels)
+	s.PrivateNet = append([]schema.ServerPrivateNet{}, s.PrivateNet...)
+	fws := append([]schema.ServerFirewall{}, s.PublicNet.Firewalls...)
+	return serverJSON{
+		Server: s,
+		PublicNet: publicNetJSON{
+			IPv4: sv.ipv4, IPv6: sv.ipv6, FloatingIPs: []int64{}, Firewalls: fws,
+		},
+	}
+}
+
+func copyLabels(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// allocIPv4 hands out addresses from 198.18.0.0/15 (reserved for benchmarks, never routed).
+func (st *state) allocIPv4() (string, string) {
+	st.ipv4Seq++
+	n := st.ipv4Seq
+	ip := fmt.Sprintf("198.%d.%d.%d", 18+(n>>16)&1, (n>>8)&0xff, n&0xff)
+	ipv6 := fmt.Sprintf("2001:db8:%x::/64", n&0xffff)
+	return ip, ipv6
+}

@@ -1,0 +1,67 @@
+package hcloudsim
+
+import (
+	"regexp"
+	"strings"
+)
+
+// hostnameRE is one RFC 1123 label; a server name is dot-separated labels of at most 253 characters.
+var hostnameLabelRE = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$`)
+
+// validHostname checks a server name: an RFC 1123 hostname.
+func validHostname(field, name string) *apiError {
+	if name == "" {
+		return invalidField(field, "is required")
+	}
+	if len(name) > 253 {
+		return invalidField(field, "is too long")
+	}
+	for _, l := range strings.Split(name, ".") {
+		if !hostnameLabelRE.MatchString(l) {
+			return invalidField(field, "must be a valid hostname (RFC 1123)")
+		}
+	}
+	return nil
+}
+
+// validName checks the name of a non-server resource: non-empty, at most 128 characters.
+func validName(field, name string) *apiError {
+	if strings.TrimSpace(name) == "" {
+		return invalidField(field, "is required")
+	}
+	if len(name) > 128 {
+		return invalidField(field, "is too long")
+	}
+	return nil
+}
+
+var (
+	labelKeyNameRE = regexp.MustCompile(`^([a-zA-Z0-9]([a-zA-Z0-9_.-]{0,61}[a-zA-Z0-9])?)$`)
+	labelValueRE   = regexp.MustCompile(`^(([a-zA-Z0-9]([a-zA-Z0-9_.-]{0,61}[a-zA-Z0-9])?)?)$`)
+)
+
+// validLabels checks labels as the API does (Kubernetes-style keys with an optional DNS prefix, values of
+// at most 63 characters) and returns a copy (never nil).
+func validLabels(labels *map[string]string) (map[string]string, *apiError) {
+	out := map[string]string{}
+	if labels == nil {
+		return out, nil
+	}
+	for k, v := range *labels {
+		name := k
+		if prefix, rest, ok := strings.Cut(k, "/"); ok {
+			if prefix == "" || len(prefix) > 253 || validHostname("labels", prefix) != nil {
+				return nil, invalidField("labels", "invalid label key "+k)
+			}
+			name = rest
+		}
+		if !labelKeyNameRE.MatchString(name) {
+			return nil, invalidField("labels", "invalid label key "+k)
+		}
+		if !labelValueRE.MatchString(v) {
+			return nil, invalidField("labels", "invalid label value for key "+k)
+		}
+		out[k] = v
+	}
+	return out, nil
+}
