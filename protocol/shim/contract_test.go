@@ -1,0 +1,348 @@
+package shim_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi2"
+	"github.com/getkin/kin-openapi/openapi2conv"
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/shim"
+)
+
+var (
+	specOnce sync.Once
+	specDoc  *openapi3.T
+	specErr  error
+)
+
+// nanoboxSpec is the reference Swagger 2.0 document, converted to OpenAPI 3
+// for kin-openapi's validator; read once per test run.
+func nanoboxSpec(t testing.TB) *openapi3.T {
+	t.Helper()
+	path := referenceFile(t, "nanobox-adapter-openapi.json")
+	specOnce.Do(func() {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			specErr = err
+			return
+		}
+		var doc2 openapi2.T
+		if specErr = json.Unmarshal(data, &doc2); specErr != nil {
+			return
+		}
+		specDoc, specErr = openapi2conv.ToV3(&doc2)
+	})
+	require.NoError(t, specErr, "loading %s", path)
+	return specDoc
+}
+
+// validateAgainstSpec checks one response against the operation that
+// serves (verb, path template) in the reference document.
+func validateAgainstSpec(t testing.TB, verb, pathTemplate string, resp response) {
+	t.Helper()
+	assert.NoError(t, specError(t, verb, pathTemplate, resp), "%s %s answered %d %s", verb, pathTemplate, resp.Status, resp.Body)
+}
+
+// specError is the validator's verdict on one response.
+func specError(t testing.TB, verb, pathTemplate string, resp response) error {
+	t.Helper()
+	doc := nanoboxSpec(t)
+	item := doc.Paths.Find(pathTemplate)
+	require.NotNil(t, item, "the spec has no path %s", pathTemplate)
+	op := item.GetOperation(verb)
+	require.NotNil(t, op, "the spec has no %s %s", verb, pathTemplate)
+	if op.Responses.Status(resp.Status) == nil && op.Responses.Default() == nil {
+		// /meta and /catalog declare no error response, but the spec's
+		// text (which wins) says the {"errors"} failure response "is
+		// shared by all endpoints": validate against the shared one.
+		shared := doc.Components.Responses["default"]
+		require.NotNil(t, shared, "the spec has no shared default response")
+		patched := *op
+		patched.Responses = openapi3.NewResponses()
+		for code, r := range op.Responses.Map() {
+			patched.Responses.Set(code, r)
+		}
+		patched.Responses.Set("default", shared)
+		op = &patched
+	}
+	req, err := http.NewRequest(verb, "http://adapter.test"+pathTemplate, nil)
+	require.NoError(t, err)
+	input := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{
+			Request: req,
+			Route:   &routers.Route{Spec: doc, Path: pathTemplate, PathItem: item, Method: verb, Operation: op},
+		},
+		Status:  resp.Status,
+		Header:  resp.Header,
+		Body:    io.NopCloser(bytes.NewReader(resp.Body)),
+		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+	}
+	return openapi3filter.ValidateResponse(context.Background(), input)
+}
+
+// TestContract_ValidatorRejectsWrongShapes proves the contract check has
+// teeth: responses that break the spec fail it.
+func TestContract_ValidatorRejectsWrongShapes(t *testing.T) {
+	jsonHeader := http.Header{"Content-Type": []string{"application/json"}}
+	cases := []struct {
+		name, verb, path string
+		resp             response
+	}{
+		{"id not a string", http.MethodPost, "/keys", response{201, jsonHeader, []byte(`{"id": 5}`)}},
+		{"server without status", http.MethodGet, "/servers/{id}", response{201, jsonHeader, []byte(`{"id": "1", "name": "n", "external_ip": "", "internal_ip": ""}`)}},
+		{"errors not an array", http.MethodDelete, "/servers/{id}", response{500, jsonHeader, []byte(`{"errors": "boom"}`)}},
+		{"error without errors", http.MethodGet, "/meta", response{500, jsonHeader, []byte(`{"error": "boom"}`)}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			assert.Error(t, specError(t, c.verb, c.path, c.resp))
+		})
+	}
+}
+
+// routeRequest is a valid request for each route.
+var routeRequest = map[string]struct{ path, body string }{
+	protocol.MethodMeta:         {"/meta", ""},
+	protocol.MethodCatalog:      {"/catalog", ""},
+	protocol.MethodVerify:       {"/verify", ""},
+	protocol.MethodCreateKey:    {"/keys", `{"id": "nanobox-account", "key": "ssh-ed25519 AAAA"}`},
+	protocol.MethodQueryKey:     {"/keys/key-1", ""},
+	protocol.MethodDeleteKey:    {"/keys/key-1", ""},
+	protocol.MethodOrderServer:  {"/servers", `{"name": "app.1", "region": "r1", "size": "s1", "ssh_key": "key-1", "config": {"image": "ubuntu-24.04"}}`},
+	protocol.MethodQueryServer:  {"/servers/42", ""},
+	protocol.MethodCancelServer: {"/servers/42", ""},
+	protocol.MethodInstallKey:   {"/servers/42/keys", `{"id": "nanobox-account", "key": "ssh-ed25519 AAAA"}`},
+	protocol.MethodUpdateConfig: {"/servers/42/config", `{"image": "debian-12"}`},
+	protocol.MethodRebootServer: {"/servers/42/reboot", ""},
+	protocol.MethodRenameServer: {"/servers/42/rename", `{"name": "app.2"}`},
+}
+
+func TestContract_EveryRouteSuccessAndErrorMatchTheSpec(t *testing.T) {
+	ts := startShim(t, shim.Options{})
+	require.Len(t, routeRequest, len(protocol.Routes))
+	for _, rt := range protocol.Routes {
+		rr, ok := routeRequest[rt.Method]
+		require.True(t, ok, rt.Method)
+		t.Run(rt.OperationID+"/success", func(t *testing.T) {
+			resp := ts.do(t, rt.Verb, rr.path, rr.body, "Auth-Api-Token: tok")
+			require.Equal(t, rt.Status, resp.Status, "%s", resp.Body)
+			if rt.Result {
+				assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+				assert.True(t, json.Valid(resp.Body), "%s", resp.Body)
+				assert.NotEmpty(t, resp.Body)
+			} else {
+				assert.Empty(t, resp.Body, "%s %s must answer an empty body", rt.Verb, rt.Path)
+			}
+			validateAgainstSpec(t, rt.Verb, rt.Path, resp)
+		})
+		t.Run(rt.OperationID+"/error", func(t *testing.T) {
+			resp := ts.do(t, rt.Verb, rr.path, rr.body, "Auth-Api-Token: tok", "Auth-Stub-Mode: error:NotFound")
+			require.Equal(t, http.StatusNotFound, resp.Status, "%s", resp.Body)
+			assertErrorsBody(t, resp, "stub NotFound")
+			validateAgainstSpec(t, rt.Verb, rt.Path, resp)
+		})
+	}
+}
+
+// assertErrorsBody checks {"errors": [...]} with a JSON content type and
+// that some message contains want.
+func assertErrorsBody(t testing.TB, resp response, want string) {
+	t.Helper()
+	assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+	var body struct {
+		Errors []string `json:"errors"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(resp.Body))
+	dec.DisallowUnknownFields()
+	require.NoError(t, dec.Decode(&body), "%s", resp.Body)
+	require.NotEmpty(t, body.Errors)
+	assert.Contains(t, strings.Join(body.Errors, " | "), want)
+}
+
+func TestContract_ErrorTypesMapToTheirStatus(t *testing.T) {
+	ts := startShim(t, shim.Options{})
+	for _, et := range protocol.ErrorTypes() {
+		t.Run(string(et), func(t *testing.T) {
+			resp := ts.do(t, http.MethodGet, "/servers/7", "", "Auth-Stub-Mode: error:"+string(et))
+			assert.Equal(t, et.HTTPStatus(), resp.Status)
+			assert.Equal(t, string(et), resp.Header.Get("X-Cpi-Error-Type"))
+			assertErrorsBody(t, resp, "stub "+string(et))
+			validateAgainstSpec(t, http.MethodGet, "/servers/{id}", resp)
+		})
+	}
+}
+
+func TestContract_ShimErrorsMatchTheSpec(t *testing.T) {
+	ts := startShim(t, shim.Options{MaxBody: 1024})
+	cases := []struct {
+		name, verb, path, body string
+		status                 int
+		want                   string
+		specVerb, specPath     string
+	}{
+		{"unknown path", http.MethodGet, "/nowhere", "", http.StatusNotFound, "no such endpoint", http.MethodGet, "/keys/{id}"},
+		{"trailing slash", http.MethodGet, "/servers/", "", http.StatusNotFound, "no such endpoint", http.MethodGet, "/servers/{id}"},
+		{"wrong method", http.MethodPut, "/servers/1", "", http.StatusMethodNotAllowed, "method not allowed", http.MethodGet, "/servers/{id}"},
+		{"malformed JSON", http.MethodPost, "/keys", `{"id": "a",`, http.StatusBadRequest, "not a JSON object", http.MethodPost, "/keys"},
+		{"body not an object", http.MethodPost, "/servers", `["a"]`, http.StatusBadRequest, "not a JSON object", http.MethodPost, "/servers"},
+		{"empty body", http.MethodPatch, "/servers/1/rename", "", http.StatusBadRequest, "body is empty", http.MethodPatch, "/servers/{id}/rename"},
+		{"trailing data", http.MethodPatch, "/servers/1/config", `{} {}`, http.StatusBadRequest, "not a JSON object", http.MethodPatch, "/servers/{id}/config"},
+		{"oversized body", http.MethodPost, "/keys", `{"id": "a", "key": "` + strings.Repeat("A", 2000) + `"}`, http.StatusRequestEntityTooLarge, "larger than 1024 bytes", http.MethodPost, "/keys"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			resp := ts.do(t, c.verb, c.path, c.body)
+			require.Equal(t, c.status, resp.Status, "%s", resp.Body)
+			assertErrorsBody(t, resp, c.want)
+			validateAgainstSpec(t, c.specVerb, c.specPath, resp)
+		})
+	}
+	t.Run("405 lists the allowed methods", func(t *testing.T) {
+		resp := ts.do(t, http.MethodPost, "/servers/1", "")
+		assert.Equal(t, "DELETE, GET", resp.Header.Get("Allow"))
+		resp = ts.do(t, http.MethodGet, "/servers/1/reboot", "")
+		assert.Equal(t, "PATCH", resp.Header.Get("Allow"))
+	})
+	// The bad bodies never reached a CPI: no call was timed.
+	metrics := ts.do(t, http.MethodGet, "/metrics", "")
+	assert.NotContains(t, string(metrics.Body), `cpi_method="create_key"`)
+	assert.Contains(t, string(metrics.Body), `nanobox_shim_rejections_total{reason="malformed_body"} 4`)
+	assert.Contains(t, string(metrics.Body), `nanobox_shim_rejections_total{reason="body_too_large"} 1`)
+}
+
+// TestContract_RequestReachesTheCPI checks what the CPI receives: Auth-*
+// headers in any letter case as lowercased credential keys, the path
+// parameters and body as arguments, the request id, and -configPath.
+func TestContract_RequestReachesTheCPI(t *testing.T) {
+	cfg := t.TempDir() + "/cpi.json"
+	require.NoError(t, os.WriteFile(cfg, []byte("{}"), 0o600))
+	ts := startShim(t, shim.Options{CPIConfig: cfg})
+
+	type echoed struct {
+		Args    []string         `json:"args"`
+		Request protocol.Request `json:"request"`
+	}
+	echo := func(t *testing.T, verb, path, body string, headers ...string) (echoed, response) {
+		resp := ts.do(t, verb, path, body, append(headers, "Auth-Stub-Mode: echo-request")...)
+		require.Contains(t, []int{http.StatusOK, http.StatusCreated}, resp.Status, "%s", resp.Body)
+		var e echoed
+		require.NoError(t, json.Unmarshal(resp.Body, &e))
+		return e, resp
+	}
+
+	cases := []struct {
+		name   string
+		header string
+	}{
+		{"canonical", "Auth-Api-Token: secret-1"},
+		{"upper case", "AUTH-API-TOKEN: secret-1"},
+		{"lower case", "auth-api-token: secret-1"},
+		{"mixed case", "aUtH-aPi-ToKeN: secret-1"},
+	}
+	for _, c := range cases {
+		t.Run("header "+c.name, func(t *testing.T) {
+			e, _ := echo(t, http.MethodGet, "/keys/key-9", "", c.header, "Auth-Access-Key: k2", "Authorization: Bearer x", "X-Other: y")
+			assert.Equal(t, protocol.Credentials{"api-token": "secret-1", "access-key": "k2", "stub-mode": "echo-request"},
+				e.Request.Context.Credentials)
+			assert.Equal(t, protocol.MethodQueryKey, e.Request.Method)
+			require.Len(t, e.Request.Arguments, 1)
+			assert.JSONEq(t, `"key-9"`, string(e.Request.Arguments[0]))
+			assert.Equal(t, protocol.APIVersion, e.Request.APIVersion)
+		})
+	}
+
+	t.Run("key body with name and no id", func(t *testing.T) {
+		resp := ts.do(t, http.MethodPost, "/keys", `{"name": "old-client", "key": "ssh-ed25519 AAAA"}`)
+		require.Equal(t, http.StatusCreated, resp.Status, "%s", resp.Body)
+		assert.JSONEq(t, `{"id": "key-old-client"}`, string(resp.Body))
+		validateAgainstSpec(t, http.MethodPost, "/keys", resp)
+
+		e, _ := echo(t, http.MethodPost, "/keys", `{"name": "old-client", "key": "ssh-ed25519 AAAA"}`)
+		require.Len(t, e.Request.Arguments, 1)
+		assert.JSONEq(t, `{"name": "old-client", "key": "ssh-ed25519 AAAA"}`, string(e.Request.Arguments[0]))
+	})
+
+	t.Run("path parameter and body", func(t *testing.T) {
+		e, _ := echo(t, http.MethodPost, "/servers", `{"name": "n", "region": "r", "size": "s", "ssh_key": "k"}`)
+		assert.Equal(t, protocol.MethodOrderServer, e.Request.Method)
+		require.Len(t, e.Request.Arguments, 1)
+		assert.JSONEq(t, `{"name": "n", "region": "r", "size": "s", "ssh_key": "k"}`, string(e.Request.Arguments[0]))
+	})
+
+	t.Run("request id passed on", func(t *testing.T) {
+		e, resp := echo(t, http.MethodGet, "/servers/5", "", "X-Request-Id: req-abc.123")
+		assert.Equal(t, "req-abc.123", e.Request.Context.RequestID)
+		assert.Equal(t, "req-abc.123", resp.Header.Get("X-Request-Id"))
+		assert.Contains(t, ts.Logs.String(), `"request_id":"req-abc.123"`)
+	})
+
+	t.Run("request id generated", func(t *testing.T) {
+		for _, given := range []string{"", "bad id with spaces", strings.Repeat("x", 200)} {
+			var headers []string
+			if given != "" {
+				headers = append(headers, "X-Request-Id: "+given)
+			}
+			e, resp := echo(t, http.MethodGet, "/servers/5", "", headers...)
+			assert.Len(t, e.Request.Context.RequestID, 32)
+			assert.NotEqual(t, given, e.Request.Context.RequestID)
+			assert.Equal(t, e.Request.Context.RequestID, resp.Header.Get("X-Request-Id"))
+		}
+	})
+
+	t.Run("configPath passed on", func(t *testing.T) {
+		e, _ := echo(t, http.MethodGet, "/meta", "")
+		assert.Equal(t, []string{"-configPath", cfg}, e.Args)
+	})
+}
+
+func TestContract_NoConfigMeansNoArguments(t *testing.T) {
+	ts := startShim(t, shim.Options{})
+	resp := ts.do(t, http.MethodGet, "/meta", "", "Auth-Stub-Mode: echo-request")
+	require.Equal(t, http.StatusOK, resp.Status)
+	assert.JSONEq(t, `[]`, string(mustField(t, resp.Body, "args")))
+}
+
+func TestContract_ChildEnvironmentIsOnlyPathTmpdirAndHcloud(t *testing.T) {
+	ts := startShim(t, shim.Options{Env: []string{
+		"PATH=/usr/bin:/bin", "TMPDIR=/tmp/x", "HCLOUD_TOKEN=tok", "HCLOUD_ENDPOINT=http://127.0.0.1:1/v1",
+		"HOME=/root", "AWS_SECRET_ACCESS_KEY=nope", "HCLOUDX=no", "LD_PRELOAD=/evil.so", "NOEQUALS",
+	}})
+	resp := ts.do(t, http.MethodGet, "/meta", "", "Auth-Stub-Mode: echo-env")
+	require.Equal(t, http.StatusOK, resp.Status, "%s", resp.Body)
+	var env []string
+	require.NoError(t, json.Unmarshal(mustField(t, resp.Body, "env"), &env))
+	assert.ElementsMatch(t, []string{"PATH=/usr/bin:/bin", "TMPDIR=/tmp/x", "HCLOUD_TOKEN=tok", "HCLOUD_ENDPOINT=http://127.0.0.1:1/v1"}, env)
+}
+
+func TestContract_BasePath(t *testing.T) {
+	ts := startShim(t, shim.Options{BasePath: "/api/v1/"})
+	resp := ts.do(t, http.MethodGet, "/api/v1/servers/3", "")
+	assert.Equal(t, http.StatusCreated, resp.Status)
+	resp = ts.do(t, http.MethodGet, "/servers/3", "")
+	assert.Equal(t, http.StatusNotFound, resp.Status)
+	resp = ts.do(t, http.MethodGet, "/healthz", "")
+	assert.Equal(t, http.StatusOK, resp.Status)
+}
+
+func mustField(t testing.TB, body []byte, field string) json.RawMessage {
+	t.Helper()
+	var m map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(body, &m), "%s", body)
+	v, ok := m[field]
+	require.True(t, ok, "no %q in %s", field, body)
+	return v
+}

@@ -1,0 +1,153 @@
+package shim_test
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"github.com/stretchr/testify/require"
+
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/shim"
+)
+
+// stubCPI is the stub CPI binary, built once per test run.
+var stubCPI string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "shim-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	stubCPI = filepath.Join(dir, "stubcpi")
+	build := exec.Command("go", "build", "-o", stubCPI, "./testdata/stubcpi")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building the stub CPI:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// repoRoot walks up from the test's directory to go.mod.
+func repoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	require.NoError(t, err)
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		require.NotEqual(t, parent, dir, "go.mod not found above the test directory")
+		dir = parent
+	}
+}
+
+// referenceFile is a file of ../shared/reference/ beside the repo.
+func referenceFile(t testing.TB, name string) string {
+	return filepath.Join(repoRoot(t), "..", "shared", "reference", name)
+}
+
+// syncBuffer is a log sink safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// testShim is a shim in front of the stub CPI on httptest.
+type testShim struct {
+	*shim.Shim
+	URL    string
+	Logs   *syncBuffer
+	server *httptest.Server
+}
+
+// startShim serves a shim with opts (CPI defaults to the stub) and debug
+// logging captured.
+func startShim(t testing.TB, opts shim.Options) *testShim {
+	t.Helper()
+	if opts.CPI == "" {
+		opts.CPI = stubCPI
+	}
+	logs := &syncBuffer{}
+	logger := logrus.New()
+	logger.SetOutput(logs)
+	logger.SetLevel(logrus.DebugLevel)
+	logger.SetFormatter(&logrus.JSONFormatter{})
+	opts.Logger = logger
+	if opts.Env == nil {
+		opts.Env = []string{"PATH=" + os.Getenv("PATH")}
+	}
+	s, err := shim.New(opts)
+	require.NoError(t, err)
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	return &testShim{Shim: s, URL: srv.URL, Logs: logs, server: srv}
+}
+
+// response is what a test reads back.
+type response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// do sends one request; headers are "Name: value" pairs.
+func (ts *testShim) do(t testing.TB, method, path, body string, headers ...string) response {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, ts.URL+path, rd)
+	require.NoError(t, err)
+	for _, h := range headers {
+		name, value, ok := strings.Cut(h, ":")
+		require.True(t, ok, "header %q", h)
+		// Set the raw key, so the exact letter case reaches the wire.
+		req.Header[strings.TrimSpace(name)] = []string{strings.TrimSpace(value)}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return response{Status: resp.StatusCode, Header: resp.Header, Body: data}
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
