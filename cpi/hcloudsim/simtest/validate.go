@@ -1,31 +1,274 @@
 package simtest
 
 import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/legacy"
 )
 
-// validatingHandler serves the simulator and records responses that do not validate.
-type validatingHandler struct {
-	next     http.Handler
+// SpecRelPath is where Hetzner's OpenAPI document lives relative to the repository root.
+const SpecRelPath = "../shared/reference/hetzner-cloud-openapi.json"
+
+// SpecValidator checks HTTP exchanges against Hetzner's OpenAPI 3.1 document (kin-openapi, JSON Schema
+// 2020-12). It is safe for concurrent use.
+type SpecValidator struct {
+	doc    *openapi3.T
+	router routers.Router
+}
+
+var (
+	defaultOnce      sync.Once
+	defaultValidator *SpecValidator
+	defaultErr       error
+)
+
+// DefaultSpecValidator loads the document at SpecRelPath (found by walking up from the working directory
+// to go.mod) once per process.
+func DefaultSpecValidator() (*SpecValidator, error) {
+	defaultOnce.Do(func() {
+		path, err := FindSpec()
+		if err != nil {
+			defaultErr = err
+			return
+		}
+		defaultValidator, defaultErr = LoadSpecValidator(path)
+	})
+	return defaultValidator, defaultErr
+}
+
+// FindSpec returns the path of the Hetzner OpenAPI document next to the repository root.
+func FindSpec() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			p := filepath.Join(dir, filepath.FromSlash(SpecRelPath))
+			if _, err := os.Stat(p); err != nil {
+				return "", fmt.Errorf("simtest: Hetzner OpenAPI document: %w", err)
+			}
+			return p, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("simtest: no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// LoadSpecValidator loads and prepares the document at path:
+//   - response keys "4xx"/"5xx" are read as the "4XX"/"5XX" ranges OpenAPI defines;
+//   - request fields documented as "ID or name" strings also accept integers (hcloud-go sends IDs as
+//     numbers and the real API accepts both);
+//   - servers are replaced by "/v1" so any host matches.
+func LoadSpecValidator(path string) (*SpecValidator, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("simtest: reading %s: %w", path, err)
+	}
+	raw = bytes.ReplaceAll(raw, []byte(`"4xx":`), []byte(`"4XX":`))
+	raw = bytes.ReplaceAll(raw, []byte(`"5xx":`), []byte(`"5XX":`))
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData(raw)
+	if err != nil {
+		return nil, fmt.Errorf("simtest: loading %s: %w", path, err)
+	}
+	if !doc.IsOpenAPI31OrLater() {
+		return nil, fmt.Errorf("simtest: %s is OpenAPI %s, want 3.1", path, doc.OpenAPI)
+	}
+	doc.Servers = openapi3.Servers{{URL: "/v1"}}
+	for _, item := range doc.Paths.Map() {
+		for _, op := range item.Operations() {
+			if op.RequestBody == nil || op.RequestBody.Value == nil {
+				continue
+			}
+			for _, mt := range op.RequestBody.Value.Content {
+				if mt.Schema != nil {
+					widenIDOrName(mt.Schema.Value, map[*openapi3.Schema]bool{})
+				}
+			}
+		}
+	}
+	router, err := legacy.NewRouter(doc)
+	if err != nil {
+		return nil, fmt.Errorf("simtest: routing %s: %w", path, err)
+	}
+	return &SpecValidator{doc: doc, router: router}, nil
+}
+
+// widenIDOrName lets string fields described as "ID or name" also be integers.
+func widenIDOrName(s *openapi3.Schema, seen map[*openapi3.Schema]bool) {
+	if s == nil || seen[s] {
+		return
+	}
+	seen[s] = true
+	desc := strings.ToLower(s.Description)
+	if s.Type != nil && s.Type.Is("string") && strings.Contains(desc, "id or name") {
+		s.Type = &openapi3.Types{"string", "integer"}
+	}
+	// "SSH key IDs (`integer`) or names (`string`)" typed as an array of strings.
+	if s.Type != nil && s.Type.Is("array") && strings.Contains(desc, "ids") && strings.Contains(desc, "names") &&
+		s.Items != nil && s.Items.Value != nil && s.Items.Value.Type != nil && s.Items.Value.Type.Is("string") {
+		s.Items.Value.Type = &openapi3.Types{"string", "integer"}
+	}
+	for _, p := range s.Properties {
+		widenIDOrName(p.Value, seen)
+	}
+	if s.Items != nil {
+		widenIDOrName(s.Items.Value, seen)
+	}
+	for _, group := range []openapi3.SchemaRefs{s.AllOf, s.AnyOf, s.OneOf} {
+		for _, r := range group {
+			widenIDOrName(r.Value, seen)
+		}
+	}
+}
+
+// Exchange is one request and the response the simulator gave.
+type Exchange struct {
+	Request     *http.Request
+	RequestBody []byte
+	Status      int
+	Header      http.Header
+	Body        []byte
+}
+
+// Check validates one exchange: the response always (status, headers, body against the operation's
+// schema), the request body only when the response was a success (a request the document rejects must
+// not succeed). Unknown routes answered with 404 are not checked.
+func (v *SpecValidator) Check(ctx context.Context, ex Exchange) error {
+	req := ex.Request.Clone(ctx)
+	req.Body = io.NopCloser(bytes.NewReader(ex.RequestBody))
+	route, params, err := v.router.FindRoute(req)
+	if err != nil {
+		if ex.Status == http.StatusNotFound {
+			return nil
+		}
+		return fmt.Errorf("%s %s: route not in the document: %v", req.Method, req.URL.Path, err)
+	}
+	opts := &openapi3filter.Options{
+		AuthenticationFunc:    openapi3filter.NoopAuthenticationFunc,
+		IncludeResponseStatus: true,
+		MultiError:            true,
+	}
+	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route, Options: opts}
+	if ex.Status >= 200 && ex.Status < 300 {
+		if err := openapi3filter.ValidateRequest(ctx, in); err != nil {
+			return fmt.Errorf("%s %s succeeded (%d) with a request the document rejects: %v", req.Method, req.URL.Path, ex.Status, err)
+		}
+	}
+	if len(ex.Body) > 0 && !strings.HasPrefix(ex.Header.Get("Content-Type"), "application/json") {
+		return fmt.Errorf("%s %s: response Content-Type %q, want application/json", req.Method, req.URL.Path, ex.Header.Get("Content-Type"))
+	}
+	out := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: in, Status: ex.Status, Header: ex.Header, Options: opts,
+	}
+	out.SetBodyBytes(ex.Body)
+	if err := openapi3filter.ValidateResponse(ctx, out); err != nil {
+		return fmt.Errorf("%s %s -> %d: %v", req.Method, req.URL.Path, ex.Status, err)
+	}
+	return nil
+}
+
+// ValidatingHandler serves next and checks every exchange with a SpecValidator, keeping the failures.
+type ValidatingHandler struct {
+	next http.Handler
+	v    *SpecValidator
+
 	mu       sync.Mutex
 	failures []string
 }
 
-func newValidatingHandler(_ testing.TB, next http.Handler) *validatingHandler {
-	return &validatingHandler{next: next}
+// NewValidatingHandler wraps next.
+func NewValidatingHandler(v *SpecValidator, next http.Handler) *ValidatingHandler {
+	return &ValidatingHandler{next: next, v: v}
 }
 
-func (v *validatingHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	v.next.ServeHTTP(w, r)
+// Failures returns the failures so far.
+func (h *ValidatingHandler) Failures() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.failures...)
+}
+
+// ServeHTTP serves the request through next and validates the exchange unless the connection was hijacked.
+func (h *ValidatingHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 2<<20))
+	if err != nil {
+		http.Error(w, "reading the request failed", http.StatusBadRequest)
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	rec := &recordingWriter{ResponseWriter: w, status: http.StatusOK}
+	h.next.ServeHTTP(rec, r)
+	if rec.hijacked || !strings.HasPrefix(r.URL.Path, "/v1/") {
+		return
+	}
+	ex := Exchange{Request: r, RequestBody: body, Status: rec.status, Header: w.Header().Clone(), Body: rec.body.Bytes()}
+	if err := h.v.Check(context.Background(), ex); err != nil {
+		h.mu.Lock()
+		h.failures = append(h.failures, err.Error())
+		h.mu.Unlock()
+	}
+}
+
+// recordingWriter tees the response and passes Hijack through.
+type recordingWriter struct {
+	http.ResponseWriter
+	status   int
+	body     bytes.Buffer
+	hijacked bool
+}
+
+func (w *recordingWriter) WriteHeader(status int) {
+	w.status = status
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *recordingWriter) Write(b []byte) (int, error) {
+	w.body.Write(b)
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *recordingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := w.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("simtest: response writer cannot hijack")
+	}
+	w.hijacked = true
+	return hj.Hijack()
+}
+
+// newValidatingHandler wraps next with the process-wide validator, failing t when it cannot load.
+func newValidatingHandler(t testing.TB, next http.Handler) *ValidatingHandler {
+	t.Helper()
+	v, err := DefaultSpecValidator()
+	if err != nil {
+		t.Fatalf("simtest: %v", err)
+	}
+	return NewValidatingHandler(v, next)
 }
 
 // report fails t with every recorded failure.
-func (v *validatingHandler) report(t testing.TB) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	for _, f := range v.failures {
-		t.Errorf("simulator response does not match the Hetzner OpenAPI document: %s", f)
+func (h *ValidatingHandler) report(t testing.TB) {
+	for _, f := range h.Failures() {
+		t.Errorf("simulator exchange does not match the Hetzner OpenAPI document: %s", f)
 	}
 }
