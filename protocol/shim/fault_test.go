@@ -1,0 +1,292 @@
+package shim_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/shim"
+)
+
+func TestFaults_BrokenCPIAnswers502(t *testing.T) {
+	ts := startShim(t, shim.Options{})
+	cases := []struct {
+		mode, verb, path string
+		want             string
+		wantLog          string
+	}{
+		{"crash", http.MethodPost, "/verify", "exited with status 2", "panic: stub"},
+		{"signal", http.MethodGet, "/servers/1", "killed by signal killed", ""},
+		{"exit3", http.MethodGet, "/servers/1", "exited with status 3 after writing a response", ""},
+		{"garbage", http.MethodGet, "/catalog", "not one JSON object", "this is not JSON"},
+		{"nothing", http.MethodDelete, "/servers/1", "wrote no response", ""},
+		{"empty-object", http.MethodPatch, "/servers/1/reboot", "neither a result nor an error", ""},
+		{"unknown-type", http.MethodGet, "/keys/1", "the CPI failed: odd", "unknown error type"},
+		{"null", http.MethodGet, "/servers/1", "without a result", ""},
+		{"big", http.MethodGet, "/meta", "exceeds", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.mode, func(t *testing.T) {
+			resp := ts.do(t, c.verb, c.path, "", "Auth-Stub-Mode: "+c.mode)
+			require.Equal(t, http.StatusBadGateway, resp.Status, "%s", resp.Body)
+			assertErrorsBody(t, resp, c.want)
+			assert.NotContains(t, string(resp.Body), "goroutine", "stderr must not reach the client")
+			assert.NotContains(t, string(resp.Body), "stub crash")
+			if c.wantLog != "" {
+				assert.Contains(t, ts.Logs.String(), c.wantLog, "stderr/diagnostics belong in the shim's log")
+			}
+		})
+	}
+	t.Run("null result where no body is due is fine", func(t *testing.T) {
+		resp := ts.do(t, http.MethodPost, "/verify", "", "Auth-Stub-Mode: null")
+		assert.Equal(t, http.StatusOK, resp.Status)
+		assert.Empty(t, resp.Body)
+	})
+}
+
+func TestFaults_CPIThatCannotStart(t *testing.T) {
+	dir := t.TempDir()
+	cpi := filepath.Join(dir, "cpi")
+	data, err := os.ReadFile(stubCPI)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(cpi, data, 0o755))
+	ts := startShim(t, shim.Options{CPI: cpi})
+	require.NoError(t, os.Remove(cpi))
+	resp := ts.do(t, http.MethodGet, "/meta", "")
+	assert.Equal(t, http.StatusBadGateway, resp.Status)
+	assertErrorsBody(t, resp, "could not be started")
+
+	_, err = shim.New(shim.Options{CPI: cpi})
+	assert.ErrorContains(t, err, "CPI binary")
+	_, err = shim.New(shim.Options{CPI: stubCPI, CPIConfig: filepath.Join(dir, "nope.json"), BasePath: "api", MaxBody: -1})
+	require.Error(t, err)
+	for _, want := range []string{"CPI config", "base path", "max body"} {
+		assert.ErrorContains(t, err, want, "every problem is reported together")
+	}
+}
+
+// readPids waits for the stub's "<pid> <grandchild pid>" file.
+func readPids(t testing.TB, dir string) (int, int) {
+	t.Helper()
+	path := filepath.Join(dir, "pids")
+	waitFor(t, "the stub's pids file", 20*time.Second, func() bool { _, err := os.Stat(path); return err == nil })
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	fields := strings.Fields(string(data))
+	require.Len(t, fields, 2)
+	pid, err := strconv.Atoi(fields[0])
+	require.NoError(t, err)
+	gc, err := strconv.Atoi(fields[1])
+	require.NoError(t, err)
+	return pid, gc
+}
+
+// gone reports that pid no longer runs: it does not exist, or it is a
+// zombie waiting for init (a killed grandchild's reaper is not ours).
+func gone(pid int) bool {
+	if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+		return true
+	}
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	return i > 0 && len(s) > i+2 && s[i+2] == 'Z'
+}
+
+// groupMembers lists the live processes whose process group is pgid.
+func groupMembers(pgid int) []int {
+	var out []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		s := string(data)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(s[i+1:]) // state ppid pgrp ...
+		if len(f) < 3 || f[0] == "Z" {
+			continue
+		}
+		if g, _ := strconv.Atoi(f[2]); g == pgid {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+func assertNoLeftovers(t testing.TB, pid, grandchild int) {
+	t.Helper()
+	waitFor(t, "the CPI and its grandchild to be gone", 10*time.Second, func() bool {
+		return gone(pid) && gone(grandchild) && len(groupMembers(pid)) == 0
+	})
+	// The shim reaped its own child: it is not even a zombie.
+	assert.ErrorIs(t, syscall.Kill(pid, 0), syscall.ESRCH, "the CPI process was not reaped")
+}
+
+func TestFaults_TimeoutKillsTheWholeProcessGroup(t *testing.T) {
+	ts := startShim(t, shim.Options{Timeout: 1500 * time.Millisecond})
+	dir := t.TempDir()
+	resp := ts.do(t, http.MethodGet, "/servers/1", "", "Auth-Stub-Mode: sleep", "Auth-Stub-Dir: "+dir)
+	require.Equal(t, http.StatusGatewayTimeout, resp.Status, "%s", resp.Body)
+	assertErrorsBody(t, resp, "did not answer query_server within 1.5s")
+	validateAgainstSpec(t, http.MethodGet, "/servers/{id}", resp)
+	pid, gc := readPids(t, dir)
+	assertNoLeftovers(t, pid, gc)
+	metrics := string(ts.do(t, http.MethodGet, "/metrics", "").Body)
+	assert.Contains(t, metrics, `nanobox_shim_cpi_duration_seconds_count{cpi_method="query_server",outcome="timeout"} 1`)
+}
+
+func TestFaults_ClientDisconnectKillsTheCPI(t *testing.T) {
+	ts := startShim(t, shim.Options{Timeout: time.Minute})
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ts.URL+"/servers", strings.NewReader(`{"name": "n"}`))
+	require.NoError(t, err)
+	req.Header.Set("Auth-Stub-Mode", "sleep")
+	req.Header.Set("Auth-Stub-Dir", dir)
+	req.Header.Set("X-Request-Id", "gone-client")
+	errc := make(chan error, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		errc <- err
+	}()
+	pid, gc := readPids(t, dir)
+	require.False(t, gone(pid))
+	cancel()
+	require.Error(t, <-errc)
+	assertNoLeftovers(t, pid, gc)
+	waitFor(t, "the access log line", 10*time.Second, func() bool {
+		return strings.Contains(ts.Logs.String(), `"request_id":"gone-client","status":499`)
+	})
+	assert.Contains(t, ts.Logs.String(), "client went away")
+}
+
+// blockedCalls starts n requests the stub holds until <dir>/release exists
+// and waits until every one of them runs; it returns their statuses.
+func blockedCalls(t testing.TB, url, dir string, n int) <-chan int {
+	t.Helper()
+	statuses := make(chan int, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			req, _ := http.NewRequest(http.MethodGet, url+"/servers/"+strconv.Itoa(i), nil)
+			req.Header.Set("Auth-Stub-Mode", "block")
+			req.Header.Set("Auth-Stub-Dir", dir)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				statuses <- -1
+				return
+			}
+			resp.Body.Close()
+			statuses <- resp.StatusCode
+		}()
+	}
+	waitFor(t, fmt.Sprintf("%d blocked CPI calls", n), 20*time.Second, func() bool {
+		m, _ := filepath.Glob(filepath.Join(dir, "started-*"))
+		return len(m) == n
+	})
+	return statuses
+}
+
+func TestFaults_ConcurrencyLimitAnswers503(t *testing.T) {
+	ts := startShim(t, shim.Options{MaxConcurrent: 2})
+	dir := t.TempDir()
+	statuses := blockedCalls(t, ts.URL, dir, 2)
+
+	resp := ts.do(t, http.MethodGet, "/servers/9", "")
+	require.Equal(t, http.StatusServiceUnavailable, resp.Status)
+	assert.Equal(t, "1", resp.Header.Get("Retry-After"))
+	assertErrorsBody(t, resp, "busy")
+	validateAgainstSpec(t, http.MethodGet, "/servers/{id}", resp)
+	metrics := string(ts.do(t, http.MethodGet, "/metrics", "").Body)
+	assert.Contains(t, metrics, `nanobox_shim_rejections_total{reason="concurrency"} 1`)
+	assert.Contains(t, metrics, `nanobox_shim_cpi_in_flight 2`)
+
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "release"), nil, 0o644))
+	for i := 0; i < 2; i++ {
+		assert.Equal(t, http.StatusCreated, <-statuses)
+	}
+	assert.Equal(t, http.StatusCreated, ts.do(t, http.MethodGet, "/servers/9", "").Status, "slots are given back")
+}
+
+func TestFaults_OversizedChunkedBodyAnswers413(t *testing.T) {
+	ts := startShim(t, shim.Options{MaxBody: 100})
+	body := `{"id": "a", "key": "` + strings.Repeat("A", 500) + `"}`
+	// A reader of unknown length: the client sends it chunked, without a
+	// Content-Length the shim could refuse up front.
+	req, err := http.NewRequest(http.MethodPost, ts.URL+"/keys", struct{ *strings.Reader }{strings.NewReader(body)})
+	require.NoError(t, err)
+	req.ContentLength = -1
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	assert.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
+
+	ok := ts.do(t, http.MethodPost, "/keys", `{"id": "a", "key": "b"}`)
+	assert.Equal(t, http.StatusCreated, ok.Status)
+}
+
+func TestFaults_HealthzFollowsTheCPI(t *testing.T) {
+	healthy := startShim(t, shim.Options{})
+	resp := healthy.do(t, http.MethodGet, "/healthz", "")
+	require.Equal(t, http.StatusOK, resp.Status, "%s", resp.Body)
+	assert.JSONEq(t, `"ok"`, string(mustField(t, resp.Body, "status")))
+
+	for _, mode := range []string{"garbage", "error:InternalError", "crash"} {
+		sick := startShim(t, shim.Options{Env: []string{"PATH=" + os.Getenv("PATH"), "HCLOUD_STUB_MODE=" + mode}})
+		resp := sick.do(t, http.MethodGet, "/healthz", "")
+		assert.Equal(t, http.StatusServiceUnavailable, resp.Status, mode)
+		assertErrorsBody(t, resp, "unhealthy")
+	}
+	resp = healthy.do(t, http.MethodPost, "/healthz", "")
+	assert.Equal(t, http.StatusMethodNotAllowed, resp.Status)
+	assert.Equal(t, "GET, HEAD", resp.Header.Get("Allow"))
+}
+
+func TestFaults_ManyConcurrentCallsAllAnswered(t *testing.T) {
+	ts := startShim(t, shim.Options{MaxConcurrent: 64})
+	var wg sync.WaitGroup
+	errs := make(chan string, 32)
+	for i := 0; i < 32; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp := ts.do(t, http.MethodPost, "/keys", fmt.Sprintf(`{"id": "k%d", "key": "x"}`, i))
+			if resp.Status != http.StatusCreated || string(resp.Body) != fmt.Sprintf(`{"id":"key-k%d"}`, i) {
+				errs <- fmt.Sprintf("%d: %d %s", i, resp.Status, resp.Body)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	require.NoError(t, ts.Wait(context.Background()))
+}
