@@ -1,0 +1,159 @@
+package hcloudsim
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// MarshalJSON writes Latency as a Go duration string ("250ms").
+func (f Fault) MarshalJSON() ([]byte, error) {
+	type plain Fault
+	out := struct {
+		plain
+		Latency string `json:"latency,omitempty"`
+	}{plain: plain(f)}
+	if f.Latency != 0 {
+		out.Latency = f.Latency.String()
+	}
+	return json.Marshal(out)
+}
+
+// UnmarshalJSON reads Latency as a Go duration string ("250ms") or as nanoseconds.
+func (f *Fault) UnmarshalJSON(b []byte) error {
+	type plain Fault
+	var in struct {
+		plain
+		Latency json.RawMessage `json:"latency,omitempty"`
+	}
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		return err
+	}
+	*f = Fault(in.plain)
+	f.Latency = 0
+	if len(in.Latency) > 0 && string(in.Latency) != "null" {
+		var s string
+		if err := json.Unmarshal(in.Latency, &s); err == nil {
+			d, err := time.ParseDuration(s)
+			if err != nil {
+				return fmt.Errorf("fault latency: %w", err)
+			}
+			f.Latency = d
+		} else {
+			var ns int64
+			if err := json.Unmarshal(in.Latency, &ns); err != nil {
+				return fmt.Errorf("fault latency: want a duration string or nanoseconds")
+			}
+			f.Latency = time.Duration(ns)
+		}
+	}
+	return nil
+}
+
+// ParseFaults reads a JSON array of Fault and validates every rule.
+func ParseFaults(r io.Reader) ([]Fault, error) {
+	var fs []Fault
+	if err := json.NewDecoder(r).Decode(&fs); err != nil {
+		return nil, fmt.Errorf("faults: %w", err)
+	}
+	for i, f := range fs {
+		if err := f.Validate(); err != nil {
+			return nil, fmt.Errorf("faults[%d]: %w", i, err)
+		}
+	}
+	return fs, nil
+}
+
+// AdminHandler serves the test hooks outside /v1, each requiring "Authorization: Bearer <Options.Token>":
+//
+//	GET    /_sim/requests          {"requests": {"GET /v1/servers": 3, ...}, "total": 3}
+//	POST   /_sim/requests/reset    zeroes the counters (204)
+//	GET    /_sim/created           [{"Kind","ID","Name","At"}, ...]
+//	GET    /_sim/state             the live objects (State)
+//	POST   /_sim/faults            JSON array of Fault, replaces the rules (204)
+//	DELETE /_sim/faults            removes every rule (204)
+//	GET    /_sim/faults            the current rules
+//	GET    /_sim/faults/injected   {"drop": 1, ...}
+//
+// Admin requests are neither counted nor rate limited.
+func (s *Sim) AdminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /_sim/requests", func(w http.ResponseWriter, _ *http.Request) {
+		s.mu.Lock()
+		out := map[string]any{"requests": copyCounts(s.requests), "total": s.total}
+		s.mu.Unlock()
+		writeJSON(w, http.StatusOK, out)
+	})
+	mux.HandleFunc("POST /_sim/requests/reset", func(w http.ResponseWriter, _ *http.Request) {
+		s.ResetRequests()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("GET /_sim/created", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, s.Created())
+	})
+	mux.HandleFunc("GET /_sim/state", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, s.Snapshot())
+	})
+	mux.HandleFunc("GET /_sim/faults", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, s.Faults())
+	})
+	mux.HandleFunc("POST /_sim/faults", func(w http.ResponseWriter, r *http.Request) {
+		fs, err := ParseFaults(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+		if err != nil {
+			writeError(w, newError("invalid_input", "%v", err))
+			return
+		}
+		if err := s.SetFaults(fs); err != nil {
+			writeError(w, newError("invalid_input", "%v", err))
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("DELETE /_sim/faults", func(w http.ResponseWriter, _ *http.Request) {
+		s.ClearFaults()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("GET /_sim/faults/injected", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, s.FaultsInjected())
+	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || s.opts.Token == "" || strings.TrimSpace(token) != s.opts.Token {
+			writeError(w, newError("unauthorized", "unable to authenticate"))
+			return
+		}
+		if _, pattern := mux.Handler(r); pattern == "" {
+			writeError(w, newError("not_found", "no admin route %s %s", r.Method, r.URL.Path))
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// Faults returns the current rules; Times is what is left of each scripted rule.
+func (s *Sim) Faults() []Fault {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Fault, 0, len(s.faults))
+	for _, f := range s.faults {
+		c := f.Fault
+		if c.Times > 0 {
+			c.Times = f.left
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func copyCounts(m map[string]int) map[string]int {
+	out := make(map[string]int, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
