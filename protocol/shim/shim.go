@@ -288,6 +288,7 @@ func (h *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeErrors(w, http.StatusBadGateway, fmt.Sprintf("the CPI answered %s without a result", rt.Method))
 		return
 	}
+	result = redactResult(result, creds)
 	hdr := w.Header()
 	hdr.Set("Content-Type", "application/json")
 	hdr.Set("Content-Length", strconv.Itoa(len(result)))
@@ -524,6 +525,27 @@ func redact(s string, secrets []string) string {
 		}
 	}
 	return s
+}
+
+// minResultSecret is the shortest credential value redacted from results:
+// shorter ones would garble legitimate data and are no real secret.
+const minResultSecret = 8
+
+// redactResult replaces credential values a CPI echoed into its result, so
+// a secret never travels back in a response.
+func redactResult(result []byte, creds protocol.Credentials) []byte {
+	for _, v := range creds {
+		if len(v) < minResultSecret {
+			continue
+		}
+		// As it appears inside a JSON string (quotes, <, > and & escaped).
+		quoted, _ := json.Marshal(v)
+		escaped := quoted[1 : len(quoted)-1]
+		if bytes.Contains(result, escaped) {
+			result = bytes.ReplaceAll(result, escaped, []byte("<redacted>"))
+		}
+	}
+	return result
 }
 
 func truncate(s string, n int) string {

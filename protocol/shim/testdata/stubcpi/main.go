@@ -18,7 +18,8 @@
 //	unknown-type   answer an error of a type the protocol does not know
 //	big            write more than the shim keeps of stdout
 //	echo-env       answer {"env": [...]} (its environment)
-//	echo-request   answer {"request": <the request>, "args": [...]}
+//	echo-request   answer {"request": <the request>, "args": [...]}; also write the
+//	               request to <stub-dir>/request.json (the shim redacts secrets in answers)
 //
 // The credential "stub-dir" (Auth-Stub-Dir) names the directory for files.
 package main
@@ -120,6 +121,9 @@ func main() {
 	case mode == "echo-env":
 		write(protocol.Response{Result: map[string]any{"env": os.Environ()}})
 	case mode == "echo-request":
+		if dir != "" {
+			writeFile(filepath.Join(dir, "request.json"), string(data))
+		}
 		write(protocol.Response{Result: map[string]any{"request": json.RawMessage(data), "args": os.Args[1:]}})
 	default:
 		write(protocol.Response{Error: protocol.NewError(protocol.InvalidArguments, "stub: unknown mode %q", mode)})
