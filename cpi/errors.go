@@ -1,0 +1,122 @@
+package cpi
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"syscall"
+
+	"github.com/hetznercloud/hcloud-go/v2/hcloud"
+
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
+)
+
+// cloudError is the one place that turns an hcloud-go error into a protocol
+// error. op names the operation ("order_server: creating server"); resp,
+// when not nil, gives the HTTP status of an error body hcloud-go could not
+// parse. Messages carry Hetzner's message and code, never request data, so
+// no credential can reach them.
+func cloudError(op string, resp *hcloud.Response, err error) *protocol.Error {
+	if err == nil {
+		return nil
+	}
+	var pe *protocol.Error
+	if errors.As(err, &pe) {
+		return pe
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return protocol.NewError(protocol.Timeout, "%s: the call's deadline passed before Hetzner answered", op)
+	}
+	if errors.Is(err, context.Canceled) {
+		return protocol.NewError(protocol.Timeout, "%s: the call was cancelled before Hetzner answered", op)
+	}
+	var apiErr hcloud.Error
+	if errors.As(err, &apiErr) {
+		return apiError(op, apiErr)
+	}
+	if errors.Is(err, hcloud.ErrStatusCode) {
+		status := 0
+		if resp != nil && resp.Response != nil {
+			status = resp.StatusCode
+		}
+		return statusError(op, status)
+	}
+	var netErr net.Error
+	switch {
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return protocol.NewError(protocol.Timeout, "%s: Hetzner did not answer in time", op)
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET),
+		errors.Is(err, syscall.ECONNREFUSED), errors.As(err, &netErr):
+		return protocol.NewError(protocol.Unavailable, "%s: could not reach the Hetzner API (connection failed or was closed)", op)
+	}
+	return protocol.NewError(protocol.CloudError, "%s: %s", op, errorText(err))
+}
+
+// apiError maps Hetzner's error codes.
+func apiError(op string, e hcloud.Error) *protocol.Error {
+	msg := e.Message
+	if msg == "" {
+		msg = string(e.Code)
+	}
+	switch e.Code {
+	case hcloud.ErrorCodeUnauthorized:
+		return protocol.NewError(protocol.Unauthorized, "%s: Hetzner rejected the API token (%s)", op, msg)
+	case hcloud.ErrorCodeForbidden:
+		return protocol.NewError(protocol.Forbidden, "%s: the API token may not do this; a read-write token is needed (create one in the Hetzner Cloud Console under Security > API tokens) (%s)", op, msg)
+	case hcloud.ErrorCodeProtected:
+		return protocol.NewError(protocol.Forbidden, "%s: the object is protected against this change in Hetzner; remove the protection first (%s)", op, msg)
+	case hcloud.ErrorCodeNotFound:
+		return protocol.NewError(protocol.NotFound, "%s: not found (%s)", op, msg)
+	case hcloud.ErrorCodeInvalidInput, hcloud.ErrorCodeJSONError:
+		return protocol.NewError(protocol.InvalidArguments, "%s: Hetzner refused the input: %s", op, msg)
+	case hcloud.ErrorCodeUniquenessError, hcloud.ErrorCodeConflict:
+		return protocol.NewError(protocol.Conflict, "%s: %s (%s)", op, msg, e.Code)
+	case hcloud.ErrorCodeLocked:
+		return protocol.NewError(protocol.Conflict, "%s: the object is locked by another action; retry shortly (%s)", op, msg).WithRetry(true)
+	case hcloud.ErrorCodeRateLimitExceeded:
+		return protocol.NewError(protocol.RateLimited, "%s: Hetzner's rate limit for this project is spent; retry later (%s)", op, msg)
+	case hcloud.ErrorCodeResourceUnavailable, hcloud.ErrorCodeMaintenance, hcloud.ErrorCodeServiceError,
+		hcloud.ErrorCodeServerError, hcloud.ErrorCodeBadGateway, hcloud.ErrorCodeRobotUnavailable:
+		return protocol.NewError(protocol.Unavailable, "%s: Hetzner is unavailable for this request right now (%s: %s)", op, e.Code, msg)
+	case hcloud.ErrorCodeTimeout:
+		return protocol.NewError(protocol.Timeout, "%s: Hetzner timed out (%s)", op, msg)
+	case hcloud.ErrorCodeResourceLimitExceeded:
+		return protocol.NewError(protocol.Forbidden, "%s: the Hetzner project's resource limit is reached; ask Hetzner to raise it (%s)", op, msg)
+	}
+	return protocol.NewError(protocol.CloudError, "%s: %s (%s)", op, msg, e.Code)
+}
+
+// statusError maps an error response without a JSON body by its status.
+func statusError(op string, status int) *protocol.Error {
+	switch {
+	case status == http.StatusUnauthorized:
+		return protocol.NewError(protocol.Unauthorized, "%s: Hetzner rejected the API token (HTTP 401)", op)
+	case status == http.StatusForbidden:
+		return protocol.NewError(protocol.Forbidden, "%s: the API token may not do this; a read-write token is needed (HTTP 403)", op)
+	case status == http.StatusNotFound:
+		return protocol.NewError(protocol.NotFound, "%s: not found (HTTP 404)", op)
+	case status == http.StatusConflict:
+		return protocol.NewError(protocol.Conflict, "%s: conflict (HTTP 409)", op)
+	case status == http.StatusLocked:
+		return protocol.NewError(protocol.Conflict, "%s: locked (HTTP 423)", op).WithRetry(true)
+	case status == http.StatusTooManyRequests:
+		return protocol.NewError(protocol.RateLimited, "%s: rate limited (HTTP 429)", op)
+	case status == http.StatusGatewayTimeout:
+		return protocol.NewError(protocol.Timeout, "%s: Hetzner timed out (HTTP 504)", op)
+	case status >= 500:
+		return protocol.NewError(protocol.Unavailable, "%s: Hetzner answered HTTP %d", op, status)
+	}
+	return protocol.NewError(protocol.CloudError, "%s: Hetzner answered HTTP %d", op, status)
+}
+
+// errorText is err's message for errors of unknown kind. hcloud-go's own
+// errors never contain the token.
+func errorText(err error) string {
+	s := err.Error()
+	if len(s) > 300 {
+		s = s[:300] + "..."
+	}
+	return s
+}

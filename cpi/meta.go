@@ -1,0 +1,114 @@
+package cpi
+
+import (
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/catalog"
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/config"
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
+)
+
+// Config field keys (meta's config_fields, order_server's config,
+// update_config's body, query_server's config).
+const (
+	FieldImage   = "image"
+	FieldBackups = "backups"
+)
+
+// Values of the backups field.
+const (
+	BackupsEnabled  = "enabled"
+	BackupsDisabled = "disabled"
+)
+
+// PrivateIface is the name the private NIC gets on every server (pinned by
+// cloud-init), PublicIface the public NIC's.
+const (
+	PrivateIface = "eth1"
+	PublicIface  = "eth0"
+)
+
+const instructions = `<a href="//console.hetzner.cloud/projects" target="_blank">Open your project in the Hetzner Cloud Console</a>, go to Security &gt; API Tokens, choose "Generate API token", select <b>Read &amp; Write</b> (a read-only token cannot create servers), then paste the token here. Nanobox only touches servers, SSH keys and networks it created (labelled nanobox=true).`
+
+// Meta describes the adapter. It makes no API call and reads only the
+// config (and, for default_plan, the embedded catalog snapshot).
+func (c *CPI) Meta() (protocol.Meta, error) {
+	cfg := c.env.Config
+	internal, external := PrivateIface, PublicIface
+	if cfg.Network.Mode == config.NetworkNone {
+		// Rule 4 of the spec: one NIC is reported as internal only.
+		internal, external = PublicIface, ""
+	}
+	return protocol.Meta{
+		ID:               "hetzner",
+		Name:             "Hetzner Cloud",
+		ServerNickName:   "Server",
+		DefaultRegion:    cfg.Defaults.Region,
+		DefaultSize:      cfg.Defaults.Size,
+		DefaultPlan:      c.defaultPlan(),
+		CanReboot:        true,
+		CanRename:        true,
+		InternalIface:    internal,
+		ExternalIface:    external,
+		SSHUser:          "root",
+		SSHAuthMethod:    "key",
+		SSHKeyMethod:     "reference",
+		BootstrapScript:  cfg.BootstrapScript,
+		BootstrapTimeout: cfg.BootstrapTimeout,
+		CredentialFields: []protocol.CredentialField{{Key: CredentialKey, Label: "API Token"}},
+		ConfigFields:     c.configFields(),
+		Instructions:     instructions,
+	}, nil
+}
+
+// defaultPlan is the plan of the default size in the embedded snapshot.
+func (c *CPI) defaultPlan() string {
+	m, err := catalog.Embedded()
+	if err != nil {
+		return ""
+	}
+	t, ok := m.ServerType(c.env.Config.Defaults.Size)
+	if !ok {
+		return ""
+	}
+	if !m.Orderable(c.env.Config.Defaults.Region, t.Name) {
+		return catalog.RetiredPlan.ID
+	}
+	return catalog.PlanOf(t).ID
+}
+
+func (c *CPI) configFields() []protocol.ConfigField {
+	cfg := c.env.Config
+	images := make([]protocol.ConfigValue, 0, len(cfg.Images))
+	for _, img := range cfg.Images {
+		images = append(images, protocol.ConfigValue{Value: img, Label: imageLabel(img)})
+	}
+	return []protocol.ConfigField{
+		{
+			Key: FieldImage, Label: "Operating system image",
+			Description: "The Hetzner image the server is installed from. Changing it means a new server.",
+			Type:        "enum", Values: images, Default: cfg.Image, Rebuild: true,
+		},
+		{
+			Key: FieldBackups, Label: "Backups",
+			Description: "Hetzner's daily backups (7 kept; 20% of the server price). Can be switched on and off at any time.",
+			Type:        "enum",
+			Values: []protocol.ConfigValue{
+				{Value: BackupsDisabled, Label: "Disabled"},
+				{Value: BackupsEnabled, Label: "Enabled"},
+			},
+			Default: BackupsDisabled, Rebuild: false,
+		},
+	}
+}
+
+func imageLabel(img string) string {
+	labels := map[string]string{
+		"ubuntu-22.04": "Ubuntu 22.04 LTS",
+		"ubuntu-24.04": "Ubuntu 24.04 LTS",
+		"debian-12":    "Debian 12",
+		"debian-13":    "Debian 13",
+	}
+	if l, ok := labels[img]; ok {
+		return l
+	}
+	return img
+}

@@ -1,0 +1,140 @@
+package cpi
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"slices"
+
+	"github.com/hetznercloud/hcloud-go/v2/hcloud"
+
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
+)
+
+// networkZones are Hetzner's network zones, in the order their subnets are
+// carved from network.ip_range: zone i gets the i-th quarter.
+var networkZones = []hcloud.NetworkZone{"eu-central", "us-east", "us-west", "ap-southeast"}
+
+// zoneSubnet is the subnet of ipRange reserved for zone.
+func zoneSubnet(ipRange string, zone string) (netip.Prefix, bool) {
+	pfx, err := netip.ParsePrefix(ipRange)
+	if err != nil || !pfx.Addr().Is4() || pfx.Bits() > 30 {
+		return netip.Prefix{}, false
+	}
+	i := slices.Index(networkZones, hcloud.NetworkZone(zone))
+	if i < 0 {
+		return netip.Prefix{}, false
+	}
+	base := pfx.Masked().Addr().As4()
+	v := uint32(base[0])<<24 | uint32(base[1])<<16 | uint32(base[2])<<8 | uint32(base[3])
+	v += uint32(i) << (32 - (pfx.Bits() + 2))
+	addr := netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+	return netip.PrefixFrom(addr, pfx.Bits()+2), true
+}
+
+func toIPNet(p netip.Prefix) *net.IPNet {
+	a := p.Addr().As4()
+	return &net.IPNet{IP: net.IP(a[:]), Mask: net.CIDRMask(p.Bits(), 32)}
+}
+
+func fromIPNet(n *net.IPNet) (netip.Prefix, bool) {
+	if n == nil {
+		return netip.Prefix{}, false
+	}
+	addr, ok := netip.AddrFromSlice(n.IP.To4())
+	if !ok {
+		return netip.Prefix{}, false
+	}
+	ones, _ := n.Mask.Size()
+	return netip.PrefixFrom(addr, ones), true
+}
+
+// ensureNetwork returns the id of the private network with a subnet in
+// zone. Warm path: the cached id, no API call. Cold path: find the network
+// by name (1 call) or create it (1 more), add the zone's subnet if missing,
+// and cache the result. fromCache says whether the id came from the cache
+// (and so may be stale).
+func (h *Hetzner) ensureNetwork(ctx context.Context, zone string) (id int64, fromCache bool, err error) {
+	const op = "order_server: private network"
+	name, ipRange := h.cfg.Network.Name, h.cfg.Network.IPRange
+	if cached, ok := h.state.network(name, ipRange); ok && slices.Contains(cached.Zones, zone) {
+		return cached.ID, true, nil
+	}
+	subnet, ok := zoneSubnet(ipRange, zone)
+	if !ok {
+		return 0, false, protocol.NewError(protocol.InvalidArguments, "%s: no subnet can be carved from %s for network zone %q", op, ipRange, zone)
+	}
+	network, resp, err := h.client.Network.GetByName(ctx, name)
+	if err != nil {
+		return 0, false, cloudError(op+": looking up "+name, resp, err)
+	}
+	if network == nil {
+		network, err = h.createNetwork(ctx, name, ipRange, zone, subnet)
+		if err != nil {
+			return 0, false, err
+		}
+	}
+	if hidden(network.Labels) {
+		return 0, false, protocol.NewError(protocol.Conflict,
+			"%s: the network named %q is labelled nanobox=false; set network.name in the CPI config to another name", op, name).WithRetry(false)
+	}
+	if got, ok := fromIPNet(network.IPRange); !ok || got.String() != ipRange {
+		return 0, false, protocol.NewError(protocol.Conflict,
+			"%s: the network %q has ip_range %v but the CPI config says %s; fix network.ip_range or network.name", op, name, network.IPRange, ipRange).WithRetry(false)
+	}
+	zones := []string{}
+	for _, s := range network.Subnets {
+		zones = append(zones, string(s.NetworkZone))
+	}
+	if !slices.Contains(zones, zone) {
+		for _, s := range network.Subnets {
+			if p, ok := fromIPNet(s.IPRange); ok && p.Overlaps(subnet) {
+				return 0, false, protocol.NewError(protocol.Conflict,
+					"%s: the network %q has no subnet in zone %s and the range reserved for it (%s) is taken by subnet %s", op, name, zone, subnet, p).WithRetry(false)
+			}
+		}
+		action, resp, err := h.client.Network.AddSubnet(ctx, network, hcloud.NetworkAddSubnetOpts{Subnet: hcloud.NetworkSubnet{
+			Type: hcloud.NetworkSubnetTypeCloud, IPRange: toIPNet(subnet), NetworkZone: hcloud.NetworkZone(zone),
+		}})
+		if err != nil {
+			return 0, false, cloudError(op+": adding a subnet for "+zone, resp, err)
+		}
+		if action != nil {
+			if err := h.client.Action.WaitFor(ctx, action); err != nil {
+				return 0, false, cloudError(op+": adding a subnet for "+zone, nil, err)
+			}
+		}
+		zones = append(zones, zone)
+		h.log.Infof("order_server: added subnet %s (%s) to network %d", subnet, zone, network.ID)
+	}
+	if err := h.state.setNetwork(name, networkState{ID: network.ID, IPRange: ipRange, Zones: zones}); err != nil {
+		h.log.WithError(err).Warn("order_server: could not cache the network id")
+	}
+	return network.ID, false, nil
+}
+
+func (h *Hetzner) createNetwork(ctx context.Context, name, ipRange, zone string, subnet netip.Prefix) (*hcloud.Network, error) {
+	const op = "order_server: creating network"
+	pfx := netip.MustParsePrefix(ipRange)
+	network, resp, err := h.client.Network.Create(ctx, hcloud.NetworkCreateOpts{
+		Name:    name,
+		IPRange: toIPNet(pfx),
+		Subnets: []hcloud.NetworkSubnet{{Type: hcloud.NetworkSubnetTypeCloud, IPRange: toIPNet(subnet), NetworkZone: hcloud.NetworkZone(zone)}},
+		Labels:  h.labels(),
+	})
+	if hcloud.IsError(err, hcloud.ErrorCodeUniquenessError) {
+		// Created meanwhile by a concurrent call (or our retried request).
+		network, resp, err = h.client.Network.GetByName(ctx, name)
+		if err == nil && network == nil {
+			return nil, protocol.NewError(protocol.Conflict, "%s %q: the name is taken but no such network is visible", op, name)
+		}
+	}
+	if err != nil {
+		return nil, cloudError(op+" "+name, resp, err)
+	}
+	if network == nil {
+		return nil, protocol.NewError(protocol.CloudError, "%s %q: Hetzner answered without a network", op, name)
+	}
+	h.log.Infof("order_server: created private network %d (%s, %s)", network.ID, name, ipRange)
+	return network, nil
+}

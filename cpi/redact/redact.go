@@ -1,0 +1,103 @@
+// Package redact removes secrets from everything the CPI writes: its
+// stderr log, the response's log field and error messages.
+package redact
+
+import (
+	"bytes"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// Placeholder replaces every secret.
+const Placeholder = "[REDACTED]"
+
+// minSecretLen guards against "secrets" so short that replacing them would
+// mangle ordinary text; no real token is this short.
+const minSecretLen = 4
+
+// Secrets is a set of values that must never be written out.
+type Secrets struct {
+	mu     sync.RWMutex
+	values []string // longest first
+}
+
+// Add registers values; empty and very short ones are ignored.
+func (s *Secrets) Add(values ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, v := range values {
+		if len(v) < minSecretLen {
+			continue
+		}
+		dup := false
+		for _, have := range s.values {
+			if have == v {
+				dup = true
+			}
+		}
+		if !dup {
+			s.values = append(s.values, v)
+		}
+	}
+	sort.Slice(s.values, func(i, j int) bool { return len(s.values[i]) > len(s.values[j]) })
+}
+
+// String replaces every secret in text.
+func (s *Secrets) String(text string) string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, v := range s.values {
+		if strings.Contains(text, v) {
+			text = strings.ReplaceAll(text, v, Placeholder)
+		}
+	}
+	return text
+}
+
+// Writer redacts everything written through it. It is meant for line
+// oriented logs: each Write is redacted on its own, so a secret split across
+// two Writes would pass; logrus writes whole entries.
+type Writer struct {
+	w       io.Writer
+	secrets *Secrets
+	mu      sync.Mutex
+}
+
+// NewWriter wraps w.
+func NewWriter(w io.Writer, secrets *Secrets) *Writer {
+	return &Writer{w: w, secrets: secrets}
+}
+
+// Write writes p with every secret replaced. It reports len(p) on success
+// so callers do not mistake the changed length for a short write.
+func (r *Writer) Write(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := r.secrets.String(string(p))
+	if _, err := io.WriteString(r.w, out); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// Buffer is a concurrency-safe buffer, the sink of the response's log field.
+type Buffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+// Write appends p.
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns what was written so far.
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

@@ -1,0 +1,542 @@
+package cpi
+
+import (
+	"context"
+	"errors"
+	"net"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hetznercloud/hcloud-go/v2/hcloud"
+
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/catalog"
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/cloudinit"
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/config"
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
+)
+
+// cleanupTimeout bounds the clean-up after a failed order (finding or
+// deleting a server the failed call may have created), which runs even
+// when the call's own deadline has passed.
+const cleanupTimeout = 15 * time.Second
+
+// hostname is an RFC 1123 host name: dot-separated labels of letters,
+// digits and hyphens, each 1-63 long, not starting or ending with '-'.
+var hostname = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$`)
+
+func validName(op, name string) error {
+	if name == "" {
+		return protocol.NewError(protocol.InvalidArguments, "%s: \"name\" is required", op)
+	}
+	if len(name) > 253 || !hostname.MatchString(name) {
+		return protocol.NewError(protocol.InvalidArguments,
+			"%s: name %q is not a valid host name (RFC 1123: letters, digits, '-' and '.', labels of 1-63 characters not starting or ending with '-')", op, truncate(name, 80))
+	}
+	return nil
+}
+
+// order is a validated order_server request.
+type order struct {
+	name, location, serverType, image, zone string
+	sshKey                                  int64
+	backups                                 bool
+}
+
+// settings is a validated config object (order_server's config,
+// update_config's body).
+type settings struct {
+	image   *string
+	backups *bool
+}
+
+// parseSettings checks config keys and values, without API calls.
+func (h *Hetzner) parseSettings(op string, in map[string]any) (settings, error) {
+	var s settings
+	keys := make([]string, 0, len(in))
+	for k := range in {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var problems []string
+	for _, k := range keys {
+		v, isString := in[k].(string)
+		switch k {
+		case FieldImage:
+			if !isString || !contains(h.cfg.Images, v) {
+				problems = append(problems, "image must be one of "+strings.Join(h.cfg.Images, ", "))
+				continue
+			}
+			s.image = &v
+		case FieldBackups:
+			if !isString || (v != BackupsEnabled && v != BackupsDisabled) {
+				problems = append(problems, "backups must be \"enabled\" or \"disabled\"")
+				continue
+			}
+			on := v == BackupsEnabled
+			s.backups = &on
+		default:
+			problems = append(problems, "unknown setting "+strconv.Quote(truncate(k, 40))+" (known: image, backups)")
+		}
+	}
+	if len(problems) > 0 {
+		return settings{}, protocol.NewError(protocol.InvalidArguments, "%s: %s", op, strings.Join(problems, "; "))
+	}
+	return s, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// validateOrder checks an order against the local catalog: no API call.
+func (h *Hetzner) validateOrder(body protocol.OrderServerBody) (order, error) {
+	const op = "order_server"
+	if err := validName(op, body.Name); err != nil {
+		return order{}, err
+	}
+	m, err := h.model()
+	if err != nil {
+		return order{}, err
+	}
+	o := order{name: body.Name, location: body.Region, serverType: body.Size, image: h.cfg.Image}
+	if o.location == "" {
+		o.location = h.cfg.Defaults.Region
+	}
+	if o.serverType == "" {
+		o.serverType = h.cfg.Defaults.Size
+	}
+	loc, ok := m.Location(o.location)
+	switch {
+	case !ok:
+		return order{}, protocol.NewError(protocol.InvalidArguments, "%s: unknown region %q; choose one of: %s",
+			op, truncate(o.location, 40), strings.Join(m.OrderableLocations(), ", "))
+	case loc.Retired:
+		return order{}, protocol.NewError(protocol.InvalidArguments, "%s: region %q is retired and takes no new servers; current regions: %s",
+			op, o.location, strings.Join(m.OrderableLocations(), ", "))
+	}
+	o.zone = loc.NetworkZone
+	if !m.Orderable(o.location, o.serverType) {
+		return order{}, sizeError(op, m, o.location, o.serverType)
+	}
+	if body.SSHKey == "" {
+		return order{}, protocol.NewError(protocol.InvalidArguments, "%s: \"ssh_key\" (the id create_key returned) is required", op)
+	}
+	o.sshKey, err = strconv.ParseInt(body.SSHKey, 10, 64)
+	if err != nil || o.sshKey <= 0 {
+		return order{}, protocol.NewError(protocol.InvalidArguments, "%s: ssh_key %q is not an SSH key id (the number create_key returned)", op, truncate(body.SSHKey, 40))
+	}
+	s, err := h.parseSettings(op, body.Config)
+	if err != nil {
+		return order{}, err
+	}
+	if s.image != nil {
+		o.image = *s.image
+	}
+	if s.backups != nil {
+		o.backups = *s.backups
+	}
+	return o, nil
+}
+
+func sizeError(op string, m *catalog.Model, location, size string) error {
+	var current []string
+	for _, t := range m.OrderableTypes(location) {
+		current = append(current, t.Name)
+	}
+	t, known := m.ServerType(size)
+	if !known {
+		return protocol.NewError(protocol.InvalidArguments, "%s: unknown size %q; sizes in %s: %s",
+			op, truncate(size, 40), location, strings.Join(current, ", "))
+	}
+	if _, sold := t.PriceIn(location); !sold {
+		return protocol.NewError(protocol.InvalidArguments, "%s: size %q is not offered in %s; sizes there: %s",
+			op, size, location, strings.Join(current, ", "))
+	}
+	alt := m.Alternatives(location, t, 4)
+	if len(alt) == 0 {
+		alt = current
+	}
+	return protocol.NewError(protocol.InvalidArguments, "%s: size %q is retired in %s and cannot be ordered; current alternatives: %s",
+		op, size, location, strings.Join(alt, ", "))
+}
+
+// OrderServer creates a server and returns its id without waiting for it
+// to boot. Warm path (network id cached): 1 API call, 2 with backups.
+//
+// It never leaves a server behind on failure: a create answered with
+// uniqueness_error adopts our own identical server (a retried create); a
+// create whose outcome is unknown (timeout, 5xx, dropped connection) looks
+// the name up and adopts what it created; a server created but not fully
+// configured is deleted.
+func (h *Hetzner) OrderServer(ctx context.Context, body protocol.OrderServerBody) (protocol.IDResult, error) {
+	const op = "order_server"
+	o, err := h.validateOrder(body)
+	if err != nil {
+		return protocol.IDResult{}, err
+	}
+	opts := hcloud.ServerCreateOpts{
+		Name:             o.name,
+		ServerType:       &hcloud.ServerType{Name: o.serverType},
+		Image:            &hcloud.Image{Name: o.image},
+		SSHKeys:          []*hcloud.SSHKey{{ID: o.sshKey}},
+		Location:         &hcloud.Location{Name: o.location},
+		Labels:           h.labels(),
+		StartAfterCreate: hcloud.Ptr(true),
+		// PublicNet stays nil: an empty ServerCreatePublicNet would
+		// disable both IPv4 and IPv6.
+	}
+	var fromCache bool
+	var networkID int64
+	if h.cfg.Network.Mode == config.NetworkPrivate {
+		networkID, fromCache, err = h.ensureNetwork(ctx, o.zone)
+		if err != nil {
+			return protocol.IDResult{}, err
+		}
+		opts.Networks = []*hcloud.Network{{ID: networkID}}
+		if opts.UserData, err = cloudinit.UserData(cloudinit.Options{PrivateIface: PrivateIface}); err != nil {
+			return protocol.IDResult{}, protocol.NewError(protocol.InternalError, "%s: %v", op, err)
+		}
+	}
+	result, resp, err := h.client.Server.Create(ctx, opts)
+	if err != nil && fromCache && hcloud.IsError(err, hcloud.ErrorCodeNotFound, hcloud.ErrorCodeInvalidInput) {
+		// The cached network may have been deleted: check, and retry
+		// once with a fresh one.
+		if network, _, gerr := h.client.Network.GetByID(ctx, networkID); gerr == nil && network == nil {
+			h.log.Warnf("order_server: cached network %d is gone; looking it up again", networkID)
+			_ = h.state.forgetNetwork(h.cfg.Network.Name)
+			if networkID, _, err = h.ensureNetwork(ctx, o.zone); err != nil {
+				return protocol.IDResult{}, err
+			}
+			opts.Networks = []*hcloud.Network{{ID: networkID}}
+			result, resp, err = h.client.Server.Create(ctx, opts)
+		}
+	}
+	if err != nil {
+		if hcloud.IsError(err, hcloud.ErrorCodeUniquenessError) {
+			return h.adopt(ctx, o, cloudError(op+": creating server", resp, err))
+		}
+		if outcomeUnknown(err) {
+			if id, ok := h.findCreated(ctx, o); ok {
+				h.log.Warnf("order_server: the create failed (%v) but server %d exists; using it", err, id)
+				return protocol.IDResult{ID: strconv.FormatInt(id, 10)}, nil
+			}
+		}
+		return protocol.IDResult{}, cloudError(op+": creating server", resp, err)
+	}
+	if result.Server == nil {
+		return protocol.IDResult{}, protocol.NewError(protocol.CloudError, "%s: Hetzner answered without a server", op)
+	}
+	server := result.Server
+	h.log.Infof("order_server: created server %d (%s in %s)", server.ID, o.serverType, o.location)
+	if o.backups {
+		if _, resp, err := h.client.Server.EnableBackup(ctx, server, ""); err != nil {
+			perr := cloudError(op+": enabling backups", resp, err)
+			h.deleteOrphan(ctx, server.ID, perr)
+			return protocol.IDResult{}, perr
+		}
+	}
+	return protocol.IDResult{ID: strconv.FormatInt(server.ID, 10)}, nil
+}
+
+// outcomeUnknown reports whether a failed create may have been carried out
+// anyway: the API or the connection failed, rather than refusing.
+func outcomeUnknown(err error) bool {
+	var apiErr hcloud.Error
+	if errors.As(err, &apiErr) {
+		switch apiErr.Code {
+		case hcloud.ErrorCodeTimeout, hcloud.ErrorCodeBadGateway, hcloud.ErrorCodeServiceError,
+			hcloud.ErrorCodeServerError, hcloud.ErrorCodeUnknownError:
+			return true
+		}
+		return false
+	}
+	return true // HTTP 5xx without a body, connection errors, deadline
+}
+
+// cleanupContext outlives the call's deadline just long enough to clean up.
+func cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+}
+
+// adopt answers a create that met uniqueness_error on the name: our own
+// server of the same location and type (a retry whose first attempt
+// succeeded) is the result; anything else is a Conflict.
+func (h *Hetzner) adopt(ctx context.Context, o order, createErr *protocol.Error) (protocol.IDResult, error) {
+	const op = "order_server"
+	server, resp, err := h.client.Server.GetByName(ctx, o.name)
+	if err != nil {
+		return protocol.IDResult{}, cloudError(op+": looking up the existing server "+o.name, resp, err)
+	}
+	if server == nil {
+		return protocol.IDResult{}, createErr
+	}
+	if hidden(server.Labels) || !ours(server.Labels) {
+		return protocol.IDResult{}, protocol.NewError(protocol.Conflict,
+			"%s: the name %q is taken by a server Nanobox did not create; choose another name", op, o.name).WithRetry(false)
+	}
+	if !sameOrder(server, o) {
+		return protocol.IDResult{}, protocol.NewError(protocol.Conflict,
+			"%s: a server named %q already exists with another region or size (%s in %s)", op, o.name, typeName(server), locationName(server)).WithRetry(false)
+	}
+	h.log.Infof("order_server: server %d named %s already exists (a retried order); using it", server.ID, o.name)
+	return protocol.IDResult{ID: strconv.FormatInt(server.ID, 10)}, nil
+}
+
+func sameOrder(s *hcloud.Server, o order) bool {
+	return typeName(s) == o.serverType && locationName(s) == o.location
+}
+
+func typeName(s *hcloud.Server) string {
+	if s.ServerType == nil {
+		return ""
+	}
+	return s.ServerType.Name
+}
+
+func locationName(s *hcloud.Server) string {
+	if s.Location != nil {
+		return s.Location.Name
+	}
+	return ""
+}
+
+// findCreated looks for the server a failed create may have made.
+func (h *Hetzner) findCreated(ctx context.Context, o order) (int64, bool) {
+	cctx, cancel := cleanupContext(ctx)
+	defer cancel()
+	server, _, err := h.client.Server.GetByName(cctx, o.name)
+	if err != nil || server == nil || hidden(server.Labels) || !ours(server.Labels) || !sameOrder(server, o) {
+		return 0, false
+	}
+	return server.ID, true
+}
+
+// deleteOrphan deletes a server created by a call that then failed, so
+// nothing half-done is left costing money.
+func (h *Hetzner) deleteOrphan(ctx context.Context, id int64, cause error) {
+	cctx, cancel := cleanupContext(ctx)
+	defer cancel()
+	if _, _, err := h.client.Server.DeleteWithResult(cctx, &hcloud.Server{ID: id}); err != nil && !hcloud.IsError(err, hcloud.ErrorCodeNotFound) {
+		h.log.WithError(err).Errorf("order_server: server %d was created but %v; deleting it failed too: delete it by hand", id, cause)
+		return
+	}
+	h.log.Warnf("order_server: server %d was created but %v; deleted it", id, cause)
+}
+
+// getServer fetches a server Nanobox may see: nil (and no error) when it
+// does not exist, NotFound when it is labelled nanobox=false.
+func (h *Hetzner) getServer(ctx context.Context, op string, id int64) (*hcloud.Server, error) {
+	server, resp, err := h.client.Server.GetByID(ctx, id)
+	if err != nil {
+		return nil, cloudError(op, resp, err)
+	}
+	if server != nil && hidden(server.Labels) {
+		return nil, protocol.NewError(protocol.NotFound, "%s: no server %d", op, id)
+	}
+	return server, nil
+}
+
+// ownServer fetches a server the call may change: NotFound when missing
+// or hidden, Forbidden when not ours (unless allow_foreign).
+func (h *Hetzner) ownServer(ctx context.Context, op, sid string) (*hcloud.Server, error) {
+	id, err := parseID(op, "server", sid)
+	if err != nil {
+		return nil, err
+	}
+	server, err := h.getServer(ctx, op, id)
+	if err != nil {
+		return nil, err
+	}
+	if server == nil {
+		return nil, protocol.NewError(protocol.NotFound, "%s: no server %d", op, id)
+	}
+	if err := h.mayChange(op, "server", id, server.Labels); err != nil {
+		return nil, err
+	}
+	return server, nil
+}
+
+// QueryServer reports a server (1 call): "running" is "active", every
+// other Hetzner status passes through.
+func (h *Hetzner) QueryServer(ctx context.Context, sid string) (protocol.Server, error) {
+	const op = "query_server"
+	id, err := parseID(op, "server", sid)
+	if err != nil {
+		return protocol.Server{}, err
+	}
+	server, err := h.getServer(ctx, op, id)
+	if err != nil {
+		return protocol.Server{}, err
+	}
+	if server == nil {
+		return protocol.Server{}, protocol.NewError(protocol.NotFound, "%s: no server %d", op, id)
+	}
+	status := string(server.Status)
+	if server.Status == hcloud.ServerStatusRunning {
+		status = "active"
+	}
+	public := ipString(server.PublicNet.IPv4.IP)
+	out := protocol.Server{ID: strconv.FormatInt(server.ID, 10), Status: status, Name: server.Name, Config: currentSettings(server)}
+	if h.cfg.Network.Mode == config.NetworkNone {
+		out.InternalIP = public // rule 4: the only NIC is the internal one
+	} else {
+		out.ExternalIP = public
+		out.InternalIP = h.privateIP(server)
+	}
+	return out, nil
+}
+
+func (h *Hetzner) privateIP(s *hcloud.Server) string {
+	want := int64(0)
+	if n, ok := h.state.network(h.cfg.Network.Name, h.cfg.Network.IPRange); ok {
+		want = n.ID
+	}
+	for _, p := range s.PrivateNet {
+		if want != 0 && p.Network != nil && p.Network.ID == want {
+			return ipString(p.IP)
+		}
+	}
+	for _, p := range s.PrivateNet {
+		if ip := ipString(p.IP); ip != "" {
+			return ip
+		}
+	}
+	return ""
+}
+
+func ipString(ip net.IP) string {
+	if ip == nil || ip.IsUnspecified() {
+		return ""
+	}
+	return ip.String()
+}
+
+// currentSettings are the server's real settings, for query_server.
+func currentSettings(s *hcloud.Server) map[string]any {
+	image := ""
+	if s.Image != nil {
+		image = s.Image.Name
+	}
+	backups := BackupsDisabled
+	if s.BackupWindow != "" {
+		backups = BackupsEnabled
+	}
+	return map[string]any{FieldImage: image, FieldBackups: backups}
+}
+
+// CancelServer deletes a server and returns once Hetzner accepted (≤2
+// calls). A server already gone is success.
+func (h *Hetzner) CancelServer(ctx context.Context, sid string) error {
+	const op = "cancel_server"
+	id, err := parseID(op, "server", sid)
+	if err != nil {
+		return err
+	}
+	server, err := h.getServer(ctx, op, id)
+	if err != nil {
+		return err
+	}
+	if server == nil {
+		h.log.Infof("cancel_server: server %d is already gone", id)
+		return nil
+	}
+	if err := h.mayChange(op, "server", id, server.Labels); err != nil {
+		return err
+	}
+	_, resp, err := h.client.Server.DeleteWithResult(ctx, server)
+	if err != nil && !hcloud.IsError(err, hcloud.ErrorCodeNotFound) {
+		return cloudError(op, resp, err)
+	}
+	h.log.Infof("cancel_server: deleting server %d", id)
+	return nil
+}
+
+// RebootServer asks Hetzner to reboot (≤2 calls); it does not wait.
+func (h *Hetzner) RebootServer(ctx context.Context, sid string) error {
+	const op = "reboot_server"
+	server, err := h.ownServer(ctx, op, sid)
+	if err != nil {
+		return err
+	}
+	if _, resp, err := h.client.Server.Reboot(ctx, server); err != nil {
+		return cloudError(op, resp, err)
+	}
+	h.log.Infof("reboot_server: rebooting server %d", server.ID)
+	return nil
+}
+
+// RenameServer renames a server (≤2 calls).
+func (h *Hetzner) RenameServer(ctx context.Context, sid string, body protocol.RenameBody) error {
+	const op = "rename_server"
+	if err := validName(op, body.Name); err != nil {
+		return err
+	}
+	server, err := h.ownServer(ctx, op, sid)
+	if err != nil {
+		return err
+	}
+	if server.Name == body.Name {
+		return nil
+	}
+	if _, resp, err := h.client.Server.Update(ctx, server, hcloud.ServerUpdateOpts{Name: body.Name}); err != nil {
+		if hcloud.IsError(err, hcloud.ErrorCodeUniquenessError) {
+			return protocol.NewError(protocol.Conflict, "%s: another server is already named %q", op, body.Name).WithRetry(false)
+		}
+		return cloudError(op, resp, err)
+	}
+	h.log.Infof("rename_server: renamed server %d", server.ID)
+	return nil
+}
+
+// UpdateConfig applies settings that need no rebuild (1 call, plus one per
+// changed setting). Unknown keys and changes to rebuild settings (image)
+// are refused before anything changes.
+func (h *Hetzner) UpdateConfig(ctx context.Context, sid string, body protocol.ConfigBody) error {
+	const op = "update_config"
+	s, err := h.parseSettings(op, body)
+	if err != nil {
+		return err
+	}
+	if _, err := parseID(op, "server", sid); err != nil {
+		return err
+	}
+	server, err := h.ownServer(ctx, op, sid)
+	if err != nil {
+		return err
+	}
+	current := currentSettings(server)
+	if s.image != nil && *s.image != current[FieldImage] {
+		return protocol.NewError(protocol.InvalidArguments,
+			"%s: changing image (from %q to %q) needs a new server (rebuild: true); order a replacement instead", op, current[FieldImage], *s.image)
+	}
+	if s.backups != nil {
+		on := current[FieldBackups] == BackupsEnabled
+		switch {
+		case *s.backups && !on:
+			if _, resp, err := h.client.Server.EnableBackup(ctx, server, ""); err != nil {
+				return cloudError(op+": enabling backups", resp, err)
+			}
+			h.log.Infof("update_config: enabled backups on server %d", server.ID)
+		case !*s.backups && on:
+			if _, resp, err := h.client.Server.DisableBackup(ctx, server); err != nil {
+				return cloudError(op+": disabling backups", resp, err)
+			}
+			h.log.Infof("update_config: disabled backups on server %d", server.ID)
+		}
+	}
+	return nil
+}
+
+// InstallKey is not supported: this adapter uses reference keys.
+func (h *Hetzner) InstallKey(context.Context, string, protocol.KeyBody) error {
+	return protocol.NewError(protocol.NotImplemented,
+		"install_key: not supported; this adapter uses reference keys (ssh_key_method \"reference\"): create the key with POST /keys and pass its id to order_server")
+}
