@@ -1,0 +1,231 @@
+package shim_test
+
+import (
+	"bufio"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var (
+	shimBinOnce sync.Once
+	shimBinPath string
+	shimBinErr  error
+)
+
+// shimBinary is bin/nanobox-cpi-shim from $NANOBOX_HCLOUD_BIN (set by the
+// Makefile after make build), else built once per test run.
+func shimBinary(t testing.TB) string {
+	t.Helper()
+	if dir := os.Getenv("NANOBOX_HCLOUD_BIN"); dir != "" {
+		p := filepath.Join(dir, "nanobox-cpi-shim")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	shimBinOnce.Do(func() {
+		dir := filepath.Dir(stubCPI)
+		shimBinPath = filepath.Join(dir, "nanobox-cpi-shim")
+		cmd := exec.Command("go", "build", "-o", shimBinPath, filepath.Join(repoRoot(t), "cmd", "nanobox-cpi-shim"))
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			shimBinErr = errors.New(string(out))
+		}
+	})
+	require.NoError(t, shimBinErr, "building the shim")
+	return shimBinPath
+}
+
+// shimProcess is the shim binary running as a subprocess.
+type shimProcess struct {
+	cmd    *exec.Cmd
+	URL    string
+	logs   *syncBuffer
+	exited chan error
+}
+
+// startShimProcess runs the shim binary with args (plus --listen on a free
+// loopback port and JSON logs) and waits for its "listening" line.
+func startShimProcess(t testing.TB, args ...string) *shimProcess {
+	t.Helper()
+	args = append([]string{"--listen", "127.0.0.1:0", "--log-format", "json", "--cpi", stubCPI}, args...)
+	cmd := exec.Command(shimBinary(t), args...)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	p := &shimProcess{cmd: cmd, logs: &syncBuffer{}, exited: make(chan error, 1)}
+	urls := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			_, _ = p.logs.Write([]byte(line + "\n"))
+			var entry struct {
+				Msg string `json:"msg"`
+				URL string `json:"url"`
+			}
+			if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "listening" {
+				urls <- entry.URL
+			}
+		}
+		_, _ = io.Copy(io.Discard, stderr)
+		p.exited <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+	})
+	select {
+	case p.URL = <-urls:
+	case err := <-p.exited:
+		t.Fatalf("the shim exited before listening: %v\n%s", err, p.logs.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the shim did not start listening\n%s", p.logs.String())
+	}
+	return p
+}
+
+func (p *shimProcess) wait(t testing.TB) error {
+	t.Helper()
+	select {
+	case err := <-p.exited:
+		return err
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the shim did not exit\n%s", p.logs.String())
+		return nil
+	}
+}
+
+func startedPids(t testing.TB, dir string) []int {
+	t.Helper()
+	m, err := filepath.Glob(filepath.Join(dir, "started-*"))
+	require.NoError(t, err)
+	var pids []int
+	for _, f := range m {
+		pid, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(f), "started-"))
+		require.NoError(t, err)
+		pids = append(pids, pid)
+	}
+	return pids
+}
+
+func TestBinary_SIGTERMLetsInFlightCallsFinish(t *testing.T) {
+	p := startShimProcess(t, "--shutdown-grace", "30s")
+	dir := t.TempDir()
+	statuses := blockedCalls(t, p.URL, dir, 3)
+
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	waitFor(t, "the shutdown log line", 10*time.Second, func() bool { return strings.Contains(p.logs.String(), "shutting down") })
+	host := strings.TrimPrefix(p.URL, "http://")
+	waitFor(t, "the listener to close", 10*time.Second, func() bool {
+		c, err := net.DialTimeout("tcp", host, time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	})
+	select {
+	case err := <-p.exited:
+		t.Fatalf("the shim exited with calls in flight: %v", err)
+	default:
+	}
+
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "release"), nil, 0o644))
+	for i := 0; i < 3; i++ {
+		assert.Equal(t, http.StatusCreated, <-statuses, "an in-flight call completes")
+	}
+	require.NoError(t, p.wait(t), p.logs.String())
+	assert.Contains(t, p.logs.String(), `"msg":"stopped"`)
+}
+
+func TestBinary_GraceOverKillsRemainingCalls(t *testing.T) {
+	p := startShimProcess(t, "--shutdown-grace", "200ms")
+	dir := t.TempDir()
+	statuses := blockedCalls(t, p.URL, dir, 2)
+	pids := startedPids(t, dir)
+	require.Len(t, pids, 2)
+
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGINT))
+	require.NoError(t, p.wait(t), p.logs.String())
+	for i := 0; i < 2; i++ {
+		assert.NotEqual(t, http.StatusCreated, <-statuses)
+	}
+	for _, pid := range pids {
+		waitFor(t, "the blocked CPI to be gone", 10*time.Second, func() bool { return gone(pid) && len(groupMembers(pid)) == 0 })
+	}
+	assert.Contains(t, p.logs.String(), "grace period over")
+}
+
+func TestBinary_ServesTLS(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile, pool := selfSignedCert(t, dir)
+	p := startShimProcess(t, "--tls-cert", certFile, "--tls-key", keyFile)
+	require.True(t, strings.HasPrefix(p.URL, "https://"), p.URL)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	resp, err := client.Get(p.URL + "/meta")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	resp, err = client.Get(p.URL + "/healthz")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+}
+
+func TestBinary_RejectsBadFlagsTogether(t *testing.T) {
+	cmd := exec.Command(shimBinary(t), "--cpi", "/nonexistent/cpi", "--tls-cert", "x", "--log-format", "xml", "--max-body", "0")
+	out, err := cmd.CombinedOutput()
+	require.Error(t, err)
+	for _, want := range []string{"--log-format", "--tls-cert and --tls-key", "--max-body", "CPI binary"} {
+		assert.Contains(t, string(out), want)
+	}
+}
+
+func selfSignedCert(t testing.TB, dir string) (string, string, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "127.0.0.1"},
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	require.NoError(t, err)
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	require.NoError(t, os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600))
+	require.NoError(t, os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600))
+	cert, err := x509.ParseCertificate(der)
+	require.NoError(t, err)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
+}
