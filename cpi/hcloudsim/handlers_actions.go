@@ -50,7 +50,11 @@ func (s *Sim) filterActions(c *call, keep func(schema.Action) bool) ([]schema.Ac
 }
 
 // getActions serves GET /actions?id=..&id=.. (what hcloud-go's Action.WaitFor polls).
+// The document requires id: listing every action of a project was removed from the API.
 func getActions(s *Sim, c *call) (int, any, *apiError) {
+	if len(c.query()["id"]) == 0 {
+		return 0, nil, invalidField("id", "is required")
+	}
 	out, err := s.filterActions(c, nil)
 	if err != nil {
 		return 0, nil, err
@@ -133,4 +137,40 @@ func (st *state) exists(typ string, id int64) bool {
 		return ok
 	}
 	return false
+}
+
+// hasResourceType reports whether the action concerns a resource of type typ.
+func hasResourceType(a schema.Action, typ string) bool {
+	for _, r := range a.Resources {
+		if r.Type == typ {
+			return true
+		}
+	}
+	return false
+}
+
+// getTypeActions serves GET /<resource>s/actions: the actions of every resource of that type.
+func getTypeActions(typ string) handlerFunc {
+	return func(s *Sim, c *call) (int, any, *apiError) {
+		out, err := s.filterActions(c, func(a schema.Action) bool { return hasResourceType(a, typ) })
+		if err != nil {
+			return 0, nil, err
+		}
+		return listBody("actions", out, c.query(), actionSortKey, actionSortFields...)
+	}
+}
+
+// getTypeAction serves GET /<resource>s/actions/{id}.
+func getTypeAction(typ string) handlerFunc {
+	return func(s *Sim, c *call) (int, any, *apiError) {
+		id, err := c.pathID("id")
+		if err != nil {
+			return 0, nil, err
+		}
+		ac, ok := s.st.actions[id]
+		if !ok || !hasResourceType(ac.a, typ) {
+			return 0, nil, notFound("action", id)
+		}
+		return http.StatusOK, map[string]any{"action": ac.view(c.now)}, nil
+	}
 }

@@ -218,9 +218,7 @@ func removeFromPlacementGroupAction(s *Sim, c *call, sv *server) (string, []sche
 // addToPlacementGroup links sv and pg.
 func addToPlacementGroup(sv *server, pg *schema.PlacementGroup) {
 	pg.Servers = append(pg.Servers, sv.s.ID)
-	cp := *pg
-	cp.Servers = nil
-	sv.s.PlacementGroup = &cp
+	sv.s.PlacementGroup = &schema.PlacementGroup{ID: pg.ID}
 }
 
 // subnetFor returns the network's cloud subnet in zone, or nil.

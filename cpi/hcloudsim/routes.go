@@ -24,6 +24,8 @@ func (s *Sim) routes() {
 	s.handle("PUT /v1/servers/{id}", updateServer)
 	s.handle("DELETE /v1/servers/{id}", deleteServer)
 	s.handle("GET /v1/servers/{id}/actions", getResourceActions("server"))
+	s.handle("GET /v1/servers/actions", getTypeActions("server"))
+	s.handle("GET /v1/servers/actions/{id}", getTypeAction("server"))
 	s.handle("GET /v1/servers/{id}/actions/{action_id}", getResourceAction("server"))
 	for name, act := range serverActions {
 		s.handle("POST /v1/servers/{id}/actions/"+name, serveServerAction(name, act))
@@ -35,6 +37,8 @@ func (s *Sim) routes() {
 	s.handle("PUT /v1/networks/{id}", updateNetwork)
 	s.handle("DELETE /v1/networks/{id}", deleteNetwork)
 	s.handle("GET /v1/networks/{id}/actions", getResourceActions("network"))
+	s.handle("GET /v1/networks/actions", getTypeActions("network"))
+	s.handle("GET /v1/networks/actions/{id}", getTypeAction("network"))
 	s.handle("GET /v1/networks/{id}/actions/{action_id}", getResourceAction("network"))
 
 	s.handle("GET /v1/firewalls", getFirewalls)
@@ -43,6 +47,8 @@ func (s *Sim) routes() {
 	s.handle("DELETE /v1/firewalls/{id}", deleteFirewall)
 	s.handle("POST /v1/firewalls/{id}/actions/apply_to_resources", applyFirewallToResources)
 	s.handle("GET /v1/firewalls/{id}/actions", getResourceActions("firewall"))
+	s.handle("GET /v1/firewalls/actions", getTypeActions("firewall"))
+	s.handle("GET /v1/firewalls/actions/{id}", getTypeAction("firewall"))
 	s.handle("GET /v1/firewalls/{id}/actions/{action_id}", getResourceAction("firewall"))
 
 	s.handle("GET /v1/placement_groups", getPlacementGroups)

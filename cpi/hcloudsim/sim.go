@@ -44,6 +44,9 @@ const maxBodyBytes = 1 << 20
 type Sim struct {
 	opts Options
 	mux  *http.ServeMux
+	// actionsMux holds the /v1/<resource>/actions[/{id}] routes, which would conflict with
+	// /v1/<resource>/{id}/actions in one ServeMux ("actions" is never a resource ID).
+	actionsMux *http.ServeMux
 
 	mu       sync.Mutex
 	rng      *rand.Rand
@@ -83,6 +86,7 @@ func New(opts Options) *Sim {
 		st:       newState(),
 	}
 	s.mux = http.NewServeMux()
+	s.actionsMux = http.NewServeMux()
 	s.routes()
 	return s
 }
@@ -166,18 +170,32 @@ func (c *call) decodeOptional(v any) *apiError {
 
 // handle registers a route. pattern is "METHOD /v1/...".
 func (s *Sim) handle(pattern string, h handlerFunc) {
-	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+	mux := s.mux
+	if isResourceActionsPath(pattern[strings.IndexByte(pattern, ' ')+1:]) {
+		mux = s.actionsMux
+	}
+	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		s.serveRoute(w, r, pattern, h)
 	})
 }
 
 // ServeHTTP serves the simulated API under /v1.
 func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if _, pattern := s.mux.Handler(r); pattern == "" {
+	mux := s.mux
+	if isResourceActionsPath(r.URL.Path) {
+		mux = s.actionsMux
+	}
+	if _, pattern := mux.Handler(r); pattern == "" {
 		s.serveRoute(w, r, r.Method+" (unmatched)", nil)
 		return
 	}
-	s.mux.ServeHTTP(w, r)
+	mux.ServeHTTP(w, r)
+}
+
+// isResourceActionsPath reports whether path is /v1/<resource>/actions or below it.
+func isResourceActionsPath(path string) bool {
+	parts := strings.SplitN(strings.TrimPrefix(path, "/"), "/", 4)
+	return len(parts) >= 3 && parts[0] == "v1" && parts[1] != "actions" && parts[2] == "actions"
 }
 
 // serveRoute applies, in order: counting, authentication, rate limiting, read-only check, fault injection,

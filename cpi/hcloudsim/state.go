@@ -172,6 +172,14 @@ func (st *state) serverView(sv *server, now time.Time) serverJSON {
 	s.Labels = copyLabels(s.Labels)
 	s.PrivateNet = append([]schema.ServerPrivateNet{}, s.PrivateNet...)
 	fws := append([]schema.ServerFirewall{}, s.PublicNet.Firewalls...)
+	if s.PlacementGroup != nil {
+		if pg, ok := st.placementGroups[s.PlacementGroup.ID]; ok {
+			v := placementGroupView(pg)
+			s.PlacementGroup = &v
+		} else {
+			s.PlacementGroup = nil
+		}
+	}
 	return serverJSON{
 		Server: s,
 		PublicNet: publicNetJSON{
