@@ -3,6 +3,7 @@ package cpi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -84,6 +85,15 @@ func apiError(op string, e hcloud.Error) *protocol.Error {
 		return protocol.NewError(protocol.Timeout, "%s: Hetzner timed out (%s)", op, msg)
 	case hcloud.ErrorCodeResourceLimitExceeded:
 		return protocol.NewError(protocol.Forbidden, "%s: the Hetzner project's resource limit is reached; ask Hetzner to raise it (%s)", op, msg)
+	}
+	if resp := e.Response(); resp != nil && resp.Response != nil && resp.StatusCode >= 500 {
+		// A code this version does not know, on a 5xx: the status decides.
+		pe := statusError(op, resp.StatusCode)
+		pe.Message = fmt.Sprintf("%s: Hetzner is unavailable for this request right now (%s: %s)", op, e.Code, msg)
+		if pe.Type == protocol.Timeout {
+			pe.Message = fmt.Sprintf("%s: Hetzner timed out (%s: %s)", op, e.Code, msg)
+		}
+		return pe
 	}
 	return protocol.NewError(protocol.CloudError, "%s: %s (%s)", op, msg, e.Code)
 }

@@ -69,7 +69,7 @@ func (h *Hetzner) ensureNetwork(ctx context.Context, zone string) (id int64, fro
 		return 0, false, cloudError(op+": looking up "+name, resp, err)
 	}
 	if network == nil {
-		network, err = h.createNetwork(ctx, name, ipRange, zone, subnet)
+		network, err = h.createNetwork(ctx, name, ipRange)
 		if err != nil {
 			return 0, false, err
 		}
@@ -113,13 +113,21 @@ func (h *Hetzner) ensureNetwork(ctx context.Context, zone string) (id int64, fro
 	return network.ID, false, nil
 }
 
-func (h *Hetzner) createNetwork(ctx context.Context, name, ipRange, zone string, subnet netip.Prefix) (*hcloud.Network, error) {
+func (h *Hetzner) createNetwork(ctx context.Context, name, ipRange string) (*hcloud.Network, error) {
 	const op = "order_server: creating network"
 	pfx := netip.MustParsePrefix(ipRange)
+	// One subnet per network zone, so a server in any location can join
+	// without another API call later.
+	subnets := make([]hcloud.NetworkSubnet, 0, len(networkZones))
+	for _, z := range networkZones {
+		if p, ok := zoneSubnet(ipRange, string(z)); ok {
+			subnets = append(subnets, hcloud.NetworkSubnet{Type: hcloud.NetworkSubnetTypeCloud, IPRange: toIPNet(p), NetworkZone: z})
+		}
+	}
 	network, resp, err := h.client.Network.Create(ctx, hcloud.NetworkCreateOpts{
 		Name:    name,
 		IPRange: toIPNet(pfx),
-		Subnets: []hcloud.NetworkSubnet{{Type: hcloud.NetworkSubnetTypeCloud, IPRange: toIPNet(subnet), NetworkZone: hcloud.NetworkZone(zone)}},
+		Subnets: subnets,
 		Labels:  h.labels(),
 	})
 	if hcloud.IsError(err, hcloud.ErrorCodeUniquenessError) {

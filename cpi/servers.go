@@ -206,10 +206,10 @@ func (h *Hetzner) OrderServer(ctx context.Context, body protocol.OrderServerBody
 		}
 	}
 	result, resp, err := h.client.Server.Create(ctx, opts)
-	if err != nil && fromCache && hcloud.IsError(err, hcloud.ErrorCodeNotFound, hcloud.ErrorCodeInvalidInput) {
-		// The cached network may have been deleted: check, and retry
-		// once with a fresh one.
-		if network, _, gerr := h.client.Network.GetByID(ctx, networkID); gerr == nil && network == nil {
+	if err != nil && fromCache && hcloud.IsError(err, hcloud.ErrorCodeNotFound, hcloud.ErrorCodeInvalidInput, hcloud.ErrorCodeNoSubnetAvailable) {
+		// The cached network may have been deleted or lost its subnet:
+		// check, and retry once with a fresh lookup.
+		if network, _, gerr := h.client.Network.GetByID(ctx, networkID); gerr == nil && !hasZone(network, o.zone) {
 			h.log.Warnf("order_server: cached network %d is gone; looking it up again", networkID)
 			_ = h.state.forgetNetwork(h.cfg.Network.Name)
 			if networkID, _, err = h.ensureNetwork(ctx, o.zone); err != nil {
@@ -539,4 +539,17 @@ func (h *Hetzner) UpdateConfig(ctx context.Context, sid string, body protocol.Co
 func (h *Hetzner) InstallKey(context.Context, string, protocol.KeyBody) error {
 	return protocol.NewError(protocol.NotImplemented,
 		"install_key: not supported; this adapter uses reference keys (ssh_key_method \"reference\"): create the key with POST /keys and pass its id to order_server")
+}
+
+// hasZone reports whether network exists and has a subnet in zone.
+func hasZone(network *hcloud.Network, zone string) bool {
+	if network == nil {
+		return false
+	}
+	for _, s := range network.Subnets {
+		if string(s.NetworkZone) == zone {
+			return true
+		}
+	}
+	return false
 }

@@ -1,0 +1,398 @@
+package cpi_test
+
+import (
+	"bytes"
+	"context"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/hetznercloud/hcloud-go/v2/hcloud"
+	"github.com/stretchr/testify/require"
+
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/config"
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/hcloudsim"
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/hcloudsim/simtest"
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
+)
+
+func TestOrderServerValidatesWithoutAPICalls(t *testing.T) {
+	h := newHarness(t)
+	cases := []struct {
+		name                 string
+		server, region, size string
+		key                  string
+		cfg                  map[string]any
+		msg                  []string
+	}{
+		{"bad name", "bad_name!", "nbg1", "cx23", "1", nil, []string{"not a valid host name"}},
+		{"label too long", "a" + string(make([]byte, 0)) + repeat("x", 64), "nbg1", "cx23", "1", nil, []string{"not a valid host name"}},
+		{"leading hyphen", "-web", "nbg1", "cx23", "1", nil, []string{"not a valid host name"}},
+		{"unknown region", "web1", "mars1", "cx23", "1", nil, []string{"unknown region", "fsn1", "nbg1", "ash"}},
+		{"unknown size", "web1", "nbg1", "cx999", "1", nil, []string{"unknown size", "cx23", "ccx13"}},
+		{"size not sold there", "web1", "ash", "cx23", "1", nil, []string{"not offered in ash", "cpx11"}},
+		{"retired size", "web1", "fsn1", "cx22", "1", nil, []string{"retired in fsn1", "current alternatives: cx23"}},
+		{"retired EU cpx", "web1", "nbg1", "cpx21", "1", nil, []string{"retired in nbg1", "cpx"}},
+		{"missing ssh key", "web1", "nbg1", "cx23", "", nil, []string{"ssh_key"}},
+		{"ssh key not an id", "web1", "nbg1", "cx23", "my-key", nil, []string{"not an SSH key id"}},
+		{"unknown setting", "web1", "nbg1", "cx23", "1", map[string]any{"colour": "blue"}, []string{"unknown setting \"colour\""}},
+		{"bad image", "web1", "nbg1", "cx23", "1", map[string]any{"image": "windows"}, []string{"image must be one of", "ubuntu-24.04"}},
+		{"bad backups", "web1", "nbg1", "cx23", "1", map[string]any{"backups": true}, []string{"backups must be"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h.budget(0, func() {
+				h.fails(h.order(tc.server, tc.region, tc.size, tc.key, tc.cfg), protocol.InvalidArguments, tc.msg...)
+			})
+		})
+	}
+	require.Empty(t, h.sim.Sim.Created())
+}
+
+func repeat(s string, n int) string {
+	out := ""
+	for i := 0; i < n; i++ {
+		out += s
+	}
+	return out
+}
+
+func TestOrderServerColdThenWarm(t *testing.T) {
+	h := newHarness(t)
+	key := h.createKey()
+	var first protocol.IDResult
+	h.budget(4, func() { h.ok(h.order("web1.example", "nbg1", "cx23", key, nil), &first) })
+
+	// Warm path: the network id is cached, one create.
+	var second protocol.IDResult
+	reqs := h.budget(2, func() {
+		h.ok(h.order("web2.example", "fsn1", "cx33", key, map[string]any{"image": "debian-12"}), &second)
+	})
+	require.Equal(t, 1, reqs["POST /v1/servers"])
+
+	st := h.sim.Sim.Snapshot()
+	require.Len(t, st.Networks, 1)
+	require.Equal(t, "nanobox", st.Networks[0].Name)
+	require.Equal(t, "10.0.0.0/16", st.Networks[0].IPRange)
+	require.Equal(t, "true", st.Networks[0].Labels["nanobox"])
+	require.Len(t, st.Servers, 2)
+	for _, s := range st.Servers {
+		require.Equal(t, "true", s.Labels["nanobox"])
+		require.Equal(t, "nanobox-hcloud", s.Labels["managed-by"])
+		require.Len(t, s.PrivateNet, 1, "attached to the private network at create time")
+		require.Equal(t, st.Networks[0].ID, s.PrivateNet[0].Network)
+		require.NotEmpty(t, s.PublicNet.IPv4.IP, "public IPv4 stays enabled")
+	}
+	require.Equal(t, "debian-12", *st.Servers[1].Image.Name)
+}
+
+func TestOrderServerGetsASubnetInEveryZone(t *testing.T) {
+	h := newHarness(t)
+	key := h.createKey()
+	for i, region := range []string{"nbg1", "ash", "hil", "sin", "hel1"} {
+		size := "ccx13" // sold everywhere
+		var res protocol.IDResult
+		h.ok(h.order("node"+strconv.Itoa(i), region, size, key, nil), &res)
+	}
+	st := h.sim.Sim.Snapshot()
+	require.Len(t, st.Networks, 1)
+	zones := map[string]string{}
+	for _, s := range st.Networks[0].Subnets {
+		zones[s.NetworkZone] = s.IPRange
+	}
+	require.Equal(t, map[string]string{
+		"eu-central": "10.0.0.0/18", "us-east": "10.0.64.0/18", "us-west": "10.0.128.0/18", "ap-southeast": "10.0.192.0/18",
+	}, zones)
+	for _, s := range st.Servers {
+		require.Len(t, s.PrivateNet, 1, s.Name)
+	}
+}
+
+func TestOrderServerRecoversFromStaleNetworkCache(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	id, key := h.orderOK("web1", "nbg1", "cx23")
+	// Someone removes the server and the network behind the cache's back.
+	h.ok(h.call("cancel_server", id), nil)
+	c := h.client()
+	waitGone(t, c, id)
+	networks, err := c.Network.All(ctx)
+	require.NoError(t, err)
+	require.Len(t, networks, 1)
+	_, err = c.Network.Delete(ctx, networks[0])
+	require.NoError(t, err)
+
+	var res protocol.IDResult
+	h.ok(h.order("web2", "nbg1", "cx23", key, nil), &res)
+	st := h.sim.Sim.Snapshot()
+	require.Len(t, st.Networks, 1)
+	require.NotEqual(t, networks[0].ID, st.Networks[0].ID)
+	require.Len(t, st.Servers, 1)
+	require.Equal(t, st.Networks[0].ID, st.Servers[0].PrivateNet[0].Network)
+
+	// And the refreshed cache makes the next order warm again.
+	h.budget(1, func() { h.ok(h.order("web3", "nbg1", "cx23", key, nil), nil) })
+}
+
+func waitGone(t *testing.T, c *hcloud.Client, id string) {
+	t.Helper()
+	n, _ := strconv.ParseInt(id, 10, 64)
+	for i := 0; i < 100; i++ {
+		s, _, err := c.Server.GetByID(context.Background(), n)
+		require.NoError(t, err)
+		if s == nil {
+			return
+		}
+	}
+	t.Fatalf("server %s still exists", id)
+}
+
+func TestOrderServerIsIdempotentOnItsName(t *testing.T) {
+	h := newHarness(t)
+	id, key := h.orderOK("web1", "nbg1", "cx23")
+	var again protocol.IDResult
+	h.budget(3, func() { h.ok(h.order("web1", "nbg1", "cx23", key, nil), &again) })
+	require.Equal(t, id, again.ID)
+	require.Equal(t, 1, h.createdServers())
+
+	// Same name, other size: not a retry.
+	e := h.fails(h.order("web1", "nbg1", "cx33", key, nil), protocol.Conflict, "another region or size")
+	require.False(t, e.OkToRetry)
+}
+
+func TestOrderServerNameHeldByForeignServerIsConflict(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	key := h.createKey()
+	_, _, err := h.client().Server.Create(ctx, hcloud.ServerCreateOpts{
+		Name: "taken", ServerType: &hcloud.ServerType{Name: "cx23"}, Image: &hcloud.Image{Name: "ubuntu-24.04"},
+		Location: &hcloud.Location{Name: "nbg1"},
+	})
+	require.NoError(t, err)
+	h.fails(h.order("taken", "nbg1", "cx23", key, nil), protocol.Conflict, "did not create")
+	require.Len(t, h.sim.Sim.Snapshot().Servers, 1)
+}
+
+func TestOrderServerCommitThenFailLeavesExactlyOneServer(t *testing.T) {
+	h := newHarness(t)
+	key := h.createKey()
+	h.ok(h.order("warmup", "nbg1", "cx23", key, nil), nil) // network cached
+	h.sim.Sim.AddFault(hcloudsim.Fault{Method: "POST", Route: "/v1/servers", Kind: hcloudsim.FaultCommitThenFail, Times: 1})
+	var res protocol.IDResult
+	h.ok(h.order("web1", "nbg1", "cx23", key, nil), &res)
+	require.Equal(t, 1, h.sim.Sim.FaultsInjected()[hcloudsim.FaultCommitThenFail])
+	require.Equal(t, 2, h.createdServers(), "warmup + exactly one web1")
+	var found bool
+	for _, s := range h.sim.Sim.Snapshot().Servers {
+		if s.Name == "web1" {
+			found = true
+			require.Equal(t, res.ID, strconv.FormatInt(s.ID, 10), "the id of the server the first attempt created")
+		}
+	}
+	require.True(t, found)
+}
+
+func TestOrderServerWithoutRetriesAdoptsWhatTheFailedCreateMade(t *testing.T) {
+	// hcloud-go retries a timeout; a CPI whose retries are spent (or a
+	// create whose answer was lost) must still find its server.
+	h := newHarness(t)
+	key := h.createKey()
+	h.ok(h.order("warmup", "nbg1", "cx23", key, nil), nil)
+	h.sim.Sim.AddFault(hcloudsim.Fault{Method: "POST", Route: "/v1/servers", Kind: hcloudsim.FaultCommitThenFail, Times: 10})
+	var res protocol.IDResult
+	h.ok(h.order("web1", "nbg1", "cx23", key, nil), &res)
+	require.Equal(t, 2, h.createdServers())
+}
+
+func TestOrderServerFailedCreateCreatesNothing(t *testing.T) {
+	cases := []struct {
+		kind  hcloudsim.FaultKind
+		want  protocol.ErrorType
+		retry bool
+	}{
+		{hcloudsim.FaultDrop, protocol.Unavailable, true},
+		{hcloudsim.FaultResourceUnavailable, protocol.Unavailable, true},
+		{hcloudsim.FaultRateLimit, protocol.RateLimited, true},
+		{hcloudsim.FaultInternal, protocol.Unavailable, true},
+		{hcloudsim.FaultGatewayTimeout, protocol.Timeout, true},
+	}
+	for _, tc := range cases {
+		t.Run(string(tc.kind), func(t *testing.T) {
+			h := newHarness(t)
+			key := h.createKey()
+			h.ok(h.order("warmup", "nbg1", "cx23", key, nil), nil)
+			h.sim.Sim.AddFault(hcloudsim.Fault{Method: "POST", Route: "/v1/servers", Kind: tc.kind, Times: 50})
+			e := h.fails(h.order("web1", "nbg1", "cx23", key, nil), tc.want, "order_server")
+			require.Equal(t, tc.retry, e.OkToRetry)
+			require.Equal(t, []string{"warmup"}, h.liveServers())
+		})
+	}
+}
+
+func TestOrderServerDeletesServerWhenBackupsFail(t *testing.T) {
+	h := newHarness(t)
+	key := h.createKey()
+	h.sim.Sim.AddFault(hcloudsim.Fault{Method: "POST", Route: "/v1/servers/{id}/actions/enable_backup", Kind: hcloudsim.FaultInternal, Times: 50})
+	h.fails(h.order("web1", "nbg1", "cx23", key, map[string]any{"backups": "enabled"}), protocol.Unavailable, "enabling backups")
+	require.Empty(t, h.liveServers(), "no orphan left behind")
+	require.Equal(t, 1, h.createdServers())
+}
+
+func TestServerLifecycle(t *testing.T) {
+	h := newHarness(t)
+	id, _ := h.orderOK("web1", "nbg1", "cx23")
+
+	var srv protocol.Server
+	for i := 0; i < 50 && srv.Status != "active"; i++ {
+		h.budget(1, func() { h.ok(h.call("query_server", id), &srv) })
+		require.Contains(t, []string{"initializing", "starting", "active"}, srv.Status)
+	}
+	require.Equal(t, "active", srv.Status)
+	require.Equal(t, id, srv.ID)
+	require.Equal(t, "web1", srv.Name)
+	require.NotEmpty(t, srv.ExternalIP)
+	require.Regexp(t, `^10\.0\.`, srv.InternalIP)
+	require.Equal(t, map[string]any{"image": "ubuntu-24.04", "backups": "disabled"}, srv.Config)
+
+	h.budget(2, func() { h.ok(h.call("reboot_server", id), nil) })
+	h.budget(2, func() { h.ok(h.call("rename_server", id, map[string]string{"name": "web1-renamed"}), nil) })
+	h.budget(0, func() {
+		h.fails(h.call("rename_server", id, map[string]string{"name": "bad name"}), protocol.InvalidArguments)
+	})
+
+	h.budget(2, func() { h.ok(h.call("update_config", id, map[string]string{"backups": "enabled"}), nil) })
+	h.budget(1, func() {
+		h.ok(h.call("update_config", id, map[string]string{"backups": "enabled", "image": "ubuntu-24.04"}), nil)
+	})
+	h.budget(1, func() {
+		h.fails(h.call("update_config", id, map[string]string{"image": "debian-12"}), protocol.InvalidArguments, "rebuild")
+	})
+	h.budget(0, func() {
+		h.fails(h.call("update_config", id, map[string]string{"flavour": "x"}), protocol.InvalidArguments, "unknown setting")
+	})
+	h.ok(h.call("query_server", id), &srv)
+	require.Equal(t, "web1-renamed", srv.Name)
+	require.Equal(t, map[string]any{"image": "ubuntu-24.04", "backups": "enabled"}, srv.Config)
+	h.budget(2, func() { h.ok(h.call("update_config", id, map[string]string{"backups": "disabled"}), nil) })
+	h.ok(h.call("query_server", id), &srv)
+	require.Equal(t, "disabled", srv.Config["backups"])
+
+	h.budget(2, func() { h.ok(h.call("cancel_server", id), nil) })
+	waitGone(t, h.client(), id)
+	h.budget(1, func() { h.ok(h.call("cancel_server", id), nil) }) // already gone: success
+	h.fails(h.call("query_server", id), protocol.NotFound)
+	for _, m := range []string{"reboot_server"} {
+		h.fails(h.call(m, id), protocol.NotFound)
+	}
+}
+
+func TestQueryServerWithoutPrivateNetwork(t *testing.T) {
+	h := newHarness(t, func(c *config.Config) { c.Network.Mode = config.NetworkNone })
+	id, _ := h.orderOK("solo", "nbg1", "cx23")
+	require.Empty(t, h.sim.Sim.Snapshot().Networks)
+	var srv protocol.Server
+	h.ok(h.call("query_server", id), &srv)
+	require.NotEmpty(t, srv.InternalIP, "the only NIC is the internal one (rule 4)")
+	require.Empty(t, srv.ExternalIP)
+	require.Equal(t, h.sim.Sim.Snapshot().Servers[0].PublicNet.IPv4.IP, srv.InternalIP)
+}
+
+func TestServerOwnership(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	c := h.client()
+	mk := func(name string, labels map[string]string) string {
+		res, _, err := c.Server.Create(ctx, hcloud.ServerCreateOpts{
+			Name: name, ServerType: &hcloud.ServerType{Name: "cx23"}, Image: &hcloud.Image{Name: "ubuntu-24.04"},
+			Location: &hcloud.Location{Name: "nbg1"}, Labels: labels,
+		})
+		require.NoError(t, err)
+		return strconv.FormatInt(res.Server.ID, 10)
+	}
+	hidden := mk("hidden", map[string]string{"Nanobox": "False"})
+	foreign := mk("foreign", nil)
+
+	for _, m := range []string{"query_server", "cancel_server", "reboot_server"} {
+		h.fails(h.call(m, hidden), protocol.NotFound)
+	}
+	h.fails(h.call("rename_server", hidden, map[string]string{"name": "x"}), protocol.NotFound)
+	h.fails(h.call("update_config", hidden, map[string]string{"backups": "enabled"}), protocol.NotFound)
+
+	var srv protocol.Server
+	h.ok(h.call("query_server", foreign), &srv) // reading is fine
+	for _, m := range []string{"cancel_server", "reboot_server"} {
+		h.fails(h.call(m, foreign), protocol.Forbidden, "allow_foreign")
+	}
+	h.fails(h.call("rename_server", foreign, map[string]string{"name": "x"}), protocol.Forbidden)
+	h.fails(h.call("update_config", foreign, map[string]string{"backups": "enabled"}), protocol.Forbidden)
+	require.ElementsMatch(t, []string{"hidden", "foreign"}, h.liveServers(), "nothing changed")
+	require.Equal(t, 0, h.sim.Sim.Requests()["POST /v1/servers/{id}/actions/reboot"])
+
+	allow := newHarnessOn(t, h, func(c *config.Config) { c.AllowForeign = true })
+	allow.ok(allow.call("reboot_server", foreign), nil)
+	allow.fails(allow.call("cancel_server", hidden), protocol.NotFound)
+	allow.ok(allow.call("cancel_server", foreign), nil)
+}
+
+// TestFaultKinds drives query_server and reboot_server into every fault the
+// simulator can inject and checks the protocol error each becomes.
+func TestFaultKinds(t *testing.T) {
+	h := newHarness(t, func(c *config.Config) { c.Timeouts.CallSeconds = 2 })
+	id, _ := h.orderOK("web1", "nbg1", "cx23")
+	cases := []struct {
+		kind   hcloudsim.FaultKind
+		method string
+		want   protocol.ErrorType
+		retry  bool
+	}{
+		{hcloudsim.FaultRateLimit, "GET", protocol.RateLimited, true},
+		{hcloudsim.FaultInternal, "GET", protocol.Unavailable, true},
+		{hcloudsim.FaultBadGateway, "GET", protocol.Unavailable, true},
+		{hcloudsim.FaultUnavailable, "GET", protocol.Unavailable, true},
+		{hcloudsim.FaultGatewayTimeout, "GET", protocol.Timeout, true},
+		{hcloudsim.FaultLocked, "POST", protocol.Conflict, true},
+		{hcloudsim.FaultConflict, "GET", protocol.Conflict, true},
+		{hcloudsim.FaultResourceUnavailable, "POST", protocol.Unavailable, true},
+		{hcloudsim.FaultDrop, "GET", protocol.Unavailable, true},
+	}
+	for _, tc := range cases {
+		t.Run(string(tc.kind), func(t *testing.T) {
+			h.sim.Sim.ClearFaults()
+			route := "/v1/servers/{id}"
+			if tc.method == "POST" {
+				route = "/v1/servers/{id}/actions/reboot"
+			}
+			h.sim.Sim.AddFault(hcloudsim.Fault{Method: tc.method, Route: route, Kind: tc.kind, Times: 20, Latency: 3e9})
+			defer h.sim.Sim.ClearFaults()
+			var resp response
+			if tc.method == "POST" {
+				resp = h.call("reboot_server", id)
+			} else {
+				resp = h.call("query_server", id)
+			}
+			e := h.fails(resp, tc.want)
+			require.Equal(t, tc.retry, e.OkToRetry)
+			require.Positive(t, h.sim.Sim.FaultsInjected()[tc.kind])
+		})
+	}
+}
+
+// TestDeadlineBoundsLatency runs against a bare simulator: the validating
+// wrapper of simtest cannot judge a request the client abandoned.
+func TestDeadlineBoundsLatency(t *testing.T) {
+	sim := hcloudsim.New(hcloudsim.Options{Token: "bare-token"})
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	cfg := config.Default()
+	cfg.Endpoint = srv.URL + "/v1"
+	cfg.StateDir = t.TempDir()
+	cfg.Catalog.CacheDir = t.TempDir()
+	cfg.Timeouts.CallSeconds = 1
+	h := &harness{t: t, sim: &simtest.Env{Sim: sim, URL: cfg.Endpoint, Token: "bare-token"}, cfg: cfg, logs: &bytes.Buffer{}, token: "bare-token"}
+	id, _ := h.orderOK("web1", "nbg1", "cx23")
+	sim.AddFault(hcloudsim.Fault{Method: "GET", Route: "/v1/servers/{id}", Kind: hcloudsim.FaultLatency, Latency: 30 * time.Second, Times: 1})
+	e := h.fails(h.call("query_server", id), protocol.Timeout, "deadline")
+	require.True(t, e.OkToRetry)
+	require.Equal(t, 1, sim.FaultsInjected()[hcloudsim.FaultLatency])
+}
