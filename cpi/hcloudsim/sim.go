@@ -13,6 +13,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -181,6 +182,11 @@ func (s *Sim) handle(pattern string, h handlerFunc) {
 
 // ServeHTTP serves the simulated API under /v1.
 func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != path.Clean(r.URL.Path) {
+		// ServeMux would answer with a redirect; the API answers not_found.
+		s.serveRoute(w, r, r.Method+" (unmatched)", nil)
+		return
+	}
 	mux := s.mux
 	if isResourceActionsPath(r.URL.Path) {
 		mux = s.actionsMux
@@ -201,7 +207,11 @@ func isResourceActionsPath(path string) bool {
 // serveRoute applies, in order: counting, authentication, rate limiting, read-only check, fault injection,
 // then the handler. A nil handler answers not_found (unknown route).
 func (s *Sim) serveRoute(w http.ResponseWriter, r *http.Request, pattern string, h handlerFunc) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	var body []byte
+	var err error
+	if r.Body != nil {
+		body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	}
 	if err != nil {
 		s.mu.Lock()
 		s.count(pattern)
