@@ -1,0 +1,160 @@
+package config_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/config"
+)
+
+func TestDefaults(t *testing.T) {
+	c, err := config.Load("")
+	require.NoError(t, err)
+	require.True(t, *c.OperatorTokenForCalls)
+	require.Equal(t, "ubuntu-24.04", c.Image)
+	require.Equal(t, config.DefaultImages, c.Images)
+	require.Equal(t, config.Network{Mode: "private", Name: "nanobox", IPRange: "10.0.0.0/16"}, c.Network)
+	require.Equal(t, config.Defaults{Region: "nbg1", Size: "cx23"}, c.Defaults)
+	require.Equal(t, config.Catalog{TTLSeconds: 3600, EURToUSD: 1.08, PriceBasis: "gross"}, c.Catalog)
+	require.Equal(t, 45, c.Timeouts.CallSeconds)
+	require.Equal(t, 900, c.BootstrapTimeout)
+	require.Equal(t, config.DefaultEndpoint, c.ResolvedEndpoint(func(string) string { return "" }))
+}
+
+func TestParseFullFile(t *testing.T) {
+	doc := `{
+	  "token": "secret-token", "operator_token_for_calls": false, "endpoint": "http://127.0.0.1:8081/v1",
+	  "image": "debian-12", "images": ["debian-12", "ubuntu-24.04"],
+	  "network": {"mode": "private", "name": "apps", "ip_range": "172.16.0.0/12"},
+	  "labels": {"team": "web", "example.com/env": "prod"}, "allow_foreign": true,
+	  "defaults": {"region": "fsn1", "size": "cx33"},
+	  "catalog": {"cache_dir": "/var/cache/cpi", "ttl_seconds": 60, "eur_to_usd": 1.1, "price_basis": "net"},
+	  "timeouts": {"call_seconds": 30, "poll_interval_ms": 250},
+	  "bootstrap_script": "https://example.com/b.sh", "bootstrap_timeout_seconds": 600,
+	  "state_dir": "/var/vcap/data/cpi"
+	}`
+	c, err := config.Parse([]byte(doc))
+	require.NoError(t, err)
+	require.False(t, *c.OperatorTokenForCalls)
+	require.Equal(t, "172.16.0.0/12", c.Network.IPRange)
+	require.Equal(t, "/var/cache/cpi", c.ResolvedCacheDir(os.Getenv))
+	require.Equal(t, "/var/vcap/data/cpi", c.ResolvedStateDir(os.Getenv))
+	// The config's endpoint wins over HCLOUD_ENDPOINT.
+	require.Equal(t, "http://127.0.0.1:8081/v1", c.ResolvedEndpoint(func(string) string { return "http://other/v1" }))
+}
+
+func TestHCLOUDEndpointOverridesAnEmptyEndpoint(t *testing.T) {
+	c := config.Default()
+	require.Equal(t, "http://sim/v1", c.ResolvedEndpoint(func(k string) string {
+		if k == "HCLOUD_ENDPOINT" {
+			return "http://sim/v1"
+		}
+		return ""
+	}))
+}
+
+func TestEveryProblemIsReportedTogether(t *testing.T) {
+	doc := `{
+	  "image": "windows-11", "images": ["ubuntu-24.04", "ubuntu-24.04"],
+	  "network": {"mode": "private", "ip_range": "192.168.0.0/16"},
+	  "labels": {"nanobox": "false", "bad key!": "x"},
+	  "catalog": {"eur_to_usd": 99, "price_basis": "cheap"},
+	  "timeouts": {"call_seconds": 9999},
+	  "bootstrap_script": "ftp://x", "state_dir": "relative/dir"
+	}`
+	_, err := config.Parse([]byte(doc))
+	var pe *config.ProblemsError
+	require.ErrorAs(t, err, &pe)
+	for _, want := range []string{
+		`image: "windows-11" must be one of images`,
+		`images[1]: "ubuntu-24.04" is listed twice`,
+		`overlaps 192.168.0.0/24`,
+		`labels: "nanobox" is set by the adapter`,
+		`labels: "bad key!" is not a valid Hetzner label key`,
+		`catalog.eur_to_usd`,
+		`catalog.price_basis`,
+		`timeouts.call_seconds`,
+		`bootstrap_script`,
+		`state_dir`,
+	} {
+		require.Contains(t, err.Error(), want)
+	}
+	require.Len(t, pe.Problems, 10)
+}
+
+func TestNetworkRanges(t *testing.T) {
+	cases := []struct {
+		ipRange string
+		ok      bool
+		msg     string
+	}{
+		{"10.0.0.0/16", true, ""},
+		{"10.10.0.0/24", true, ""},
+		{"192.168.0.0/24", false, "overlaps 192.168.0.0/24"},
+		{"192.168.0.0/23", false, "overlaps"},
+		{"192.160.0.0/12", false, "private"},
+		{"192.168.1.0/24", true, ""},
+		{"10.0.0.1/16", false, "host bits"},
+		{"10.0.0.0/25", false, "too small"},
+		{"8.8.0.0/16", false, "private"},
+		{"fd00::/64", false, "IPv4"},
+		{"nonsense", false, "IPv4"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.ipRange, func(t *testing.T) {
+			_, err := config.Parse([]byte(`{"network": {"ip_range": "` + tc.ipRange + `"}}`))
+			if tc.ok {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorContains(t, err, tc.msg)
+		})
+	}
+}
+
+func TestMalformedFiles(t *testing.T) {
+	cases := []struct{ name, doc, msg string }{
+		{"unknown field", `{"tokn": "x"}`, `unknown field "tokn"`},
+		{"wrong type", `{"allow_foreign": "yes"}`, `"allow_foreign" has the wrong type`},
+		{"not JSON", `{`, "invalid JSON"},
+		{"trailing data", `{} {}`, "data after"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := config.Parse([]byte(tc.doc))
+			require.ErrorContains(t, err, tc.msg)
+		})
+	}
+}
+
+func TestErrorsNeverEchoTheToken(t *testing.T) {
+	_, err := config.Parse([]byte(`{"token": 12345678, "image": "x y"}`))
+	require.Error(t, err)
+	require.NotContains(t, err.Error(), "12345678")
+	_, err = config.Parse([]byte(`{"token": " canary-secret ", "labels": {"nanobox": "x"}}`))
+	require.Error(t, err)
+	require.NotContains(t, err.Error(), "canary-secret")
+}
+
+func TestLoadFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "cpi.json")
+	require.NoError(t, os.WriteFile(path, []byte(`{"allow_foreign": true}`), 0o600))
+	c, err := config.Load(path)
+	require.NoError(t, err)
+	require.True(t, c.AllowForeign)
+	_, err = config.Load(filepath.Join(dir, "missing.json"))
+	require.ErrorContains(t, err, "missing.json")
+}
+
+func TestStateDirDefaults(t *testing.T) {
+	c := config.Default()
+	env := map[string]string{"XDG_CACHE_HOME": "/xdg", "HOME": "/home/u"}
+	require.Equal(t, "/xdg/nanobox-hcloud", c.ResolvedStateDir(func(k string) string { return env[k] }))
+	delete(env, "XDG_CACHE_HOME")
+	require.Equal(t, "/home/u/.cache/nanobox-hcloud", c.ResolvedStateDir(func(k string) string { return env[k] }))
+	require.Equal(t, "/home/u/.cache/nanobox-hcloud", c.ResolvedCacheDir(func(k string) string { return env[k] }))
+}

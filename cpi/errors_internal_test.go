@@ -1,0 +1,98 @@
+package cpi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"testing"
+
+	"github.com/hetznercloud/hcloud-go/v2/hcloud"
+	"github.com/stretchr/testify/require"
+
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
+)
+
+func TestCloudErrorMapping(t *testing.T) {
+	api := func(code hcloud.ErrorCode) error {
+		return fmt.Errorf("wrapped: %w", hcloud.Error{Code: code, Message: "msg of " + string(code)})
+	}
+	cases := []struct {
+		err   error
+		want  protocol.ErrorType
+		retry bool
+	}{
+		{api(hcloud.ErrorCodeUnauthorized), protocol.Unauthorized, false},
+		{api(hcloud.ErrorCodeForbidden), protocol.Forbidden, false},
+		{api(hcloud.ErrorCodeProtected), protocol.Forbidden, false},
+		{api(hcloud.ErrorCodeNotFound), protocol.NotFound, false},
+		{api(hcloud.ErrorCodeInvalidInput), protocol.InvalidArguments, false},
+		{api(hcloud.ErrorCodeJSONError), protocol.InvalidArguments, false},
+		{api(hcloud.ErrorCodeUniquenessError), protocol.Conflict, true},
+		{api(hcloud.ErrorCodeConflict), protocol.Conflict, true},
+		{api(hcloud.ErrorCodeLocked), protocol.Conflict, true},
+		{api(hcloud.ErrorCodeRateLimitExceeded), protocol.RateLimited, true},
+		{api(hcloud.ErrorCodeResourceUnavailable), protocol.Unavailable, true},
+		{api(hcloud.ErrorCodeMaintenance), protocol.Unavailable, true},
+		{api(hcloud.ErrorCodeServiceError), protocol.Unavailable, true},
+		{api(hcloud.ErrorCodeServerError), protocol.Unavailable, true},
+		{api(hcloud.ErrorCodeTimeout), protocol.Timeout, true},
+		{api(hcloud.ErrorCodeResourceLimitExceeded), protocol.Forbidden, false},
+		{api("something_new"), protocol.CloudError, false},
+		{context.DeadlineExceeded, protocol.Timeout, true},
+		{context.Canceled, protocol.Timeout, true},
+		{fmt.Errorf("hcloud: %w 502", hcloud.ErrStatusCode), protocol.CloudError, false}, // no response: status unknown
+		{io.ErrUnexpectedEOF, protocol.Unavailable, true},
+		{errors.New("strange"), protocol.CloudError, false},
+		{protocol.NewError(protocol.NotFound, "already mapped"), protocol.NotFound, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.err.Error(), func(t *testing.T) {
+			e := cloudError("op", nil, tc.err)
+			require.Equal(t, tc.want, e.Type)
+			require.Equal(t, tc.retry, e.OkToRetry)
+			if _, ok := tc.err.(*protocol.Error); !ok {
+				require.Contains(t, e.Message, "op")
+			}
+		})
+	}
+	require.Contains(t, cloudError("op", nil, api(hcloud.ErrorCodeForbidden)).Message, "read-write token")
+	require.Nil(t, cloudError("op", nil, nil))
+}
+
+func TestStatusErrorMapping(t *testing.T) {
+	cases := map[int]protocol.ErrorType{
+		401: protocol.Unauthorized, 403: protocol.Forbidden, 404: protocol.NotFound, 409: protocol.Conflict,
+		423: protocol.Conflict, 429: protocol.RateLimited, 500: protocol.Unavailable, 502: protocol.Unavailable,
+		503: protocol.Unavailable, 504: protocol.Timeout, 418: protocol.CloudError,
+	}
+	for status, want := range cases {
+		require.Equal(t, want, statusError("op", status).Type, status)
+	}
+	require.True(t, statusError("op", 423).OkToRetry)
+}
+
+func TestOwnershipLabels(t *testing.T) {
+	require.True(t, hidden(map[string]string{"Nanobox": "FALSE"}))
+	require.True(t, hidden(map[string]string{"nanobox": "false"}))
+	require.False(t, hidden(map[string]string{"nanobox": "true"}))
+	require.False(t, hidden(nil))
+	require.True(t, ours(map[string]string{"managed-by": "nanobox-hcloud"}))
+	require.True(t, ours(map[string]string{"NANOBOX": "True"}))
+	require.False(t, ours(map[string]string{"team": "x"}))
+}
+
+func TestZoneSubnets(t *testing.T) {
+	for zone, want := range map[string]string{
+		"eu-central": "10.0.0.0/18", "us-east": "10.0.64.0/18", "us-west": "10.0.128.0/18", "ap-southeast": "10.0.192.0/18",
+	} {
+		got, ok := zoneSubnet("10.0.0.0/16", zone)
+		require.True(t, ok)
+		require.Equal(t, want, got.String())
+	}
+	got, ok := zoneSubnet("172.16.4.0/24", "us-west")
+	require.True(t, ok)
+	require.Equal(t, "172.16.4.128/26", got.String())
+	_, ok = zoneSubnet("10.0.0.0/16", "moon-1")
+	require.False(t, ok)
+}

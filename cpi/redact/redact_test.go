@@ -1,0 +1,33 @@
+package redact_test
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/redact"
+)
+
+func TestWriterRedactsEverySecret(t *testing.T) {
+	s := &redact.Secrets{}
+	s.Add("tok-AAAA", "tok-AAAA-longer", "", "ab")
+	var out bytes.Buffer
+	w := redact.NewWriter(&out, s)
+	msg := []byte("a=tok-AAAA-longer b=tok-AAAA c=ab\n")
+	n, err := w.Write(msg)
+	require.NoError(t, err)
+	require.Equal(t, len(msg), n)
+	require.Equal(t, "a=[REDACTED] b=[REDACTED] c=ab\n", out.String(), "longest first; too-short values ignored")
+}
+
+func TestSecretsAddedLaterApply(t *testing.T) {
+	s := &redact.Secrets{}
+	var buf redact.Buffer
+	w := redact.NewWriter(&buf, s)
+	_, _ = w.Write([]byte("x canary-123 "))
+	s.Add("canary-123")
+	_, _ = w.Write([]byte("y canary-123"))
+	require.Equal(t, "x canary-123 y [REDACTED]", buf.String())
+	require.Equal(t, "[REDACTED]!", s.String("canary-123!"))
+}
