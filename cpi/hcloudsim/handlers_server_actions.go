@@ -150,15 +150,17 @@ func attachToNetwork(s *Sim, c *call, sv *server) (string, []schema.ActionResour
 		if net.ParseIP(ip) == nil {
 			return "", nil, nil, invalidField("ip", "invalid IP")
 		}
-		for _, other := range s.st.servers {
-			for _, pn := range other.s.PrivateNet {
-				if pn.Network == n.ID && pn.IP == ip {
-					return "", nil, nil, newError("ip_not_available", "IP %s is already used in network %d", ip, n.ID)
-				}
-			}
+		_, sn, _ := net.ParseCIDR(subnetFor(n, sv.s.Location.NetworkZone).IPRange)
+		if sn == nil || !sn.Contains(net.ParseIP(ip)) {
+			return "", nil, nil, invalidField("ip", "IP is not in the network's subnet for the server's zone")
+		}
+		if s.st.ipUsed(n.ID, ip) {
+			return "", nil, nil, newError("ip_not_available", "IP %s is already used in network %d", ip, n.ID)
 		}
 	}
-	attachNetwork(sv, n, sv.s.Location.NetworkZone, ip)
+	if !s.st.attachNetwork(sv, n, sv.s.Location.NetworkZone, ip) {
+		return "", nil, nil, newError("no_subnet_available", "no free IP in network %d", n.ID)
+	}
 	return "attach_to_network", []schema.ActionResourceReference{{ID: n.ID, Type: "network"}}, nil, nil
 }
 
@@ -231,10 +233,14 @@ func subnetFor(n *schema.Network, zone string) *schema.NetworkSubnet {
 	return nil
 }
 
-// attachNetwork gives sv an address in n's subnet for zone (ip if given, else the next free one).
-func attachNetwork(sv *server, n *schema.Network, zone, ip string) {
+// attachNetwork gives sv an address in n's subnet for zone: ip if given, else the lowest free host address
+// from .2 upwards (.1 is the gateway). It reports false when the subnet is full.
+func (st *state) attachNetwork(sv *server, n *schema.Network, zone, ip string) bool {
 	if ip == "" {
-		ip = nextFreeIP(n, zone)
+		ip = st.nextFreeIP(n, zone)
+		if ip == "" {
+			return false
+		}
 	}
 	sv.s.PrivateNet = append(sv.s.PrivateNet, schema.ServerPrivateNet{
 		Network: n.ID, IP: ip, AliasIPs: []string{}, MACAddress: macFor(sv.s.ID, n.ID),
@@ -242,25 +248,43 @@ func attachNetwork(sv *server, n *schema.Network, zone, ip string) {
 	if !slices.Contains(n.Servers, sv.s.ID) {
 		n.Servers = append(n.Servers, sv.s.ID)
 	}
+	return true
 }
 
-// nextFreeIP returns the n-th host address of the subnet: .2 upwards (.1 is the gateway), by member count.
-func nextFreeIP(n *schema.Network, zone string) string {
+// ipUsed reports whether ip is taken in network id.
+func (st *state) ipUsed(id int64, ip string) bool {
+	for _, other := range st.servers {
+		for _, pn := range other.s.PrivateNet {
+			if pn.Network == id && pn.IP == ip {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// nextFreeIP returns the lowest free host address of n's subnet in zone, or "".
+func (st *state) nextFreeIP(n *schema.Network, zone string) string {
 	sub := subnetFor(n, zone)
 	if sub == nil {
 		return ""
 	}
 	_, ipnet, err := net.ParseCIDR(sub.IPRange)
-	if err != nil {
+	if err != nil || ipnet.IP.To4() == nil {
 		return ""
 	}
 	base := ipnet.IP.To4()
-	if base == nil {
-		return ""
-	}
+	ones, bits := ipnet.Mask.Size()
+	size := uint32(1) << uint(bits-ones)
 	v := uint32(base[0])<<24 | uint32(base[1])<<16 | uint32(base[2])<<8 | uint32(base[3])
-	v += uint32(len(n.Servers)) + 2
-	return net.IPv4(byte(v>>24), byte(v>>16), byte(v>>8), byte(v)).String()
+	for off := uint32(2); off+1 < size && off < 1<<16; off++ {
+		x := v + off
+		ip := net.IPv4(byte(x>>24), byte(x>>16), byte(x>>8), byte(x)).String()
+		if !st.ipUsed(n.ID, ip) {
+			return ip
+		}
+	}
+	return ""
 }
 
 func macFor(serverID, networkID int64) string {

@@ -183,6 +183,9 @@ func createServer(s *Sim, c *call) (int, any, *apiError) {
 		if subnetFor(n, loc.NetworkZone) == nil {
 			return 0, nil, newError("no_subnet_available", "network %d has no subnet in network zone %s", id, loc.NetworkZone)
 		}
+		if st.nextFreeIP(n, loc.NetworkZone) == "" {
+			return 0, nil, newError("no_subnet_available", "no free IP in network %d", id)
+		}
 		if slices.Contains(nets, n) {
 			return 0, nil, invalidField("networks", "network given twice")
 		}
@@ -252,7 +255,7 @@ func createServer(s *Sim, c *call) (int, any, *apiError) {
 	}
 	st.servers[id] = sv
 	for _, n := range nets {
-		attachNetwork(sv, n, loc.NetworkZone, "")
+		st.attachNetwork(sv, n, loc.NetworkZone, "")
 		ac := st.newAction(now, "attach_to_network", d.Initializing, serverRef(id), schema.ActionResourceReference{ID: n.ID, Type: "network"})
 		next = append(next, ac.runningView())
 	}
