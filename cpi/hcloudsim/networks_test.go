@@ -29,8 +29,8 @@ func TestNetworksFirewallsPlacementGroups(t *testing.T) {
 	assert.Equal(t, net.ParseIP("10.0.1.1").String(), nw.Subnets[0].Gateway.String())
 
 	bad := []hcloud.NetworkCreateOpts{
-		{Name: "nanobox", IPRange: mustCIDR(t, "10.1.0.0/16")},                   // name taken
-		{Name: "public", IPRange: mustCIDR(t, "8.8.0.0/16")},                     // not private
+		{Name: "nanobox", IPRange: mustCIDR(t, "10.1.0.0/16")}, // name taken
+		{Name: "public", IPRange: mustCIDR(t, "8.8.0.0/16")},   // not private
 		{Name: "outside", IPRange: mustCIDR(t, "10.2.0.0/16"), Subnets: []hcloud.NetworkSubnet{{Type: hcloud.NetworkSubnetTypeCloud, IPRange: mustCIDR(t, "10.3.0.0/24"), NetworkZone: hcloud.NetworkZoneEUCentral}}},
 	}
 	for _, o := range bad {
