@@ -1,0 +1,247 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/hcloudsim/simtest"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// binary returns $NANOBOX_HCLOUD_BIN/hcloud-sim, or builds it once into a temp dir.
+func binary(t *testing.T) string {
+	t.Helper()
+	if dir := os.Getenv("NANOBOX_HCLOUD_BIN"); dir != "" {
+		p := filepath.Join(dir, "hcloud-sim")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "hcloud-sim-test")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "hcloud-sim")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = &buildError{err: err, out: string(out)}
+		}
+	})
+	require.NoError(t, buildErr)
+	return binPath
+}
+
+type buildError struct {
+	err error
+	out string
+}
+
+func (e *buildError) Error() string { return e.err.Error() + ": " + e.out }
+
+// running is a started hcloud-sim.
+type running struct {
+	cmd    *exec.Cmd
+	url    string // ends in /v1
+	stderr *bytes.Buffer
+	done   chan error
+}
+
+func start(t *testing.T, args ...string) *running {
+	t.Helper()
+	cmd := exec.Command(binary(t), append([]string{"--listen", "127.0.0.1:0"}, args...)...)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	r := &running{cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
+	cmd.Stderr = &syncWriter{w: r.stderr}
+	require.NoError(t, cmd.Start())
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		if sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+		_, _ = io.Copy(io.Discard, stdout)
+		r.done <- cmd.Wait()
+	}()
+	select {
+	case line, ok := <-lines:
+		require.True(t, ok, "hcloud-sim exited before listening: %s", r.stderr.String())
+		r.url = line
+	case <-time.After(20 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatalf("hcloud-sim did not print its URL: %s", r.stderr.String())
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-r.done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+		}
+	})
+	return r
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+func call(t *testing.T, method, url, token, body string) (int, http.Header, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	require.NoError(t, err)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, resp.Header, b
+}
+
+func TestServesServerTypesAndRejectsWrongToken(t *testing.T) {
+	spec, err := simtest.FindSpec()
+	require.NoError(t, err)
+	sim := start(t, "--token", "sekrit-T", "--validate-spec", spec)
+	require.True(t, strings.HasPrefix(sim.url, "http://127.0.0.1:"), sim.url)
+	require.True(t, strings.HasSuffix(sim.url, "/v1"), sim.url)
+	admin := strings.TrimSuffix(sim.url, "/v1")
+
+	status, hdr, body := call(t, "GET", sim.url+"/server_types", "sekrit-T", "")
+	require.Equal(t, http.StatusOK, status, string(body))
+	var list struct {
+		ServerTypes []struct{ Name string } `json:"server_types"`
+	}
+	require.NoError(t, json.Unmarshal(body, &list))
+	assert.Len(t, list.ServerTypes, 25)
+	assert.Equal(t, "3600", hdr.Get("RateLimit-Limit"))
+
+	status, hdr, body = call(t, "GET", sim.url+"/server_types", "wrong", "")
+	assert.Equal(t, http.StatusUnauthorized, status)
+	assert.Equal(t, "application/json", hdr.Get("Content-Type"))
+	assert.JSONEq(t, `{"error":{"code":"unauthorized","message":"unable to authenticate","details":null}}`, string(body))
+
+	status, _, body = call(t, "GET", admin+"/_sim/requests", "sekrit-T", "")
+	require.Equal(t, http.StatusOK, status)
+	assert.JSONEq(t, `{"requests":{"GET /v1/server_types":2},"total":2}`, string(body))
+	status, _, _ = call(t, "GET", admin+"/_sim/requests", "wrong", "")
+	assert.Equal(t, http.StatusUnauthorized, status)
+
+	status, _, body = call(t, "GET", admin+"/_sim/spec-failures", "sekrit-T", "")
+	require.Equal(t, http.StatusOK, status)
+	assert.JSONEq(t, `{"failures":[]}`, string(body))
+
+	assert.NotContains(t, sim.stderr.String(), "sekrit-T", "the token never reaches the log")
+}
+
+func TestAdminFaultsAndState(t *testing.T) {
+	faults := filepath.Join(t.TempDir(), "faults.json")
+	require.NoError(t, os.WriteFile(faults, []byte(`[{"method":"GET","route":"/v1/locations","kind":"unavailable","times":1}]`), 0o600))
+	sim := start(t, "--token", "T", "--readonly-token", "R", "--faults", faults)
+	admin := strings.TrimSuffix(sim.url, "/v1")
+
+	status, _, body := call(t, "GET", sim.url+"/locations", "T", "")
+	assert.Equal(t, http.StatusServiceUnavailable, status, string(body))
+	status, _, _ = call(t, "GET", sim.url+"/locations", "R", "")
+	assert.Equal(t, http.StatusOK, status, "the scripted fault fired once")
+
+	status, _, body = call(t, "POST", admin+"/_sim/faults", "T", `[{"route":"/v1/servers","method":"POST","kind":"latency","latency":"10ms","times":1},{"kind":"nope"}]`)
+	assert.Equal(t, http.StatusUnprocessableEntity, status, "an invalid rule refuses the whole set: %s", body)
+	status, _, _ = call(t, "POST", admin+"/_sim/faults", "T", `[{"route":"/v1/servers","method":"POST","kind":"commit_then_fail","times":1}]`)
+	assert.Equal(t, http.StatusNoContent, status)
+
+	create := `{"name":"s1","server_type":"cx23","image":"ubuntu-24.04","location":"nbg1"}`
+	status, _, _ = call(t, "POST", sim.url+"/servers", "R", create)
+	assert.Equal(t, http.StatusForbidden, status, "read-only token")
+	status, _, body = call(t, "POST", sim.url+"/servers", "T", create)
+	assert.Equal(t, http.StatusGatewayTimeout, status, string(body))
+	status, _, body = call(t, "POST", sim.url+"/servers", "T", create)
+	assert.Equal(t, http.StatusConflict, status, "the first attempt committed: %s", body)
+
+	status, _, body = call(t, "GET", admin+"/_sim/created", "T", "")
+	require.Equal(t, http.StatusOK, status)
+	var created []struct{ Kind, Name string }
+	require.NoError(t, json.Unmarshal(body, &created))
+	require.Len(t, created, 1)
+	assert.Equal(t, "server", created[0].Kind)
+
+	status, _, body = call(t, "GET", admin+"/_sim/state", "T", "")
+	require.Equal(t, http.StatusOK, status)
+	var state struct {
+		Servers []struct{ Name string } `json:"servers"`
+	}
+	require.NoError(t, json.Unmarshal(body, &state))
+	require.Len(t, state.Servers, 1)
+
+	status, _, body = call(t, "GET", admin+"/_sim/faults/injected", "T", "")
+	require.Equal(t, http.StatusOK, status)
+	assert.JSONEq(t, `{"unavailable":1,"commit_then_fail":1}`, string(body))
+	status, _, _ = call(t, "DELETE", admin+"/_sim/faults", "T", "")
+	assert.Equal(t, http.StatusNoContent, status)
+	status, _, body = call(t, "GET", admin+"/_sim/faults", "T", "")
+	require.Equal(t, http.StatusOK, status)
+	assert.JSONEq(t, `[]`, string(body))
+	status, _, _ = call(t, "POST", admin+"/_sim/requests/reset", "T", "")
+	assert.Equal(t, http.StatusNoContent, status)
+	_, _, body = call(t, "GET", admin+"/_sim/requests", "T", "")
+	assert.JSONEq(t, `{"requests":{},"total":0}`, string(body))
+}
+
+func TestGracefulShutdownOnSIGTERM(t *testing.T) {
+	sim := start(t, "--token", "T")
+	require.NoError(t, sim.cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case err := <-sim.done:
+		assert.NoError(t, err, "exit status 0 after SIGTERM")
+	case <-time.After(10 * time.Second):
+		t.Fatal("hcloud-sim did not stop on SIGTERM")
+	}
+}
+
+func TestBadFlagsAreReportedTogether(t *testing.T) {
+	out, err := exec.Command(binary(t), "--listen", "127.0.0.1:0", "--token", "T", "--readonly-token", "T", "--rate-limit", "0", "--rate-refill", "-1s").CombinedOutput()
+	require.Error(t, err)
+	s := string(out)
+	assert.Contains(t, s, "--readonly-token")
+	assert.Contains(t, s, "--rate-limit")
+	assert.Contains(t, s, "--rate-refill")
+
+	out, err = exec.Command(binary(t), "--listen", "127.0.0.1:0").CombinedOutput()
+	require.Error(t, err)
+	assert.Contains(t, string(out), "token")
+}
