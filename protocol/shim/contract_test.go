@@ -2,53 +2,19 @@ package shim_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 
-	"github.com/getkin/kin-openapi/openapi2"
-	"github.com/getkin/kin-openapi/openapi2conv"
-	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/getkin/kin-openapi/routers"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/shim"
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/shim/shimtest"
 )
-
-var (
-	specOnce sync.Once
-	specDoc  *openapi3.T
-	specErr  error
-)
-
-// nanoboxSpec is the reference Swagger 2.0 document, converted to OpenAPI 3
-// for kin-openapi's validator; read once per test run.
-func nanoboxSpec(t testing.TB) *openapi3.T {
-	t.Helper()
-	path := referenceFile(t, "nanobox-adapter-openapi.json")
-	specOnce.Do(func() {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			specErr = err
-			return
-		}
-		var doc2 openapi2.T
-		if specErr = json.Unmarshal(data, &doc2); specErr != nil {
-			return
-		}
-		specDoc, specErr = openapi2conv.ToV3(&doc2)
-	})
-	require.NoError(t, specErr, "loading %s", path)
-	return specDoc
-}
 
 // validateAgainstSpec checks one response against the operation that
 // serves (verb, path template) in the reference document.
@@ -60,38 +26,9 @@ func validateAgainstSpec(t testing.TB, verb, pathTemplate string, resp response)
 // specError is the validator's verdict on one response.
 func specError(t testing.TB, verb, pathTemplate string, resp response) error {
 	t.Helper()
-	doc := nanoboxSpec(t)
-	item := doc.Paths.Find(pathTemplate)
-	require.NotNil(t, item, "the spec has no path %s", pathTemplate)
-	op := item.GetOperation(verb)
-	require.NotNil(t, op, "the spec has no %s %s", verb, pathTemplate)
-	if op.Responses.Status(resp.Status) == nil && op.Responses.Default() == nil {
-		// /meta and /catalog declare no error response, but the spec's
-		// text (which wins) says the {"errors"} failure response "is
-		// shared by all endpoints": validate against the shared one.
-		shared := doc.Components.Responses["default"]
-		require.NotNil(t, shared, "the spec has no shared default response")
-		patched := *op
-		patched.Responses = openapi3.NewResponses()
-		for code, r := range op.Responses.Map() {
-			patched.Responses.Set(code, r)
-		}
-		patched.Responses.Set("default", shared)
-		op = &patched
-	}
-	req, err := http.NewRequest(verb, "http://adapter.test"+pathTemplate, nil)
-	require.NoError(t, err)
-	input := &openapi3filter.ResponseValidationInput{
-		RequestValidationInput: &openapi3filter.RequestValidationInput{
-			Request: req,
-			Route:   &routers.Route{Spec: doc, Path: pathTemplate, PathItem: item, Method: verb, Operation: op},
-		},
-		Status:  resp.Status,
-		Header:  resp.Header,
-		Body:    io.NopCloser(bytes.NewReader(resp.Body)),
-		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
-	}
-	return openapi3filter.ValidateResponse(context.Background(), input)
+	_, err := shimtest.Spec()
+	require.NoError(t, err, "loading %s", shimtest.SpecRelPath)
+	return shimtest.ValidateResponse(verb, pathTemplate, resp.Status, resp.Header, resp.Body)
 }
 
 // TestContract_ValidatorRejectsWrongShapes proves the contract check has

@@ -1,0 +1,123 @@
+// Package shimtest holds test helpers for the Nanobox HTTP API: a validator
+// of responses against the reference Swagger 2.0 document.
+package shimtest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/getkin/kin-openapi/openapi2"
+	"github.com/getkin/kin-openapi/openapi2conv"
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+)
+
+// SpecRelPath is the Nanobox adapter document relative to the repository
+// root (CI has shared/ beside the checkout).
+const SpecRelPath = "../shared/reference/nanobox-adapter-openapi.json"
+
+var (
+	specOnce sync.Once
+	specDoc  *openapi3.T
+	specErr  error
+)
+
+// RepoRoot walks up from the working directory to go.mod.
+func RepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("go.mod not found above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// Spec is the reference document converted to OpenAPI 3 for kin-openapi,
+// loaded once per process.
+func Spec() (*openapi3.T, error) {
+	specOnce.Do(func() {
+		root, err := RepoRoot()
+		if err != nil {
+			specErr = err
+			return
+		}
+		path := filepath.Join(root, SpecRelPath)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			specErr = err
+			return
+		}
+		var doc2 openapi2.T
+		if err := json.Unmarshal(data, &doc2); err != nil {
+			specErr = fmt.Errorf("%s: %w", path, err)
+			return
+		}
+		specDoc, specErr = openapi2conv.ToV3(&doc2)
+	})
+	return specDoc, specErr
+}
+
+// ValidateResponse checks one response of the operation (verb, path
+// template, e.g. "/servers/{id}") against the reference document. Every
+// status must be declared or covered by "default"; /meta and /catalog,
+// which declare no error response, are checked against the shared
+// {"errors"} response, since the spec's text says it "is shared by all
+// endpoints".
+func ValidateResponse(verb, pathTemplate string, status int, header http.Header, body []byte) error {
+	doc, err := Spec()
+	if err != nil {
+		return err
+	}
+	item := doc.Paths.Find(pathTemplate)
+	if item == nil {
+		return fmt.Errorf("the spec has no path %s", pathTemplate)
+	}
+	op := item.GetOperation(verb)
+	if op == nil {
+		return fmt.Errorf("the spec has no %s %s", verb, pathTemplate)
+	}
+	if op.Responses.Status(status) == nil && op.Responses.Default() == nil {
+		shared := doc.Components.Responses["default"]
+		if shared == nil {
+			return fmt.Errorf("the spec has no shared default response")
+		}
+		patched := *op
+		patched.Responses = openapi3.NewResponses()
+		for code, r := range op.Responses.Map() {
+			patched.Responses.Set(code, r)
+		}
+		patched.Responses.Set("default", shared)
+		op = &patched
+	}
+	req, err := http.NewRequest(verb, "http://adapter.test"+pathTemplate, nil)
+	if err != nil {
+		return err
+	}
+	input := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{
+			Request: req,
+			Route:   &routers.Route{Spec: doc, Path: pathTemplate, PathItem: item, Method: verb, Operation: op},
+		},
+		Status:  status,
+		Header:  header,
+		Body:    io.NopCloser(bytes.NewReader(body)),
+		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+	}
+	return openapi3filter.ValidateResponse(context.Background(), input)
+}
