@@ -79,6 +79,8 @@ func ParseFaults(r io.Reader) ([]Fault, error) {
 //	DELETE /_sim/faults            removes every rule (204)
 //	GET    /_sim/faults            the current rules
 //	GET    /_sim/faults/injected   {"drop": 1, ...}
+//	POST   /_sim/catalog/availability  {"server_type","location","available"} (204)
+//	POST   /_sim/catalog/deprecation   {"server_type","location" ("" = everywhere),"announced","unavailable_after"} (204)
 //
 // Admin requests are neither counted nor rate limited.
 func (s *Sim) AdminHandler() http.Handler {
@@ -121,6 +123,39 @@ func (s *Sim) AdminHandler() http.Handler {
 	mux.HandleFunc("GET /_sim/faults/injected", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, s.FaultsInjected())
 	})
+	mux.HandleFunc("POST /_sim/catalog/availability", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			ServerType string `json:"server_type"`
+			Location   string `json:"location"`
+			Available  bool   `json:"available"`
+		}
+		if err := decodeAdmin(r, &req); err != nil {
+			writeError(w, err)
+			return
+		}
+		if err := s.SetAvailability(req.ServerType, req.Location, req.Available); err != nil {
+			writeError(w, newError("invalid_input", "%v", err))
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("POST /_sim/catalog/deprecation", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			ServerType       string    `json:"server_type"`
+			Location         string    `json:"location"`
+			Announced        time.Time `json:"announced"`
+			UnavailableAfter time.Time `json:"unavailable_after"`
+		}
+		if err := decodeAdmin(r, &req); err != nil {
+			writeError(w, err)
+			return
+		}
+		if err := s.DeprecateServerType(req.ServerType, req.Location, req.Announced, req.UnavailableAfter); err != nil {
+			writeError(w, newError("invalid_input", "%v", err))
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || s.opts.Token == "" || strings.TrimSpace(token) != s.opts.Token {
@@ -156,4 +191,14 @@ func copyCounts(m map[string]int) map[string]int {
 		out[k] = v
 	}
 	return out
+}
+
+// decodeAdmin strictly decodes an admin request body.
+func decodeAdmin(r *http.Request, v any) *apiError {
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxBodyBytes))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return newError("json_error", "invalid JSON: %v", err)
+	}
+	return nil
 }

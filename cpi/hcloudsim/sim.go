@@ -269,8 +269,16 @@ func (s *Sim) serveRoute(w http.ResponseWriter, r *http.Request, pattern string,
 		return
 	}
 
+	// The response is encoded under the lock: it may share slices with the state.
 	s.mu.Lock()
 	status, out, herr := h(s, &call{r: r, body: body, now: time.Now()})
+	var encoded []byte
+	if herr == nil && out != nil {
+		var err error
+		if encoded, err = json.Marshal(out); err != nil {
+			herr = newError("server_error", "encoding the response failed")
+		}
+	}
 	s.mu.Unlock()
 
 	if fault != nil && fault.Kind == FaultCommitThenFail {
@@ -281,7 +289,9 @@ func (s *Sim) serveRoute(w http.ResponseWriter, r *http.Request, pattern string,
 		writeError(w, herr)
 		return
 	}
-	writeJSON(w, status, out)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(encoded)
 }
 
 func isWrite(method string) bool {

@@ -1,6 +1,7 @@
 package hcloudsim
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud/schema"
@@ -51,5 +52,14 @@ func (s *Sim) Snapshot() State {
 	for _, id := range sortedKeys(st.actions) {
 		out.Actions = append(out.Actions, st.actions[id].view(now))
 	}
-	return out
+	// Deep copy through JSON: views share slices (catalog entries) with the state.
+	b, err := json.Marshal(out)
+	if err != nil {
+		return State{}
+	}
+	var cp State
+	if err := json.Unmarshal(b, &cp); err != nil {
+		return State{}
+	}
+	return cp
 }
