@@ -46,7 +46,9 @@ func newApp(logger *logrus.Logger) *cli.App {
 			&cli.StringFlag{Name: "base-path", Value: "/", Usage: "path prefix of the Nanobox routes, e.g. /api/v1"},
 			&cli.DurationFlag{Name: "timeout", Value: shim.DefaultTimeout, Usage: "bound on each CPI call; its process group is killed past it"},
 			&cli.Int64Flag{Name: "max-body", Value: shim.DefaultMaxBody, Usage: "largest request body in bytes (413 past it)"},
-			&cli.IntFlag{Name: "max-concurrent", Value: shim.DefaultMaxConcurrent(), Usage: "most CPI processes at once (503 with Retry-After past it)"},
+			&cli.IntFlag{Name: "max-concurrent", Value: shim.DefaultMaxConcurrent(), Usage: "most CPI processes at once"},
+			&cli.DurationFlag{Name: "queue-wait", Value: shim.DefaultQueueWait, Usage: "how long a request waits for a free CPI slot before 503 with Retry-After (0: no waiting)"},
+			&cli.IntFlag{Name: "max-queue", Usage: "most requests waiting for a slot; more get 503 at once (default 16 x max-concurrent)"},
 			&cli.StringFlag{Name: "tls-cert", Usage: "TLS certificate file (PEM); serve HTTPS with --tls-key"},
 			&cli.StringFlag{Name: "tls-key", Usage: "TLS private key file (PEM)"},
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json"},
@@ -86,6 +88,16 @@ func run(c *cli.Context, logger *logrus.Logger) error {
 	if c.Int("max-concurrent") <= 0 {
 		problems = append(problems, "--max-concurrent must be positive")
 	}
+	if c.Duration("queue-wait") < 0 {
+		problems = append(problems, "--queue-wait must not be negative")
+	}
+	if c.Int("max-queue") < 0 {
+		problems = append(problems, "--max-queue must not be negative")
+	}
+	queueWait := c.Duration("queue-wait")
+	if queueWait == 0 {
+		queueWait = -1 // the flag's 0 means no waiting; the option's 0 means the default
+	}
 	if c.Duration("shutdown-grace") < 0 {
 		problems = append(problems, "--shutdown-grace must not be negative")
 	}
@@ -96,6 +108,8 @@ func run(c *cli.Context, logger *logrus.Logger) error {
 		Timeout:       c.Duration("timeout"),
 		MaxBody:       c.Int64("max-body"),
 		MaxConcurrent: c.Int("max-concurrent"),
+		QueueWait:     queueWait,
+		MaxQueue:      c.Int("max-queue"),
 		Logger:        logger,
 		Version:       version,
 	}

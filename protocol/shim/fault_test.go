@@ -215,7 +215,7 @@ func blockedCalls(t testing.TB, url, dir string, n int) <-chan int {
 }
 
 func TestFaults_ConcurrencyLimitAnswers503(t *testing.T) {
-	ts := startShim(t, shim.Options{MaxConcurrent: 2})
+	ts := startShim(t, shim.Options{MaxConcurrent: 2, QueueWait: -1})
 	dir := t.TempDir()
 	statuses := blockedCalls(t, ts.URL, dir, 2)
 
@@ -233,6 +233,59 @@ func TestFaults_ConcurrencyLimitAnswers503(t *testing.T) {
 		assert.Equal(t, http.StatusCreated, <-statuses)
 	}
 	assert.Equal(t, http.StatusCreated, ts.do(t, http.MethodGet, "/servers/9", "").Status, "slots are given back")
+}
+
+// metricValue reads one sample of /metrics, e.g. "nanobox_shim_queued".
+func metricValue(t testing.TB, ts *testShim, sample string) string {
+	t.Helper()
+	for _, line := range strings.Split(string(ts.do(t, http.MethodGet, "/metrics", "").Body), "\n") {
+		if strings.HasPrefix(line, sample+" ") {
+			return strings.TrimPrefix(line, sample+" ")
+		}
+	}
+	return ""
+}
+
+func TestFaults_BusyRequestsQueueThenGet503(t *testing.T) {
+	ts := startShim(t, shim.Options{MaxConcurrent: 2, QueueWait: time.Minute, MaxQueue: 1})
+	dir := t.TempDir()
+	statuses := blockedCalls(t, ts.URL, dir, 2)
+
+	// The third waits in the queue for a slot...
+	queued := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodGet, ts.URL+"/servers/3", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			queued <- -1
+			return
+		}
+		resp.Body.Close()
+		queued <- resp.StatusCode
+	}()
+	waitFor(t, "one queued request", 10*time.Second, func() bool { return metricValue(t, ts, "nanobox_shim_queued") == "1" })
+	// ...the fourth finds the queue full.
+	resp := ts.do(t, http.MethodGet, "/servers/4", "")
+	require.Equal(t, http.StatusServiceUnavailable, resp.Status)
+	assert.Equal(t, "1", resp.Header.Get("Retry-After"))
+
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "release"), nil, 0o644))
+	for i := 0; i < 2; i++ {
+		assert.Equal(t, http.StatusCreated, <-statuses)
+	}
+	assert.Equal(t, http.StatusCreated, <-queued, "the queued request ran once a slot was free")
+	assert.Equal(t, "0", metricValue(t, ts, "nanobox_shim_queued"))
+}
+
+func TestFaults_QueueWaitExpiresWith503(t *testing.T) {
+	ts := startShim(t, shim.Options{MaxConcurrent: 1, QueueWait: 50 * time.Millisecond})
+	dir := t.TempDir()
+	statuses := blockedCalls(t, ts.URL, dir, 1)
+	resp := ts.do(t, http.MethodGet, "/servers/2", "")
+	assert.Equal(t, http.StatusServiceUnavailable, resp.Status)
+	assertErrorsBody(t, resp, "busy")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "release"), nil, 0o644))
+	assert.Equal(t, http.StatusCreated, <-statuses)
 }
 
 func TestFaults_OversizedChunkedBodyAnswers413(t *testing.T) {

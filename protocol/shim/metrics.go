@@ -16,6 +16,7 @@ type metrics struct {
 	requests    *prometheus.CounterVec   // route, status
 	cpiDuration *prometheus.HistogramVec // cpi_method, outcome
 	inFlight    prometheus.Gauge
+	queued      prometheus.Gauge
 	rejections  *prometheus.CounterVec // reason
 }
 
@@ -35,12 +36,16 @@ func newMetrics() *metrics {
 			Namespace: "nanobox_shim", Name: "cpi_in_flight",
 			Help: "CPI processes running now.",
 		}),
+		queued: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "nanobox_shim", Name: "queued",
+			Help: "Requests waiting for a free CPI slot.",
+		}),
 		rejections: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "nanobox_shim", Name: "rejections_total",
 			Help: "Requests refused before the CPI ran, by reason (concurrency, body_too_large, malformed_body, body_unreadable).",
 		}, []string{"reason"}),
 	}
-	m.registry.MustRegister(m.requests, m.cpiDuration, m.inFlight, m.rejections,
+	m.registry.MustRegister(m.requests, m.cpiDuration, m.inFlight, m.queued, m.rejections,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, reason := range []string{"concurrency", "body_too_large", "malformed_body"} {
 		m.rejections.WithLabelValues(reason)

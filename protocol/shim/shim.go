@@ -25,6 +25,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -43,6 +44,13 @@ const (
 // DefaultMaxConcurrent is the default bound on CPI processes: 4 per core.
 func DefaultMaxConcurrent() int { return 4 * runtime.NumCPU() }
 
+// DefaultQueueWait is how long a request waits for a CPI slot by default:
+// short bursts queue, sustained overload gets 503.
+const DefaultQueueWait = 2 * time.Second
+
+// DefaultMaxQueue is the default bound on waiting requests: 16 per slot.
+func DefaultMaxQueue(maxConcurrent int) int { return 16 * maxConcurrent }
+
 // Options configure a Shim. Only CPI is required.
 type Options struct {
 	CPI       string // path of the CPI binary
@@ -53,9 +61,15 @@ type Options struct {
 	Timeout time.Duration
 	// MaxBody bounds request bodies in bytes; larger ones get 413.
 	MaxBody int64
-	// MaxConcurrent bounds CPI processes running at once; past it requests
-	// get 503 with Retry-After.
+	// MaxConcurrent bounds CPI processes running at once.
 	MaxConcurrent int
+	// QueueWait is how long a request may wait for a free CPI slot before
+	// it gets 503 with Retry-After: 0 means DefaultQueueWait, a negative
+	// value means no waiting at all.
+	QueueWait time.Duration
+	// MaxQueue bounds the requests waiting for a slot; past it a request
+	// gets 503 at once. 0 means DefaultMaxQueue(MaxConcurrent).
+	MaxQueue int
 	// Env is the shim's environment the child's is chosen from (PATH,
 	// TMPDIR, HCLOUD_*); nil means os.Environ().
 	Env []string
@@ -95,6 +109,9 @@ func (o Options) Validate() error {
 	if o.MaxConcurrent < 0 {
 		problems = append(problems, "max concurrent must not be negative")
 	}
+	if o.MaxQueue < 0 {
+		problems = append(problems, "max queue must not be negative")
+	}
 	if len(problems) > 0 {
 		return fmt.Errorf("invalid shim options: %s", strings.Join(problems, "; "))
 	}
@@ -108,6 +125,7 @@ type Shim struct {
 	runner   *Runner
 	log      *logrus.Logger
 	slots    chan struct{}
+	queued   atomic.Int64
 	calls    sync.WaitGroup
 	handler  http.Handler
 	metrics  *metrics
@@ -128,6 +146,12 @@ func New(opts Options) (*Shim, error) {
 	}
 	if opts.MaxConcurrent == 0 {
 		opts.MaxConcurrent = DefaultMaxConcurrent()
+	}
+	if opts.QueueWait == 0 {
+		opts.QueueWait = DefaultQueueWait
+	}
+	if opts.MaxQueue == 0 {
+		opts.MaxQueue = DefaultMaxQueue(opts.MaxConcurrent)
 	}
 	if opts.Env == nil {
 		opts.Env = os.Environ()
@@ -383,12 +407,8 @@ func (s *Shim) call(ctx context.Context, req *protocol.Request) (json.RawMessage
 }
 
 func (s *Shim) callWithin(parent context.Context, req *protocol.Request, timeout time.Duration) (json.RawMessage, *callError) {
-	select {
-	case s.slots <- struct{}{}:
-	default:
-		s.metrics.rejections.WithLabelValues("concurrency").Inc()
-		return nil, &callError{status: http.StatusServiceUnavailable, retryAfter: "1",
-			message: fmt.Sprintf("busy: %d CPI calls already running; retry shortly", cap(s.slots))}
+	if cerr := s.acquireSlot(parent); cerr != nil {
+		return nil, cerr
 	}
 	s.calls.Add(1)
 	defer func() { <-s.slots; s.calls.Done() }()
@@ -419,6 +439,40 @@ func (s *Shim) callWithin(parent context.Context, req *protocol.Request, timeout
 	}
 	s.metrics.cpiDuration.WithLabelValues(req.Method, outcome).Observe(out.Duration.Seconds())
 	return result, cerr
+}
+
+// acquireSlot takes a CPI slot, waiting up to QueueWait (in FIFO order)
+// when all are busy and fewer than MaxQueue requests already wait.
+func (s *Shim) acquireSlot(ctx context.Context) *callError {
+	select {
+	case s.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	busy := func() *callError {
+		s.metrics.rejections.WithLabelValues("concurrency").Inc()
+		return &callError{status: http.StatusServiceUnavailable, retryAfter: "1",
+			message: fmt.Sprintf("busy: %d CPI calls already running; retry shortly", cap(s.slots))}
+	}
+	if s.opts.QueueWait < 0 {
+		return busy()
+	}
+	if n := s.queued.Add(1); n > int64(s.opts.MaxQueue) {
+		s.queued.Add(-1)
+		return busy()
+	}
+	s.metrics.queued.Inc()
+	defer func() { s.queued.Add(-1); s.metrics.queued.Dec() }()
+	timer := time.NewTimer(s.opts.QueueWait)
+	defer timer.Stop()
+	select {
+	case s.slots <- struct{}{}:
+		return nil
+	case <-timer.C:
+		return busy()
+	case <-ctx.Done():
+		return &callError{status: statusClientClosed, message: "client closed the request"}
+	}
 }
 
 // interpret maps how the CPI ended onto a result or an HTTP error. Only a
