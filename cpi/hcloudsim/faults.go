@@ -21,12 +21,13 @@ const (
 	FaultLatency             FaultKind = "latency"              // waits Fault.Latency, then serves normally
 	FaultDrop                FaultKind = "drop"                 // closes the connection without a response
 	FaultCommitThenFail      FaultKind = "commit_then_fail"     // applies the change, then answers 504 timeout
+	FaultActionError         FaultKind = "action_error"         // serves normally; the actions it starts end in status error
 )
 
 // FaultKinds lists every kind, for validation and documentation.
 var FaultKinds = []FaultKind{FaultRateLimit, FaultInternal, FaultBadGateway, FaultUnavailable,
 	FaultGatewayTimeout, FaultLocked, FaultConflict, FaultResourceUnavailable, FaultLatency, FaultDrop,
-	FaultCommitThenFail}
+	FaultCommitThenFail, FaultActionError}
 
 // Fault is one fault injection rule. A rule matches a request by method and route; a matching rule fires
 // on its next Times requests (a script), or, when Times is 0, with Probability on each request. Rules are

@@ -171,3 +171,22 @@ func TestDropClosesTheConnection(t *testing.T) {
 	assert.Empty(t, env.Sim.Created(), "a dropped request changes nothing")
 	assert.Equal(t, 1, env.Sim.FaultsInjected()[hcloudsim.FaultDrop])
 }
+
+// TestActionErrorFault: the call succeeds, the action it started ends in error, and hcloud-go's WaitFor
+// returns an ActionError.
+func TestActionErrorFault(t *testing.T) {
+	env := simtest.Start(t, hcloudsim.Options{})
+	c := env.Client()
+	ctx := testCtx(t)
+	env.Sim.AddFault(hcloudsim.Fault{Method: http.MethodPost, Route: "/v1/servers", Kind: hcloudsim.FaultActionError, Times: 1})
+	res, _, err := c.Server.Create(ctx, createOpts("doomed"))
+	require.NoError(t, err)
+	assert.Equal(t, hcloud.ActionStatusRunning, res.Action.Status)
+	err = c.Action.WaitFor(ctx, append([]*hcloud.Action{res.Action}, res.NextActions...)...)
+	var aerr hcloud.ActionError
+	require.ErrorAs(t, err, &aerr)
+	assert.Equal(t, "action_failed", aerr.Code)
+	a, _, err := c.Action.GetByID(ctx, res.Action.ID)
+	require.NoError(t, err)
+	assert.Equal(t, hcloud.ActionStatusError, a.Status)
+}

@@ -256,8 +256,8 @@ func (s *Sim) serveRoute(w http.ResponseWriter, r *http.Request, pattern string,
 		case FaultDrop:
 			dropConnection(w)
 			return
-		case FaultCommitThenFail:
-			// handled below, after the change is applied
+		case FaultCommitThenFail, FaultActionError:
+			// handled below, around the handler
 		default:
 			writeError(w, fault.apiError())
 			return
@@ -271,7 +271,11 @@ func (s *Sim) serveRoute(w http.ResponseWriter, r *http.Request, pattern string,
 
 	// The response is encoded under the lock: it may share slices with the state.
 	s.mu.Lock()
+	firstNewID := s.st.nextID + 1
 	status, out, herr := h(s, &call{r: r, body: body, now: time.Now()})
+	if fault != nil && fault.Kind == FaultActionError && herr == nil {
+		s.st.failActionsFrom(firstNewID)
+	}
 	var encoded []byte
 	if herr == nil && out != nil {
 		var err error

@@ -83,6 +83,16 @@ func (sv *server) schedule(now time.Time, ts ...transition) {
 type action struct {
 	a      schema.Action
 	doneAt time.Time
+	fails  bool // ends in status "error" (fault action_error)
+}
+
+// failActionsFrom makes every action with an ID >= first end in error.
+func (st *state) failActionsFrom(first int64) {
+	for id, ac := range st.actions {
+		if id >= first {
+			ac.fails = true
+		}
+	}
 }
 
 // view renders the action as of now.
@@ -94,6 +104,10 @@ func (ac *action) view(now time.Time) schema.Action {
 		out.Progress = 100
 		done := ac.doneAt
 		out.Finished = &done
+		if ac.fails {
+			out.Status = "error"
+			out.Error = &schema.ActionError{Code: "action_failed", Message: "action failed (injected)"}
+		}
 	} else {
 		out.Status = "running"
 		out.Progress = 0
