@@ -32,12 +32,20 @@ func (s *Sim) filterActions(c *call, keep func(schema.Action) bool) ([]schema.Ac
 		}
 		ids = append(ids, id)
 	}
+	candidates := ids
+	if len(ids) == 0 {
+		candidates = sortedKeys(s.st.actions)
+	} else {
+		slices.Sort(candidates)
+		candidates = slices.Compact(candidates)
+	}
 	var out []schema.Action
-	for _, id := range sortedKeys(s.st.actions) {
-		a := s.st.actions[id].view(c.now)
-		if len(ids) > 0 && !slices.Contains(ids, a.ID) {
+	for _, id := range candidates {
+		ac, ok := s.st.actions[id]
+		if !ok {
 			continue
 		}
+		a := ac.view(c.now)
 		if st := q["status"]; len(st) > 0 && !slices.Contains(st, a.Status) {
 			continue
 		}

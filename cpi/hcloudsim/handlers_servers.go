@@ -367,5 +367,6 @@ func deleteServer(s *Sim, c *call) (int, any, *apiError) {
 	}
 	delete(st.servers, id)
 	ac := st.newAction(c.now, "delete_server", s.opts.Delays.Action, serverRef(id))
+	delete(st.busyUntil, id)
 	return http.StatusOK, map[string]any{"action": ac.runningView()}, nil
 }

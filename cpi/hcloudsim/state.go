@@ -17,6 +17,7 @@ type state struct {
 	firewalls       map[int64]*schema.Firewall
 	placementGroups map[int64]*schema.PlacementGroup
 	actions         map[int64]*action
+	busyUntil       map[int64]time.Time // per server: when its last running action ends
 	ipv4Seq         int
 }
 
@@ -35,6 +36,7 @@ func newState() *state {
 		firewalls:       map[int64]*schema.Firewall{},
 		placementGroups: map[int64]*schema.PlacementGroup{},
 		actions:         map[int64]*action{},
+		busyUntil:       map[int64]time.Time{},
 	}
 }
 
@@ -132,6 +134,11 @@ func (st *state) newAction(now time.Time, command string, d time.Duration, resou
 		ac.a.Resources = []schema.ActionResourceReference{}
 	}
 	st.actions[ac.a.ID] = ac
+	for _, r := range ac.a.Resources {
+		if r.Type == "server" && ac.doneAt.After(st.busyUntil[r.ID]) {
+			st.busyUntil[r.ID] = ac.doneAt
+		}
+	}
 	return ac
 }
 
@@ -147,17 +154,7 @@ func (ac *action) runningView() schema.Action {
 
 // serverLocked reports whether an action is running on server id at now.
 func (st *state) serverLocked(id int64, now time.Time) bool {
-	for _, ac := range st.actions {
-		if !ac.running(now) {
-			continue
-		}
-		for _, r := range ac.a.Resources {
-			if r.Type == "server" && r.ID == id {
-				return true
-			}
-		}
-	}
-	return false
+	return now.Before(st.busyUntil[id])
 }
 
 func serverRef(id int64) schema.ActionResourceReference {
