@@ -211,7 +211,7 @@ func (s *Shim) routes() http.Handler {
 			byPath[p] = ph
 			paths = append(paths, p)
 		}
-		ph.verbs[rt.Verb] = &routeHandler{shim: s, route: rt, label: rt.Verb + " " + rt.Path}
+		ph.verbs[rt.Verb] = &routeHandler{shim: s, route: rt, params: rt.ParamNames(), label: rt.Verb + " " + rt.Path}
 	}
 	for _, p := range paths {
 		ph := byPath[p]
@@ -266,18 +266,18 @@ func (p *pathHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // routeHandler serves one Nanobox route: it turns the HTTP request into one
 // CPI call and the CPI's response into the HTTP answer.
 type routeHandler struct {
-	shim  *Shim
-	route protocol.Route
-	label string
+	shim   *Shim
+	route  protocol.Route
+	params []string // path parameter names, in order
+	label  string   // route label for metrics
 }
 
 func (h *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s := h.shim
 	setRoute(w, h.label)
 	rt := h.route
-	names := rt.ParamNames()
-	args := make([]json.RawMessage, 0, len(names)+1)
-	for _, name := range names {
+	args := make([]json.RawMessage, 0, len(h.params)+1)
+	for _, name := range h.params {
 		v, _ := json.Marshal(r.PathValue(name))
 		args = append(args, v)
 	}
