@@ -276,6 +276,7 @@ func TestRenderedScriptsPassShellcheck(t *testing.T) {
 	}
 	for i, tc := range cases {
 		t.Run(tc.job+"/"+string(rune('a'+i)), func(t *testing.T) {
+			t.Parallel()
 			out := t.TempDir()
 			mustRenderJob(t, tc.job, tc.props, out)
 			bins := mustReadDir(t, filepath.Join(out, "bin"))
