@@ -138,6 +138,7 @@ func TestContract_ShimErrorsMatchTheSpec(t *testing.T) {
 		{"body not an object", http.MethodPost, "/servers", `["a"]`, http.StatusBadRequest, "not a JSON object", http.MethodPost, "/servers"},
 		{"empty body", http.MethodPatch, "/servers/1/rename", "", http.StatusBadRequest, "body is empty", http.MethodPatch, "/servers/{id}/rename"},
 		{"trailing data", http.MethodPatch, "/servers/1/config", `{} {}`, http.StatusBadRequest, "not a JSON object", http.MethodPatch, "/servers/{id}/config"},
+		{"oversized body where none is due", http.MethodPost, "/verify", strings.Repeat("x", 2000), http.StatusRequestEntityTooLarge, "larger than 1024 bytes", http.MethodPost, "/verify"},
 		{"oversized body", http.MethodPost, "/keys", `{"id": "a", "key": "` + strings.Repeat("A", 2000) + `"}`, http.StatusRequestEntityTooLarge, "larger than 1024 bytes", http.MethodPost, "/keys"},
 	}
 	for _, c := range cases {
@@ -148,6 +149,10 @@ func TestContract_ShimErrorsMatchTheSpec(t *testing.T) {
 			validateAgainstSpec(t, c.specVerb, c.specPath, resp)
 		})
 	}
+	t.Run("a small body where none is due is ignored", func(t *testing.T) {
+		resp := ts.do(t, http.MethodPost, "/verify", `{}`)
+		assert.Equal(t, http.StatusOK, resp.Status, "%s", resp.Body)
+	})
 	t.Run("405 lists the allowed methods", func(t *testing.T) {
 		resp := ts.do(t, http.MethodPost, "/servers/1", "")
 		assert.Equal(t, "DELETE, GET", resp.Header.Get("Allow"))
@@ -158,7 +163,7 @@ func TestContract_ShimErrorsMatchTheSpec(t *testing.T) {
 	metrics := ts.do(t, http.MethodGet, "/metrics", "")
 	assert.NotContains(t, string(metrics.Body), `cpi_method="create_key"`)
 	assert.Contains(t, string(metrics.Body), `nanobox_shim_rejections_total{reason="malformed_body"} 4`)
-	assert.Contains(t, string(metrics.Body), `nanobox_shim_rejections_total{reason="body_too_large"} 1`)
+	assert.Contains(t, string(metrics.Body), `nanobox_shim_rejections_total{reason="body_too_large"} 2`)
 }
 
 // TestContract_RequestReachesTheCPI checks what the CPI receives: Auth-*

@@ -288,6 +288,13 @@ func (h *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		args = append(args, body)
+	} else if r.ContentLength != 0 {
+		// The spec sends no body here; read and drop one anyway, within the
+		// same limit, so the server notices a client that goes away.
+		if status, msg := s.discardBody(w, r); status != 0 {
+			writeErrors(w, status, msg)
+			return
+		}
 	}
 	creds := Credentials(r.Header)
 	req := &protocol.Request{
@@ -352,6 +359,26 @@ func (s *Shim) readBody(w http.ResponseWriter, r *http.Request) (json.RawMessage
 	}
 	// The buffer goes back to the pool: keep a copy.
 	return append(json.RawMessage(nil), data...), 0, ""
+}
+
+// discardBody reads and drops a body the route does not use.
+func (s *Shim) discardBody(w http.ResponseWriter, r *http.Request) (int, string) {
+	limit := s.opts.MaxBody
+	if r.ContentLength > limit {
+		s.metrics.rejections.WithLabelValues("body_too_large").Inc()
+		return http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", limit)
+	}
+	_, err := io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, limit))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		s.metrics.rejections.WithLabelValues("body_too_large").Inc()
+		return http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", limit)
+	case err != nil:
+		s.metrics.rejections.WithLabelValues("body_unreadable").Inc()
+		return http.StatusBadRequest, "could not read the request body"
+	}
+	return 0, ""
 }
 
 // Credentials collects every Auth-* header, in any letter case, keyed by the
