@@ -20,6 +20,8 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
 	"sort"
 	"strconv"
@@ -82,12 +84,8 @@ type Options struct {
 // Validate reports every problem with o at once.
 func (o Options) Validate() error {
 	var problems []string
-	if o.CPI == "" {
-		problems = append(problems, "the CPI binary path is empty")
-	} else if st, err := os.Stat(o.CPI); err != nil {
-		problems = append(problems, fmt.Sprintf("CPI binary %s: %v", o.CPI, err))
-	} else if st.IsDir() || st.Mode().Perm()&0o111 == 0 {
-		problems = append(problems, fmt.Sprintf("CPI binary %s is not an executable file", o.CPI))
+	if _, err := resolveCPI(o.CPI); err != nil {
+		problems = append(problems, err.Error())
 	}
 	if o.CPIConfig != "" {
 		if _, err := os.Stat(o.CPIConfig); err != nil {
@@ -116,6 +114,23 @@ func (o Options) Validate() error {
 		return fmt.Errorf("invalid shim options: %s", strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// resolveCPI finds the CPI binary once: a bare name through PATH, any
+// path made absolute, and it must be an executable file.
+func resolveCPI(path string) (string, error) {
+	if path == "" {
+		return "", errors.New("the CPI binary path is empty")
+	}
+	found, err := exec.LookPath(path)
+	if err != nil {
+		return "", fmt.Errorf("CPI binary %s: %v", path, err)
+	}
+	abs, err := filepath.Abs(found)
+	if err != nil {
+		return "", fmt.Errorf("CPI binary %s: %v", path, err)
+	}
+	return abs, nil
 }
 
 // Shim is the HTTP handler. Build it with New.
@@ -161,6 +176,10 @@ func New(opts Options) (*Shim, error) {
 		log = logrus.New()
 		log.SetOutput(io.Discard)
 	}
+	cpi, err := resolveCPI(opts.CPI)
+	if err != nil {
+		return nil, err
+	}
 	var args []string
 	if opts.CPIConfig != "" {
 		args = []string{"-configPath", opts.CPIConfig}
@@ -168,7 +187,7 @@ func New(opts Options) (*Shim, error) {
 	s := &Shim{
 		opts:     opts,
 		basePath: strings.TrimSuffix(opts.BasePath, "/"),
-		runner:   &Runner{Path: opts.CPI, Args: args, Env: ChildEnv(opts.Env)},
+		runner:   &Runner{Path: cpi, Args: args, Env: ChildEnv(opts.Env)},
 		log:      log,
 		slots:    make(chan struct{}, opts.MaxConcurrent),
 		metrics:  newMetrics(),
