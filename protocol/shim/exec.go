@@ -29,6 +29,9 @@ const (
 // disconnect) the whole group is killed; when the CPI exits on its own, what
 // is left of its group (a stray grandchild) is killed too, before the child
 // is reaped, so the group id cannot have been reused. Every child is reaped.
+// There is no shell: the binary is executed directly. (exec.CommandContext
+// is not used because its cancellation kills only the leader, and only
+// after the context ends; the group must go, and before the reaping.)
 type Runner struct {
 	Path      string   // the CPI binary
 	Args      []string // e.g. ["-configPath", "cpi.json"]
