@@ -46,19 +46,32 @@ func getServers(s *Sim, c *call) (int, any, *apiError) {
 	if err != nil {
 		return 0, nil, err
 	}
-	var out []serverJSON
-	for _, sv := range s.st.serverList(c.now) {
-		if !matchName(q, sv.Name) || !sel.matches(sv.Labels) {
+	// Filter and sort the stored servers, then render only the requested page.
+	var hits []*server
+	for _, id := range sortedKeys(s.st.servers) {
+		sv := s.st.servers[id]
+		if !matchName(q, sv.s.Name) || !sel.matches(sv.s.Labels) {
 			continue
 		}
-		if st := q["status"]; len(st) > 0 && !slices.Contains(st, sv.Status) {
+		if st := q["status"]; len(st) > 0 && !slices.Contains(st, sv.statusAt(c.now)) {
 			continue
 		}
-		out = append(out, sv)
+		hits = append(hits, sv)
 	}
-	return listBody("servers", out, q, func(sv serverJSON) sortKey {
-		return sortKey{id: sv.ID, name: sv.Name, created: sv.Created}
-	}, "id", "name", "created")
+	if err := sortItems(hits, q, func(sv *server) sortKey {
+		return sortKey{id: sv.s.ID, name: sv.s.Name, created: sv.s.Created}
+	}, "id", "name", "created"); err != nil {
+		return 0, nil, err
+	}
+	page, meta, err := paginate(hits, q)
+	if err != nil {
+		return 0, nil, err
+	}
+	views := make([]serverJSON, 0, len(page))
+	for _, sv := range page {
+		views = append(views, s.st.serverView(sv, c.now))
+	}
+	return http.StatusOK, map[string]any{"servers": views, "meta": meta}, nil
 }
 
 func (s *Sim) serverByPath(c *call) (*server, *apiError) {

@@ -98,8 +98,17 @@ func sortItems[T any](items []T, q map[string][]string, key func(T) sortKey, all
 		}
 	}
 	crits = append(crits, crit{"id", false})
-	slices.SortStableFunc(items, func(a, b T) int {
-		ka, kb := key(a), key(b)
+	// Sort keys with indices, then permute once: items can be large structs.
+	type keyed struct {
+		k   sortKey
+		idx int
+	}
+	ks := make([]keyed, len(items))
+	for i := range items {
+		ks[i] = keyed{key(items[i]), i}
+	}
+	slices.SortStableFunc(ks, func(a, b keyed) int {
+		ka, kb := a.k, b.k
 		for _, c := range crits {
 			var r int
 			switch c.field {
@@ -107,11 +116,8 @@ func sortItems[T any](items []T, q map[string][]string, key func(T) sortKey, all
 				r = cmp.Compare(ka.id, kb.id)
 			case "name":
 				r = cmp.Compare(ka.name, kb.name)
-			case "created", "started", "finished":
+			case "created":
 				r = ka.created.Compare(kb.created)
-				if c.field != "created" {
-					r = cmp.Compare(ka.extra[c.field], kb.extra[c.field])
-				}
 			default:
 				r = cmp.Compare(ka.extra[c.field], kb.extra[c.field])
 			}
@@ -124,5 +130,10 @@ func sortItems[T any](items []T, q map[string][]string, key func(T) sortKey, all
 		}
 		return 0
 	})
+	sorted := make([]T, len(items))
+	for i, k := range ks {
+		sorted[i] = items[k.idx]
+	}
+	copy(items, sorted)
 	return nil
 }
