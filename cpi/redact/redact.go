@@ -17,6 +17,11 @@ const Placeholder = "[REDACTED]"
 // mangle ordinary text; no real token is this short.
 const minSecretLen = 4
 
+// minPieceLen is the shortest start of a secret that is redacted on its
+// own: messages truncate long values ("ssh_key \"abcdef...\""), and a
+// truncated secret is still a leak.
+const minPieceLen = 12
+
 // Secrets is a set of values that must never be written out.
 type Secrets struct {
 	mu     sync.RWMutex
@@ -44,7 +49,8 @@ func (s *Secrets) Add(values ...string) {
 	sort.Slice(s.values, func(i, j int) bool { return len(s.values[i]) > len(s.values[j]) })
 }
 
-// String replaces every secret in text.
+// String replaces every secret in text, and every start of a secret at
+// least minPieceLen long (what is left of a secret cut short).
 func (s *Secrets) String(text string) string {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -52,8 +58,35 @@ func (s *Secrets) String(text string) string {
 		if strings.Contains(text, v) {
 			text = strings.ReplaceAll(text, v, Placeholder)
 		}
+		if len(v) > minPieceLen {
+			text = redactStarts(text, v)
+		}
 	}
 	return text
+}
+
+// redactStarts replaces each run of text that begins with the first
+// minPieceLen bytes of secret and follows it as far as it agrees.
+func redactStarts(text, secret string) string {
+	head := secret[:minPieceLen]
+	if !strings.Contains(text, head) {
+		return text
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(text, head)
+		if i < 0 {
+			b.WriteString(text)
+			return b.String()
+		}
+		n := minPieceLen
+		for i+n < len(text) && n < len(secret) && text[i+n] == secret[n] {
+			n++
+		}
+		b.WriteString(text[:i])
+		b.WriteString(Placeholder)
+		text = text[i+n:]
+	}
 }
 
 // Writer redacts everything written through it. It is meant for line
