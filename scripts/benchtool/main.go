@@ -1,0 +1,279 @@
+// Command benchtool measures the nanobox-hcloud adapter on loopback against
+// bin/hcloud-sim (faults off, simulated delays zero, rate limit raised so it
+// never throttles) and writes docs/benchmarks.md with its raw data under
+// docs/bench/. scripts/bench (make bench) runs it after the Go
+// micro-benchmarks.
+//
+// It measures, in one run:
+//   - every CPI method as a whole process (wall time, CPU time, peak RSS from
+//     rusage) with the simulator's request counters reset before each call,
+//     beside the method's API request budget;
+//   - the floors: a trivial Go binary's exec and the direct HTTP requests;
+//   - the official hcloud CLI doing the same, when it is on PATH;
+//   - the shim under load at several concurrencies, and the CPI run
+//     directly at the same concurrencies.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// results is everything one run measured (docs/bench/results.json).
+type results struct {
+	Env          map[string]string `json:"environment"`
+	Started      time.Time         `json:"started"`
+	Seconds      float64           `json:"seconds"`
+	Runs         int               `json:"runs_per_method"`
+	RSSMethod    string            `json:"rss_method"`
+	LoadAvg      []string          `json:"loadavg_start_end"`
+	SimArgs      []string          `json:"sim_args"`
+	ShimArgs     []string          `json:"shim_args"`
+	ShimExit     string            `json:"shim_exit"`
+	LoadServerID string            `json:"load_server_id"`
+	Trivial      *scenario         `json:"trivial"`
+	Methods      []*scenario       `json:"methods"`
+	Direct       []*directResult   `json:"direct_http"`
+	CLI          struct {
+		Absent  bool      `json:"absent"`
+		Path    string    `json:"path,omitempty"`
+		Version string    `json:"version,omitempty"`
+		Rows    []*cliRow `json:"rows,omitempty"`
+	} `json:"hcloud_cli"`
+	Load        []*loadLevel `json:"shim_load"`
+	LoadDefault *loadLevel   `json:"shim_load_default_max_concurrent,omitempty"`
+	LoadDirect  []*loadLevel `json:"direct_cpi_load"`
+}
+
+// bench holds the run's configuration and state.
+type bench struct {
+	binDir, outDir, tmp string
+	cpi, shim, sim      string
+	trivial             string
+	launcher            string
+	runs                int
+	clients             []int
+	loadDuration        time.Duration
+	directDuration      time.Duration
+	maxConc             int
+	defaultConcRun      bool
+	microFiles          []string
+
+	token        string
+	simURL       string // ends in /v1
+	admin        *simAdmin
+	stateDir     string
+	liveCacheDir string
+	cfgNoToken   string
+	cfgLive      string
+	cfgCached    string
+	seq          int
+	loadServer   string
+	firstKeyID   string
+
+	res results
+}
+
+func (b *bench) logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
+}
+
+func main() {
+	b := &bench{}
+	var clients, micro string
+	flag.StringVar(&b.binDir, "bin", "bin", "directory of hcloud-sim, nanobox-hcloud-cpi and nanobox-cpi-shim")
+	flag.StringVar(&b.outDir, "out", "docs", "docs directory: writes benchmarks.md and bench/")
+	flag.IntVar(&b.runs, "runs", 20, "runs per method (the median of these is reported)")
+	flag.StringVar(&clients, "clients", "1,8,32,128", "concurrent clients of the load runs")
+	flag.DurationVar(&b.loadDuration, "load-duration", 10*time.Second, "duration of each shim load run")
+	flag.DurationVar(&b.directDuration, "direct-duration", 4*time.Second, "duration of each direct-CPI load run")
+	flag.IntVar(&b.maxConc, "max-concurrent", 128, "the shim's --max-concurrent in the load runs")
+	flag.BoolVar(&b.defaultConcRun, "default-concurrency-run", true, "also drive the shim at its default --max-concurrent with the most clients")
+	flag.StringVar(&micro, "micro", "", "comma-separated files of micro-benchmark output to include (go test -bench, benchstat)")
+	flag.Parse()
+	for _, f := range strings.Split(clients, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			fatalf("-clients: %q is not a positive number", f)
+		}
+		b.clients = append(b.clients, n)
+	}
+	if micro != "" {
+		b.microFiles = strings.Split(micro, ",")
+	}
+	if b.runs < 1 {
+		fatalf("-runs must be at least 1")
+	}
+	if err := b.run(); err != nil {
+		fatalf("%v", err)
+	}
+}
+
+func fatalf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "benchtool: "+format+"\n", args...)
+	os.Exit(1)
+}
+
+func (b *bench) run() error {
+	start := time.Now()
+	b.res.Started = start.UTC()
+	b.res.Runs = b.runs
+	var err error
+	for name, dst := range map[string]*string{"nanobox-hcloud-cpi": &b.cpi, "nanobox-cpi-shim": &b.shim, "hcloud-sim": &b.sim} {
+		p, err := filepath.Abs(filepath.Join(b.binDir, name))
+		if err != nil {
+			return err
+		}
+		if _, err := os.Stat(p); err != nil {
+			return fmt.Errorf("%s: %w (run make build)", p, err)
+		}
+		*dst = p
+	}
+	if b.tmp, err = os.MkdirTemp("", "nanobox-bench-"); err != nil {
+		return err
+	}
+	defer os.RemoveAll(b.tmp)
+	b.res.Env = environment(b)
+
+	b.res.LoadAvg = append(b.res.LoadAvg, readTrim("/proc/loadavg"))
+	b.buildLauncher()
+	if err := b.buildTrivial(); err != nil {
+		return err
+	}
+	simSrv, err := b.startSim()
+	if err != nil {
+		return err
+	}
+	defer simSrv.stop()
+	if err := b.writeConfigs(); err != nil {
+		return err
+	}
+
+	steps := []struct {
+		name string
+		fn   func() error
+	}{
+		{"per-method runs", b.runMethods},
+		{"direct HTTP baselines", b.runDirect},
+		{"hcloud CLI", b.runCLI},
+		{"shim load", b.runLoad},
+	}
+	for _, s := range steps {
+		b.logf("== %s", s.name)
+		if err := s.fn(); err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+	}
+	simSrv.stop()
+	b.res.LoadAvg = append(b.res.LoadAvg, readTrim("/proc/loadavg"))
+	b.res.Seconds = time.Since(start).Seconds()
+	return b.write()
+}
+
+// buildTrivial builds `package main; func main(){}` with the same toolchain
+// and flags as the CPI: the floor of any exec.
+func (b *bench) buildTrivial() error {
+	dir := filepath.Join(b.tmp, "trivial")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\n\nfunc main() {}\n"), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module trivial\n\ngo 1.26\n"), 0o644); err != nil {
+		return err
+	}
+	b.trivial = filepath.Join(dir, "trivial")
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", b.trivial, ".")
+	cmd.Dir = dir
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("building the trivial Go binary: %w", err)
+	}
+	return nil
+}
+
+// startSim starts bin/hcloud-sim with zero delays, no faults and a rate
+// limit far above anything the bench sends.
+func (b *bench) startSim() (*server, error) {
+	b.token = "bench-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	args := []string{"--listen", "127.0.0.1:0", "--token", b.token,
+		"--rate-limit", "100000000", "--rate-refill", "1ms", "--log-level", "warn"}
+	srv, out, err := startServer("hcloud-sim", b.sim, args, b.childEnv(), filepath.Join(b.tmp, "sim.log"))
+	if err != nil {
+		return nil, err
+	}
+	line := make(chan string, 1)
+	go func() {
+		l, _ := out.ReadString('\n')
+		line <- strings.TrimSpace(l)
+		_, _ = out.WriteTo(discard{})
+	}()
+	select {
+	case url := <-line:
+		if !strings.HasPrefix(url, "http://") {
+			srv.stop()
+			return nil, fmt.Errorf("hcloud-sim printed %q, not its URL", url)
+		}
+		b.simURL = url
+	case <-time.After(15 * time.Second):
+		srv.stop()
+		return nil, fmt.Errorf("hcloud-sim did not print its URL within 15s")
+	}
+	b.admin = &simAdmin{base: strings.TrimSuffix(b.simURL, "/v1"), token: b.token, http: newAdminClient()}
+	shown := append([]string(nil), args...)
+	for i := range shown {
+		if shown[i] == b.token {
+			shown[i] = "<token>"
+		}
+	}
+	b.res.SimArgs = shown
+	return srv, nil
+}
+
+// writeConfigs writes the three CPI configs: no operator token (calls
+// bring their own), and with the operator token for the live and the
+// cached catalog.
+func (b *bench) writeConfigs() error {
+	b.stateDir = filepath.Join(b.tmp, "state")
+	b.liveCacheDir = filepath.Join(b.tmp, "cache-live")
+	write := func(name string, cfg map[string]any) (string, error) {
+		p := filepath.Join(b.tmp, name)
+		data, err := json.MarshalIndent(cfg, "", "  ")
+		if err != nil {
+			return "", err
+		}
+		return p, os.WriteFile(p, data, 0o600)
+	}
+	base := func(cacheDir string) map[string]any {
+		return map[string]any{
+			"endpoint":  b.simURL,
+			"state_dir": b.stateDir,
+			"catalog":   map[string]any{"cache_dir": cacheDir},
+		}
+	}
+	var err error
+	if b.cfgNoToken, err = write("cpi-calls.json", base(filepath.Join(b.tmp, "cache-none"))); err != nil {
+		return err
+	}
+	live := base(b.liveCacheDir)
+	live["token"] = b.token
+	if b.cfgLive, err = write("cpi-live.json", live); err != nil {
+		return err
+	}
+	cached := base(filepath.Join(b.tmp, "cache-warm"))
+	cached["token"] = b.token
+	b.cfgCached, err = write("cpi-cached.json", cached)
+	return err
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
