@@ -130,10 +130,11 @@ func run(c *cli.Context, logger *logrus.Logger) error {
 		Handler:           sh,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      opts.Timeout + 15*time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          log.New(errLog, "", 0),
+		// A response may wait for a slot, then for the CPI: allow both.
+		WriteTimeout:   opts.Timeout + max(queueWait, 0) + 15*time.Second,
+		IdleTimeout:    120 * time.Second,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       log.New(errLog, "", 0),
 	}
 	ln, err := net.Listen("tcp", c.String("listen"))
 	if err != nil {
