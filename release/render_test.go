@@ -105,19 +105,13 @@ func TestCPIConfigBadPropertiesAreRejectedByTheLoader(t *testing.T) {
 		{"reserved label", map[string]any{"labels": map[string]string{"managed-by": "me"}}, "labels"},
 		{"image not offered", map[string]any{"image": "arch"}, "image"},
 		{"relative state dir", map[string]any{"state_dir": "data"}, "state_dir"},
-		{"call timeout", map[string]any{"timeouts": map[string]any{"call_seconds": 0}}, ""},
+		{"call timeout", map[string]any{"timeouts": map[string]any{"call_seconds": 601}}, "timeouts.call_seconds"},
+		{"price basis", map[string]any{"catalog": map[string]any{"price_basis": "list"}}, "catalog.price_basis"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			_, _, err := loadRenderedConfig(t, map[string]any{"nanobox_hcloud": tc.props})
-			if tc.field == "" {
-				// call_seconds 0 means "default" to the loader: accepted.
-				if err != nil {
-					t.Fatalf("rejected: %v", err)
-				}
-				return
-			}
 			if err == nil || !strings.Contains(err.Error(), tc.field) {
 				t.Fatalf("error %v, want one naming %s", err, tc.field)
 			}
