@@ -36,6 +36,7 @@ func newPublicKey(t testing.TB, rng *rand.Rand, comment string) string {
 type planted struct {
 	HiddenServers  []int64
 	HiddenKeys     []int64
+	HiddenKeyPubs  []string // the public keys of HiddenKeys
 	ForeignServers []int64
 	ForeignKeys    []int64
 }
@@ -70,17 +71,21 @@ func (w *world) plant(t testing.TB, rng *rand.Rand) planted {
 		require.NoError(t, err, "planting server %s", name)
 		return res.Server.ID
 	}
-	newKey := func(name string, labels map[string]string) int64 {
-		key, _, err := client.SSHKey.Create(ctx, hcloud.SSHKeyCreateOpts{Name: name, PublicKey: newPublicKey(t, rng, name), Labels: labels})
+	newKey := func(name string, labels map[string]string) (int64, string) {
+		pub := newPublicKey(t, rng, name)
+		key, _, err := client.SSHKey.Create(ctx, hcloud.SSHKeyCreateOpts{Name: name, PublicKey: pub, Labels: labels})
 		require.NoError(t, err, "planting key %s", name)
-		return key.ID
+		return key.ID, pub
 	}
 	for i, l := range hiddenLabels {
 		p.HiddenServers = append(p.HiddenServers, newServer(fmt.Sprintf("hidden-server-%d", i), l))
-		p.HiddenKeys = append(p.HiddenKeys, newKey(fmt.Sprintf("hidden-key-%d", i), l))
+		id, pub := newKey(fmt.Sprintf("hidden-key-%d", i), l)
+		p.HiddenKeys = append(p.HiddenKeys, id)
+		p.HiddenKeyPubs = append(p.HiddenKeyPubs, pub)
 	}
 	p.ForeignServers = append(p.ForeignServers, newServer("foreign-server", map[string]string{"team": "billing"}))
-	p.ForeignKeys = append(p.ForeignKeys, newKey("foreign-key", nil))
+	id, _ := newKey("foreign-key", nil)
+	p.ForeignKeys = append(p.ForeignKeys, id)
 	return p
 }
 
