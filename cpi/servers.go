@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
@@ -25,13 +26,15 @@ const cleanupTimeout = 15 * time.Second
 
 // hostname is an RFC 1123 host name: dot-separated labels of letters,
 // digits and hyphens, each 1-63 long, not starting or ending with '-'.
-var hostname = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$`)
+var hostname = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$`)
+})
 
 func validName(op, name string) error {
 	if name == "" {
 		return protocol.NewError(protocol.InvalidArguments, "%s: \"name\" is required", op)
 	}
-	if len(name) > 253 || !hostname.MatchString(name) {
+	if len(name) > 253 || !hostname().MatchString(name) {
 		return protocol.NewError(protocol.InvalidArguments,
 			"%s: name %q is not a valid host name (RFC 1123: letters, digits, '-' and '.', labels of 1-63 characters not starting or ending with '-')", op, truncate(name, 80))
 	}

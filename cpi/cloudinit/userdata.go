@@ -12,7 +12,6 @@ package cloudinit
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 )
 
@@ -27,14 +26,26 @@ type Options struct {
 	PrivateIface string
 }
 
-var ifaceName = regexp.MustCompile(`^[a-z][a-z0-9]{0,14}$`)
+// validIface: a lower-case letter, then up to 14 lower-case letters or
+// digits (checked by hand: a package-level regexp would cost every start).
+func validIface(s string) bool {
+	if len(s) == 0 || len(s) > 15 || s[0] < 'a' || s[0] > 'z' {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z') && !(c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
 
 // UserData returns the #cloud-config document. It never contains secrets.
 func UserData(o Options) (string, error) {
 	if o.PrivateIface == "" {
 		return "", nil
 	}
-	if !ifaceName.MatchString(o.PrivateIface) || o.PrivateIface == "eth0" {
+	if !validIface(o.PrivateIface) || o.PrivateIface == "eth0" {
 		return "", fmt.Errorf("cloudinit: %q cannot be the private interface name", o.PrivateIface)
 	}
 	iface := o.PrivateIface

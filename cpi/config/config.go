@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -200,14 +201,52 @@ func (e *ProblemsError) Error() string {
 	return fmt.Sprintf("%d problem(s): %s", len(e.Problems), strings.Join(e.Problems, "; "))
 }
 
+// The patterns are compiled on first use: this package is on every call's
+// start-up path, and most calls run without a config needing them.
 var (
-	imageName   = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
-	locationRe  = regexp.MustCompile(`^[a-z][a-z0-9-]{1,15}$`)
-	sizeRe      = regexp.MustCompile(`^[a-z][a-z0-9-]{1,31}$`)
-	networkName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
-	labelKey    = regexp.MustCompile(`^([a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$`)
-	labelValue  = regexp.MustCompile(`^([A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?$`)
+	imageName   = lazyRegexp(`^[a-z0-9][a-z0-9._-]*$`) // ≤ 63, checked apart
+	locationRe  = lazyRegexp(`^[a-z][a-z0-9-]+$`)      // ≤ 16
+	sizeRe      = lazyRegexp(`^[a-z][a-z0-9-]+$`)      // ≤ 32
+	networkName = lazyRegexp(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	labelPrefix = lazyRegexp(`^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$`)
+	labelName   = lazyRegexp(`^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$`)
 )
+
+// lazyRegexp compiles pattern once, when first matched.
+type lazyRegexp string
+
+var compiled sync.Map
+
+func (p lazyRegexp) MatchString(s string) bool {
+	if re, ok := compiled.Load(p); ok {
+		return re.(*regexp.Regexp).MatchString(s)
+	}
+	re := regexp.MustCompile(string(p))
+	compiled.Store(p, re)
+	return re.MatchString(s)
+}
+
+// Lengths are checked apart from the patterns: counted repetitions like
+// {0,251} make regexps slow to compile.
+
+// validLabelKey: an optional DNS-subdomain prefix (≤253) and "/", then a
+// name of 1-63 characters, as Hetzner (and Kubernetes) define label keys.
+func validLabelKey(k string) bool {
+	prefix, name, hasPrefix := strings.Cut(k, "/")
+	if !hasPrefix {
+		prefix, name = "", k
+	} else if prefix == "" || len(prefix) > 253 || !labelPrefix.MatchString(prefix) {
+		return false
+	}
+	return len(name) <= 63 && labelName.MatchString(name)
+}
+
+func validImage(s string) bool { return len(s) <= 63 && imageName.MatchString(s) }
+
+// validLabelValue: empty, or 1-63 characters like a key's name.
+func validLabelValue(v string) bool {
+	return v == "" || (len(v) <= 63 && labelName.MatchString(v))
+}
 
 // vxlanRange is what Nanobox's vxlan uses on every host (rule 5 of the spec).
 var vxlanRange = netip.MustParsePrefix("192.168.0.0/24")
@@ -228,12 +267,12 @@ func (c *Config) Validate() error {
 			add("endpoint: must be an http(s) URL")
 		}
 	}
-	if !imageName.MatchString(c.Image) {
+	if !validImage(c.Image) {
 		add("image: %q is not an image name", c.Image)
 	}
 	seen := map[string]bool{}
 	for i, img := range c.Images {
-		if !imageName.MatchString(img) {
+		if !validImage(img) {
 			add("images[%d]: %q is not an image name", i, img)
 		}
 		if seen[img] {
@@ -241,12 +280,12 @@ func (c *Config) Validate() error {
 		}
 		seen[img] = true
 	}
-	if imageName.MatchString(c.Image) && !seen[c.Image] {
+	if validImage(c.Image) && !seen[c.Image] {
 		add("image: %q must be one of images (%s)", c.Image, strings.Join(c.Images, ", "))
 	}
 	switch c.Network.Mode {
 	case NetworkPrivate:
-		if !networkName.MatchString(c.Network.Name) {
+		if !(len(c.Network.Name) <= 63 && networkName.MatchString(c.Network.Name)) {
 			add("network.name: %q is not a valid network name", c.Network.Name)
 		}
 		pfx, err := netip.ParsePrefix(c.Network.IPRange)
@@ -274,19 +313,19 @@ func (c *Config) Validate() error {
 	for _, k := range keys {
 		v := c.Labels[k]
 		switch {
-		case !labelKey.MatchString(k):
+		case !validLabelKey(k):
 			add("labels: %q is not a valid Hetzner label key", k)
 		case isReserved(k):
 			add("labels: %q is set by the adapter and cannot be configured", k)
 		}
-		if !labelValue.MatchString(v) {
+		if !validLabelValue(v) {
 			add("labels[%q]: value is not a valid Hetzner label value", k)
 		}
 	}
-	if !locationRe.MatchString(c.Defaults.Region) {
+	if !(len(c.Defaults.Region) <= 16 && locationRe.MatchString(c.Defaults.Region)) {
 		add("defaults.region: %q is not a region id", c.Defaults.Region)
 	}
-	if !sizeRe.MatchString(c.Defaults.Size) {
+	if !(len(c.Defaults.Size) <= 32 && sizeRe.MatchString(c.Defaults.Size)) {
 		add("defaults.size: %q is not a size id", c.Defaults.Size)
 	}
 	if c.Catalog.TTLSeconds < 0 {

@@ -158,3 +158,39 @@ func TestStateDirDefaults(t *testing.T) {
 	require.Equal(t, "/home/u/.cache/nanobox-hcloud", c.ResolvedStateDir(func(k string) string { return env[k] }))
 	require.Equal(t, "/home/u/.cache/nanobox-hcloud", c.ResolvedCacheDir(func(k string) string { return env[k] }))
 }
+
+func TestLabels(t *testing.T) {
+	long := func(n int) string {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = 'a'
+		}
+		return string(b)
+	}
+	cases := []struct {
+		key, value string
+		ok         bool
+	}{
+		{"team", "web", true},
+		{"example.com/env", "prod", true},
+		{"env", "", true},
+		{long(63), long(63), true},
+		{long(64), "x", false},
+		{"k", long(64), false},
+		{long(253) + "/k", "x", true},
+		{long(254) + "/k", "x", false},
+		{"/k", "x", false},
+		{"Example.com/k", "x", false},
+		{"k", "-x", false},
+		{"Managed-By", "x", false},
+	}
+	for _, tc := range cases {
+		doc := `{"labels": {"` + tc.key + `": "` + tc.value + `"}}`
+		_, err := config.Parse([]byte(doc))
+		if tc.ok {
+			require.NoError(t, err, tc.key)
+		} else {
+			require.Error(t, err, tc.key)
+		}
+	}
+}
