@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os/exec"
 	"strings"
 	"sync"
@@ -172,6 +173,50 @@ func (b *cappedBuffer) Write(p []byte) (int, error) {
 	b.buf.Write(p)
 	return len(p), nil
 }
+
+// ReadFrom lets os/exec's copying goroutine read the pipe straight into
+// the buffer (io.Copy would allocate 32 KiB per stream and call).
+func (b *cappedBuffer) ReadFrom(r io.Reader) (int64, error) {
+	var total int64
+	var scratch []byte
+	for {
+		b.mu.Lock()
+		room := b.max - b.buf.Len()
+		var dst []byte
+		if room > 0 {
+			b.buf.Grow(min(room, readChunk))
+			dst = b.buf.AvailableBuffer()
+			dst = dst[:min(cap(dst), room)]
+		}
+		b.mu.Unlock()
+		if dst == nil {
+			if scratch == nil {
+				scratch = make([]byte, readChunk)
+			}
+			dst = scratch
+		}
+		n, err := r.Read(dst)
+		total += int64(n)
+		if n > 0 {
+			b.mu.Lock()
+			if room > 0 {
+				b.buf.Write(dst[:n])
+			} else {
+				b.overflow = true
+			}
+			b.mu.Unlock()
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+// readChunk is how much cappedBuffer reads at a time.
+const readChunk = 4096
 
 func (b *cappedBuffer) Bytes() []byte {
 	b.mu.Lock()
