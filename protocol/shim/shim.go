@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -249,7 +250,24 @@ func (s *Shim) routes() http.Handler {
 		setRoute(w, "unmatched")
 		writeErrors(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s", r.Method, truncate(r.URL.Path, 200)))
 	}))
-	return s.accessLog(mux)
+	return s.accessLog(cleanPathsOnly(mux))
+}
+
+// cleanPathsOnly answers 404 for a path with "." or ".." segments or
+// doubled slashes instead of letting ServeMux redirect to the cleaned
+// path: a 307 keeps the method, so DELETE /servers/1/../../keys/5 would
+// become DELETE /keys/5 for a client that follows redirects.
+func cleanPathsOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The escaped path decides, as in ServeMux: an encoded slash
+		// (%2F) is part of an id, not a separator.
+		if p := r.URL.EscapedPath(); p != "" && p != "*" && path.Clean(p) != p && path.Clean(p)+"/" != p {
+			setRoute(w, "unmatched")
+			writeErrors(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s (the path is not in canonical form)", r.Method, truncate(p, 200)))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // opsEndpoint serves h for GET (and HEAD) only.
