@@ -172,7 +172,8 @@ func sizeError(op string, m *catalog.Model, location, size string) error {
 }
 
 // OrderServer creates a server and returns its id without waiting for it
-// to boot. Warm path (network id cached): 1 API call, 2 with backups.
+// to boot. Warm path (network id cached): 2 API calls (the SSH key, the
+// create), 3 with backups.
 //
 // It never leaves a server behind on failure: a create answered with
 // uniqueness_error adopts our own identical server (a retried create); a
@@ -184,6 +185,16 @@ func (h *Hetzner) OrderServer(ctx context.Context, body protocol.OrderServerBody
 	o, err := h.validateOrder(body)
 	if err != nil {
 		return protocol.IDResult{}, err
+	}
+	// The key must exist and be usable: one labelled nanobox=false does
+	// not exist for Nanobox. Checked before anything is created.
+	key, resp, err := h.client.SSHKey.GetByID(ctx, o.sshKey)
+	if err != nil {
+		return protocol.IDResult{}, cloudError(op+": looking up the SSH key", resp, err)
+	}
+	if key == nil || hidden(key.Labels) {
+		return protocol.IDResult{}, protocol.NewError(protocol.InvalidArguments,
+			"%s: SSH key %d does not exist; create it with create_key and pass the id it returns", op, o.sshKey)
 	}
 	opts := hcloud.ServerCreateOpts{
 		Name:             o.name,

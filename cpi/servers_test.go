@@ -132,7 +132,7 @@ func TestOrderServerRecoversFromStaleNetworkCache(t *testing.T) {
 	require.Equal(t, st.Networks[0].ID, st.Servers[0].PrivateNet[0].Network)
 
 	// And the refreshed cache makes the next order warm again.
-	h.budget(1, func() { h.ok(h.order("web3", "nbg1", "cx23", key, nil), nil) })
+	h.budget(2, func() { h.ok(h.order("web3", "nbg1", "cx23", key, nil), nil) })
 }
 
 func waitGone(t *testing.T, c *hcloud.Client, id string) {
@@ -146,6 +146,21 @@ func waitGone(t *testing.T, c *hcloud.Client, id string) {
 		}
 	}
 	t.Fatalf("server %s still exists", id)
+}
+
+func TestOrderServerRefusesUnusableKeysBeforeCreatingAnything(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	hiddenKey, _, err := h.client().SSHKey.Create(ctx, hcloud.SSHKeyCreateOpts{Name: "hidden", PublicKey: newPublicKey(t, "h"), Labels: map[string]string{"NANOBOX": "false"}})
+	require.NoError(t, err)
+	for _, key := range []string{"987654", itoa(hiddenKey.ID)} {
+		h.budget(1, func() {
+			h.fails(h.order("web1", "nbg1", "cx23", key, nil), protocol.InvalidArguments, "SSH key", "does not exist")
+		})
+	}
+	for _, c := range h.sim.Sim.Created() {
+		require.Equal(t, "ssh_key", c.Kind, "nothing but the planted key was created: %+v", c)
+	}
 }
 
 func TestOrderServerIsIdempotentOnItsName(t *testing.T) {
