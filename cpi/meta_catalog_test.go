@@ -131,3 +131,49 @@ func TestOrderServerValidatesWithTheCachedLiveCatalog(t *testing.T) {
 	h.budget(0, func() { h.fails(h.order("web1", "nbg1", "cx22", key, nil), protocol.InvalidArguments, "retired") })
 	h.ok(h.order("web1", "nbg1", "cx23", key, nil), nil)
 }
+
+// TestDeprecatedTypeInTheLiveCatalog: a type Hetzner deprecates in one
+// location stays listed there in the retired plan, and order_server refuses
+// it there (naming alternatives) while it stays orderable elsewhere.
+func TestDeprecatedTypeInTheLiveCatalog(t *testing.T) {
+	h := newHarness(t)
+	h.cfg.Token = h.token
+	require.NoError(t, h.sim.Sim.DeprecateServerType("cx33", "fsn1", time.Now().Add(-time.Hour), time.Now().Add(720*time.Hour)))
+	var regions []protocol.Region
+	h.ok(h.callWith("", "catalog"), &regions)
+	plansOf := func(region, size string) []string {
+		var out []string
+		for _, r := range regions {
+			if r.ID != region {
+				continue
+			}
+			for _, p := range r.Plans {
+				for _, s := range p.Specs {
+					if s.ID == size {
+						out = append(out, p.ID)
+					}
+				}
+			}
+		}
+		return out
+	}
+	require.Equal(t, []string{"retired"}, plansOf("fsn1", "cx33"))
+	require.Equal(t, []string{"shared-x86-cost"}, plansOf("nbg1", "cx33"))
+
+	key := h.createKey()
+	h.budget(0, func() {
+		h.fails(h.order("web1", "fsn1", "cx33", key, nil), protocol.InvalidArguments, "retired in fsn1", "current alternatives: cx43")
+	})
+	h.ok(h.order("web1", "nbg1", "cx33", key, nil), nil)
+}
+
+// TestSoldOutTypeIsUnavailable: a type temporarily unavailable stays in its
+// plan; Hetzner's resource_unavailable becomes a retryable Unavailable.
+func TestSoldOutTypeIsUnavailable(t *testing.T) {
+	h := newHarness(t)
+	require.NoError(t, h.sim.Sim.SetAvailability("cx23", "nbg1", false))
+	key := h.createKey()
+	e := h.fails(h.order("web1", "nbg1", "cx23", key, nil), protocol.Unavailable)
+	require.True(t, e.OkToRetry)
+	require.Empty(t, h.liveServers())
+}
