@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -88,7 +89,11 @@ func TestShimJobStartsAndAnswersHealthz(t *testing.T) {
 
 			ctl := filepath.Join(root.jobDir(shimJob), "bin", "ctl")
 			logDir := filepath.Join(root.sys(), "log", shimJob)
-			pidfile := filepath.Join(root.sys(), "run", shimJob, "pid")
+			// monit starts the shim and watches the pid file its monit file names.
+			pidfile, startProgram := monitProcess(t, root, filepath.Join(root.jobDir(shimJob), "monit"))
+			if startProgram != ctl+" start" {
+				t.Fatalf("monit start program %q, want the rendered %s start", startProgram, ctl)
+			}
 			start := exec.Command(ctl, "start")
 			start.Env = root.env()
 			if err := start.Start(); err != nil {
@@ -150,6 +155,24 @@ func TestShimJobStartsAndAnswersHealthz(t *testing.T) {
 			}
 		})
 	}
+}
+
+var (
+	monitPidfile = regexp.MustCompile(`(?m)^\s*with pidfile (\S+)\s*$`)
+	monitStart   = regexp.MustCompile(`(?m)^\s*start program "([^"]+)"`)
+)
+
+// monitProcess reads a rendered monit file's pid file and start program,
+// with /var/vcap/{sys,jobs} moved into root.
+func monitProcess(t *testing.T, root *vcapRoot, path string) (pidfile, start string) {
+	t.Helper()
+	text := readFile(t, path)
+	p, s := monitPidfile.FindStringSubmatch(text), monitStart.FindStringSubmatch(text)
+	if p == nil || s == nil {
+		t.Fatalf("%s has no pid file or start program:\n%s", path, text)
+	}
+	relocate := strings.NewReplacer("/var/vcap/sys/", root.sys()+"/", "/var/vcap/jobs/", root.jobs()+"/")
+	return relocate.Replace(p[1]), relocate.Replace(s[1])
 }
 
 // pollHealthz GETs url until it answers or the deadline passes; it gives up
