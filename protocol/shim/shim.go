@@ -253,7 +253,8 @@ func (s *Shim) routes() http.Handler {
 	return s.accessLog(cleanPathsOnly(mux))
 }
 
-// cleanPathsOnly answers 404 for a path with "." or ".." segments or
+// cleanPathsOnly answers 400 for a request target that is not a path, and
+// 404 for a path with "." or ".." segments or
 // doubled slashes instead of letting ServeMux redirect to the cleaned
 // path: a 307 keeps the method, so DELETE /servers/1/../../keys/5 would
 // become DELETE /keys/5 for a client that follows redirects.
@@ -261,7 +262,15 @@ func cleanPathsOnly(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The escaped path decides, as in ServeMux: an encoded slash
 		// (%2F) is part of an id, not a separator.
-		if p := r.URL.EscapedPath(); p != "" && p != "*" && path.Clean(p) != p && path.Clean(p)+"/" != p {
+		p := r.URL.EscapedPath()
+		if !strings.HasPrefix(p, "/") {
+			// "*" (OPTIONS * is answered by net/http itself) or CONNECT's
+			// authority form.
+			setRoute(w, "unmatched")
+			writeErrors(w, http.StatusBadRequest, fmt.Sprintf("%s %s: the request target must be a path", r.Method, truncate(p, 200)))
+			return
+		}
+		if path.Clean(p) != p {
 			setRoute(w, "unmatched")
 			writeErrors(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s (the path is not in canonical form)", r.Method, truncate(p, 200)))
 			return
