@@ -241,6 +241,9 @@ func newWorld(t testing.TB, opts worldOptions) *world {
 	w.Client = &http.Client{
 		Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: time.Minute},
 		Timeout:   opts.CPITimeout + 30*time.Second,
+		// Nanobox's client does not follow redirects, and a test must see
+		// the shim's own answer.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	t.Cleanup(w.Client.CloseIdleConnections)
 	return w

@@ -101,6 +101,8 @@ func hostileCases(p planted, someKey string) []hostileCase {
 		{name: "encoded dot-dot id", verb: del, path: "/servers/%2e%2e", want: unproc, wantType: "InvalidArguments", wantMsg: `".." is not a server id`},
 		{name: "encoded slash in id", verb: del, path: "/keys/1%2F..%2F..%2Fservers%2F1", want: unproc, wantType: "InvalidArguments", wantMsg: "is not a key id"},
 		{name: "traversal into actions", verb: patch, path: "/servers/1%2Factions%2Fpoweroff/reboot", want: unproc, wantType: "InvalidArguments", wantMsg: "is not a server id"},
+		{name: "dot-dot segments (a redirect would turn this into DELETE /keys/5)", verb: del, path: "/servers/1/../../keys/5", want: http.StatusNotFound, wantMsg: "no such endpoint"},
+		{name: "double slash", verb: get, path: "//meta", want: http.StatusNotFound, wantMsg: "no such endpoint"},
 		{name: "id with query", verb: get, path: "/servers/1%3Fname%3Dx", want: unproc, wantType: "InvalidArguments", wantMsg: "is not a server id"},
 		{name: "negative id", verb: del, path: "/servers/-1", want: unproc, wantType: "InvalidArguments", wantMsg: "is not a server id"},
 		{name: "id past int64", verb: get, path: "/servers/99999999999999999999999", want: unproc, wantType: "InvalidArguments", wantMsg: "is not a server id"},
