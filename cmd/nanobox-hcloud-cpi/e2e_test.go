@@ -1,11 +1,15 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -71,6 +75,14 @@ type e2e struct {
 func newE2E(t *testing.T, simToken string, config map[string]any, env ...string) *e2e {
 	t.Helper()
 	sim := simtest.Start(t, hcloudsim.Options{Token: simToken, ReadOnlyToken: "ro-" + simToken})
+	e := newE2EAt(t, sim.URL, config, env...)
+	e.sim = sim
+	return e
+}
+
+// newE2EAt runs the binary against the API at url.
+func newE2EAt(t *testing.T, url string, config map[string]any, env ...string) *e2e {
+	t.Helper()
 	dir := t.TempDir()
 	if config == nil {
 		config = map[string]any{}
@@ -81,8 +93,8 @@ func newE2E(t *testing.T, simToken string, config map[string]any, env ...string)
 	require.NoError(t, err)
 	path := filepath.Join(dir, "cpi.json")
 	require.NoError(t, os.WriteFile(path, data, 0o600))
-	base := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "XDG_CACHE_HOME=" + filepath.Join(dir, "cache"), "HCLOUD_ENDPOINT=" + sim.URL}
-	return &e2e{t: t, sim: sim, configPath: path, env: append(base, env...)}
+	base := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "XDG_CACHE_HOME=" + filepath.Join(dir, "cache"), "HCLOUD_ENDPOINT=" + url}
+	return &e2e{t: t, configPath: path, env: append(base, env...)}
 }
 
 // exec runs the binary with args and stdin; it returns stdout, stderr and
@@ -160,7 +172,20 @@ func canary(kind string) string { return "canary-" + kind + "-" + uuid.NewString
 func TestLifecycleThroughTheBinary(t *testing.T) {
 	token := canary("user")
 	e := newE2E(t, token, nil)
+	order := runLifecycle(t, e, token)
 
+	st := e.sim.Sim.Snapshot()
+	require.Empty(t, st.SSHKeys)
+	for _, s := range st.Servers {
+		require.NotEqual(t, order, strconv.FormatInt(s.ID, 10), "the server is gone or going")
+	}
+	e.assertNoSecrets(token)
+}
+
+// runLifecycle is create_key -> order_server -> query_server until active
+// -> reboot -> rename -> update_config -> cancel_server -> delete_key, each
+// a separate run of the binary. It returns the server's id.
+func runLifecycle(t *testing.T, e *e2e, token string) string {
 	var key protocol.IDResult
 	e.ok(e.request(token, "create_key", map[string]string{"id": "nanobox-acct", "key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGb1Fg2bKJ9Q3fu4i3kYc1o1wYgDSmzDi5r1Sm3FyuQk e2e"}), &key)
 	var k protocol.Key
@@ -188,13 +213,73 @@ func TestLifecycleThroughTheBinary(t *testing.T) {
 	require.Equal(t, "enabled", srv.Config["backups"])
 	e.ok(e.request(token, "cancel_server", order.ID), nil)
 	e.ok(e.request(token, "delete_key", key.ID), nil)
+	gone := e.request(token, "query_key", key.ID)
+	require.NotNil(t, gone.Error)
+	require.Equal(t, protocol.NotFound, gone.Error.Type)
+	return order.ID
+}
 
-	st := e.sim.Sim.Snapshot()
-	require.Empty(t, st.SSHKeys)
-	for _, s := range st.Servers {
-		require.NotEqual(t, order.ID, s.ID, "the server is gone or going")
+// TestLifecycleAgainstTheStandaloneSimulator runs the lifecycle against
+// bin/hcloud-sim, as the README's demo does.
+func TestLifecycleAgainstTheStandaloneSimulator(t *testing.T) {
+	token := canary("standalone")
+	simBin := siblingBinary(t, "hcloud-sim")
+	cmd := exec.Command(simBin, "--listen", "127.0.0.1:0", "--token", token, "--delay-initializing", "50ms", "--delay-starting", "50ms")
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	var simLog bytes.Buffer
+	cmd.Stderr = &simLog
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+	})
+	url, err := bufio.NewReader(stdout).ReadString('\n')
+	require.NoError(t, err, simLog.String())
+	url = strings.TrimSpace(url)
+	require.True(t, strings.HasPrefix(url, "http://127.0.0.1:"), url)
+
+	e := newE2EAt(t, url, nil)
+	order := runLifecycle(t, e, token)
+
+	req, err := http.NewRequest(http.MethodGet, strings.TrimSuffix(url, "/v1")+"/_sim/created", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var created []struct {
+		Kind string `json:"kind"`
+		ID   int64  `json:"id"`
 	}
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(body, &created), string(body))
+	servers := 0
+	for _, c := range created {
+		if c.Kind == "server" {
+			servers++
+			require.Equal(t, order, strconv.FormatInt(c.ID, 10))
+		}
+	}
+	require.Equal(t, 1, servers, "exactly one server was ever created")
 	e.assertNoSecrets(token)
+}
+
+// siblingBinary is another command of this repo: $NANOBOX_HCLOUD_BIN/name
+// when set, else built once into a temp dir.
+func siblingBinary(t *testing.T, name string) string {
+	t.Helper()
+	if dir := os.Getenv("NANOBOX_HCLOUD_BIN"); dir != "" {
+		p := filepath.Join(dir, name)
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	out := filepath.Join(t.TempDir(), name)
+	b, err := exec.Command("go", "build", "-o", out, "../"+name).CombinedOutput()
+	require.NoError(t, err, string(b))
+	return out
 }
 
 // TestCanaryTokensNeverLeak sends canary tokens through every channel (the
