@@ -71,7 +71,7 @@ func (b *bench) runCLI() error {
 		}
 		b.res.CLI.Rows = append(b.res.CLI.Rows, &row)
 		s := scenario{Runs: row.Runs}
-		b.logf("%-40s wall p50 %6.1f ms  rss p50 %5.1f MiB  api %v", "hcloud "+command, s.wall().Median, s.rss().Median, s.requests())
+		b.logf("%-40s wall p50 %6.1f ms  rss p50 %5.1f MiB  api requests %s", "hcloud "+command, s.wall().Median, s.rss().Median, requestsCell(s.requests()))
 		return nil
 	}
 	if err := measure("server-type list", "catalog (live: operator token, empty cache)", func(int) []string {

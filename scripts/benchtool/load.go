@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -29,12 +30,14 @@ type loadLevel struct {
 	P95Ms       float64        `json:"p95_ms"`
 	P99Ms       float64        `json:"p99_ms"`
 	MaxMs       float64        `json:"max_ms"`
-	PeakRSSMiB  float64        `json:"peak_rss_mib,omitempty"` // shim VmHWM during the run
-	PeakReset   bool           `json:"peak_reset,omitempty"`   // VmHWM was reset before the run
-	CPIChildren int            `json:"cpi_children_after"`     // children of the shim right after
-	CPIByExe    int            `json:"cpi_by_exe_after"`       // processes running the CPI binary right after
-	APIRequests int            `json:"api_requests"`           // simulator requests during the run
-	Quantiles   []float64      `json:"quantiles_ms"`           // p0..p100 of successful latencies, ms
+	PeakRSSMiB  float64        `json:"peak_rss_mib,omitempty"`            // shim VmHWM during the run
+	PeakReset   bool           `json:"peak_reset,omitempty"`              // VmHWM was reset before the run
+	CPIChildren int            `json:"cpi_children_after"`                // children of the shim right after
+	CPIByExe    int            `json:"cpi_by_exe_after"`                  // processes running the CPI binary right after
+	APIRequests int            `json:"api_requests"`                      // simulator requests during the run
+	Quantiles   []float64      `json:"quantiles_ms"`                      // p0..p100 of successful latencies, ms
+	ShimCPUMs   float64        `json:"shim_cpu_ms_per_request,omitempty"` // the shim's own CPU time per request
+	CPICPUMs    float64        `json:"cpi_cpu_ms_per_request,omitempty"`  // its CPI children's CPU time per request
 }
 
 // outcome of one request: its latency and "" or what went wrong.
@@ -168,13 +171,21 @@ func (b *bench) loadShim(shimSrv *server, base string, rt shimRoute, clients, ma
 		}
 		return ""
 	}
+	if maxConc == 0 {
+		maxConc = b.res.ShimDefaultMaxConc
+	}
 	l := &loadLevel{Target: "shim", Route: rt.name, Clients: clients, MaxConc: maxConc}
 	l.PeakReset = resetPeakRSS(shimSrv.pid())
 	if err := b.admin.reset(); err != nil {
 		return nil, err
 	}
+	self0, kids0, cpuErr := procCPU(shimSrv.pid())
 	outs, elapsed := drive(clients, duration, do)
 	l.CPIChildren, l.CPIByExe = cpiProcesses(shimSrv.pid(), b.cpi)
+	if self1, kids1, err := procCPU(shimSrv.pid()); err == nil && cpuErr == nil && len(outs) > 0 {
+		l.ShimCPUMs = ms(self1-self0) / float64(len(outs))
+		l.CPICPUMs = ms(kids1-kids0) / float64(len(outs))
+	}
 	if hwm, err := procStatusKiB(shimSrv.pid(), "VmHWM"); err == nil {
 		l.PeakRSSMiB = float64(hwm) / 1024
 	}
@@ -182,8 +193,8 @@ func (b *bench) loadShim(shimSrv *server, base string, rt shimRoute, clients, ma
 		l.APIRequests = total
 	}
 	l.fill(outs, elapsed)
-	b.logf("shim %-18s c=%-3d max-conc=%-3d %7.1f req/s  p50 %6.1f  p95 %6.1f  p99 %6.1f ms  errors %d  rss %.1f MiB  cpi left %d/%d",
-		rt.name, clients, maxConc, l.ReqPerSec, l.P50Ms, l.P95Ms, l.P99Ms, l.Errors, l.PeakRSSMiB, l.CPIChildren, l.CPIByExe)
+	b.logf("shim %-18s c=%-3d max-conc=%-3d %7.1f req/s  p50 %6.1f  p95 %6.1f  p99 %6.1f ms  errors %d  rss %.1f MiB  cpi left %d/%d  cpu/req shim %.2f cpi %.2f ms",
+		rt.name, clients, maxConc, l.ReqPerSec, l.P50Ms, l.P95Ms, l.P99Ms, l.Errors, l.PeakRSSMiB, l.CPIChildren, l.CPIByExe, l.ShimCPUMs, l.CPICPUMs)
 	return l, nil
 }
 
@@ -221,6 +232,7 @@ func (b *bench) loadDirect(rt shimRoute, clients int, duration time.Duration) (*
 
 // runLoad drives the shim and the direct CPI at every concurrency.
 func (b *bench) runLoad() error {
+	b.res.ShimDefaultMaxConc = 4 * runtime.NumCPU() // shim.DefaultMaxConcurrent
 	shimSrv, base, err := b.startShim(b.maxConc, "main")
 	if err != nil {
 		return err
@@ -236,6 +248,9 @@ func (b *bench) runLoad() error {
 		}
 		return ""
 	})
+	if err := b.runOverhead(base, b.overheadPairs); err != nil {
+		return err
+	}
 	for _, rt := range routes {
 		for _, c := range b.clients {
 			l, err := b.loadShim(shimSrv, base, rt, c, b.maxConc, b.loadDuration)
@@ -248,9 +263,10 @@ func (b *bench) runLoad() error {
 	shimSrv.stop()
 	b.res.ShimExit = fmt.Sprint(shimSrv.err)
 
-	// What an operator gets with the default --max-concurrent (4 per core).
-	if b.defaultConcRun {
-		def, base2, err := b.startShim(0, "default")
+	// The same shim with a CPI slot for every client: no queueing in the
+	// shim, every process competes for the cores at once.
+	if b.compareConc > 0 {
+		def, base2, err := b.startShim(b.compareConc, "compare")
 		if err != nil {
 			return err
 		}
@@ -258,12 +274,12 @@ func (b *bench) runLoad() error {
 		for _, c := range b.clients {
 			maxC = max(maxC, c)
 		}
-		l, err := b.loadShim(def, base2, routes[0], maxC, 0, b.loadDuration)
+		l, err := b.loadShim(def, base2, routes[0], maxC, b.compareConc, b.loadDuration)
 		def.stop()
 		if err != nil {
 			return err
 		}
-		b.res.LoadDefault = l
+		b.res.LoadCompare = l
 	}
 
 	for _, rt := range routes {
@@ -274,6 +290,73 @@ func (b *bench) runLoad() error {
 			}
 			b.res.LoadDirect = append(b.res.LoadDirect, l)
 		}
+	}
+	return nil
+}
+
+// overheadPair is the shim's overhead measured A/B: the same call through
+// the shim and exec'd directly, alternating, one at a time, so background
+// load on the machine hits both alike.
+type overheadPair struct {
+	Route        string    `json:"route"`
+	Pairs        int       `json:"pairs"`
+	ShimP50Ms    float64   `json:"shim_p50_ms"`
+	DirectP50Ms  float64   `json:"direct_p50_ms"`
+	DiffP50Ms    float64   `json:"median_of_differences_ms"`
+	DiffSamples  []float64 `json:"differences_ms"`
+	ShimErrors   int       `json:"shim_errors"`
+	DirectErrors int       `json:"direct_errors"`
+}
+
+// runOverhead measures the shim's overhead per route with pairs calls.
+func (b *bench) runOverhead(shimBase string, pairs int) error {
+	tr := &http.Transport{MaxIdleConnsPerHost: 1}
+	client := &http.Client{Transport: tr, Timeout: 60 * time.Second}
+	defer tr.CloseIdleConnections()
+	for _, rt := range loadRoutes() {
+		url := shimBase + rt.path
+		if rt.method == "query_server" {
+			url += b.loadServer
+		}
+		req := cpiRequest(rt.method, rt.args(b), b.token, "bench-overhead")
+		o := &overheadPair{Route: rt.name}
+		var shimD, directD []float64
+		for i := 0; i < pairs; i++ {
+			hr, err := http.NewRequest(http.MethodGet, url, nil)
+			if err != nil {
+				return err
+			}
+			hr.Header.Set("Auth-Api-Token", b.token)
+			t := time.Now()
+			resp, err := client.Do(hr)
+			var sd time.Duration
+			if err == nil {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				sd = time.Since(t)
+			}
+			if err != nil || resp.StatusCode != rt.status {
+				o.ShimErrors++
+				continue
+			}
+			t = time.Now()
+			res, err := measureExec(context.Background(), b.cpi, []string{"-configPath", b.cfgNoToken}, b.childEnv(), req)
+			dd := time.Since(t)
+			if err != nil || res.ExitCode != 0 {
+				o.DirectErrors++
+				continue
+			}
+			shimD = append(shimD, ms(sd))
+			directD = append(directD, ms(dd))
+			o.DiffSamples = append(o.DiffSamples, ms(sd)-ms(dd))
+		}
+		o.Pairs = len(o.DiffSamples)
+		o.ShimP50Ms = summarize(shimD).Median
+		o.DirectP50Ms = summarize(directD).Median
+		o.DiffP50Ms = summarize(o.DiffSamples).Median
+		b.res.Overhead = append(b.res.Overhead, o)
+		b.logf("overhead %-16s %d pairs: shim p50 %.2f ms, direct p50 %.2f ms, median difference %.2f ms",
+			rt.name, o.Pairs, o.ShimP50Ms, o.DirectP50Ms, o.DiffP50Ms)
 	}
 	return nil
 }

@@ -39,6 +39,7 @@ type results struct {
 	ShimExit     string            `json:"shim_exit"`
 	LoadServerID string            `json:"load_server_id"`
 	Trivial      *scenario         `json:"trivial"`
+	ImportFloor  *scenario         `json:"hcloud_go_import"`
 	Methods      []*scenario       `json:"methods"`
 	Direct       []*directResult   `json:"direct_http"`
 	CLI          struct {
@@ -47,9 +48,11 @@ type results struct {
 		Version string    `json:"version,omitempty"`
 		Rows    []*cliRow `json:"rows,omitempty"`
 	} `json:"hcloud_cli"`
-	Load        []*loadLevel `json:"shim_load"`
-	LoadDefault *loadLevel   `json:"shim_load_default_max_concurrent,omitempty"`
-	LoadDirect  []*loadLevel `json:"direct_cpi_load"`
+	Load               []*loadLevel    `json:"shim_load"`
+	LoadCompare        *loadLevel      `json:"shim_load_compare_max_concurrent,omitempty"`
+	ShimDefaultMaxConc int             `json:"shim_default_max_concurrent"`
+	LoadDirect         []*loadLevel    `json:"direct_cpi_load"`
+	Overhead           []*overheadPair `json:"shim_overhead_paired"`
 }
 
 // bench holds the run's configuration and state.
@@ -57,13 +60,15 @@ type bench struct {
 	binDir, outDir, tmp string
 	cpi, shim, sim      string
 	trivial             string
+	importFloor         string
 	launcher            string
 	runs                int
 	clients             []int
 	loadDuration        time.Duration
 	directDuration      time.Duration
 	maxConc             int
-	defaultConcRun      bool
+	compareConc         int
+	overheadPairs       int
 	microFiles          []string
 
 	token        string
@@ -94,8 +99,9 @@ func main() {
 	flag.StringVar(&clients, "clients", "1,8,32,128", "concurrent clients of the load runs")
 	flag.DurationVar(&b.loadDuration, "load-duration", 10*time.Second, "duration of each shim load run")
 	flag.DurationVar(&b.directDuration, "direct-duration", 4*time.Second, "duration of each direct-CPI load run")
-	flag.IntVar(&b.maxConc, "max-concurrent", 128, "the shim's --max-concurrent in the load runs")
-	flag.BoolVar(&b.defaultConcRun, "default-concurrency-run", true, "also drive the shim at its default --max-concurrent with the most clients")
+	flag.IntVar(&b.maxConc, "max-concurrent", 0, "the shim's --max-concurrent in the load runs (0: the shim's default, 4 per core, as an operator runs it)")
+	flag.IntVar(&b.overheadPairs, "overhead-pairs", 300, "alternating shim/direct calls per route for the shim's overhead")
+	flag.IntVar(&b.compareConc, "compare-max-concurrent", 128, "also drive the shim with this --max-concurrent at the most clients (0: skip)")
 	flag.StringVar(&micro, "micro", "", "comma-separated files of micro-benchmark output to include (go test -bench, benchstat)")
 	flag.Parse()
 	for _, f := range strings.Split(clients, ",") {
@@ -133,6 +139,10 @@ func (b *bench) run() error {
 		}
 		if _, err := os.Stat(p); err != nil {
 			return fmt.Errorf("%s: %w (run make build)", p, err)
+		}
+		// The real path: CPI processes are found by /proc/<pid>/exe.
+		if p, err = filepath.EvalSymlinks(p); err != nil {
+			return err
 		}
 		*dst = p
 	}
@@ -178,24 +188,39 @@ func (b *bench) run() error {
 }
 
 // buildTrivial builds `package main; func main(){}` with the same toolchain
-// and flags as the CPI: the floor of any exec.
+// and flags as the CPI: the floor of any exec. It also builds a binary that
+// only imports hcloud-go (in this module, so the pinned version): the floor
+// of any Go program on hcloud-go, whose package initialisation (prometheus,
+// protobuf, label regexps) runs before main.
 func (b *bench) buildTrivial() error {
-	dir := filepath.Join(b.tmp, "trivial")
+	if err := b.buildFloor("hcloud-go-import", "package main\n\nimport _ \"github.com/hetznercloud/hcloud-go/v2/hcloud\"\n\nfunc main() {}\n", true, &b.importFloor); err != nil {
+		return err
+	}
+	return b.buildFloor("trivial", "package main\n\nfunc main() {}\n", false, &b.trivial)
+}
+
+// buildFloor builds one floor binary from src; inModule builds it with this
+// module's requirements (from the working directory, the repo root).
+func (b *bench) buildFloor(name, src string, inModule bool, dst *string) error {
+	dir := filepath.Join(b.tmp, name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\n\nfunc main() {}\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(src), 0o644); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module trivial\n\ngo 1.26\n"), 0o644); err != nil {
-		return err
+	*dst = filepath.Join(dir, name)
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", *dst, filepath.Join(dir, "main.go"))
+	if !inModule {
+		if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module "+name+"\n\ngo 1.26\n"), 0o644); err != nil {
+			return err
+		}
+		cmd = exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", *dst, ".")
+		cmd.Dir = dir
 	}
-	b.trivial = filepath.Join(dir, "trivial")
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", b.trivial, ".")
-	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("building the trivial Go binary: %w", err)
+		return fmt.Errorf("building the %s binary: %w", name, err)
 	}
 	return nil
 }

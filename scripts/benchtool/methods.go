@@ -150,7 +150,7 @@ func (b *bench) measure(s scenario, n int, call func(i int) (methodRun, error)) 
 		}
 		s.Runs = append(s.Runs, run)
 	}
-	b.logf("%-40s wall p50 %6.1f ms  rss p50 %5.1f MiB  api %v", s.Name, s.wall().Median, s.rss().Median, s.requests())
+	b.logf("%-40s wall p50 %6.1f ms  cpu p50 %5.1f ms  rss p50 %5.1f MiB  api requests %s", s.Name, s.wall().Median, s.cpu().Median, s.rss().Median, requestsCell(s.requests()))
 	b.res.Methods = append(b.res.Methods, &s)
 	return nil
 }
@@ -200,6 +200,16 @@ func (b *bench) runMethods() error {
 	}
 	b.res.Trivial = &triv
 	b.logf("%-40s wall p50 %6.1f ms  rss p50 %5.1f MiB", triv.Name, triv.wall().Median, triv.rss().Median)
+	imp := scenario{Name: "Go binary that only imports hcloud-go", Method: "-", Budget: "0"}
+	for i := 0; i < n; i++ {
+		res, err := b.measureProcess(context.Background(), b.importFloor, nil, b.childEnv(), cpiRequest("meta", nil, "", "x"))
+		if err != nil {
+			return err
+		}
+		imp.Runs = append(imp.Runs, methodRun{WallMs: ms(res.Wall), CPUMs: ms(res.CPU), RSSKiB: res.MaxRSS})
+	}
+	b.res.ImportFloor = &imp
+	b.logf("%-40s wall p50 %6.1f ms  rss p50 %5.1f MiB", imp.Name, imp.wall().Median, imp.rss().Median)
 
 	steps := []struct {
 		s    scenario

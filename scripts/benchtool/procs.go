@@ -260,3 +260,30 @@ type createdObject struct {
 	ID   int64
 	Name string
 }
+
+// procCPU returns a process's own CPU time and that of its reaped children
+// (utime+stime and cutime+cstime of /proc/<pid>/stat).
+func procCPU(pid int) (self, children time.Duration, err error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return 0, 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	// After "pid (comm)": state is field 3; utime, stime, cutime, cstime are 14-17.
+	f := strings.Fields(string(data[i+1:]))
+	if len(f) < 15 {
+		return 0, 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
+	}
+	var ticks [4]int64
+	for k := 0; k < 4; k++ {
+		if ticks[k], err = strconv.ParseInt(f[11+k], 10, 64); err != nil {
+			return 0, 0, err
+		}
+	}
+	const hz = 100 // USER_HZ on Linux
+	tick := time.Second / hz
+	return time.Duration(ticks[0]+ticks[1]) * tick, time.Duration(ticks[2]+ticks[3]) * tick, nil
+}
