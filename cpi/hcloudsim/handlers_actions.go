@@ -24,6 +24,9 @@ var actionSortFields = []string{"id", "command", "status", "started", "finished"
 // filterActions returns the actions (as of now) matching the id and status query parameters and keep.
 func (s *Sim) filterActions(c *call, keep func(schema.Action) bool) ([]schema.Action, *apiError) {
 	q := c.query()
+	if err := checkEnum(q, "status", "running", "success", "error"); err != nil {
+		return nil, err
+	}
 	var ids []int64
 	for _, v := range q["id"] {
 		id, err := strconv.ParseInt(v, 10, 64)

@@ -113,6 +113,19 @@ func getImages(s *Sim, c *call) (int, any, *apiError) {
 	if aerr != nil {
 		return 0, nil, aerr
 	}
+	for _, e := range []struct {
+		key     string
+		allowed []string
+	}{
+		{"status", []string{"available", "creating", "unavailable"}},
+		{"type", []string{"system", "app", "snapshot", "backup"}},
+		{"architecture", []string{"x86", "arm"}},
+		{"include_deprecated", []string{"true", "false"}},
+	} {
+		if err := checkEnum(q, e.key, e.allowed...); err != nil {
+			return 0, nil, err
+		}
+	}
 	var out []schema.Image
 	for _, im := range s.st.cat.images {
 		name := ""
@@ -145,7 +158,7 @@ func getImages(s *Sim, c *call) (int, any, *apiError) {
 			k.created = *im.Created
 		}
 		return k
-	}, "id", "name", "description", "created")
+	}, "id", "name", "created")
 }
 
 func getImage(s *Sim, c *call) (int, any, *apiError) {

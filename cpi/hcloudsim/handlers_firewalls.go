@@ -119,7 +119,7 @@ func (s *Sim) resolveApplyTo(res []schema.FirewallResource) ([]*server, []schema
 
 func createFirewall(s *Sim, c *call) (int, any, *apiError) {
 	var req schema.FirewallCreateRequest
-	if err := c.decode(&req); err != nil {
+	if err := c.decodeStrict(&req); err != nil {
 		return 0, nil, err
 	}
 	if err := validName("name", req.Name); err != nil {
@@ -176,7 +176,7 @@ func applyFirewallToResources(s *Sim, c *call) (int, any, *apiError) {
 		return 0, nil, err
 	}
 	var req schema.FirewallActionApplyToResourcesRequest
-	if err := c.decode(&req); err != nil {
+	if err := c.decodeStrict(&req); err != nil {
 		return 0, nil, err
 	}
 	servers, selectors, err := s.resolveApplyTo(req.ApplyTo)

@@ -58,7 +58,7 @@ var networkZones = []string{"eu-central", "us-east", "us-west", "ap-southeast"}
 
 func createNetwork(s *Sim, c *call) (int, any, *apiError) {
 	var req schema.NetworkCreateRequest
-	if err := c.decode(&req); err != nil {
+	if err := c.decodeStrict(&req); err != nil {
 		return 0, nil, err
 	}
 	if err := validName("name", req.Name); err != nil {
@@ -141,7 +141,7 @@ func updateNetwork(s *Sim, c *call) (int, any, *apiError) {
 		return 0, nil, err
 	}
 	var req schema.NetworkUpdateRequest
-	if err := c.decode(&req); err != nil {
+	if err := c.decodeStrict(&req); err != nil {
 		return 0, nil, err
 	}
 	if req.Name != "" {

@@ -19,13 +19,13 @@ func getPlacementGroups(s *Sim, c *call) (int, any, *apiError) {
 	if err != nil {
 		return 0, nil, err
 	}
+	if err := checkEnum(q, "type", "spread"); err != nil {
+		return 0, nil, err
+	}
 	var out []schema.PlacementGroup
 	for _, id := range sortedKeys(s.st.placementGroups) {
 		p := s.st.placementGroups[id]
 		if !matchName(q, p.Name) || !sel.matches(p.Labels) {
-			continue
-		}
-		if t := first(q, "type"); t != "" && t != p.Type {
 			continue
 		}
 		out = append(out, placementGroupView(p))

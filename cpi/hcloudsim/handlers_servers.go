@@ -9,6 +9,9 @@ import (
 	"github.com/hetznercloud/hcloud-go/v2/hcloud/schema"
 )
 
+// serverStatuses are the statuses the API documents for servers.
+var serverStatuses = []string{"running", "initializing", "starting", "stopping", "off", "deleting", "migrating", "rebuilding", "unknown"}
+
 // maxUserData is the API's limit on user_data.
 const maxUserData = 32 * 1024
 
@@ -44,6 +47,9 @@ func getServers(s *Sim, c *call) (int, any, *apiError) {
 	q := c.query()
 	sel, err := selectorFromQuery(q)
 	if err != nil {
+		return 0, nil, err
+	}
+	if err := checkEnum(q, "status", serverStatuses...); err != nil {
 		return 0, nil, err
 	}
 	// Filter and sort the stored servers, then render only the requested page.

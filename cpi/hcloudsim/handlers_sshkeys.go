@@ -34,7 +34,7 @@ func getSSHKeys(s *Sim, c *call) (int, any, *apiError) {
 		}
 		out = append(out, k)
 	}
-	return listBody("ssh_keys", out, q, func(k schema.SSHKey) sortKey { return sortKey{id: k.ID, name: k.Name, created: k.Created} }, "id", "name", "created")
+	return listBody("ssh_keys", out, q, func(k schema.SSHKey) sortKey { return sortKey{id: k.ID, name: k.Name, created: k.Created} }, "id", "name")
 }
 
 func (s *Sim) sshKeyByPath(c *call) (*schema.SSHKey, *apiError) {

@@ -87,9 +87,6 @@ func sortItems[T any](items []T, q map[string][]string, key func(T) sortKey, all
 	var crits []crit
 	for _, raw := range q["sort"] {
 		for _, part := range strings.Split(raw, ",") {
-			if part == "" {
-				continue
-			}
 			field, dir, _ := strings.Cut(part, ":")
 			if !slices.Contains(allowed, field) || (dir != "" && dir != "asc" && dir != "desc") {
 				return invalidField("sort", "invalid sort: "+strconv.Quote(part))
@@ -135,5 +132,15 @@ func sortItems[T any](items []T, q map[string][]string, key func(T) sortKey, all
 		sorted[i] = items[k.idx]
 	}
 	copy(items, sorted)
+	return nil
+}
+
+// checkEnum answers invalid_input when a query parameter has a value outside allowed.
+func checkEnum(q map[string][]string, key string, allowed ...string) *apiError {
+	for _, v := range q[key] {
+		if !slices.Contains(allowed, v) {
+			return invalidField(key, "invalid value "+strconv.Quote(v))
+		}
+	}
 	return nil
 }

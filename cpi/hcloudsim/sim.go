@@ -149,16 +149,56 @@ func (c *call) pathID(name string) (int64, *apiError) {
 	return id, nil
 }
 
-// decode parses the JSON body into v: json_error for malformed JSON or wrong types.
+// decode parses the JSON body, which must be an object, into v: json_error for malformed JSON, wrong types
+// or a body that is not an object; invalid_input for a top-level null (no field the simulator serves is
+// nullable in the API's request schemas).
 func (c *call) decode(v any) *apiError {
-	if len(bytes.TrimSpace(c.body)) == 0 {
+	return c.decodeBody(v, false)
+}
+
+// decodeStrict is decode for the request schemas that forbid unknown fields (additionalProperties: false
+// in the OpenAPI document: networks, firewalls).
+func (c *call) decodeStrict(v any) *apiError {
+	return c.decodeBody(v, true)
+}
+
+func (c *call) decodeBody(v any, strict bool) *apiError {
+	trimmed := bytes.TrimSpace(c.body)
+	if len(trimmed) == 0 {
 		return newError("json_error", "request body is empty")
 	}
-	d := json.NewDecoder(bytes.NewReader(c.body))
+	if trimmed[0] != '{' {
+		return newError("json_error", "request body must be a JSON object")
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(trimmed, &fields); err != nil {
+		return newError("json_error", "invalid JSON: %v", err)
+	}
+	for _, k := range sortedStrings(fields) {
+		if string(bytes.TrimSpace(fields[k])) == "null" {
+			return invalidField(k, "must not be null")
+		}
+	}
+	d := json.NewDecoder(bytes.NewReader(trimmed))
+	if strict {
+		d.DisallowUnknownFields()
+	}
 	if err := d.Decode(v); err != nil {
+		if strict && strings.HasPrefix(err.Error(), "json: unknown field") {
+			return newError("invalid_input", "invalid input: %v", strings.TrimPrefix(err.Error(), "json: "))
+		}
 		return newError("json_error", "invalid JSON: %v", err)
 	}
 	return nil
+}
+
+func sortedStrings[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // decodeOptional is decode for bodies the API allows to be absent (action requests without fields).
