@@ -84,4 +84,3 @@ func TestNoPanicOnHostileInput(t *testing.T) {
 	rec = do("POST", "/v1/servers", `{"name":"after","server_type":"cx23","image":"ubuntu-24.04","location":"nbg1"}`)
 	assert.Equal(t, http.StatusCreated, rec.Code, "still works: %s", rec.Body.String())
 }
-
