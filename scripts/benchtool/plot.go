@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"image/color"
+	"math"
 	"os"
 	"strconv"
 
@@ -73,6 +74,21 @@ func (b *bench) writePlot(path string) error {
 			p.Add(line, points)
 			p.Legend.Add(s.label, line, points)
 		}
+		// Explicit ranges: a log axis needs positive bounds, also when
+		// there is a single concurrency level.
+		p.X.Min, p.X.Max = float64(b.clients[0])/1.5, float64(b.clients[len(b.clients)-1])*1.5
+		lo, hi := math.Inf(1), 0.0
+		for _, l := range append(b.levels(b.res.Load, rt.name), b.levels(b.res.LoadDirect, rt.name)...) {
+			for _, v := range []float64{l.P50Ms, l.P95Ms, l.P99Ms} {
+				if v > 0 {
+					lo, hi = math.Min(lo, v), math.Max(hi, v)
+				}
+			}
+		}
+		if hi == 0 {
+			lo, hi = 1, 10
+		}
+		p.Y.Min, p.Y.Max = lo/1.5, hi*1.5
 		plots = append(plots, p)
 	}
 	const w, h = 12 * vg.Inch, 5 * vg.Inch
