@@ -9,8 +9,9 @@ import (
 // Config field keys (meta's config_fields, order_server's config,
 // update_config's body, query_server's config).
 const (
-	FieldImage   = "image"
-	FieldBackups = "backups"
+	FieldImage          = "image"
+	FieldBackups        = "backups"
+	FieldPlacementGroup = "placement_group"
 )
 
 // Values of the backups field.
@@ -96,6 +97,11 @@ func (c *CPI) configFields() []protocol.ConfigField {
 				{Value: BackupsEnabled, Label: "Enabled"},
 			},
 			Default: BackupsDisabled, Rebuild: false,
+		},
+		{
+			Key: FieldPlacementGroup, Label: "Spread placement group",
+			Description: "Name of a Hetzner spread placement group (created if missing): servers in one group run on different physical hosts, at most 10 per group. Empty for none. Changing it means a new server.",
+			Type:        "text", Default: "", Rebuild: true,
 		},
 	}
 }

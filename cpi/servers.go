@@ -44,6 +44,7 @@ func validName(op, name string) error {
 // order is a validated order_server request.
 type order struct {
 	name, location, serverType, image, zone string
+	placementGroup                          string // "" = none
 	sshKey                                  int64
 	backups                                 bool
 }
@@ -51,8 +52,9 @@ type order struct {
 // settings is a validated config object (order_server's config,
 // update_config's body).
 type settings struct {
-	image   *string
-	backups *bool
+	image          *string
+	backups        *bool
+	placementGroup *string // "" = none
 }
 
 // parseSettings checks config keys and values, without API calls.
@@ -80,14 +82,35 @@ func (h *Hetzner) parseSettings(op string, in map[string]any) (settings, error) 
 			}
 			on := v == BackupsEnabled
 			s.backups = &on
+		case FieldPlacementGroup:
+			if !isString || (v != "" && !validGroupName(v)) {
+				problems = append(problems, "placement_group must be empty or a name of 1-63 letters, digits, '.', '-' or '_'")
+				continue
+			}
+			s.placementGroup = &v
 		default:
-			problems = append(problems, "unknown setting "+strconv.Quote(truncate(k, 40))+" (known: image, backups)")
+			problems = append(problems, "unknown setting "+strconv.Quote(truncate(k, 40))+" (known: image, backups, placement_group)")
 		}
 	}
 	if len(problems) > 0 {
 		return settings{}, protocol.NewError(protocol.InvalidArguments, "%s: %s", op, strings.Join(problems, "; "))
 	}
 	return s, nil
+}
+
+// validGroupName: 1-63 letters, digits, '.', '-', '_', starting with a
+// letter or digit.
+func validGroupName(s string) bool {
+	if len(s) == 0 || len(s) > 63 {
+		return false
+	}
+	for i, c := range s {
+		alnum := (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+		if !alnum && (i == 0 || (c != '.' && c != '-' && c != '_')) {
+			return false
+		}
+	}
+	return true
 }
 
 func contains(list []string, s string) bool {
@@ -145,6 +168,9 @@ func (h *Hetzner) validateOrder(body protocol.OrderServerBody) (order, error) {
 	}
 	if s.backups != nil {
 		o.backups = *s.backups
+	}
+	if s.placementGroup != nil {
+		o.placementGroup = *s.placementGroup
 	}
 	return o, nil
 }
@@ -206,6 +232,13 @@ func (h *Hetzner) OrderServer(ctx context.Context, body protocol.OrderServerBody
 		StartAfterCreate: hcloud.Ptr(true),
 		// PublicNet stays nil: an empty ServerCreatePublicNet would
 		// disable both IPv4 and IPv6.
+	}
+	if o.placementGroup != "" {
+		pg, err := h.ensurePlacementGroup(ctx, o.placementGroup)
+		if err != nil {
+			return protocol.IDResult{}, err
+		}
+		opts.PlacementGroup = pg
 	}
 	var fromCache bool
 	var networkID int64
@@ -443,7 +476,46 @@ func currentSettings(s *hcloud.Server) map[string]any {
 	if s.BackupWindow != "" {
 		backups = BackupsEnabled
 	}
-	return map[string]any{FieldImage: image, FieldBackups: backups}
+	group := ""
+	if s.PlacementGroup != nil {
+		group = s.PlacementGroup.Name
+	}
+	return map[string]any{FieldImage: image, FieldBackups: backups, FieldPlacementGroup: group}
+}
+
+// ensurePlacementGroup finds the spread placement group of that name, or
+// creates it (labelled as ours). One labelled nanobox=false may not be
+// used. An empty group left by a failed order costs nothing.
+func (h *Hetzner) ensurePlacementGroup(ctx context.Context, name string) (*hcloud.PlacementGroup, error) {
+	const op = "order_server: placement group"
+	pg, resp, err := h.client.PlacementGroup.GetByName(ctx, name)
+	if err != nil {
+		return nil, cloudError(op+" "+name, resp, err)
+	}
+	if pg == nil {
+		res, resp, err := h.client.PlacementGroup.Create(ctx, hcloud.PlacementGroupCreateOpts{
+			Name: name, Type: hcloud.PlacementGroupTypeSpread, Labels: h.labels(),
+		})
+		if hcloud.IsError(err, hcloud.ErrorCodeUniquenessError) {
+			pg, resp, err = h.client.PlacementGroup.GetByName(ctx, name)
+		} else if err == nil {
+			pg = res.PlacementGroup
+		}
+		if err != nil {
+			return nil, cloudError(op+" "+name, resp, err)
+		}
+		if pg == nil {
+			return nil, protocol.NewError(protocol.CloudError, "%s %q: Hetzner answered without a placement group", op, name)
+		}
+		h.log.Infof("order_server: created spread placement group %d (%s)", pg.ID, name)
+	}
+	if hidden(pg.Labels) {
+		return nil, protocol.NewError(protocol.InvalidArguments, "%s %q is labelled nanobox=false and may not be used; choose another name", op, name)
+	}
+	if pg.Type != hcloud.PlacementGroupTypeSpread {
+		return nil, protocol.NewError(protocol.InvalidArguments, "%s %q is not a spread group", op, name)
+	}
+	return pg, nil
 }
 
 // CancelServer deletes a server and returns once Hetzner accepted (≤2
@@ -511,7 +583,8 @@ func (h *Hetzner) RenameServer(ctx context.Context, sid string, body protocol.Re
 }
 
 // UpdateConfig applies settings that need no rebuild (1 call, plus one per
-// changed setting). Unknown keys and changes to rebuild settings (image)
+// changed setting). Unknown keys and changes to rebuild settings (image,
+// placement_group)
 // are refused before anything changes.
 func (h *Hetzner) UpdateConfig(ctx context.Context, sid string, body protocol.ConfigBody) error {
 	const op = "update_config"
@@ -530,6 +603,10 @@ func (h *Hetzner) UpdateConfig(ctx context.Context, sid string, body protocol.Co
 	if s.image != nil && *s.image != current[FieldImage] {
 		return protocol.NewError(protocol.InvalidArguments,
 			"%s: changing image (from %q to %q) needs a new server (rebuild: true); order a replacement instead", op, current[FieldImage], *s.image)
+	}
+	if s.placementGroup != nil && *s.placementGroup != current[FieldPlacementGroup] {
+		return protocol.NewError(protocol.InvalidArguments,
+			"%s: changing placement_group (from %q to %q) needs a new server (rebuild: true); order a replacement instead", op, current[FieldPlacementGroup], *s.placementGroup)
 	}
 	if s.backups != nil {
 		on := current[FieldBackups] == BackupsEnabled

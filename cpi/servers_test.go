@@ -268,7 +268,7 @@ func TestServerLifecycle(t *testing.T) {
 	require.Equal(t, "web1", srv.Name)
 	require.NotEmpty(t, srv.ExternalIP)
 	require.Regexp(t, `^10\.0\.`, srv.InternalIP)
-	require.Equal(t, map[string]any{"image": "ubuntu-24.04", "backups": "disabled"}, srv.Config)
+	require.Equal(t, map[string]any{"image": "ubuntu-24.04", "backups": "disabled", "placement_group": ""}, srv.Config)
 
 	h.budget(2, func() { h.ok(h.call("reboot_server", id), nil) })
 	h.budget(2, func() { h.ok(h.call("rename_server", id, map[string]string{"name": "web1-renamed"}), nil) })
@@ -288,7 +288,7 @@ func TestServerLifecycle(t *testing.T) {
 	})
 	h.ok(h.call("query_server", id), &srv)
 	require.Equal(t, "web1-renamed", srv.Name)
-	require.Equal(t, map[string]any{"image": "ubuntu-24.04", "backups": "enabled"}, srv.Config)
+	require.Equal(t, map[string]any{"image": "ubuntu-24.04", "backups": "enabled", "placement_group": ""}, srv.Config)
 	h.budget(2, func() { h.ok(h.call("update_config", id, map[string]string{"backups": "disabled"}), nil) })
 	h.ok(h.call("query_server", id), &srv)
 	require.Equal(t, "disabled", srv.Config["backups"])
@@ -410,4 +410,34 @@ func TestDeadlineBoundsLatency(t *testing.T) {
 	e := h.fails(h.call("query_server", id), protocol.Timeout, "deadline")
 	require.True(t, e.OkToRetry)
 	require.Equal(t, 1, sim.FaultsInjected()[hcloudsim.FaultLatency])
+}
+
+func TestPlacementGroup(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	key := h.createKey()
+	var a, b protocol.IDResult
+	h.ok(h.order("spread-a", "nbg1", "cx23", key, map[string]any{"placement_group": "web-tier"}), &a)
+	h.ok(h.order("spread-b", "fsn1", "cx23", key, map[string]any{"placement_group": "web-tier"}), &b)
+	st := h.sim.Sim.Snapshot()
+	require.Len(t, st.PlacementGroups, 1, "found by name the second time")
+	require.Equal(t, "spread", st.PlacementGroups[0].Type)
+	require.Equal(t, "true", st.PlacementGroups[0].Labels["nanobox"])
+	require.Len(t, st.PlacementGroups[0].Servers, 2)
+
+	var srv protocol.Server
+	h.ok(h.call("query_server", a.ID), &srv)
+	require.Equal(t, "web-tier", srv.Config["placement_group"])
+	h.budget(1, func() { h.ok(h.call("update_config", a.ID, map[string]string{"placement_group": "web-tier"}), nil) })
+	h.budget(1, func() {
+		h.fails(h.call("update_config", a.ID, map[string]string{"placement_group": "other"}), protocol.InvalidArguments, "rebuild")
+	})
+	h.budget(0, func() {
+		h.fails(h.order("x", "nbg1", "cx23", key, map[string]any{"placement_group": "bad name!"}), protocol.InvalidArguments, "placement_group")
+	})
+
+	_, _, err := h.client().PlacementGroup.Create(ctx, hcloud.PlacementGroupCreateOpts{Name: "theirs", Type: "spread", Labels: map[string]string{"nanobox": "FALSE"}})
+	require.NoError(t, err)
+	h.fails(h.order("x", "nbg1", "cx23", key, map[string]any{"placement_group": "theirs"}), protocol.InvalidArguments, "nanobox=false")
+	require.NotContains(t, h.liveServers(), "x")
 }
