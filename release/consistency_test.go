@@ -249,14 +249,16 @@ func TestScripts(t *testing.T) {
 			shellcheck(t, path)
 		})
 	}
-	t.Run("render-job", func(t *testing.T) {
-		path := filepath.Join(rel, "scripts", "render-job")
-		assertExecutable(t, path)
-		requireTool(t, "ruby", "ruby")
-		if out, err := exec.Command("ruby", "-c", path).CombinedOutput(); err != nil {
-			t.Errorf("ruby -c %s: %v\n%s", path, err, out)
-		}
-	})
+	for _, name := range []string{"render-job", "compile-packages"} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(rel, "scripts", name)
+			assertExecutable(t, path)
+			requireTool(t, "ruby", "ruby")
+			if out, err := exec.Command("ruby", "-wc", path).CombinedOutput(); err != nil {
+				t.Errorf("ruby -wc %s: %v\n%s", path, err, out)
+			}
+		})
+	}
 }
 
 // TestRenderedScriptsPassShellcheck renders each job and runs shellcheck on
