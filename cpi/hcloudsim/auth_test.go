@@ -1,6 +1,7 @@
 package hcloudsim_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -117,14 +118,27 @@ func TestErrorsCarryJSONAndDocumentedStatus(t *testing.T) {
 		{"GET", "/v1/actions", "", 422, "invalid_input"},
 		{"GET", "/v1/actions?id=x", "", 422, "invalid_input"},
 		{"PUT", "/v1/locations", "{}", 404, "not_found"},
+		{"GET", "/v1/servers?status=bogus", "", 422, "invalid_input"},
+		{"GET", "/v1/servers?sort=", "", 422, "invalid_input"},
+		{"GET", "/v1/images?architecture=sparc", "", 422, "invalid_input"},
+		{"POST", "/v1/ssh_keys", "null", 400, "json_error"},
+		{"POST", "/v1/ssh_keys", `["x"]`, 400, "json_error"},
+		{"POST", "/v1/ssh_keys", `{"name":null,"public_key":"x"}`, 422, "invalid_input"},
+		{"POST", "/v1/networks", `{"name":"n","ip_range":"10.0.0.0/16","colour":"red"}`, 422, "invalid_input"},
+		{"GET", "/v1/servers//actions", "", 404, "not_found"},
 	}
+	v, err := simtest.DefaultSpecValidator()
+	require.NoError(t, err)
 	for _, tt := range tests {
 		t.Run(tt.method+" "+tt.path+" "+tt.body, func(t *testing.T) {
 			req := httptest.NewRequest(tt.method, tt.path, strings.NewReader(tt.body))
 			req.Header.Set("Authorization", "Bearer T")
+			req.Header.Set("Content-Type", "application/json")
 			rec := httptest.NewRecorder()
 			sim.ServeHTTP(rec, req)
 			assert.Equal(t, tt.status, rec.Code)
+			ex := simtest.Exchange{Request: req, RequestBody: []byte(tt.body), Status: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}
+			assert.NoError(t, v.Check(context.Background(), ex))
 			assert.Equal(t, "application/json", rec.Header().Get("Content-Type"))
 			var body map[string]map[string]any
 			require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body), rec.Body.String())
