@@ -4,6 +4,7 @@ package redact
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"sort"
 	"strings"
@@ -28,11 +29,22 @@ type Secrets struct {
 	values []string // longest first
 }
 
-// Add registers values; empty and very short ones are ignored.
+// Add registers values; empty and very short ones are ignored. A value
+// that JSON escapes differently (quotes, '<', control characters) is
+// registered in its escaped form too, so it is caught inside encoded JSON.
 func (s *Secrets) Add(values ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var all []string
 	for _, v := range values {
+		all = append(all, v)
+		if b, err := json.Marshal(v); err == nil {
+			if esc := string(b[1 : len(b)-1]); esc != v {
+				all = append(all, esc)
+			}
+		}
+	}
+	for _, v := range all {
 		if len(v) < minSecretLen {
 			continue
 		}

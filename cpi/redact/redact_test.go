@@ -31,3 +31,10 @@ func TestSecretsAddedLaterApply(t *testing.T) {
 	require.Equal(t, "x canary-123 y [REDACTED]", buf.String())
 	require.Equal(t, "[REDACTED]!", s.String("canary-123!"))
 }
+
+func TestJSONEscapedSecretsAreRedacted(t *testing.T) {
+	s := &redact.Secrets{}
+	s.Add(`to"k<en>`)
+	require.Equal(t, `{"m":"[REDACTED]"}`, s.String(`{"m":"to\"k\u003cen\u003e"}`))
+	require.Equal(t, `raw [REDACTED]`, s.String(`raw to"k<en>`))
+}
