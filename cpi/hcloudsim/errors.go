@@ -52,6 +52,8 @@ var statusByCode = map[string]int{
 	"firewall_already_applied":       http.StatusConflict,
 	"firewall_resource_not_found":    http.StatusNotFound,
 	"resource_in_use":                http.StatusConflict,
+	"firewall_already_removed":       http.StatusConflict,
+	"private_net_only_server":        http.StatusConflict,
 	"server_not_attached_to_network": http.StatusConflict,
 }
 

@@ -179,6 +179,9 @@ func applyFirewallToResources(s *Sim, c *call) (int, any, *apiError) {
 	if err := c.decodeStrict(&req); err != nil {
 		return 0, nil, err
 	}
+	if len(req.ApplyTo) == 0 {
+		return 0, nil, invalidField("apply_to", "is required")
+	}
 	servers, selectors, err := s.resolveApplyTo(req.ApplyTo)
 	if err != nil {
 		return 0, nil, err
@@ -203,4 +206,77 @@ func deleteFirewall(s *Sim, c *call) (int, any, *apiError) {
 	}
 	delete(s.st.firewalls, f.ID)
 	return http.StatusNoContent, nil, nil
+}
+
+func removeFirewallFromResources(s *Sim, c *call) (int, any, *apiError) {
+	f, err := s.firewallByPath(c)
+	if err != nil {
+		return 0, nil, err
+	}
+	var req schema.FirewallActionRemoveFromResourcesRequest
+	if err := c.decodeStrict(&req); err != nil {
+		return 0, nil, err
+	}
+	if len(req.RemoveFrom) == 0 {
+		return 0, nil, invalidField("remove_from", "is required")
+	}
+	// Check everything first: a bad entry changes nothing.
+	for _, r := range req.RemoveFrom {
+		if !slices.ContainsFunc(f.AppliedTo, func(a schema.FirewallResource) bool { return sameFirewallResource(a, r) }) {
+			return 0, nil, newError("firewall_already_removed", "firewall %d is not applied to that resource", f.ID)
+		}
+	}
+	actions := []schema.Action{}
+	fwRef := schema.ActionResourceReference{ID: f.ID, Type: "firewall"}
+	for _, r := range req.RemoveFrom {
+		f.AppliedTo = slices.DeleteFunc(f.AppliedTo, func(a schema.FirewallResource) bool { return sameFirewallResource(a, r) })
+		refs := []schema.ActionResourceReference{fwRef}
+		if r.Type == "server" && r.Server != nil {
+			if sv, ok := s.st.servers[r.Server.ID]; ok {
+				sv.s.PublicNet.Firewalls = slices.DeleteFunc(sv.s.PublicNet.Firewalls, func(x schema.ServerFirewall) bool { return x.ID == f.ID })
+				refs = append(refs, serverRef(sv.s.ID))
+			}
+		}
+		ac := s.st.newAction(c.now, "remove_firewall", s.opts.Delays.Action, refs...)
+		actions = append(actions, ac.runningView())
+	}
+	return http.StatusCreated, map[string]any{"actions": actions}, nil
+}
+
+func sameFirewallResource(a, b schema.FirewallResource) bool {
+	if a.Type != b.Type {
+		return false
+	}
+	switch a.Type {
+	case "server":
+		return a.Server != nil && b.Server != nil && a.Server.ID == b.Server.ID
+	case "label_selector":
+		return a.LabelSelector != nil && b.LabelSelector != nil && a.LabelSelector.Selector == b.LabelSelector.Selector
+	}
+	return false
+}
+
+func setFirewallRules(s *Sim, c *call) (int, any, *apiError) {
+	f, err := s.firewallByPath(c)
+	if err != nil {
+		return 0, nil, err
+	}
+	var req schema.FirewallActionSetRulesRequest
+	if err := c.decodeStrict(&req); err != nil {
+		return 0, nil, err
+	}
+	rules, err := checkRules(req.Rules)
+	if err != nil {
+		return 0, nil, err
+	}
+	f.Rules = rules
+	fwRef := schema.ActionResourceReference{ID: f.ID, Type: "firewall"}
+	actions := []schema.Action{s.st.newAction(c.now, "set_firewall_rules", s.opts.Delays.Action, fwRef).runningView()}
+	for _, r := range f.AppliedTo {
+		if r.Type == "server" && r.Server != nil {
+			ac := s.st.newAction(c.now, "apply_firewall", s.opts.Delays.Action, fwRef, serverRef(r.Server.ID))
+			actions = append(actions, ac.runningView())
+		}
+	}
+	return http.StatusCreated, map[string]any{"actions": actions}, nil
 }

@@ -95,6 +95,22 @@ func TestNetworksFirewallsPlacementGroups(t *testing.T) {
 	require.Len(t, s0.PublicNet.Firewalls, 1)
 	assert.Equal(t, fw.Firewall.ID, s0.PublicNet.Firewalls[0].Firewall.ID)
 
+	// Rules can be replaced; the firewall can be removed again, then deleted.
+	port80 := "80"
+	acts, _, err = c.Firewall.SetRules(ctx, fw.Firewall, hcloud.FirewallSetRulesOpts{Rules: []hcloud.FirewallRule{{Direction: hcloud.FirewallRuleDirectionIn, Protocol: hcloud.FirewallRuleProtocolTCP, Port: &port80, SourceIPs: []net.IPNet{*mustCIDR(t, "0.0.0.0/0")}}}})
+	require.NoError(t, err)
+	require.NoError(t, c.Action.WaitFor(ctx, acts...))
+	_, err = c.Firewall.Delete(ctx, fw.Firewall)
+	assert.True(t, hcloud.IsError(err, hcloud.ErrorCodeResourceInUse), "still applied: %v", err)
+	acts, _, err = c.Firewall.RemoveResources(ctx, fw.Firewall, fws[0].AppliedTo)
+	require.NoError(t, err)
+	require.NoError(t, c.Action.WaitFor(ctx, acts...))
+	s0, _, err = c.Server.GetByID(ctx, servers[0].ID)
+	require.NoError(t, err)
+	assert.Empty(t, s0.PublicNet.Firewalls)
+	_, err = c.Firewall.Delete(ctx, fw.Firewall)
+	require.NoError(t, err)
+
 	// Placement groups: create at server creation time, list.
 	pg, _, err := c.PlacementGroup.Create(ctx, hcloud.PlacementGroupCreateOpts{Name: "spread", Type: hcloud.PlacementGroupTypeSpread, Labels: map[string]string{"nanobox": "true"}})
 	require.NoError(t, err)

@@ -46,6 +46,8 @@ func (s *Sim) routes() {
 	s.handle("GET /v1/firewalls/{id}", getFirewall)
 	s.handle("DELETE /v1/firewalls/{id}", deleteFirewall)
 	s.handle("POST /v1/firewalls/{id}/actions/apply_to_resources", applyFirewallToResources)
+	s.handle("POST /v1/firewalls/{id}/actions/remove_from_resources", removeFirewallFromResources)
+	s.handle("POST /v1/firewalls/{id}/actions/set_rules", setFirewallRules)
 	s.handle("GET /v1/firewalls/{id}/actions", getResourceActions("firewall"))
 	s.handle("GET /v1/firewalls/actions", getTypeActions("firewall"))
 	s.handle("GET /v1/firewalls/actions/{id}", getTypeAction("firewall"))
