@@ -3,6 +3,7 @@ package cpi_test
 import (
 	"bytes"
 	"context"
+	"net"
 	"net/http/httptest"
 	"strconv"
 	"testing"
@@ -440,4 +441,38 @@ func TestPlacementGroup(t *testing.T) {
 	require.NoError(t, err)
 	h.fails(h.order("x", "nbg1", "cx23", key, map[string]any{"placement_group": "theirs"}), protocol.InvalidArguments, "nanobox=false")
 	require.NotContains(t, h.liveServers(), "x")
+}
+
+// TestActionsAreNotWaitedFor: reboot returns once Hetzner accepted it, so
+// an action that later fails does not hold the call (and costs no polls).
+func TestActionsAreNotWaitedFor(t *testing.T) {
+	h := newHarness(t)
+	id, _ := h.orderOK("web1", "nbg1", "cx23")
+	h.sim.Sim.AddFault(hcloudsim.Fault{Method: "POST", Route: "/v1/servers/{id}/actions/reboot", Kind: hcloudsim.FaultActionError, Times: 1})
+	reqs := h.budget(2, func() { h.ok(h.call("reboot_server", id), nil) })
+	require.Equal(t, 1, reqs["POST /v1/servers/{id}/actions/reboot"])
+	require.Equal(t, 1, h.sim.Sim.FaultsInjected()[hcloudsim.FaultActionError])
+}
+
+func TestNetworkNamedButHiddenIsRefused(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	_, ipnet, _ := net.ParseCIDR("10.0.0.0/16")
+	_, _, err := h.client().Network.Create(ctx, hcloud.NetworkCreateOpts{Name: "nanobox", IPRange: ipnet, Labels: map[string]string{"Nanobox": "false"}})
+	require.NoError(t, err)
+	key := h.createKey()
+	e := h.fails(h.order("web1", "nbg1", "cx23", key, nil), protocol.Conflict, "nanobox=false", "network.name")
+	require.False(t, e.OkToRetry)
+	require.Empty(t, h.liveServers())
+}
+
+func TestNetworkWithAnotherRangeIsRefused(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	_, ipnet, _ := net.ParseCIDR("10.1.0.0/16")
+	_, _, err := h.client().Network.Create(ctx, hcloud.NetworkCreateOpts{Name: "nanobox", IPRange: ipnet})
+	require.NoError(t, err)
+	key := h.createKey()
+	h.fails(h.order("web1", "nbg1", "cx23", key, nil), protocol.Conflict, "10.1.0.0/16", "network.ip_range")
+	require.Empty(t, h.liveServers())
 }
