@@ -70,6 +70,7 @@ type Created struct {
 }
 
 // New returns a simulator seeded with the catalog (locations, datacenters, server types, images).
+// A RateLimit or RateRefill <= 0 takes the default (3600, 1s); negative delays count as zero.
 func New(opts Options) *Sim {
 	if opts.RateLimit <= 0 {
 		opts.RateLimit = 3600
@@ -77,6 +78,9 @@ func New(opts Options) *Sim {
 	if opts.RateRefill <= 0 {
 		opts.RateRefill = time.Second
 	}
+	opts.Delays.Initializing = max(opts.Delays.Initializing, 0)
+	opts.Delays.Starting = max(opts.Delays.Starting, 0)
+	opts.Delays.Action = max(opts.Delays.Action, 0)
 	s := &Sim{
 		opts:     opts,
 		rng:      rand.New(rand.NewPCG(uint64(opts.Seed), 0x5eed)),
