@@ -236,10 +236,30 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		mux = s.actionsMux
 	}
 	if _, pattern := mux.Handler(r); pattern == "" {
-		s.serveRoute(w, r, r.Method+" (unmatched)", nil)
+		h := handlerFunc(nil)
+		if otherMethodMatches(mux, r) {
+			h = func(*Sim, *call) (int, any, *apiError) {
+				return 0, nil, newError("method_not_allowed", "method %s is not allowed on %s", r.Method, r.URL.Path)
+			}
+		}
+		s.serveRoute(w, r, r.Method+" (unmatched)", h)
 		return
 	}
 	mux.ServeHTTP(w, r)
+}
+
+// otherMethodMatches reports whether the path is served for some other method.
+func otherMethodMatches(mux *http.ServeMux, r *http.Request) bool {
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
+		if m == r.Method {
+			continue
+		}
+		probe := &http.Request{Method: m, URL: r.URL, Host: r.Host, Header: http.Header{}}
+		if _, pattern := mux.Handler(probe); pattern != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // isResourceActionsPath reports whether path is /v1/<resource>/actions or below it.
