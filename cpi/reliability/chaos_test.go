@@ -82,14 +82,19 @@ type chaosStats struct {
 	byStatus  map[int]int    // failed answers by status
 	byType    map[string]int // failed answers by protocol error type
 	transport int            // requests that got no HTTP answer
+	retriedBy map[string]int // repeated calls by step (order_server: re-orders)
 }
 
-func (s *chaosStats) record(r reply, err error, retried bool) {
+func (s *chaosStats) record(step string, r reply, err error, retried bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls++
 	if retried {
 		s.retries++
+		if s.retriedBy == nil {
+			s.retriedBy = map[string]int{}
+		}
+		s.retriedBy[step]++
 	}
 	switch {
 	case err != nil:
@@ -134,7 +139,7 @@ func (o *orchestrator) call(ctx context.Context, step, verb, path string, body a
 	}
 	for attempt := 1; ; attempt++ {
 		r, err := o.w.Do(ctx, verb, path, o.w.Auth(), data)
-		o.stats.record(r, err, attempt > 1)
+		o.stats.record(step, r, err, attempt > 1)
 		if err == nil && r.Status == want {
 			return r, nil
 		}
@@ -405,7 +410,8 @@ func TestChaosLifecycles(t *testing.T) {
 	sort.Strings(kinds)
 	fmt.Fprintf(&b, "  faults injected:      %d (%s)\n", totalFaults, strings.Join(kinds, " "))
 	stats.mu.Lock()
-	fmt.Fprintf(&b, "  shim requests:        %d, of which retries %d, re-orders %d, no HTTP answer %d\n", stats.calls, stats.retries, stats.reorders, stats.transport)
+	fmt.Fprintf(&b, "  shim requests:        %d, of which retries %d (by step %v), orders re-sent after giving up %d, no HTTP answer %d\n",
+		stats.calls, stats.retries, stats.retriedBy, stats.reorders, stats.transport)
 	fmt.Fprintf(&b, "  failed answers:       by status %v, by type %v\n", stats.byStatus, stats.byType)
 	stats.mu.Unlock()
 	fmt.Fprintf(&b, "  shim RSS:             %d KiB baseline, %d KiB peak, %d KiB after\n", base.RSSKiB, peak.RSSKiB, after.RSSKiB)
