@@ -150,9 +150,9 @@ func (c *CPI) Methods() map[string]protocol.Handler {
 		protocol.MethodCancelServer: c.cloud(func(ctx context.Context, h *Hetzner, call protocol.Call) (any, error) {
 			return nil, h.CancelServer(ctx, call.Params[0])
 		}),
-		protocol.MethodInstallKey: func(_ context.Context, call protocol.Call) (any, error) {
-			// No credentials needed to say no.
-			return nil, (&Hetzner{}).InstallKey(context.Background(), call.Params[0], protocol.KeyBody{})
+		protocol.MethodInstallKey: func(ctx context.Context, call protocol.Call) (any, error) {
+			// No credentials or client needed to say no.
+			return nil, (&Hetzner{}).InstallKey(ctx, call.Params[0], protocol.KeyBody{})
 		},
 		protocol.MethodUpdateConfig: c.cloud(func(ctx context.Context, h *Hetzner, call protocol.Call) (any, error) {
 			var body protocol.ConfigBody

@@ -30,16 +30,6 @@ var (
 	_ Servers = (*Hetzner)(nil)
 )
 
-// NewHetzner returns a Hetzner on an existing client (for tests and tools);
-// the CPI builds its own per call.
-func NewHetzner(client *hcloud.Client, cfg *config.Config, log logrus.FieldLogger, stateDir string) *Hetzner {
-	return &Hetzner{
-		client: client, cfg: cfg, log: log,
-		state: newStateStore(stateDir, "", ""),
-		model: func() (*catalog.Model, error) { return catalog.Embedded() },
-	}
-}
-
 // hidden reports whether labels mark an object as not Nanobox's to see:
 // key "nanobox" in any letter case with value "false" in any case.
 func hidden(labels map[string]string) bool {

@@ -592,9 +592,6 @@ func (h *Hetzner) UpdateConfig(ctx context.Context, sid string, body protocol.Co
 	if err != nil {
 		return err
 	}
-	if _, err := parseID(op, "server", sid); err != nil {
-		return err
-	}
 	server, err := h.ownServer(ctx, op, sid)
 	if err != nil {
 		return err

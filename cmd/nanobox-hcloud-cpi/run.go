@@ -167,7 +167,10 @@ func callArguments(words []string) []json.RawMessage {
 func serve(ctx context.Context, configPath string, data []byte, stderr io.Writer, getenv func(string) string) ([]byte, bool) {
 	secrets := &redact.Secrets{}
 	secrets.Add(getenv("HCLOUD_TOKEN"))
-	if req, perr := protocol.ParseRequest(data); perr == nil {
+	// Parsed here only to learn the secrets and the request id before
+	// anything is logged; the dispatcher parses (and judges) it again.
+	req, _ := protocol.ParseRequest(data)
+	if req != nil {
 		secrets.Add(req.Context.Credentials.Values()...)
 	}
 	logField := &redact.Buffer{}
@@ -190,7 +193,7 @@ func serve(ctx context.Context, configPath string, data []byte, stderr io.Writer
 		return []byte(secrets.String(out.String())), true
 	}
 	entry := log.WithField("cpi", cpi.Name)
-	if req, perr := protocol.ParseRequest(data); perr == nil && req.Context.RequestID != "" {
+	if req != nil && req.Context.RequestID != "" {
 		entry = entry.WithField("request_id", truncate(req.Context.RequestID, 64))
 	}
 	c := cpi.New(cpi.Env{Config: cfg, Version: version, Getenv: getenv, Log: entry})
