@@ -200,18 +200,22 @@ func (c *CPI) deadline(ctx context.Context) (context.Context, context.CancelFunc
 // token is the API token of a call: the api-token credential, else (when
 // operator_token_for_calls) the config's token, else HCLOUD_TOKEN.
 func (c *CPI) token(creds protocol.Credentials) (string, *protocol.Error) {
-	if t := creds[CredentialKey]; t != "" {
-		return t, nil
-	}
-	if *c.env.Config.OperatorTokenForCalls {
-		if t := c.env.Config.Token; t != "" {
-			return t, nil
-		}
-		if t := c.env.Getenv("HCLOUD_TOKEN"); t != "" {
-			return t, nil
+	t := creds[CredentialKey]
+	if t == "" && *c.env.Config.OperatorTokenForCalls {
+		t = c.env.Config.Token
+		if t == "" {
+			t = c.env.Getenv("HCLOUD_TOKEN")
 		}
 	}
-	return "", protocol.NewError(protocol.Unauthorized, "no Hetzner API token: send the %q credential (header Auth-Api-Token)", CredentialKey)
+	if t == "" {
+		return "", protocol.NewError(protocol.Unauthorized, "no Hetzner API token: send the %q credential (header Auth-Api-Token)", CredentialKey)
+	}
+	for _, r := range t {
+		if r <= ' ' || r > '~' {
+			return "", protocol.NewError(protocol.Unauthorized, "the Hetzner API token contains characters no token has (white space or non-ASCII)")
+		}
+	}
+	return t, nil
 }
 
 // operatorToken is the token for the live catalog: the config's, else

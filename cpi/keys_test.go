@@ -22,6 +22,8 @@ func TestVerify(t *testing.T) {
 		{"read-only token", "read-only-token", protocol.Forbidden, "Read & Write"},
 		{"bad token", "not-a-token", protocol.Unauthorized, "rejected the API token"},
 		{"no token", "", protocol.Unauthorized, "api-token"},
+		{"token with a newline", h.token + "\nX-Injected: 1", protocol.Unauthorized, "characters"},
+		{"token with non-ASCII", "tök3n", protocol.Unauthorized, "characters"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
