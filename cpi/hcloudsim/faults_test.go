@@ -87,7 +87,7 @@ func TestCommitThenFailDeleteMeetsNotFound(t *testing.T) {
 	res, _, err := c.Server.Create(ctx, createOpts("d"))
 	require.NoError(t, err)
 	env.Sim.AddFault(hcloudsim.Fault{Method: http.MethodDelete, Route: "/v1/servers/{id}", Kind: hcloudsim.FaultCommitThenFail, Times: 1})
-	_, err = c.Server.Delete(ctx, res.Server)
+	_, _, err = c.Server.DeleteWithResult(ctx, res.Server)
 	assert.True(t, hcloud.IsError(err, hcloud.ErrorCodeNotFound), "%v", err)
 	assert.Empty(t, env.Sim.Snapshot().Servers)
 }

@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 the simulator serves the deprecated fields and endpoints (datacenters, Deprecated, Traffic, FloatingIP) because the API document still has them and clients still read them
+
 package hcloudsim
 
 import (

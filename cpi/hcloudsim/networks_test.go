@@ -150,7 +150,7 @@ func TestCatalogWithHcloudGo(t *testing.T) {
 	require.NotEmpty(t, cx23.Pricings)
 	assert.Equal(t, "5.4900000000", cx23.Pricings[0].Monthly.Net)
 	require.NotEmpty(t, cx23.Locations)
-	dcs, err := c.Datacenter.All(ctx)
+	dcs, err := c.Datacenter.All(ctx) //lint:ignore SA1019 the simulator still serves the deprecated endpoint
 	require.NoError(t, err)
 	assert.Len(t, dcs, 6)
 	imgs, err := c.Image.AllWithOpts(ctx, hcloud.ImageListOpts{Type: []hcloud.ImageType{hcloud.ImageTypeSystem}, Architecture: []hcloud.Architecture{hcloud.ArchitectureX86}})

@@ -164,9 +164,9 @@ func TestServerActionsWithHcloudGo(t *testing.T) {
 
 	yes, no := true, false
 	wait(c.Server.ChangeProtection(ctx, srv, hcloud.ServerChangeProtectionOpts{Delete: &yes, Rebuild: &yes}))
-	_, err = c.Server.Delete(ctx, srv)
+	_, _, err = c.Server.DeleteWithResult(ctx, srv)
 	assert.True(t, hcloud.IsError(err, hcloud.ErrorCodeProtected), "%v", err)
-	_, _, err = c.Server.Rebuild(ctx, srv, hcloud.ServerRebuildOpts{Image: &hcloud.Image{Name: "debian-12"}})
+	_, _, err = c.Server.RebuildWithResult(ctx, srv, hcloud.ServerRebuildOpts{Image: &hcloud.Image{Name: "debian-12"}})
 	assert.True(t, hcloud.IsError(err, hcloud.ErrorCodeProtected), "%v", err)
 	wait(c.Server.ChangeProtection(ctx, srv, hcloud.ServerChangeProtectionOpts{Delete: &no, Rebuild: &no}))
 
@@ -184,7 +184,7 @@ func TestServerActionsWithHcloudGo(t *testing.T) {
 	require.NoError(t, err)
 	require.NotNil(t, one)
 
-	_, err = c.Server.Delete(ctx, srv)
+	_, _, err = c.Server.DeleteWithResult(ctx, srv)
 	require.NoError(t, err)
 	_, _, err = c.Server.Poweron(ctx, srv)
 	assert.True(t, hcloud.IsError(err, hcloud.ErrorCodeNotFound), "%v", err)

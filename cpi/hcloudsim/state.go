@@ -118,9 +118,6 @@ func (ac *action) view(now time.Time) schema.Action {
 	return out
 }
 
-// running reports whether the action is still running at now.
-func (ac *action) running(now time.Time) bool { return now.Before(ac.doneAt) }
-
 // newAction records an action on the given resources that finishes after d.
 func (st *state) newAction(now time.Time, command string, d time.Duration, resources ...schema.ActionResourceReference) *action {
 	ac := &action{
