@@ -32,6 +32,10 @@ type results struct {
 	Started      time.Time         `json:"started"`
 	Seconds      float64           `json:"seconds"`
 	Runs         int               `json:"runs_per_method"`
+	Clients      []int             `json:"clients"`
+	LoadSeconds  float64           `json:"load_seconds_per_level"`
+	DirectSecs   float64           `json:"direct_seconds_per_level"`
+	MaxConc      int               `json:"max_concurrent_flag"`
 	RSSMethod    string            `json:"rss_method"`
 	LoadAvg      []string          `json:"loadavg_start_end"`
 	SimArgs      []string          `json:"sim_args"`
@@ -103,6 +107,8 @@ func main() {
 	flag.IntVar(&b.overheadPairs, "overhead-pairs", 300, "alternating shim/direct calls per route for the shim's overhead")
 	flag.IntVar(&b.compareConc, "compare-max-concurrent", 128, "also drive the shim with this --max-concurrent at the most clients (0: skip)")
 	flag.StringVar(&micro, "micro", "", "comma-separated files of micro-benchmark output to include (go test -bench, benchstat)")
+	var renderOnly bool
+	flag.BoolVar(&renderOnly, "render-only", false, "only rewrite benchmarks.md and the plot from <out>/bench/results.json (after editing notes.md)")
 	flag.Parse()
 	for _, f := range strings.Split(clients, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
@@ -116,6 +122,12 @@ func main() {
 	}
 	if b.runs < 1 {
 		fatalf("-runs must be at least 1")
+	}
+	if renderOnly {
+		if err := b.render(); err != nil {
+			fatalf("%v", err)
+		}
+		return
 	}
 	if err := b.run(); err != nil {
 		fatalf("%v", err)
@@ -131,6 +143,10 @@ func (b *bench) run() error {
 	start := time.Now()
 	b.res.Started = start.UTC()
 	b.res.Runs = b.runs
+	b.res.Clients = b.clients
+	b.res.LoadSeconds = b.loadDuration.Seconds()
+	b.res.DirectSecs = b.directDuration.Seconds()
+	b.res.MaxConc = b.maxConc
 	var err error
 	for name, dst := range map[string]*string{"nanobox-hcloud-cpi": &b.cpi, "nanobox-cpi-shim": &b.shim, "hcloud-sim": &b.sim} {
 		p, err := filepath.Abs(filepath.Join(b.binDir, name))
@@ -302,3 +318,24 @@ func (b *bench) writeConfigs() error {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// render rewrites benchmarks.md and the plot from a previous run's
+// results.json, with the current notes.md.
+func (b *bench) render() error {
+	data, err := os.ReadFile(filepath.Join(b.outDir, "bench", "results.json"))
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(data, &b.res); err != nil {
+		return fmt.Errorf("results.json: %w", err)
+	}
+	b.clients = b.res.Clients
+	b.loadDuration = time.Duration(b.res.LoadSeconds * float64(time.Second))
+	b.directDuration = time.Duration(b.res.DirectSecs * float64(time.Second))
+	b.maxConc = b.res.MaxConc
+	b.runs = b.res.Runs
+	if len(b.clients) == 0 {
+		return fmt.Errorf("results.json has no load levels")
+	}
+	return b.write()
+}

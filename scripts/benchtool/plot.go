@@ -74,6 +74,17 @@ func (b *bench) writePlot(path string) error {
 			p.Add(line, points)
 			p.Legend.Add(s.label, line, points)
 		}
+		if rt.method == "query_server" {
+			// The target: p99 ≤ 50 ms at 32 clients.
+			target, err := plotter.NewLine(plotter.XYs{{X: float64(b.clients[0]) / 1.5, Y: 50}, {X: float64(b.clients[len(b.clients)-1]) * 1.5, Y: 50}})
+			if err != nil {
+				return err
+			}
+			target.Color = color.RGBA{0x80, 0x80, 0x80, 0xff}
+			target.Dashes = []vg.Length{vg.Points(2), vg.Points(2)}
+			p.Add(target)
+			p.Legend.Add("target p99 50 ms", target)
+		}
 		// Explicit ranges: a log axis needs positive bounds, also when
 		// there is a single concurrency level.
 		p.X.Min, p.X.Max = float64(b.clients[0])/1.5, float64(b.clients[len(b.clients)-1])*1.5
@@ -88,7 +99,7 @@ func (b *bench) writePlot(path string) error {
 		if hi == 0 {
 			lo, hi = 1, 10
 		}
-		p.Y.Min, p.Y.Max = lo/1.5, hi*1.5
+		p.Y.Min, p.Y.Max = math.Min(lo, 50)/1.5, math.Max(hi, 50)*1.5
 		plots = append(plots, p)
 	}
 	const w, h = 12 * vg.Inch, 5 * vg.Inch
