@@ -2,6 +2,8 @@ package hcloudsim
 
 import (
 	"cmp"
+	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -143,4 +145,32 @@ func checkEnum(q map[string][]string, key string, allowed ...string) *apiError {
 		}
 	}
 	return nil
+}
+
+// setLinkHeader writes the API's pagination Link header (rel prev, next, last).
+func setLinkHeader(w http.ResponseWriter, r *http.Request, p pagination) {
+	link := func(page int, rel string) string {
+		u := url.URL{Scheme: "http", Host: r.Host, Path: r.URL.Path}
+		q := r.URL.Query()
+		q.Set("page", strconv.Itoa(page))
+		q.Set("per_page", strconv.Itoa(p.PerPage))
+		u.RawQuery = q.Encode()
+		if r.TLS != nil {
+			u.Scheme = "https"
+		}
+		return "<" + u.String() + `>; rel="` + rel + `"`
+	}
+	var parts []string
+	if p.PreviousPage != nil {
+		parts = append(parts, link(*p.PreviousPage, "prev"))
+	}
+	if p.NextPage != nil {
+		parts = append(parts, link(*p.NextPage, "next"))
+	}
+	if p.LastPage != nil && *p.LastPage != p.Page {
+		parts = append(parts, link(*p.LastPage, "last"))
+	}
+	if len(parts) > 0 {
+		w.Header().Set("Link", strings.Join(parts, ", "))
+	}
 }

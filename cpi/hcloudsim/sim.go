@@ -340,6 +340,11 @@ func (s *Sim) serveRoute(w http.ResponseWriter, r *http.Request, pattern string,
 	if fault != nil && fault.Kind == FaultActionError && herr == nil {
 		s.st.failActionsFrom(firstNewID)
 	}
+	if m, ok := out.(map[string]any); ok && herr == nil {
+		if meta, ok := m["meta"].(listMeta); ok {
+			setLinkHeader(w, r, meta.Pagination)
+		}
+	}
 	var encoded []byte
 	if herr == nil && out != nil {
 		var err error

@@ -75,6 +75,11 @@ func TestSSHKeysWithHcloudGo(t *testing.T) {
 		assert.Equal(t, 2, resp.Meta.Pagination.LastPage)
 		assert.Equal(t, 61, resp.Meta.Pagination.TotalEntries)
 		assert.Equal(t, 0, resp.Meta.Pagination.NextPage)
+		assert.Contains(t, resp.Header.Get("Link"), `page=1&per_page=50>; rel="prev"`)
+		_, resp, err = c.SSHKey.List(ctx, hcloud.SSHKeyListOpts{ListOpts: hcloud.ListOpts{Page: 1, PerPage: 20}})
+		require.NoError(t, err)
+		assert.Contains(t, resp.Header.Get("Link"), `page=2&per_page=20>; rel="next"`)
+		assert.Contains(t, resp.Header.Get("Link"), `page=4&per_page=20>; rel="last"`)
 	})
 	t.Run("delete", func(t *testing.T) {
 		_, err := c.SSHKey.Delete(ctx, key)
