@@ -75,14 +75,15 @@ func chaosFaults(rate float64) []hcloudsim.Fault {
 
 // chaosStats are the orchestrator's figures.
 type chaosStats struct {
-	mu        sync.Mutex
-	calls     int            // HTTP requests to the shim
-	retries   int            // of which repeated a call
-	reorders  int            // orders sent again after a failed order
-	byStatus  map[int]int    // failed answers by status
-	byType    map[string]int // failed answers by protocol error type
-	transport int            // requests that got no HTTP answer
-	retriedBy map[string]int // repeated calls by step (order_server: re-orders)
+	mu         sync.Mutex
+	calls      int            // HTTP requests to the shim
+	retries    int            // of which repeated a call
+	reorders   int            // orders sent again after a failed order
+	byStatus   map[int]int    // failed answers by status
+	byType     map[string]int // failed answers by protocol error type
+	transport  int            // requests that got no HTTP answer
+	retriedBy  map[string]int // repeated calls by step (order_server: re-orders)
+	overlapped int            // steps sent twice at once
 }
 
 func (s *chaosStats) record(step string, r reply, err error, retried bool) {
@@ -121,10 +122,11 @@ func retryable(r reply) bool {
 
 // orchestrator drives one lifecycle the way Nanobox would.
 type orchestrator struct {
-	w     *world
-	stats *chaosStats
-	rng   *rand.Rand
-	trace []string // what happened, for the failure message
+	w       *world
+	stats   *chaosStats
+	rng     *rand.Rand
+	overlap bool     // send create_key, order_server and cancel_server twice at once
+	trace   []string // what happened, for the failure message
 }
 
 // call sends one request and repeats it while the answer is retryable, with
@@ -162,36 +164,98 @@ func (o *orchestrator) call(ctx context.Context, step, verb, path string, body a
 	}
 }
 
-// lifecycle: create key → order → poll until active → reboot → rename →
-// update config → cancel → delete key.
-func (o *orchestrator) lifecycle(ctx context.Context, t testing.TB, name string) error {
-	pub := newPublicKey(t, o.rng, name)
-	r, err := o.call(ctx, "create_key", http.MethodPost, "/keys", protocol.KeyBody{ID: name, Key: pub}, http.StatusCreated)
-	if err != nil {
-		return err
-	}
-	var key protocol.IDResult
-	if err := json.Unmarshal(r.Body, &key); err != nil || key.ID == "" {
-		return fmt.Errorf("create_key answered %s", r)
-	}
-
-	var server protocol.IDResult
+// orderServer orders a server, re-ordering under the same name after a
+// failed order, and returns its id.
+func (o *orchestrator) orderServer(ctx context.Context, name, keyID string) (string, error) {
 	for order := 1; ; order++ {
-		r, err = o.call(ctx, "order_server", http.MethodPost, "/servers",
-			protocol.OrderServerBody{Name: name, Region: "nbg1", Size: "cx23", SSHKey: key.ID}, http.StatusCreated)
+		r, err := o.call(ctx, "order_server", http.MethodPost, "/servers",
+			protocol.OrderServerBody{Name: name, Region: "nbg1", Size: "cx23", SSHKey: keyID}, http.StatusCreated)
 		if err == nil {
+			var server protocol.IDResult
 			if jerr := json.Unmarshal(r.Body, &server); jerr != nil || server.ID == "" {
-				return fmt.Errorf("order_server answered %s", r)
+				return "", fmt.Errorf("order_server answered %s", r)
 			}
-			break
+			return server.ID, nil
 		}
 		if order >= maxOrders || ctx.Err() != nil {
-			return err
+			return "", err
 		}
 		o.stats.mu.Lock()
 		o.stats.reorders++
 		o.stats.mu.Unlock()
 	}
+}
+
+// createKey registers the public key and returns its id.
+func (o *orchestrator) createKey(ctx context.Context, name, pub string) (string, error) {
+	r, err := o.call(ctx, "create_key", http.MethodPost, "/keys", protocol.KeyBody{ID: name, Key: pub}, http.StatusCreated)
+	if err != nil {
+		return "", err
+	}
+	var key protocol.IDResult
+	if err := json.Unmarshal(r.Body, &key); err != nil || key.ID == "" {
+		return "", fmt.Errorf("create_key answered %s", r)
+	}
+	return key.ID, nil
+}
+
+// maybeTwice runs step once, or, when the lifecycle overlaps its calls, on
+// this orchestrator and a twin at the same time, as an orchestrator does
+// whose first request timed out on its side while the shim still worked on
+// it. Both must come back with the same answer.
+func (o *orchestrator) maybeTwice(step string, fn func(*orchestrator) (string, error)) (string, error) {
+	if !o.overlap {
+		return fn(o)
+	}
+	twin := &orchestrator{w: o.w, stats: o.stats, rng: rand.New(rand.NewPCG(o.rng.Uint64(), o.rng.Uint64()))}
+	var wg sync.WaitGroup
+	var twinID string
+	var twinErr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		twinID, twinErr = fn(twin)
+	}()
+	id, err := fn(o)
+	wg.Wait()
+	o.trace = append(o.trace, prefixed("twin ", twin.trace)...)
+	o.stats.mu.Lock()
+	o.stats.overlapped++
+	o.stats.mu.Unlock()
+	switch {
+	case err != nil:
+		return "", err
+	case twinErr != nil:
+		return "", fmt.Errorf("%s sent twice: the second failed: %w", step, twinErr)
+	case id != twinID:
+		return "", fmt.Errorf("%s sent twice at once answered two different ids: %q and %q", step, id, twinID)
+	}
+	return id, nil
+}
+
+func prefixed(p string, lines []string) []string {
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		out[i] = p + l
+	}
+	return out
+}
+
+// lifecycle: create key → order → poll until active → reboot → rename →
+// update config → cancel → delete key.
+func (o *orchestrator) lifecycle(ctx context.Context, t testing.TB, name string) error {
+	pub := newPublicKey(t, o.rng, name)
+	keyID, err := o.maybeTwice("create_key", func(o *orchestrator) (string, error) { return o.createKey(ctx, name, pub) })
+	if err != nil {
+		return err
+	}
+	key := protocol.IDResult{ID: keyID}
+	serverID, err := o.maybeTwice("order_server", func(o *orchestrator) (string, error) { return o.orderServer(ctx, name, key.ID) })
+	if err != nil {
+		return err
+	}
+	server := protocol.IDResult{ID: serverID}
+	var r reply
 
 	for poll := 1; ; poll++ {
 		r, err = o.call(ctx, "query_server", http.MethodGet, "/servers/"+server.ID, nil, http.StatusCreated)
@@ -224,7 +288,10 @@ func (o *orchestrator) lifecycle(ctx context.Context, t testing.TB, name string)
 		map[string]any{"backups": "enabled"}, http.StatusOK); err != nil {
 		return err
 	}
-	if _, err := o.call(ctx, "cancel_server", http.MethodDelete, "/servers/"+server.ID, nil, http.StatusOK); err != nil {
+	if _, err := o.maybeTwice("cancel_server", func(o *orchestrator) (string, error) {
+		_, err := o.call(ctx, "cancel_server", http.MethodDelete, "/servers/"+server.ID, nil, http.StatusOK)
+		return "", err
+	}); err != nil {
 		return err
 	}
 	if _, err := o.call(ctx, "delete_key", http.MethodDelete, "/keys/"+key.ID, nil, http.StatusOK); err != nil {
@@ -297,7 +364,9 @@ func TestChaosLifecycles(t *testing.T) {
 		go func(i int) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			o := &orchestrator{w: w, stats: stats, rng: rand.New(rand.NewPCG(uint64(seed), uint64(i)+2))}
+			// Every fourth lifecycle sends its creates and its cancel
+			// twice at once.
+			o := &orchestrator{w: w, stats: stats, rng: rand.New(rand.NewPCG(uint64(seed), uint64(i)+2)), overlap: i%4 == 1}
 			name := fmt.Sprintf("%s-%d", prefix, i)
 			if err := o.lifecycle(ctx, t, name); err != nil {
 				mu.Lock()
@@ -412,6 +481,7 @@ func TestChaosLifecycles(t *testing.T) {
 	stats.mu.Lock()
 	fmt.Fprintf(&b, "  shim requests:        %d, of which retries %d (by step %v), orders re-sent after giving up %d, no HTTP answer %d\n",
 		stats.calls, stats.retries, stats.retriedBy, stats.reorders, stats.transport)
+	fmt.Fprintf(&b, "  steps sent twice at once: %d (create_key, order_server, cancel_server of every 4th lifecycle)\n", stats.overlapped)
 	fmt.Fprintf(&b, "  failed answers:       by status %v, by type %v\n", stats.byStatus, stats.byType)
 	stats.mu.Unlock()
 	fmt.Fprintf(&b, "  shim RSS:             %d KiB baseline, %d KiB peak, %d KiB after\n", base.RSSKiB, peak.RSSKiB, after.RSSKiB)
