@@ -45,8 +45,11 @@ type results struct {
 	Trivial      *scenario         `json:"trivial"`
 	ImportFloor  *scenario         `json:"hcloud_go_import"`
 	Methods      []*scenario       `json:"methods"`
-	Direct       []*directResult   `json:"direct_http"`
-	CLI          struct {
+	// VariantRegular are the regular build's calls interleaved with the
+	// proposed build's ("(proposed build)" rows of Methods).
+	VariantRegular []*scenario     `json:"variant_regular,omitempty"`
+	Direct         []*directResult `json:"direct_http"`
+	CLI            struct {
 		Absent  bool      `json:"absent"`
 		Path    string    `json:"path,omitempty"`
 		Version string    `json:"version,omitempty"`
@@ -73,6 +76,8 @@ type bench struct {
 	maxConc             int
 	compareConc         int
 	overheadPairs       int
+	variant             bool
+	variantCPI          string
 	microFiles          []string
 
 	token        string
@@ -105,6 +110,7 @@ func main() {
 	flag.DurationVar(&b.directDuration, "direct-duration", 4*time.Second, "duration of each direct-CPI load run")
 	flag.IntVar(&b.maxConc, "max-concurrent", 0, "the shim's --max-concurrent in the load runs (0: the shim's default, 4 per core, as an operator runs it)")
 	flag.IntVar(&b.overheadPairs, "overhead-pairs", 300, "alternating shim/direct calls per route for the shim's overhead")
+	flag.BoolVar(&b.variant, "variant", true, "also build the CPI with the proposed flags (CGO_ENABLED=0, -tags urfave_cli_no_docs) and measure meta and query_server with it")
 	flag.IntVar(&b.compareConc, "compare-max-concurrent", 128, "also drive the shim with this --max-concurrent at the most clients (0: skip)")
 	flag.StringVar(&micro, "micro", "", "comma-separated files of micro-benchmark output to include (go test -bench, benchstat)")
 	var renderOnly bool
@@ -172,6 +178,11 @@ func (b *bench) run() error {
 	b.buildLauncher()
 	if err := b.buildTrivial(); err != nil {
 		return err
+	}
+	if b.variant {
+		if err := b.buildVariant(); err != nil {
+			return err
+		}
 	}
 	simSrv, err := b.startSim()
 	if err != nil {
@@ -338,4 +349,21 @@ func (b *bench) render() error {
 		return fmt.Errorf("results.json has no load levels")
 	}
 	return b.write()
+}
+
+// variantFlags are the build settings proposed for the CPI: a static
+// binary without urfave/cli's documentation generator.
+var variantFlags = []string{"CGO_ENABLED=0", "-tags urfave_cli_no_docs"}
+
+// buildVariant builds the CPI from the working tree with variantFlags
+// (and the Makefile's -trimpath -ldflags '-s -w').
+func (b *bench) buildVariant() error {
+	b.variantCPI = filepath.Join(b.tmp, "variant", "nanobox-hcloud-cpi")
+	cmd := exec.Command("go", "build", "-trimpath", "-tags", "urfave_cli_no_docs", "-ldflags", "-s -w", "-o", b.variantCPI, "./cmd/nanobox-hcloud-cpi")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("building the CPI variant: %w", err)
+	}
+	return nil
 }

@@ -103,6 +103,11 @@ func cpiRequest(method string, args []any, token, requestID string) []byte {
 // and returns the measured run and the raw result. A response with an error
 // is an error unless wantError names its type.
 func (b *bench) runCPI(configPath, method string, args []any, token, wantError string) (methodRun, json.RawMessage, error) {
+	return b.runCPIBinary(b.cpi, configPath, method, args, token, wantError)
+}
+
+// runCPIBinary is runCPI with another CPI binary (the build variant).
+func (b *bench) runCPIBinary(cpiPath, configPath, method string, args []any, token, wantError string) (methodRun, json.RawMessage, error) {
 	if err := b.admin.reset(); err != nil {
 		return methodRun{}, nil, err
 	}
@@ -110,7 +115,7 @@ func (b *bench) runCPI(configPath, method string, args []any, token, wantError s
 	req := cpiRequest(method, args, token, fmt.Sprintf("bench-%d", b.seq))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	res, err := b.measureProcess(ctx, b.cpi, []string{"-configPath", configPath}, b.childEnv(), req)
+	res, err := b.measureProcess(ctx, cpiPath, []string{"-configPath", configPath}, b.childEnv(), req)
 	if err != nil {
 		return methodRun{}, nil, err
 	}
@@ -308,6 +313,38 @@ func (b *bench) runMethods() error {
 		return r, err
 	}); err != nil {
 		return err
+	}
+	if b.variantCPI != "" {
+		// The same calls with the CPI built as proposed, interleaved with
+		// the regular build so background load hits both alike.
+		note := "CPI built with " + strings.Join(variantFlags, ", ") + "; the regular build's calls are interleaved"
+		var regularMeta, regularQuery []methodRun
+		if err := b.measure(scenario{Name: "meta (proposed build)", Method: "meta", Budget: "0", BudgetMax: 0, Note: note}, n, func(i int) (methodRun, error) {
+			r, _, err := b.runCPI(noTok, "meta", nil, "", "")
+			if err != nil {
+				return r, err
+			}
+			regularMeta = append(regularMeta, r)
+			r, _, err = b.runCPIBinary(b.variantCPI, noTok, "meta", nil, "", "")
+			return r, err
+		}); err != nil {
+			return err
+		}
+		if err := b.measure(scenario{Name: "query_server (proposed build)", Method: "query_server", Budget: "1", BudgetMax: 1, Note: note}, n, func(i int) (methodRun, error) {
+			r, _, err := b.runCPI(noTok, "query_server", []any{warm[i]}, tok, "")
+			if err != nil {
+				return r, err
+			}
+			regularQuery = append(regularQuery, r)
+			r, _, err = b.runCPIBinary(b.variantCPI, noTok, "query_server", []any{warm[i]}, tok, "")
+			return r, err
+		}); err != nil {
+			return err
+		}
+		b.res.VariantRegular = []*scenario{
+			{Name: "meta (regular build, interleaved)", Method: "meta", Runs: regularMeta},
+			{Name: "query_server (regular build, interleaved)", Method: "query_server", Runs: regularQuery},
+		}
 	}
 	if err := b.measure(scenario{Name: "update_config (1 changed setting: backups)", Method: "update_config", Budget: "≤2", BudgetMax: 2},
 		n, func(i int) (methodRun, error) {

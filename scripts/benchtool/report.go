@@ -292,6 +292,21 @@ func (b *bench) markdown() string {
 	}
 	p("\n")
 
+	// Build variant.
+	if len(b.res.VariantRegular) > 0 {
+		p("## The proposed build flags\n\n")
+		p("The CPI built from the same tree with `%s` (a static binary without urfave/cli's Markdown/man generator and its blackfriday dependency), measured interleaved with the regular `make build` binary, call for call, so both see the same background load.\n\n", strings.Join(variantFlags, "`, `"))
+		p("| call | regular: wall ms | proposed: wall ms | regular: CPU ms | proposed: CPU ms | regular: RSS MiB | proposed: RSS MiB |\n|---|---:|---:|---:|---:|---:|---:|\n")
+		for _, reg := range b.res.VariantRegular {
+			prop := b.scenarioNamed(reg.Method + " (proposed build)")
+			if prop == nil {
+				continue
+			}
+			p("| `%s` | %s | %s | %s | %s | %s | %s |\n", reg.Method, mmm(reg.wall(), f1), mmm(prop.wall(), f1), f1(reg.cpu().Median), f1(prop.cpu().Median), f1(reg.rss().Median), f1(prop.rss().Median))
+		}
+		p("\n")
+	}
+
 	// CLI.
 	p("## Beside the hcloud CLI\n\n")
 	if b.res.CLI.Absent {
