@@ -45,6 +45,7 @@ func newApp() *cli.App {
 			&cli.DurationFlag{Name: "delay-starting", Usage: "how long a new server then stays starting"},
 			&cli.DurationFlag{Name: "delay-action", Usage: "how long every other action runs (the server is locked meanwhile)"},
 			&cli.Int64Flag{Name: "seed", Usage: "seed of the random source behind probabilistic faults"},
+			&cli.IntFlag{Name: "max-servers", Usage: "project server limit (403 resource_limit_exceeded beyond it); 0 = none"},
 			&cli.PathFlag{Name: "faults", Usage: "JSON file with an array of fault rules to start with"},
 			&cli.PathFlag{Name: "validate-spec", Usage: "Hetzner OpenAPI document: validate every exchange, failures at GET /_sim/spec-failures"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "log level (debug, info, warn, error)"},
@@ -72,7 +73,8 @@ func run(c *cli.Context) error {
 			Starting:     c.Duration("delay-starting"),
 			Action:       c.Duration("delay-action"),
 		},
-		Seed: c.Int64("seed"),
+		Seed:       c.Int64("seed"),
+		MaxServers: c.Int("max-servers"),
 	}
 	if err := checkOptions(opts); err != nil {
 		return err
@@ -141,6 +143,9 @@ func checkOptions(o hcloudsim.Options) error {
 	}
 	if o.RateRefill <= 0 {
 		problems = append(problems, "--rate-refill must be positive")
+	}
+	if o.MaxServers < 0 {
+		problems = append(problems, "--max-servers must not be negative")
 	}
 	if o.Delays.Initializing < 0 || o.Delays.Starting < 0 || o.Delays.Action < 0 {
 		problems = append(problems, "--delay-* must not be negative")

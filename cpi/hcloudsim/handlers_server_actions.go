@@ -197,6 +197,9 @@ func addToPlacementGroupAction(s *Sim, c *call, sv *server) (string, []schema.Ac
 	if sv.s.PlacementGroup != nil {
 		return "", nil, nil, newError("server_already_added", "server %d is already in a placement group", sv.s.ID)
 	}
+	if len(pg.Servers) >= maxSpreadServers {
+		return "", nil, nil, newError("placement_error", "placement group %d already holds %d servers", pg.ID, maxSpreadServers)
+	}
 	addToPlacementGroup(sv, pg)
 	return "add_to_placement_group", []schema.ActionResourceReference{{ID: pg.ID, Type: "placement_group"}}, nil, nil
 }

@@ -12,6 +12,9 @@ import (
 // serverStatuses are the statuses the API documents for servers.
 var serverStatuses = []string{"running", "initializing", "starting", "stopping", "off", "deleting", "migrating", "rebuilding", "unknown"}
 
+// maxSpreadServers is how many servers a spread placement group holds at most.
+const maxSpreadServers = 10
+
 // maxUserData is the API's limit on user_data.
 const maxUserData = 32 * 1024
 
@@ -180,6 +183,11 @@ func createServer(s *Sim, c *call) (int, any, *apiError) {
 			return 0, nil, notUnique("name", "server name is already used")
 		}
 	}
+	if s.opts.MaxServers > 0 && len(st.servers) >= s.opts.MaxServers {
+		e := newError("resource_limit_exceeded", "server limit of %d reached for this project", s.opts.MaxServers)
+		e.Details = map[string]any{"limits": []map[string]any{{"name": "server_limit"}}}
+		return 0, nil, e
+	}
 	var keys []int64
 	for _, k := range req.SSHKeys {
 		found := false
@@ -223,6 +231,9 @@ func createServer(s *Sim, c *call) (int, any, *apiError) {
 		p, ok := st.placementGroups[req.PlacementGroup]
 		if !ok {
 			return 0, nil, invalidField("placement_group", "placement group not found")
+		}
+		if len(p.Servers) >= maxSpreadServers {
+			return 0, nil, newError("placement_error", "placement group %d already holds %d servers", p.ID, maxSpreadServers)
 		}
 		pg = p
 	}

@@ -274,3 +274,26 @@ func TestLifecycleOverTime(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, hcloud.ServerStatusOff, s.Status)
 }
+
+func TestProjectAndPlacementLimits(t *testing.T) {
+	env := simtest.Start(t, hcloudsim.Options{MaxServers: 11})
+	c := env.Client()
+	ctx := testCtx(t)
+	pg, _, err := c.PlacementGroup.Create(ctx, hcloud.PlacementGroupCreateOpts{Name: "pg", Type: hcloud.PlacementGroupTypeSpread})
+	require.NoError(t, err)
+	for i := range 10 {
+		o := createOpts("m" + string(rune('a'+i)))
+		o.PlacementGroup = pg.PlacementGroup
+		_, _, err := c.Server.Create(ctx, o)
+		require.NoError(t, err)
+	}
+	o := createOpts("eleventh")
+	o.PlacementGroup = pg.PlacementGroup
+	_, _, err = c.Server.Create(ctx, o)
+	assert.True(t, hcloud.IsError(err, hcloud.ErrorCodePlacementError), "a spread group holds 10: %v", err)
+	_, _, err = c.Server.Create(ctx, createOpts("eleventh"))
+	require.NoError(t, err)
+	_, _, err = c.Server.Create(ctx, createOpts("twelfth"))
+	assert.True(t, hcloud.IsError(err, hcloud.ErrorCodeResourceLimitExceeded), "project limit: %v", err)
+	assert.Len(t, env.Sim.Snapshot().Servers, 11)
+}

@@ -29,6 +29,7 @@ type Options struct {
 	RateRefill    time.Duration // one request is refilled per RateRefill, default 1s
 	Delays        Delays        // zero in unit tests: transitions happen on the next read
 	Seed          int64         // seeds the random source of probabilistic faults
+	MaxServers    int           // project server limit: creating more answers 403 resource_limit_exceeded; 0 = none
 }
 
 // Delays are the durations of the server lifecycle phases and of actions.
