@@ -41,6 +41,8 @@ func Start(t testing.TB, opts hcloudsim.Options) *Env {
 
 // Client returns an hcloud-go client for the simulator: the Env's token and endpoint, hcloud-go's default
 // retry policy (5 retries) with zero backoff, and a 1 ms action poll interval. opts are applied last.
+// With non-zero Delays every millisecond of a running action costs a poll against the rate limit: pass a
+// slower hcloud.WithPollOpts or start the simulator with a larger RateLimit.
 func (e *Env) Client(opts ...hcloud.ClientOption) *hcloud.Client {
 	base := []hcloud.ClientOption{
 		hcloud.WithToken(e.Token),
