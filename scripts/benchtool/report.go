@@ -418,8 +418,3 @@ func perAnswer(l *loadLevel) string {
 	}
 	return f2(float64(l.APIRequests) / float64(ok))
 }
-
-func atoiDefault(s string) int {
-	n, _ := strconv.Atoi(s)
-	return n
-}
