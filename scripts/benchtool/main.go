@@ -345,6 +345,9 @@ func (b *bench) render() error {
 	b.directDuration = time.Duration(b.res.DirectSecs * float64(time.Second))
 	b.maxConc = b.res.MaxConc
 	b.runs = b.res.Runs
+	if len(b.microFiles) == 0 {
+		b.microFiles = []string{filepath.Join(b.outDir, "bench", "micro-benchstat.txt")}
+	}
 	if len(b.clients) == 0 {
 		return fmt.Errorf("results.json has no load levels")
 	}
