@@ -60,20 +60,10 @@ func (c *CPI) Meta() (protocol.Meta, error) {
 	}, nil
 }
 
-// defaultPlan is the plan of the default size in the embedded snapshot.
+// defaultPlan is the plan of the default size in the default region, from
+// the embedded snapshot's index (no full catalog parse).
 func (c *CPI) defaultPlan() string {
-	m, err := catalog.Embedded()
-	if err != nil {
-		return ""
-	}
-	t, ok := m.ServerType(c.env.Config.Defaults.Size)
-	if !ok {
-		return ""
-	}
-	if !m.Orderable(c.env.Config.Defaults.Region, t.Name) {
-		return catalog.RetiredPlan.ID
-	}
-	return catalog.PlanOf(t).ID
+	return catalog.EmbeddedPlan(c.env.Config.Defaults.Region, c.env.Config.Defaults.Size)
 }
 
 func (c *CPI) configFields() []protocol.ConfigField {

@@ -188,3 +188,25 @@ func TestCache(t *testing.T) {
 	require.Nil(t, m, "one cache per endpoint")
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "junk"), []byte("x"), 0o600))
 }
+
+// TestPlanIndexAgreesWithTheCatalog: meta reads its default plan from the
+// snapshot's index; the index must say what Build lists.
+func TestPlanIndexAgreesWithTheCatalog(t *testing.T) {
+	m, err := catalog.Embedded()
+	require.NoError(t, err)
+	require.Equal(t, m.WithPlanIndex().PlanIndex, m.PlanIndex, "snapshot.json is stale: run scripts/update-catalog")
+	listed := 0
+	for _, r := range catalog.Build(m, catalog.Pricing{EURToUSD: 1}) {
+		for _, p := range r.Plans {
+			for _, s := range p.Specs {
+				require.Equal(t, p.ID, catalog.EmbeddedPlan(r.ID, s.ID), "%s/%s", r.ID, s.ID)
+				listed++
+			}
+		}
+	}
+	require.Len(t, m.PlanIndex, listed)
+	require.Equal(t, "shared-x86-cost", catalog.EmbeddedPlan("nbg1", "cx23"))
+	require.Equal(t, "retired", catalog.EmbeddedPlan("nbg1", "cx22"))
+	require.Equal(t, "", catalog.EmbeddedPlan("ash", "cx23"), "not sold there")
+	require.Equal(t, "", catalog.EmbeddedPlan("mars", "cx23"))
+}

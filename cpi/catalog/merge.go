@@ -3,7 +3,8 @@ package catalog
 // Merge returns current with everything of known that current lacks added
 // as retired: a location gone from the API stays listed as a retired
 // region, a server type gone (or gone from one location) stays listed as a
-// retired size there. current and known are not modified.
+// retired size there. current and known are not modified; the result has
+// no PlanIndex.
 func Merge(current, known *Model) *Model {
 	out := &Model{AsOf: current.AsOf, Source: current.Source}
 	out.Locations = append(out.Locations, current.Locations...)

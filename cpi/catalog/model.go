@@ -17,10 +17,14 @@ import (
 
 // Model is the catalog in Hetzner's terms, small enough to embed and cache.
 type Model struct {
-	AsOf        string       `json:"as_of"`
-	Source      string       `json:"source"`
-	Locations   []Location   `json:"locations"`
-	ServerTypes []ServerType `json:"server_types"`
+	// PlanIndex maps "location/type" to the plan the type is listed in
+	// there. Only the embedded snapshot has it, as its first field, so
+	// meta can find its default plan without parsing the whole catalog.
+	PlanIndex   map[string]string `json:"plan_index,omitempty"`
+	AsOf        string            `json:"as_of"`
+	Source      string            `json:"source"`
+	Locations   []Location        `json:"locations"`
+	ServerTypes []ServerType      `json:"server_types"`
 }
 
 // Location is a Hetzner location: a Nanobox region.
@@ -189,4 +193,37 @@ func parseEUR(s string) float64 {
 		return 0
 	}
 	return f
+}
+
+// PlanFor is the plan a type is listed in at a location ("retired" when it
+// cannot be ordered there); "" when the type is not listed there.
+func (m *Model) PlanFor(location, serverType string) string {
+	t, ok := m.ServerType(serverType)
+	if !ok {
+		return ""
+	}
+	if _, listed := t.PriceIn(location); !listed {
+		return ""
+	}
+	if _, known := m.Location(location); !known {
+		return ""
+	}
+	if !m.Orderable(location, serverType) {
+		return RetiredPlan.ID
+	}
+	return PlanOf(t).ID
+}
+
+// WithPlanIndex returns m with PlanIndex filled in.
+func (m *Model) WithPlanIndex() *Model {
+	out := *m
+	out.PlanIndex = map[string]string{}
+	for _, t := range m.ServerTypes {
+		for _, p := range t.Prices {
+			if plan := m.PlanFor(p.Location, t.Name); plan != "" {
+				out.PlanIndex[p.Location+"/"+t.Name] = plan
+			}
+		}
+	}
+	return &out
 }

@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"bytes"
 	_ "embed"
 	"encoding/json"
 	"fmt"
@@ -35,3 +36,43 @@ func Embedded() (*Model, error) {
 
 // EmbeddedJSON is the raw snapshot, for scripts/update-catalog to merge with.
 func EmbeddedJSON() []byte { return snapshotJSON }
+
+// EmbeddedPlan is the plan of a size in a region in the embedded snapshot,
+// read from its leading plan_index without parsing the rest: meta needs
+// only this, on every start. "" when the snapshot does not list it.
+func EmbeddedPlan(location, serverType string) string {
+	want := location + "/" + serverType
+	dec := json.NewDecoder(bytes.NewReader(snapshotJSON))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return embeddedPlanSlow(location, serverType)
+	}
+	if t, err := dec.Token(); err != nil || t != "plan_index" {
+		return embeddedPlanSlow(location, serverType)
+	}
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return embeddedPlanSlow(location, serverType)
+	}
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			break
+		}
+		value, err := dec.Token()
+		if err != nil {
+			break
+		}
+		if key == want {
+			plan, _ := value.(string)
+			return plan
+		}
+	}
+	return ""
+}
+
+func embeddedPlanSlow(location, serverType string) string {
+	m, err := Embedded()
+	if err != nil {
+		return ""
+	}
+	return m.PlanFor(location, serverType)
+}

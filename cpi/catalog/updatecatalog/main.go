@@ -61,7 +61,7 @@ func run(args []string) error {
 			return err
 		}
 	}
-	merged = catalog.Merge(merged, withdrawn())
+	merged = catalog.Merge(merged, withdrawn()).WithPlanIndex()
 	data, err := json.MarshalIndent(merged, "", " ")
 	if err != nil {
 		return err
