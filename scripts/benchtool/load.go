@@ -38,6 +38,7 @@ type loadLevel struct {
 	Quantiles   []float64      `json:"quantiles_ms"`                      // p0..p100 of successful latencies, ms
 	ShimCPUMs   float64        `json:"shim_cpu_ms_per_request,omitempty"` // the shim's own CPU time per request
 	CPICPUMs    float64        `json:"cpi_cpu_ms_per_request,omitempty"`  // its CPI children's CPU time per request
+	SimCPUMs    float64        `json:"sim_cpu_ms_per_request,omitempty"`  // the simulator's CPU time per request
 }
 
 // outcome of one request: its latency and "" or what went wrong.
@@ -180,7 +181,11 @@ func (b *bench) loadShim(shimSrv *server, base string, rt shimRoute, clients, ma
 		return nil, err
 	}
 	self0, kids0, cpuErr := procCPU(shimSrv.pid())
+	sim0, _, simErr := procCPU(b.simPid)
 	outs, elapsed := drive(clients, duration, do)
+	if sim1, _, err := procCPU(b.simPid); err == nil && simErr == nil && len(outs) > 0 {
+		l.SimCPUMs = ms(sim1-sim0) / float64(len(outs))
+	}
 	l.CPIChildren, l.CPIByExe = cpiProcesses(shimSrv.pid(), b.cpi)
 	if self1, kids1, err := procCPU(shimSrv.pid()); err == nil && cpuErr == nil && len(outs) > 0 {
 		l.ShimCPUMs = ms(self1-self0) / float64(len(outs))

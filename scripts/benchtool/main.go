@@ -76,6 +76,7 @@ type bench struct {
 	maxConc             int
 	compareConc         int
 	overheadPairs       int
+	simPid              int
 	variant             bool
 	variantCPI          string
 	microFiles          []string
@@ -189,6 +190,7 @@ func (b *bench) run() error {
 		return err
 	}
 	defer simSrv.stop()
+	b.simPid = simSrv.pid()
 	if err := b.writeConfigs(); err != nil {
 		return err
 	}

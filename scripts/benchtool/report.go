@@ -340,13 +340,13 @@ func (b *bench) markdown() string {
 	if len(b.res.Load) > 0 && !b.res.Load[0].PeakReset {
 		p(" (the reset was refused, so it is the peak since start)")
 	}
-	p("; CPI processes alive are counted right after the level's last answer: children of the shim / processes running the CPI binary. CPU per request is from /proc/<shim>/stat: the shim's own utime+stime, and its reaped children's (the CPI processes), divided by the requests answered.\n\n")
+	p("; CPI processes alive are counted right after the level's last answer: children of the shim / processes running the CPI binary. CPU per request is from /proc/<shim>/stat: the shim's own utime+stime, and its reaped children's (the CPI processes), divided by the requests answered; the simulator's likewise (it shares the cores).\n\n")
 	p("![latency percentiles against concurrency](bench/latency.png)\n\n")
-	p("| route | clients | req/s | p50 ms | p95 ms | p99 ms | max ms | errors | shim peak RSS MiB | CPI alive after (children / by exe) | API requests per answer | shim CPU ms per request | CPI CPU ms per request |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|\n")
+	p("| route | clients | req/s | p50 ms | p95 ms | p99 ms | max ms | errors | shim peak RSS MiB | CPI alive after (children / by exe) | API requests per answer | shim CPU ms per request | CPI CPU ms per request | simulator CPU ms per request |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|\n")
 	loadRows := append([]*loadLevel{}, b.res.Load...)
 	for _, l := range loadRows {
-		p("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %d / %d | %s | %s | %s |\n", l.Route, l.Clients, f1(l.ReqPerSec), f1(l.P50Ms), f1(l.P95Ms), f1(l.P99Ms), f1(l.MaxMs),
-			errorsCell(l), f1(l.PeakRSSMiB), l.CPIChildren, l.CPIByExe, perAnswer(l), f2(l.ShimCPUMs), f1(l.CPICPUMs))
+		p("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %d / %d | %s | %s | %s | %s |\n", l.Route, l.Clients, f1(l.ReqPerSec), f1(l.P50Ms), f1(l.P95Ms), f1(l.P99Ms), f1(l.MaxMs),
+			errorsCell(l), f1(l.PeakRSSMiB), l.CPIChildren, l.CPIByExe, perAnswer(l), f2(l.ShimCPUMs), f1(l.CPICPUMs), f2(l.SimCPUMs))
 	}
 	if d := b.res.LoadCompare; d != nil {
 		p("\n**The same shim with `--max-concurrent %d`** (a CPI slot for every client, so nothing waits in the shim's queue and every process competes for the 2 cores at once), %d clients on %s: ", d.MaxConc, d.Clients, d.Route)
