@@ -209,4 +209,6 @@ func TestPlanIndexAgreesWithTheCatalog(t *testing.T) {
 	require.Equal(t, "retired", catalog.EmbeddedPlan("nbg1", "cx22"))
 	require.Equal(t, "", catalog.EmbeddedPlan("ash", "cx23"), "not sold there")
 	require.Equal(t, "", catalog.EmbeddedPlan("mars", "cx23"))
+	require.Equal(t, "", catalog.EmbeddedPlan(`nbg1/cx23": "x`, ""), "no injection into the byte search")
+	require.Equal(t, "", catalog.EmbeddedPlan("nbg1", "cx2"), "whole keys only")
 }

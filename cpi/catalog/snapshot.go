@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 )
 
@@ -38,35 +39,44 @@ func Embedded() (*Model, error) {
 func EmbeddedJSON() []byte { return snapshotJSON }
 
 // EmbeddedPlan is the plan of a size in a region in the embedded snapshot,
-// read from its leading plan_index without parsing the rest: meta needs
-// only this, on every start. "" when the snapshot does not list it.
+// read from its plan_index without parsing the catalog: meta needs only
+// this, on every start. "" when the snapshot does not list it.
+//
+// The index is a flat object of "location/type": "plan" strings (written by
+// scripts/update-catalog; names and plan ids need no JSON escaping), so a
+// byte search inside it is exact. Anything unexpected falls back to a full
+// parse.
 func EmbeddedPlan(location, serverType string) string {
 	want := location + "/" + serverType
-	dec := json.NewDecoder(bytes.NewReader(snapshotJSON))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+	if strings.ContainsAny(want, "\"\\") {
+		return ""
+	}
+	start := bytes.Index(snapshotJSON, []byte(`"plan_index"`))
+	if start < 0 {
 		return embeddedPlanSlow(location, serverType)
 	}
-	if t, err := dec.Token(); err != nil || t != "plan_index" {
+	end := bytes.IndexByte(snapshotJSON[start:], '}')
+	if end < 0 {
 		return embeddedPlanSlow(location, serverType)
 	}
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+	index := snapshotJSON[start : start+end]
+	k := bytes.Index(index, []byte(`"`+want+`"`))
+	if k < 0 {
+		return ""
+	}
+	rest := bytes.TrimLeft(index[k+len(want)+2:], " \t\r\n")
+	if len(rest) == 0 || rest[0] != ':' {
 		return embeddedPlanSlow(location, serverType)
 	}
-	for dec.More() {
-		key, err := dec.Token()
-		if err != nil {
-			break
-		}
-		value, err := dec.Token()
-		if err != nil {
-			break
-		}
-		if key == want {
-			plan, _ := value.(string)
-			return plan
-		}
+	rest = bytes.TrimLeft(rest[1:], " \t\r\n")
+	if len(rest) == 0 || rest[0] != '"' {
+		return embeddedPlanSlow(location, serverType)
 	}
-	return ""
+	q := bytes.IndexAny(rest[1:], "\"\\")
+	if q < 0 || rest[1+q] != '"' {
+		return embeddedPlanSlow(location, serverType)
+	}
+	return string(rest[1 : 1+q])
 }
 
 func embeddedPlanSlow(location, serverType string) string {
