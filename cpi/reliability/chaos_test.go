@@ -126,6 +126,7 @@ type orchestrator struct {
 	stats   *chaosStats
 	rng     *rand.Rand
 	overlap bool     // send create_key, order_server and cancel_server twice at once
+	backups bool     // order with backups enabled, then switch them off
 	trace   []string // what happened, for the failure message
 }
 
@@ -167,9 +168,12 @@ func (o *orchestrator) call(ctx context.Context, step, verb, path string, body a
 // orderServer orders a server, re-ordering under the same name after a
 // failed order, and returns its id.
 func (o *orchestrator) orderServer(ctx context.Context, name, keyID string) (string, error) {
+	body := protocol.OrderServerBody{Name: name, Region: "nbg1", Size: "cx23", SSHKey: keyID}
+	if o.backups {
+		body.Config = map[string]any{"backups": "enabled"}
+	}
 	for order := 1; ; order++ {
-		r, err := o.call(ctx, "order_server", http.MethodPost, "/servers",
-			protocol.OrderServerBody{Name: name, Region: "nbg1", Size: "cx23", SSHKey: keyID}, http.StatusCreated)
+		r, err := o.call(ctx, "order_server", http.MethodPost, "/servers", body, http.StatusCreated)
 		if err == nil {
 			var server protocol.IDResult
 			if jerr := json.Unmarshal(r.Body, &server); jerr != nil || server.ID == "" {
@@ -269,6 +273,9 @@ func (o *orchestrator) lifecycle(ctx context.Context, t testing.TB, name string)
 		if s.ID != server.ID || s.Name != name {
 			return fmt.Errorf("query_server answered server %q named %q, want %q named %q", s.ID, s.Name, server.ID, name)
 		}
+		if want := map[bool]string{true: "enabled", false: "disabled"}[o.backups]; s.Config["backups"] != want {
+			return fmt.Errorf("server %s was ordered with backups %s but has backups %v", server.ID, want, s.Config["backups"])
+		}
 		if s.Status == "active" {
 			break
 		}
@@ -285,7 +292,7 @@ func (o *orchestrator) lifecycle(ctx context.Context, t testing.TB, name string)
 		return err
 	}
 	if _, err := o.call(ctx, "update_config", http.MethodPatch, "/servers/"+server.ID+"/config",
-		map[string]any{"backups": "enabled"}, http.StatusOK); err != nil {
+		map[string]any{"backups": map[bool]string{true: "disabled", false: "enabled"}[o.backups]}, http.StatusOK); err != nil {
 		return err
 	}
 	if _, err := o.maybeTwice("cancel_server", func(o *orchestrator) (string, error) {
@@ -365,8 +372,9 @@ func TestChaosLifecycles(t *testing.T) {
 			defer wg.Done()
 			defer func() { <-sem }()
 			// Every fourth lifecycle sends its creates and its cancel
-			// twice at once.
-			o := &orchestrator{w: w, stats: stats, rng: rand.New(rand.NewPCG(uint64(seed), uint64(i)+2)), overlap: i%4 == 1}
+			// twice at once; every third orders with backups.
+			o := &orchestrator{w: w, stats: stats, rng: rand.New(rand.NewPCG(uint64(seed), uint64(i)+2)),
+				overlap: i%4 == 1, backups: i%3 == 2}
 			name := fmt.Sprintf("%s-%d", prefix, i)
 			if err := o.lifecycle(ctx, t, name); err != nil {
 				mu.Lock()

@@ -1,0 +1,110 @@
+package reliability
+
+import (
+	"context"
+	"encoding/json"
+	"math/rand/v2"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/hcloudsim"
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
+)
+
+// ownKey registers a fresh key through the shim and returns its id.
+func ownKey(t *testing.T, ctx context.Context, w *world, name string, seed uint64) string {
+	t.Helper()
+	kb, err := json.Marshal(protocol.KeyBody{ID: name, Key: newPublicKey(t, rand.New(rand.NewPCG(seed, seed)), name)})
+	require.NoError(t, err)
+	r, err := w.Do(ctx, http.MethodPost, "/keys", w.Auth(), kb)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusCreated, r.Status, "create_key: %s", r)
+	var key protocol.IDResult
+	require.NoError(t, json.Unmarshal(r.Body, &key))
+	return key.ID
+}
+
+func queryServer(t *testing.T, ctx context.Context, w *world, id string) (reply, protocol.Server) {
+	t.Helper()
+	r, err := w.Do(ctx, http.MethodGet, "/servers/"+id, w.Auth(), nil)
+	require.NoError(t, err)
+	var s protocol.Server
+	if r.Status == http.StatusCreated {
+		require.NoError(t, json.Unmarshal(r.Body, &s))
+	}
+	return r, s
+}
+
+// TestOrderWithBackupsSurvivesCommitThenFail: Hetzner applies the create
+// but the answer is lost (504). hcloud-go retries, meets uniqueness_error,
+// and the CPI adopts the server it made; the adopted server must still get
+// what was ordered (backups enabled), not just the same name.
+func TestOrderWithBackupsSurvivesCommitThenFail(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	key := ownKey(t, ctx, w, "backups-key", 21)
+	w.Env.Sim.AddFault(hcloudsim.Fault{Method: http.MethodPost, Route: "/v1/servers", Kind: hcloudsim.FaultCommitThenFail, Times: 1})
+	body := []byte(`{"name":"web-backups","region":"nbg1","size":"cx23","ssh_key":"` + key + `","config":{"backups":"enabled"}}`)
+	var server protocol.IDResult
+	o := &orchestrator{w: w, stats: &chaosStats{byStatus: map[int]int{}, byType: map[string]int{}}, rng: rand.New(rand.NewPCG(21, 21))}
+	var raw json.RawMessage = body
+	r, err := o.call(ctx, "order_server", http.MethodPost, "/servers", raw, http.StatusCreated)
+	require.NoError(t, err, "trace: %v", o.trace)
+	require.NoError(t, json.Unmarshal(r.Body, &server))
+	assert.Equal(t, 1, w.Env.Sim.FaultsInjected()[hcloudsim.FaultCommitThenFail], "the fault fired")
+
+	r, s := queryServer(t, ctx, w, server.ID)
+	require.Equal(t, http.StatusCreated, r.Status, "query_server: %s", r)
+	assert.Equal(t, "enabled", s.Config["backups"], "ordered with backups, got a server without them")
+}
+
+// TestConcurrentOrdersNeverAnswerADeletedServer: an order whose server was
+// created but whose backups could not be enabled deletes the server (no
+// half-done server left); an identical order sent meanwhile (the
+// orchestrator retrying before the first call returned) adopts that server
+// by name. The id it answers must still exist afterwards.
+func TestConcurrentOrdersNeverAnswerADeletedServer(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	key := ownKey(t, ctx, w, "race-key", 22)
+	// The first order's enable_backup fails, and its clean-up delete is held
+	// back long enough for the second order to find the server by name.
+	w.Env.Sim.AddFault(hcloudsim.Fault{Method: http.MethodPost, Route: "/v1/servers/{id}/actions/enable_backup", Kind: hcloudsim.FaultInternal, Times: 1})
+	w.Env.Sim.AddFault(hcloudsim.Fault{Method: http.MethodDelete, Route: "/v1/servers/{id}", Kind: hcloudsim.FaultLatency, Latency: 8 * time.Second, Times: 1})
+	body := []byte(`{"name":"web-race","region":"nbg1","size":"cx23","ssh_key":"` + key + `","config":{"backups":"enabled"}}`)
+
+	first := make(chan reply, 1)
+	go func() {
+		r, err := w.Do(ctx, http.MethodPost, "/servers", w.Auth(), body)
+		if err != nil {
+			r = reply{Body: []byte(err.Error())}
+		}
+		first <- r
+	}()
+	// Wait until the first order's delete is being held back.
+	require.True(t, eventually(60*time.Second, func() bool {
+		return w.Env.Sim.FaultsInjected()[hcloudsim.FaultLatency] == 1
+	}), "the first order never reached its clean-up delete")
+	second, err := w.Do(ctx, http.MethodPost, "/servers", w.Auth(), body)
+	require.NoError(t, err)
+	r1 := <-first
+	t.Logf("first order: %s; second order: %s", r1, second)
+
+	for _, r := range []reply{r1, second} {
+		if r.Status != http.StatusCreated {
+			continue
+		}
+		var got protocol.IDResult
+		require.NoError(t, json.Unmarshal(r.Body, &got))
+		q, _ := queryServer(t, ctx, w, got.ID)
+		assert.Equal(t, http.StatusCreated, q.Status, "order_server answered server %s, which no longer exists: %s", got.ID, q)
+	}
+}
