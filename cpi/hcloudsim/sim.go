@@ -98,7 +98,8 @@ func New(opts Options) *Sim {
 }
 
 // Requests returns how many requests each route received, keyed by "METHOD /v1/pattern" (for example
-// "GET /v1/servers/{id}"); requests matching no route count under "METHOD (unmatched)".
+// "GET /v1/servers/{id}"); requests under /v1 matching no route count under "METHOD (unmatched)". Requests
+// outside /v1 are not counted.
 func (s *Sim) Requests() map[string]int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -227,6 +228,11 @@ func (s *Sim) handle(pattern string, h handlerFunc) {
 
 // ServeHTTP serves the simulated API under /v1.
 func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !strings.HasPrefix(r.URL.Path, "/v1/") {
+		// Not the API: not counted, not rate limited.
+		writeError(w, newError("not_found", "not found: the API lives under /v1"))
+		return
+	}
 	if r.URL.Path != path.Clean(r.URL.Path) {
 		// ServeMux would answer with a redirect; the API answers not_found.
 		s.serveRoute(w, r, r.Method+" (unmatched)", nil)
