@@ -27,6 +27,12 @@ func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 // streams and the environment. It returns the exit code: 0 whenever a
 // response was written (stdin mode), non-zero only when none could be.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	// The way an orchestrator runs it (no arguments, or only the config
+	// flag) skips the CLI framework: its flag handling costs more than
+	// answering meta.
+	if configPath, ok := stdinModeArgs(args); ok {
+		return serveStdin(ctx, configPath, stdin, stdout, stderr, getenv)
+	}
 	app := &cli.App{
 		Name:    "nanobox-hcloud-cpi",
 		Usage:   "the Hetzner Cloud CPI for Nanobox: one JSON request on stdin, one JSON response on stdout",
@@ -89,6 +95,32 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintln(stderr, "nanobox-hcloud-cpi:", err)
 		return 2
 	}
+}
+
+// stdinModeArgs recognises the command lines of stdin mode: none, or the
+// config flag alone (-configPath F, --configPath F, -config F, --config F,
+// or with "="). Anything else goes through the CLI framework.
+func stdinModeArgs(args []string) (configPath string, ok bool) {
+	rest := args[1:]
+	switch len(rest) {
+	case 0:
+		return "", true
+	case 1:
+		name, value, hasValue := strings.Cut(strings.TrimLeft(rest[0], "-"), "=")
+		if hasValue && isConfigFlag(rest[0], name) && value != "" {
+			return value, true
+		}
+	case 2:
+		if isConfigFlag(rest[0], strings.TrimLeft(rest[0], "-")) && rest[1] != "" && !strings.HasPrefix(rest[1], "-") {
+			return rest[1], true
+		}
+	}
+	return "", false
+}
+
+func isConfigFlag(arg, name string) bool {
+	dashes := len(arg) - len(strings.TrimLeft(arg, "-"))
+	return (dashes == 1 || dashes == 2) && (name == "configPath" || name == "config")
 }
 
 func exitCode(code int) error {
