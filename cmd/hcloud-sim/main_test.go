@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hetznercloud/hcloud-go/v2/hcloud"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -244,4 +246,40 @@ func TestBadFlagsAreReportedTogether(t *testing.T) {
 	out, err = exec.Command(binary(t), "--listen", "127.0.0.1:0").CombinedOutput()
 	require.Error(t, err)
 	assert.Contains(t, string(out), "token")
+}
+
+// TestHcloudGoAgainstTheBinary drives the standalone simulator with hcloud-go, with real delays, and
+// checks that every exchange validated against the OpenAPI document.
+func TestHcloudGoAgainstTheBinary(t *testing.T) {
+	spec, err := simtest.FindSpec()
+	require.NoError(t, err)
+	sim := start(t, "--token", "T", "--validate-spec", spec, "--delay-initializing", "30ms", "--delay-starting", "30ms", "--delay-action", "30ms")
+	c := hcloud.NewClient(hcloud.WithToken("T"), hcloud.WithEndpoint(sim.url),
+		hcloud.WithRetryOpts(hcloud.RetryOpts{BackoffFunc: hcloud.ConstantBackoff(0), MaxRetries: 5}),
+		hcloud.WithPollOpts(hcloud.PollOpts{BackoffFunc: hcloud.ConstantBackoff(10 * time.Millisecond)}))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	res, _, err := c.Server.Create(ctx, hcloud.ServerCreateOpts{
+		Name: "bin-1", ServerType: &hcloud.ServerType{Name: "cpx22"}, Image: &hcloud.Image{Name: "debian-13"},
+		Location: &hcloud.Location{Name: "sin"}, Labels: map[string]string{"nanobox": "true"},
+	})
+	require.NoError(t, err)
+	require.NoError(t, c.Action.WaitFor(ctx, append([]*hcloud.Action{res.Action}, res.NextActions...)...))
+	srv, _, err := c.Server.GetByID(ctx, res.Server.ID)
+	require.NoError(t, err)
+	require.NotNil(t, srv)
+	assert.Equal(t, hcloud.ServerStatusRunning, srv.Status)
+	act, _, err := c.Server.Poweroff(ctx, srv)
+	require.NoError(t, err)
+	_, _, err = c.Server.Poweron(ctx, srv)
+	assert.True(t, hcloud.IsError(err, hcloud.ErrorCodeLocked), "%v", err)
+	require.NoError(t, c.Action.WaitFor(ctx, act))
+	del, _, err := c.Server.DeleteWithResult(ctx, srv)
+	require.NoError(t, err)
+	require.NoError(t, c.Action.WaitFor(ctx, del.Action))
+
+	status, _, body := call(t, "GET", strings.TrimSuffix(sim.url, "/v1")+"/_sim/spec-failures", "T", "")
+	require.Equal(t, http.StatusOK, status)
+	assert.JSONEq(t, `{"failures":[]}`, string(body))
 }
