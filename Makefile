@@ -5,6 +5,11 @@ GO          ?= go
 BIN         := $(CURDIR)/bin
 VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS     := -s -w -X main.version=$(VERSION)
+# Static binaries without urfave/cli's man/markdown generators: every CPI call is a
+# process start, and those two flags take the dynamic loader and blackfriday's init
+# off it (docs/benchmarks.md has the figures).
+BUILDFLAGS  := -trimpath -tags urfave_cli_no_docs
+export CGO_ENABLED := 0
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 BENCHSTAT   := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 COMMANDS    := hcloud-sim nanobox-hcloud-cpi nanobox-cpi-shim
@@ -18,7 +23,7 @@ all: build
 
 build:
 	@mkdir -p $(BIN)
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ $(addprefix ./cmd/,$(COMMANDS))
+	$(GO) build $(BUILDFLAGS) -ldflags '$(LDFLAGS)' -o $(BIN)/ $(addprefix ./cmd/,$(COMMANDS))
 
 test: build
 	$(GO) test -count=1 -timeout 9m ./...
