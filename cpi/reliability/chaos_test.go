@@ -496,12 +496,18 @@ func TestChaosLifecycles(t *testing.T) {
 	fmt.Fprintf(&b, "  shim open fds:        %d baseline, %d peak, %d after\n", base.FDs, peak.FDs, after.FDs)
 	fmt.Fprintf(&b, "  CPI processes alive:  %d\n", len(livePIDsOf(w.CPI)))
 	t.Log("\n" + b.String())
-	if *chaosReport != "" {
-		require.NoError(t, os.MkdirAll(filepath.Dir(*chaosReport), 0o755))
-		require.NoError(t, os.WriteFile(*chaosReport, []byte(b.String()), 0o644))
+	report := *chaosReport
+	if report == "" && *soak {
+		report = filepath.Join(os.TempDir(), "nanobox-soak-report.txt")
+	}
+	if report != "" {
+		require.NoError(t, os.MkdirAll(filepath.Dir(report), 0o755))
+		require.NoError(t, os.WriteFile(report, []byte(b.String()), 0o644))
 	}
 	if *soak {
+		// Shown by go test -v (a passing package's output is hidden without it).
 		fmt.Print(b.String())
+		fmt.Println("  report written to", report)
 	}
 }
 
