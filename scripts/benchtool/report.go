@@ -277,7 +277,8 @@ func (b *bench) markdown() string {
 	p("## Baselines: the floor and the direct round trip\n\n")
 	p("The same data fetched in-process with one HTTP exchange (new TCP connection, as a fresh process makes it), and the CPI's whole process beside it. ")
 	p("`floor` = trivial exec + direct request: what any one-process-per-call design pays at least.\n\n")
-	p("| CPI method | direct HTTP | direct ms, median (min–max) | CPI ms | CPI ÷ direct | floor ms | CPI ÷ floor |\n|---|---|---:|---:|---:|---:|---:|\n")
+	p("`hcloud-go floor` = the binary that only imports hcloud-go + direct request: what any exec'd Go program on hcloud-go pays at least.\n\n")
+	p("| CPI method | direct HTTP | direct ms, median (min–max) | CPI ms | CPI ÷ direct | floor ms | CPI ÷ floor | hcloud-go floor ms | CPI ÷ hcloud-go floor |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, d := range b.res.Direct {
 		s := b.scenarioNamed(d.Method)
 		if s == nil && d.Method == "catalog" {
@@ -288,7 +289,12 @@ func (b *bench) markdown() string {
 		}
 		ds := summarize(d.WallMs)
 		floor := triv.Median + ds.Median
-		p("| `%s` | %s | %s | %s | %.1f× | %s | %.2f× |\n", s.Name, d.Name, mmm(ds, f2), f1(s.wall().Median), s.wall().Median/ds.Median, f1(floor), s.wall().Median/floor)
+		impCell, impRatio := "–", "–"
+		if imp := b.res.ImportFloor; imp != nil {
+			f := imp.wall().Median + ds.Median
+			impCell, impRatio = f1(f), fmt.Sprintf("%.2f×", s.wall().Median/f)
+		}
+		p("| `%s` | %s | %s | %s | %.1f× | %s | %.2f× | %s | %s |\n", s.Name, d.Name, mmm(ds, f2), f1(s.wall().Median), s.wall().Median/ds.Median, f1(floor), s.wall().Median/floor, impCell, impRatio)
 	}
 	p("\n")
 
