@@ -308,7 +308,26 @@ func TestCanaryTokensNeverLeak(t *testing.T) {
 	e.exec(`{"method":"verify","context":{"credentials":{"api-token":"`+good+`"}}`, "-configPath", e.configPath)
 	e.exec(`{"method":"verify","arguments":[],"context":{"credentials":{"api-token":"`+good+`"}}} trailing `+good, "-configPath", e.configPath)
 	e.exec("", "-configPath", e.configPath, "call", "verify")
+	// An order that succeeds writes the state cache; nothing on disk may
+	// hold a token either (the config file itself aside).
+	var key protocol.IDResult
+	e.ok(e.request(good, "create_key", map[string]string{"id": "k", "key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGb1Fg2bKJ9Q3fu4i3kYc1o1wYgDSmzDi5r1Sm3FyuQk c"}), &key)
+	e.ok(e.request(good, "order_server", map[string]any{"name": "canary-web", "region": "nbg1", "size": "cx23", "ssh_key": key.ID}), nil)
 	e.assertNoSecrets(good, configToken, envToken, bad)
+	files := 0
+	require.NoError(t, filepath.WalkDir(filepath.Dir(e.configPath), func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || path == e.configPath {
+			return err
+		}
+		files++
+		data, err := os.ReadFile(path)
+		require.NoError(t, err)
+		for _, s := range []string{good, configToken, envToken, bad} {
+			require.NotContains(t, string(data), s, path)
+		}
+		return nil
+	}))
+	require.Positive(t, files, "the state cache was written")
 }
 
 func TestCommandLine(t *testing.T) {
