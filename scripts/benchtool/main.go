@@ -155,22 +155,25 @@ func (b *bench) run() error {
 	b.res.DirectSecs = b.directDuration.Seconds()
 	b.res.MaxConc = b.maxConc
 	var err error
-	for name, dst := range map[string]*string{"nanobox-hcloud-cpi": &b.cpi, "nanobox-cpi-shim": &b.shim, "hcloud-sim": &b.sim} {
-		p, err := filepath.Abs(filepath.Join(b.binDir, name))
-		if err != nil {
-			return err
-		}
-		if _, err := os.Stat(p); err != nil {
-			return fmt.Errorf("%s: %w (run make build)", p, err)
-		}
-		// The real path: CPI processes are found by /proc/<pid>/exe.
-		if p, err = filepath.EvalSymlinks(p); err != nil {
-			return err
-		}
-		*dst = p
-	}
 	if b.tmp, err = os.MkdirTemp("", "nanobox-bench-"); err != nil {
 		return err
+	}
+	// The binaries are copied: a concurrent `make build` cannot swap them
+	// mid-run, and CPI processes found by /proc/<pid>/exe are this run's.
+	binCopy := filepath.Join(b.tmp, "bin")
+	if err := os.MkdirAll(binCopy, 0o755); err != nil {
+		return err
+	}
+	for name, dst := range map[string]*string{"nanobox-hcloud-cpi": &b.cpi, "nanobox-cpi-shim": &b.shim, "hcloud-sim": &b.sim} {
+		src := filepath.Join(b.binDir, name)
+		data, err := os.ReadFile(src)
+		if err != nil {
+			return fmt.Errorf("%s: %w (run make build)", src, err)
+		}
+		*dst = filepath.Join(binCopy, name)
+		if err := os.WriteFile(*dst, data, 0o755); err != nil {
+			return err
+		}
 	}
 	defer os.RemoveAll(b.tmp)
 	b.res.Env = environment(b)
