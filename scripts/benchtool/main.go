@@ -45,11 +45,12 @@ type results struct {
 	Trivial      *scenario         `json:"trivial"`
 	ImportFloor  *scenario         `json:"hcloud_go_import"`
 	Methods      []*scenario       `json:"methods"`
-	// VariantRegular are the regular build's calls interleaved with the
-	// proposed build's ("(proposed build)" rows of Methods).
-	VariantRegular []*scenario     `json:"variant_regular,omitempty"`
-	Direct         []*directResult `json:"direct_http"`
-	CLI            struct {
+	// BuildCompare is meta and query_server with the CPI as make build
+	// builds it and as it was built before (cgo, urfave/cli docs),
+	// interleaved call for call.
+	BuildCompare []*buildCompare `json:"build_compare,omitempty"`
+	Direct       []*directResult `json:"direct_http"`
+	CLI          struct {
 		Absent  bool      `json:"absent"`
 		Path    string    `json:"path,omitempty"`
 		Version string    `json:"version,omitempty"`
@@ -111,7 +112,7 @@ func main() {
 	flag.DurationVar(&b.directDuration, "direct-duration", 4*time.Second, "duration of each direct-CPI load run")
 	flag.IntVar(&b.maxConc, "max-concurrent", 0, "the shim's --max-concurrent in the load runs (0: the shim's default, 4 per core, as an operator runs it)")
 	flag.IntVar(&b.overheadPairs, "overhead-pairs", 300, "alternating shim/direct calls per route for the shim's overhead")
-	flag.BoolVar(&b.variant, "variant", true, "also build the CPI with the proposed flags (CGO_ENABLED=0, -tags urfave_cli_no_docs) and measure meta and query_server with it")
+	flag.BoolVar(&b.variant, "variant", true, "also build the CPI the earlier way (CGO_ENABLED=1, without -tags urfave_cli_no_docs) and measure meta and query_server with both, interleaved")
 	flag.IntVar(&b.compareConc, "compare-max-concurrent", 128, "also drive the shim with this --max-concurrent at the most clients (0: skip)")
 	flag.StringVar(&micro, "micro", "", "comma-separated files of micro-benchmark output to include (go test -bench, benchstat)")
 	var renderOnly bool
@@ -250,6 +251,7 @@ func (b *bench) buildFloor(name, src string, inModule bool, dst *string) error {
 		cmd = exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", *dst, ".")
 		cmd.Dir = dir
 	}
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // as the Makefile builds bin/
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("building the %s binary: %w", name, err)
@@ -359,16 +361,23 @@ func (b *bench) render() error {
 	return b.write()
 }
 
-// variantFlags are the build settings proposed for the CPI: a static
-// binary without urfave/cli's documentation generator.
-var variantFlags = []string{"CGO_ENABLED=0", "-tags urfave_cli_no_docs"}
+// buildCompare is one method run with both builds.
+type buildCompare struct {
+	Method   string   `json:"method"`
+	Current  scenario `json:"current"`  // bin/ as make build built it
+	Previous scenario `json:"previous"` // variantFlags
+}
 
-// buildVariant builds the CPI from the working tree with variantFlags
-// (and the Makefile's -trimpath -ldflags '-s -w').
+// variantFlags describe the earlier build of the CPI: cgo on (a dynamically
+// linked binary) and urfave/cli's Markdown/man generators linked in.
+var variantFlags = []string{"CGO_ENABLED=1", "without -tags urfave_cli_no_docs"}
+
+// buildVariant builds the CPI from the working tree the earlier way (with
+// the Makefile's -trimpath -ldflags '-s -w').
 func (b *bench) buildVariant() error {
 	b.variantCPI = filepath.Join(b.tmp, "variant", "nanobox-hcloud-cpi")
-	cmd := exec.Command("go", "build", "-trimpath", "-tags", "urfave_cli_no_docs", "-ldflags", "-s -w", "-o", b.variantCPI, "./cmd/nanobox-hcloud-cpi")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", b.variantCPI, "./cmd/nanobox-hcloud-cpi")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("building the CPI variant: %w", err)

@@ -315,35 +315,33 @@ func (b *bench) runMethods() error {
 		return err
 	}
 	if b.variantCPI != "" {
-		// The same calls with the CPI built as proposed, interleaved with
-		// the regular build so background load hits both alike.
-		note := "CPI built with " + strings.Join(variantFlags, ", ") + "; the regular build's calls are interleaved"
-		var regularMeta, regularQuery []methodRun
-		if err := b.measure(scenario{Name: "meta (proposed build)", Method: "meta", Budget: "0", BudgetMax: 0, Note: note}, n, func(i int) (methodRun, error) {
-			r, _, err := b.runCPI(noTok, "meta", nil, "", "")
-			if err != nil {
-				return r, err
-			}
-			regularMeta = append(regularMeta, r)
-			r, _, err = b.runCPIBinary(b.variantCPI, noTok, "meta", nil, "", "")
-			return r, err
-		}); err != nil {
-			return err
+		// Both builds, interleaved call for call, so background load hits
+		// both alike.
+		calls := []struct {
+			method string
+			args   func(i int) []any
+			token  string
+		}{
+			{"meta", func(int) []any { return nil }, ""},
+			{"query_server", func(i int) []any { return []any{warm[i]} }, tok},
 		}
-		if err := b.measure(scenario{Name: "query_server (proposed build)", Method: "query_server", Budget: "1", BudgetMax: 1, Note: note}, n, func(i int) (methodRun, error) {
-			r, _, err := b.runCPI(noTok, "query_server", []any{warm[i]}, tok, "")
-			if err != nil {
-				return r, err
+		for _, c := range calls {
+			bc := &buildCompare{Method: c.method}
+			for i := 0; i < n; i++ {
+				r, _, err := b.runCPI(noTok, c.method, c.args(i), c.token, "")
+				if err != nil {
+					return err
+				}
+				bc.Current.Runs = append(bc.Current.Runs, r)
+				r, _, err = b.runCPIBinary(b.variantCPI, noTok, c.method, c.args(i), c.token, "")
+				if err != nil {
+					return err
+				}
+				bc.Previous.Runs = append(bc.Previous.Runs, r)
 			}
-			regularQuery = append(regularQuery, r)
-			r, _, err = b.runCPIBinary(b.variantCPI, noTok, "query_server", []any{warm[i]}, tok, "")
-			return r, err
-		}); err != nil {
-			return err
-		}
-		b.res.VariantRegular = []*scenario{
-			{Name: "meta (regular build, interleaved)", Method: "meta", Runs: regularMeta},
-			{Name: "query_server (regular build, interleaved)", Method: "query_server", Runs: regularQuery},
+			b.res.BuildCompare = append(b.res.BuildCompare, bc)
+			b.logf("%-40s wall p50 %6.1f ms (earlier build %6.1f ms)  rss p50 %5.1f MiB (%5.1f MiB)", c.method+": make build vs earlier build",
+				bc.Current.wall().Median, bc.Previous.wall().Median, bc.Current.rss().Median, bc.Previous.rss().Median)
 		}
 	}
 	if err := b.measure(scenario{Name: "update_config (1 changed setting: backups)", Method: "update_config", Budget: "≤2", BudgetMax: 2},

@@ -298,17 +298,15 @@ func (b *bench) markdown() string {
 	}
 	p("\n")
 
-	// Build variant.
-	if len(b.res.VariantRegular) > 0 {
-		p("## The proposed build flags\n\n")
-		p("The CPI built from the same tree with `%s` (a static binary without urfave/cli's Markdown/man generator and its blackfriday dependency), measured interleaved with the regular `make build` binary, call for call, so both see the same background load.\n\n", strings.Join(variantFlags, "`, `"))
-		p("| call | regular: wall ms | proposed: wall ms | regular: CPU ms | proposed: CPU ms | regular: RSS MiB | proposed: RSS MiB |\n|---|---:|---:|---:|---:|---:|---:|\n")
-		for _, reg := range b.res.VariantRegular {
-			prop := b.scenarioNamed(reg.Method + " (proposed build)")
-			if prop == nil {
-				continue
-			}
-			p("| `%s` | %s | %s | %s | %s | %s | %s |\n", reg.Method, mmm(reg.wall(), f1), mmm(prop.wall(), f1), f1(reg.cpu().Median), f1(prop.cpu().Median), f1(reg.rss().Median), f1(prop.rss().Median))
+	// Build flags.
+	if len(b.res.BuildCompare) > 0 {
+		p("## Build flags: `make build` against the earlier build\n\n")
+		p("`make build` builds static binaries without urfave/cli's Markdown/man generators (`CGO_ENABLED=0`, `-tags urfave_cli_no_docs`), as these benchmarks suggested. ")
+		p("Beside it, the CPI built from the same tree the earlier way (%s), measured interleaved call for call so both see the same background load (%d calls each):\n\n", strings.Join(variantFlags, ", "), b.res.Runs)
+		p("| call | make build: wall ms | earlier: wall ms | make build: CPU ms | earlier: CPU ms | make build: RSS MiB | earlier: RSS MiB |\n|---|---:|---:|---:|---:|---:|---:|\n")
+		for _, c := range b.res.BuildCompare {
+			p("| `%s` | %s | %s | %s | %s | %s | %s |\n", c.Method, mmm(c.Current.wall(), f1), mmm(c.Previous.wall(), f1),
+				f1(c.Current.cpu().Median), f1(c.Previous.cpu().Median), f1(c.Current.rss().Median), f1(c.Previous.rss().Median))
 		}
 		p("\n")
 	}
