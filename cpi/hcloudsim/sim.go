@@ -290,7 +290,8 @@ func (s *Sim) serveRoute(w http.ResponseWriter, r *http.Request, pattern string,
 		writeError(w, newError("json_error", "request body unreadable or larger than %d bytes", maxBodyBytes))
 		return
 	}
-	route := strings.TrimPrefix(pattern, r.Method+" ")
+	// The fault route is the pattern without its method ("/v1/servers/{id}").
+	route := pattern
 	if i := strings.IndexByte(pattern, ' '); i >= 0 {
 		route = pattern[i+1:]
 	}
@@ -298,7 +299,7 @@ func (s *Sim) serveRoute(w http.ResponseWriter, r *http.Request, pattern string,
 	s.mu.Lock()
 	now := time.Now()
 	s.count(pattern)
-	s.setRateHeaders(w, now, false)
+	s.setRateHeaders(w, now)
 	readOnly, aerr := s.authenticate(r)
 	if aerr == nil {
 		aerr = s.takeRateToken(w, now)
@@ -423,7 +424,7 @@ func (s *Sim) refill(now time.Time) {
 }
 
 // setRateHeaders writes RateLimit-Limit, -Remaining and -Reset; the caller holds s.mu.
-func (s *Sim) setRateHeaders(w http.ResponseWriter, now time.Time, _ bool) {
+func (s *Sim) setRateHeaders(w http.ResponseWriter, now time.Time) {
 	s.refill(now)
 	missing := s.opts.RateLimit - s.rlTokens
 	reset := now
@@ -443,7 +444,7 @@ func (s *Sim) takeRateToken(w http.ResponseWriter, now time.Time) *apiError {
 		return newError("rate_limit_exceeded", "limit of %d requests per hour reached", s.opts.RateLimit)
 	}
 	s.rlTokens--
-	s.setRateHeaders(w, now, true)
+	s.setRateHeaders(w, now)
 	return nil
 }
 
