@@ -268,12 +268,16 @@ func (h *Hetzner) OrderServer(ctx context.Context, body protocol.OrderServerBody
 	}
 	if err != nil {
 		if hcloud.IsError(err, hcloud.ErrorCodeUniquenessError) {
-			return h.adopt(ctx, o, cloudError(op+": creating server", resp, err))
+			existing, aerr := h.adopt(ctx, o, cloudError(op+": creating server", resp, err))
+			if aerr != nil {
+				return protocol.IDResult{}, aerr
+			}
+			return h.finishAdopted(ctx, o, existing)
 		}
 		if outcomeUnknown(err) {
-			if id, ok := h.findCreated(ctx, o); ok {
-				h.log.Warnf("order_server: the create failed (%v) but server %d exists; using it", err, id)
-				return protocol.IDResult{ID: strconv.FormatInt(id, 10)}, nil
+			if existing := h.findCreated(ctx, o); existing != nil {
+				h.log.Warnf("order_server: the create failed (%v) but server %d exists; using it", err, existing.ID)
+				return h.finishAdopted(ctx, o, existing)
 			}
 		}
 		return protocol.IDResult{}, cloudError(op+": creating server", resp, err)
@@ -316,24 +320,36 @@ func cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
 // adopt answers a create that met uniqueness_error on the name: our own
 // server of the same location and type (a retry whose first attempt
 // succeeded) is the result; anything else is a Conflict.
-func (h *Hetzner) adopt(ctx context.Context, o order, createErr *protocol.Error) (protocol.IDResult, error) {
+func (h *Hetzner) adopt(ctx context.Context, o order, createErr *protocol.Error) (*hcloud.Server, error) {
 	const op = "order_server"
 	server, resp, err := h.client.Server.GetByName(ctx, o.name)
 	if err != nil {
-		return protocol.IDResult{}, cloudError(op+": looking up the existing server "+o.name, resp, err)
+		return nil, cloudError(op+": looking up the existing server "+o.name, resp, err)
 	}
 	if server == nil {
-		return protocol.IDResult{}, createErr
+		return nil, createErr
 	}
 	if hidden(server.Labels) || !ours(server.Labels) {
-		return protocol.IDResult{}, protocol.NewError(protocol.Conflict,
+		return nil, protocol.NewError(protocol.Conflict,
 			"%s: the name %q is taken by a server Nanobox did not create; choose another name", op, o.name).WithRetry(false)
 	}
 	if !sameOrder(server, o) {
-		return protocol.IDResult{}, protocol.NewError(protocol.Conflict,
+		return nil, protocol.NewError(protocol.Conflict,
 			"%s: a server named %q already exists with another region or size (%s in %s)", op, o.name, typeName(server), locationName(server)).WithRetry(false)
 	}
 	h.log.Infof("order_server: server %d named %s already exists (a retried order); using it", server.ID, o.name)
+	return server, nil
+}
+
+// finishAdopted completes an adopted server as the order asked (the first
+// attempt may have died before enabling backups). A failure here leaves
+// the server in place: it was not created by this call.
+func (h *Hetzner) finishAdopted(ctx context.Context, o order, server *hcloud.Server) (protocol.IDResult, error) {
+	if o.backups && server.BackupWindow == "" {
+		if _, resp, err := h.client.Server.EnableBackup(ctx, server, ""); err != nil {
+			return protocol.IDResult{}, cloudError("order_server: enabling backups on the existing server", resp, err)
+		}
+	}
 	return protocol.IDResult{ID: strconv.FormatInt(server.ID, 10)}, nil
 }
 
@@ -356,14 +372,14 @@ func locationName(s *hcloud.Server) string {
 }
 
 // findCreated looks for the server a failed create may have made.
-func (h *Hetzner) findCreated(ctx context.Context, o order) (int64, bool) {
+func (h *Hetzner) findCreated(ctx context.Context, o order) *hcloud.Server {
 	cctx, cancel := cleanupContext(ctx)
 	defer cancel()
 	server, _, err := h.client.Server.GetByName(cctx, o.name)
 	if err != nil || server == nil || hidden(server.Labels) || !ours(server.Labels) || !sameOrder(server, o) {
-		return 0, false
+		return nil
 	}
-	return server.ID, true
+	return server
 }
 
 // deleteOrphan deletes a server created by a call that then failed, so

@@ -476,3 +476,19 @@ func TestNetworkWithAnotherRangeIsRefused(t *testing.T) {
 	h.fails(h.order("web1", "nbg1", "cx23", key, nil), protocol.Conflict, "10.1.0.0/16", "network.ip_range")
 	require.Empty(t, h.liveServers())
 }
+
+// TestRetriedOrderWithBackupsCompletesTheAdoptedServer: the first attempt
+// created the server (its answer lost) and never enabled backups; the
+// retry adopts it and finishes the job.
+func TestRetriedOrderWithBackupsCompletesTheAdoptedServer(t *testing.T) {
+	h := newHarness(t)
+	key := h.createKey()
+	h.ok(h.order("warmup", "nbg1", "cx23", key, nil), nil)
+	h.sim.Sim.AddFault(hcloudsim.Fault{Method: "POST", Route: "/v1/servers", Kind: hcloudsim.FaultCommitThenFail, Times: 1})
+	var res protocol.IDResult
+	h.ok(h.order("web1", "nbg1", "cx23", key, map[string]any{"backups": "enabled"}), &res)
+	require.Equal(t, 2, h.createdServers())
+	var srv protocol.Server
+	h.ok(h.call("query_server", res.ID), &srv)
+	require.Equal(t, "enabled", srv.Config["backups"])
+}
