@@ -28,6 +28,8 @@ var (
 	chaosSeed     = flag.Int64("chaos.seed", 0, "seed of the injected faults and the client's choices (default: from the clock; always printed)")
 	chaosParallel = flag.Int("chaos.parallel", 0, "lifecycles running at once (default: all of them, at most 32)")
 	chaosRate     = flag.Float64("chaos.rate", 0.20, "share of API requests that get an injected fault")
+	chaosBackups  = flag.Bool("chaos.backups", true, "order every third server with backups enabled")
+	chaosHangUps  = flag.Bool("chaos.hangups", true, "abandon about 5% of requests mid-call, as a client with a short timeout would")
 	chaosReport   = flag.String("chaos.report", "", "also write the figures to this file")
 )
 
@@ -52,6 +54,10 @@ var commitThenFailRoutes = []struct{ Method, Route string }{
 	{http.MethodPost, "/v1/ssh_keys"},
 	{http.MethodDelete, "/v1/ssh_keys/{id}"},
 }
+
+// hangUpRate is the share of requests the orchestrator abandons after
+// 20-420 ms when hang-ups are on.
+const hangUpRate = 0.05
 
 // commitThenFailRate is the probability of commit_then_fail on those routes
 // (checked before the general rules).
@@ -84,6 +90,7 @@ type chaosStats struct {
 	transport  int            // requests that got no HTTP answer
 	retriedBy  map[string]int // repeated calls by step (order_server: re-orders)
 	overlapped int            // steps sent twice at once
+	hungUp     int            // requests the orchestrator abandoned mid-call
 }
 
 func (s *chaosStats) record(step string, r reply, err error, retried bool) {
@@ -127,6 +134,7 @@ type orchestrator struct {
 	rng     *rand.Rand
 	overlap bool     // send create_key, order_server and cancel_server twice at once
 	backups bool     // order with backups enabled, then switch them off
+	hangUps bool     // abandon some requests mid-call (hangUpRate)
 	trace   []string // what happened, for the failure message
 }
 
@@ -141,8 +149,23 @@ func (o *orchestrator) call(ctx context.Context, step, verb, path string, body a
 		}
 	}
 	for attempt := 1; ; attempt++ {
-		r, err := o.w.Do(ctx, verb, path, o.w.Auth(), data)
+		actx, acancel := ctx, context.CancelFunc(func() {})
+		if o.hangUps && o.rng.Float64() < hangUpRate {
+			// The orchestrator's side gives up on this request early
+			// (its own timeout, a dropped connection): the shim must
+			// kill the CPI, and the retry must cope with whatever
+			// the killed call had already done.
+			actx, acancel = context.WithTimeout(ctx, time.Duration(20+o.rng.IntN(400))*time.Millisecond)
+		}
+		r, err := o.w.Do(actx, verb, path, o.w.Auth(), data)
+		hungUp := err != nil && actx.Err() != nil && ctx.Err() == nil
+		acancel()
 		o.stats.record(step, r, err, attempt > 1)
+		if hungUp {
+			o.stats.mu.Lock()
+			o.stats.hungUp++
+			o.stats.mu.Unlock()
+		}
 		if err == nil && r.Status == want {
 			return r, nil
 		}
@@ -374,7 +397,7 @@ func TestChaosLifecycles(t *testing.T) {
 			// Every fourth lifecycle sends its creates and its cancel
 			// twice at once; every third orders with backups.
 			o := &orchestrator{w: w, stats: stats, rng: rand.New(rand.NewPCG(uint64(seed), uint64(i)+2)),
-				overlap: i%4 == 1, backups: i%3 == 2}
+				overlap: i%4 == 1, backups: *chaosBackups && i%3 == 2, hangUps: *chaosHangUps}
 			name := fmt.Sprintf("%s-%d", prefix, i)
 			if err := o.lifecycle(ctx, t, name); err != nil {
 				mu.Lock()
@@ -489,6 +512,7 @@ func TestChaosLifecycles(t *testing.T) {
 	stats.mu.Lock()
 	fmt.Fprintf(&b, "  shim requests:        %d, of which retries %d (by step %v), orders re-sent after giving up %d, no HTTP answer %d\n",
 		stats.calls, stats.retries, stats.retriedBy, stats.reorders, stats.transport)
+	fmt.Fprintf(&b, "  requests abandoned by the orchestrator mid-call: %d (about %.0f%% of requests)\n", stats.hungUp, hangUpRate*100)
 	fmt.Fprintf(&b, "  steps sent twice at once: %d (create_key, order_server, cancel_server of every 4th lifecycle)\n", stats.overlapped)
 	fmt.Fprintf(&b, "  failed answers:       by status %v, by type %v\n", stats.byStatus, stats.byType)
 	stats.mu.Unlock()
