@@ -249,14 +249,15 @@ func TestBadFlagsAreReportedTogether(t *testing.T) {
 }
 
 // TestHcloudGoAgainstTheBinary drives the standalone simulator with hcloud-go, with real delays, and
-// checks that every exchange validated against the OpenAPI document.
+// checks that every exchange validated against the OpenAPI document. The action delay (1s) is long
+// enough that the poweron right after the poweroff certainly meets the lock.
 func TestHcloudGoAgainstTheBinary(t *testing.T) {
 	spec, err := simtest.FindSpec()
 	require.NoError(t, err)
-	sim := start(t, "--token", "T", "--validate-spec", spec, "--delay-initializing", "30ms", "--delay-starting", "30ms", "--delay-action", "30ms")
+	sim := start(t, "--token", "T", "--validate-spec", spec, "--delay-initializing", "30ms", "--delay-starting", "30ms", "--delay-action", "1s")
 	c := hcloud.NewClient(hcloud.WithToken("T"), hcloud.WithEndpoint(sim.url),
 		hcloud.WithRetryOpts(hcloud.RetryOpts{BackoffFunc: hcloud.ConstantBackoff(0), MaxRetries: 5}),
-		hcloud.WithPollOpts(hcloud.PollOpts{BackoffFunc: hcloud.ConstantBackoff(10 * time.Millisecond)}))
+		hcloud.WithPollOpts(hcloud.PollOpts{BackoffFunc: hcloud.ConstantBackoff(20 * time.Millisecond)}))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 

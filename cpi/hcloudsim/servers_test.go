@@ -236,10 +236,9 @@ func TestServerListFiltersSortsAndPages(t *testing.T) {
 	assert.True(t, hcloud.IsError(err, hcloud.ErrorCodeInvalidInput), "%v", err)
 }
 
-// TestLifecycleOverTime uses real delays: initializing, then starting, then running; locked meanwhile.
-func TestLifecycleOverTime(t *testing.T) {
-	d := 150 * time.Millisecond
-	env := simtest.Start(t, hcloudsim.Options{Delays: hcloudsim.Delays{Initializing: d, Starting: d, Action: d}})
+// TestLockedWhileAnActionRuns uses delays far longer than the test, so "still running" is certain.
+func TestLockedWhileAnActionRuns(t *testing.T) {
+	env := simtest.Start(t, hcloudsim.Options{Delays: hcloudsim.Delays{Initializing: time.Hour, Starting: time.Hour, Action: time.Hour}})
 	c := env.Client()
 	ctx := testCtx(t)
 	res, _, err := c.Server.Create(ctx, createOpts("slow"))
@@ -249,26 +248,42 @@ func TestLifecycleOverTime(t *testing.T) {
 
 	_, _, err = c.Server.Reboot(ctx, res.Server)
 	assert.True(t, hcloud.IsError(err, hcloud.ErrorCodeLocked), "an action runs: %v", err)
+	assert.Equal(t, 1, env.Sim.Requests()["POST /v1/servers/{id}/actions/reboot"], "hcloud-go does not retry locked")
+	s, _, err := c.Server.GetByID(ctx, res.Server.ID)
+	require.NoError(t, err)
+	assert.Equal(t, hcloud.ServerStatusInitializing, s.Status)
+	assert.True(t, s.Locked)
+	a, _, err := c.Action.GetByID(ctx, res.Action.ID)
+	require.NoError(t, err)
+	assert.Equal(t, hcloud.ActionStatusRunning, a.Status)
+	// Deleting is still possible.
+	_, _, err = c.Server.DeleteWithResult(ctx, s)
+	require.NoError(t, err)
+}
 
-	seen := map[hcloud.ServerStatus]bool{}
+// TestLifecycleOverTime uses short real delays: the server ends running, then off after a poweroff.
+func TestLifecycleOverTime(t *testing.T) {
+	d := 50 * time.Millisecond
+	env := simtest.Start(t, hcloudsim.Options{Delays: hcloudsim.Delays{Initializing: d, Starting: d, Action: d}})
+	c := env.Client(hcloud.WithPollOpts(hcloud.PollOpts{BackoffFunc: hcloud.ConstantBackoff(10 * time.Millisecond)}))
+	ctx := testCtx(t)
+	res, _, err := c.Server.Create(ctx, createOpts("slow"))
+	require.NoError(t, err)
+	assert.Equal(t, hcloud.ServerStatusInitializing, res.Server.Status)
+
+	reached := false
 	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
+	for !reached && time.Now().Before(deadline) {
 		s, _, err := c.Server.GetByID(ctx, res.Server.ID)
 		require.NoError(t, err)
-		seen[s.Status] = true
-		if s.Status == hcloud.ServerStatusRunning {
-			assert.False(t, s.Locked)
-			break
-		}
-		time.Sleep(5 * time.Millisecond) // polling interval, not synchronisation: the loop checks a condition
+		reached = s.Status == hcloud.ServerStatusRunning && !s.Locked
+		time.Sleep(10 * time.Millisecond) // polling interval of a condition checked with a deadline
 	}
-	assert.True(t, seen[hcloud.ServerStatusRunning], "reached running: %v", seen)
+	assert.True(t, reached, "the server became running and unlocked")
 	require.NoError(t, c.Action.WaitFor(ctx, append([]*hcloud.Action{res.Action}, res.NextActions...)...))
 
 	off, _, err := c.Server.Poweroff(ctx, res.Server)
 	require.NoError(t, err)
-	_, _, err = c.Server.Poweron(ctx, res.Server)
-	assert.True(t, hcloud.IsError(err, hcloud.ErrorCodeLocked), "poweroff still runs: %v", err)
 	require.NoError(t, c.Action.WaitFor(ctx, off))
 	s, _, err := c.Server.GetByID(ctx, res.Server.ID)
 	require.NoError(t, err)
