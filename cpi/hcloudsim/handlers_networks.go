@@ -1,9 +1,11 @@
 package hcloudsim
 
 import (
+	"fmt"
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud/schema"
 )
@@ -65,8 +67,8 @@ func createNetwork(s *Sim, c *call) (int, any, *apiError) {
 		return 0, nil, err
 	}
 	_, rng, perr := net.ParseCIDR(req.IPRange)
-	if perr != nil || rng.IP.To4() == nil || !rng.IP.IsPrivate() {
-		return 0, nil, invalidField("ip_range", "must be a private IPv4 CIDR")
+	if perr != nil || rng.IP.To4() == nil || !privateRange(rng) {
+		return 0, nil, invalidField("ip_range", "must be a private IPv4 range (RFC 1918) in CIDR notation")
 	}
 	if ones, _ := rng.Mask.Size(); ones > 24 {
 		return 0, nil, invalidField("ip_range", "must be at least a /24")
@@ -75,18 +77,18 @@ func createNetwork(s *Sim, c *call) (int, any, *apiError) {
 	if err != nil {
 		return 0, nil, err
 	}
-	var subnets []schema.NetworkSubnet
-	for _, sub := range req.Subnets {
-		checked, err := checkSubnet(rng, sub, subnets)
-		if err != nil {
-			return 0, nil, err
-		}
-		subnets = append(subnets, checked)
-	}
 	for _, r := range req.Routes {
 		if _, _, e := net.ParseCIDR(r.Destination); e != nil || net.ParseIP(r.Gateway) == nil {
 			return 0, nil, invalidField("routes", "invalid route")
 		}
+	}
+	var subnets []schema.NetworkSubnet
+	for _, sub := range req.Subnets {
+		checked, p := checkSubnet(rng, sub, subnets, req.Routes)
+		if p != nil {
+			return 0, nil, invalidField("subnets", p.msg)
+		}
+		subnets = append(subnets, checked)
 	}
 	for _, n := range s.st.networks {
 		if n.Name == req.Name {
@@ -106,34 +108,67 @@ func createNetwork(s *Sim, c *call) (int, any, *apiError) {
 	return http.StatusCreated, map[string]any{"network": networkView(n)}, nil
 }
 
-// checkSubnet validates a subnet of network range rng against the existing ones and fills in its gateway.
-func checkSubnet(rng *net.IPNet, sub schema.NetworkSubnet, existing []schema.NetworkSubnet) (schema.NetworkSubnet, *apiError) {
-	if sub.Type != "cloud" && sub.Type != "server" && sub.Type != "vswitch" {
-		return sub, invalidField("subnets", "type must be cloud, server or vswitch")
+// subnetProblem says which request field makes a subnet invalid, and why.
+type subnetProblem struct{ field, msg string }
+
+// minSubnetOnes is the smallest subnet the API accepts: "Minimum network size is /30".
+const minSubnetOnes = 30
+
+// checkSubnet validates a subnet of network range rng against the existing subnets and the routes, and
+// returns it with its range in canonical form and its gateway (the range's first host) filled in.
+func checkSubnet(rng *net.IPNet, sub schema.NetworkSubnet, existing []schema.NetworkSubnet, routes []schema.NetworkRoute) (schema.NetworkSubnet, *subnetProblem) {
+	switch sub.Type {
+	case "cloud", "server":
+	case "vswitch":
+		if sub.VSwitchID <= 0 {
+			return sub, &subnetProblem{"vswitch_id", "is required for subnets of type vswitch"}
+		}
+	case "":
+		return sub, &subnetProblem{"type", "is required"}
+	default:
+		return sub, &subnetProblem{"type", "must be cloud, server or vswitch"}
 	}
 	if !slices.Contains(networkZones, sub.NetworkZone) {
-		return sub, invalidField("subnets", "unknown network zone "+sub.NetworkZone)
+		return sub, &subnetProblem{"network_zone", "unknown network zone " + strconv.Quote(sub.NetworkZone)}
 	}
 	_, sn, err := net.ParseCIDR(sub.IPRange)
 	if err != nil || sn.IP.To4() == nil {
-		return sub, invalidField("subnets", "invalid ip_range")
+		return sub, &subnetProblem{"ip_range", "must be an IPv4 range in CIDR notation"}
 	}
-	so, _ := sn.Mask.Size()
-	ro, _ := rng.Mask.Size()
-	if !rng.Contains(sn.IP) || so < ro {
-		return sub, invalidField("subnets", "subnet must lie within the network's ip_range")
-	}
-	for _, e := range existing {
-		_, en, _ := net.ParseCIDR(e.IPRange)
-		if en != nil && (en.Contains(sn.IP) || sn.Contains(en.IP)) {
-			return sub, newError("networks_overlap", "subnet %s overlaps %s", sn, en)
-		}
+	if msg := subnetRangeProblem(rng, sn, existing, routes); msg != "" {
+		return sub, &subnetProblem{"ip_range", msg}
 	}
 	sub.IPRange = sn.String()
 	gw := sn.IP.To4()
 	sub.Gateway = net.IPv4(gw[0], gw[1], gw[2], gw[3]+1).String()
 	return sub, nil
 }
+
+// subnetRangeProblem says why sn cannot be a subnet of the network range rng next to the existing subnets
+// and route destinations, or returns "".
+func subnetRangeProblem(rng, sn *net.IPNet, existing []schema.NetworkSubnet, routes []schema.NetworkRoute) string {
+	so, _ := sn.Mask.Size()
+	ro, _ := rng.Mask.Size()
+	if !rng.Contains(sn.IP) || so < ro {
+		return fmt.Sprintf("subnet %s must lie within the network's ip_range %s", sn, rng)
+	}
+	if so > minSubnetOnes {
+		return fmt.Sprintf("subnet %s is smaller than the minimum /%d", sn, minSubnetOnes)
+	}
+	for _, e := range existing {
+		if _, en, _ := net.ParseCIDR(e.IPRange); en != nil && overlaps(en, sn) {
+			return fmt.Sprintf("subnet %s overlaps the subnet %s", sn, en)
+		}
+	}
+	for _, r := range routes {
+		if _, dn, _ := net.ParseCIDR(r.Destination); dn != nil && overlaps(dn, sn) {
+			return fmt.Sprintf("subnet %s overlaps the destination %s of a route", sn, dn)
+		}
+	}
+	return ""
+}
+
+func overlaps(a, b *net.IPNet) bool { return a.Contains(b.IP) || b.Contains(a.IP) }
 
 func updateNetwork(s *Sim, c *call) (int, any, *apiError) {
 	n, err := s.networkByPath(c)
@@ -184,5 +219,6 @@ func deleteNetwork(s *Sim, c *call) (int, any, *apiError) {
 		return 0, nil, newError("resource_in_use", "network %d still has attached servers", n.ID)
 	}
 	delete(s.st.networks, n.ID)
+	delete(s.st.busyUntil, n.ID)
 	return http.StatusNoContent, nil, nil
 }

@@ -2,8 +2,10 @@ package hcloudsim_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -42,6 +44,11 @@ func TestNoPanicOnHostileInput(t *testing.T) {
 	short := func(b string) string { return b[:min(len(b), 40)] }
 	rec := do("POST", "/v1/servers", `{"name":"x","server_type":"cx23","image":"ubuntu-24.04","location":"nbg1"}`)
 	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
+	rec = do("POST", "/v1/networks", `{"name":"n","ip_range":"10.0.0.0/16","subnets":[{"type":"cloud","ip_range":"10.0.1.0/24","network_zone":"eu-central"}]}`)
+	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
+	var created struct{ Network struct{ ID int64 } }
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &created))
+	network := "/v1/networks/" + strconv.FormatInt(created.Network.ID, 10)
 
 	paths := []string{
 		"/v1/servers", "/v1/servers/1001", "/v1/ssh_keys", "/v1/ssh_keys/1", "/v1/networks", "/v1/networks/1",
@@ -53,12 +60,16 @@ func TestNoPanicOnHostileInput(t *testing.T) {
 	for _, name := range []string{"poweron", "poweroff", "shutdown", "reboot", "reset", "enable_backup", "disable_backup", "change_protection", "rebuild", "attach_to_network", "detach_from_network", "add_to_placement_group", "remove_from_placement_group"} {
 		paths = append(paths, "/v1/servers/1001/actions/"+name)
 	}
+	for _, name := range []string{"add_subnet", "delete_subnet", "change_ip_range"} {
+		paths = append(paths, network+"/actions/"+name, "/v1/networks/1001/actions/"+name)
+	}
 	ids := []string{"0", "-1", "abc", "99999999999999999999", "1.5", "%00", ""}
 	bodies := []string{"", "{", "null", "[]", "42", `"x"`, `{"name":null}`, `{"name":123}`, `{"labels":"x"}`,
 		`{"name":"a","server_type":{},"image":[]}`, `{"network":"x"}`, `{"apply_to":[{"type":"server"}]}`,
 		`{"subnets":[{"type":"cloud","ip_range":"zzz"}],"ip_range":"10.0.0.0/8","name":"n"}`,
 		`{"image":null}`, `{"placement_group":-5}`, `{"delete":"yes"}`, `{"rules":[{"direction":"in"}],"name":"f"}`,
-		`{"name":"k","public_key":"ssh-ed25519 AAAA"}`, strings.Repeat("[", 10000), "\xff\xfe"}
+		`{"name":"k","public_key":"ssh-ed25519 AAAA"}`, `{"type":"cloud","network_zone":"eu-central","ip_range":"10.0.0.0/0"}`,
+		`{"type":"vswitch","network_zone":"us-east","vswitch_id":-1}`, `{"ip_range":"10.0.1.0/24"}`, `{"ip_range":"10.0.0.0/1"}`, strings.Repeat("[", 10000), "\xff\xfe"}
 	queries := []string{"", "?page=-1", "?per_page=0", "?per_page=999999999999999999999", "?page=99999999999",
 		"?sort=", "?sort=id:sideways", "?label_selector=(((", "?label_selector=a%20in%20(", "?status=bogus",
 		"?id=0", "?id=abc", "?name=%ff", "?label_selector=!", "?fingerprint=x&name=y"}

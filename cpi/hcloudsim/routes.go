@@ -40,6 +40,9 @@ func (s *Sim) routes() {
 	s.handle("GET /v1/networks/actions", getTypeActions("network"))
 	s.handle("GET /v1/networks/actions/{id}", getTypeAction("network"))
 	s.handle("GET /v1/networks/{id}/actions/{action_id}", getResourceAction("network"))
+	for name, act := range networkActions {
+		s.handle("POST /v1/networks/{id}/actions/"+name, serveNetworkAction(act))
+	}
 
 	s.handle("GET /v1/firewalls", getFirewalls)
 	s.handle("POST /v1/firewalls", createFirewall)

@@ -17,7 +17,7 @@ type state struct {
 	firewalls       map[int64]*schema.Firewall
 	placementGroups map[int64]*schema.PlacementGroup
 	actions         map[int64]*action
-	busyUntil       map[int64]time.Time // per server: when its last running action ends
+	busyUntil       map[int64]time.Time // per server and network: when its last running action ends
 	ipv4Seq         int
 }
 
