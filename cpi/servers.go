@@ -19,9 +19,9 @@ import (
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
 )
 
-// cleanupTimeout bounds the clean-up after a failed order (finding or
-// deleting a server the failed call may have created), which runs even
-// when the call's own deadline has passed.
+// cleanupTimeout bounds the clean-up after a failed order (finding a server
+// the failed call may have created), which runs even when the call's own
+// deadline has passed.
 const cleanupTimeout = 15 * time.Second
 
 // hostname is an RFC 1123 host name: dot-separated labels of letters,
@@ -201,11 +201,11 @@ func sizeError(op string, m *catalog.Model, location, size string) error {
 // to boot. Warm path (network id cached): 2 API calls (the SSH key, the
 // create), 3 with backups.
 //
-// It never leaves a server behind on failure: a create answered with
-// uniqueness_error adopts our own identical server (a retried create); a
-// create whose outcome is unknown (timeout, 5xx, dropped connection) looks
-// the name up and adopts what it created; a server created but not fully
-// configured is deleted.
+// It never leaves a server behind that nobody knows of: a create answered
+// with uniqueness_error adopts our own identical server (a retried create);
+// a create whose outcome is unknown (timeout, 5xx, dropped connection)
+// looks the name up and adopts what it created; once a server exists, its
+// id is the answer (see finish).
 func (h *Hetzner) OrderServer(ctx context.Context, body protocol.OrderServerBody) (protocol.IDResult, error) {
 	const op = "order_server"
 	o, err := h.validateOrder(body)
@@ -272,12 +272,12 @@ func (h *Hetzner) OrderServer(ctx context.Context, body protocol.OrderServerBody
 			if aerr != nil {
 				return protocol.IDResult{}, aerr
 			}
-			return h.finishAdopted(ctx, o, existing)
+			return h.finish(ctx, o, existing)
 		}
 		if outcomeUnknown(err) {
 			if existing := h.findCreated(ctx, o); existing != nil {
 				h.log.Warnf("order_server: the create failed (%v) but server %d exists; using it", err, existing.ID)
-				return h.finishAdopted(ctx, o, existing)
+				return h.finish(ctx, o, existing)
 			}
 		}
 		return protocol.IDResult{}, cloudError(op+": creating server", resp, err)
@@ -287,14 +287,52 @@ func (h *Hetzner) OrderServer(ctx context.Context, body protocol.OrderServerBody
 	}
 	server := result.Server
 	h.log.Infof("order_server: created server %d (%s in %s)", server.ID, o.serverType, o.location)
-	if o.backups {
-		if _, resp, err := h.client.Server.EnableBackup(ctx, server, ""); err != nil {
-			perr := cloudError(op+": enabling backups", resp, err)
-			h.deleteOrphan(ctx, server.ID, perr)
-			return protocol.IDResult{}, perr
+	return h.finish(ctx, o, server)
+}
+
+// finish applies what the create could not carry (backups) to a server
+// this order created or adopted, and answers its id. A setting that cannot
+// be applied does not fail the order: the server exists, is ours and works,
+// and deleting it would race with an identical order that adopted it
+// meanwhile. The log says so, and query_server reports the real setting, so
+// update_config can apply it later.
+func (h *Hetzner) finish(ctx context.Context, o order, server *hcloud.Server) (protocol.IDResult, error) {
+	if o.backups && server.BackupWindow == "" {
+		if err := h.enableBackups(ctx, server); err != nil {
+			h.log.Warnf("order_server: server %d is ready to use but backups could not be enabled (%v); query_server reports backups disabled and update_config can enable them", server.ID, err)
 		}
 	}
 	return protocol.IDResult{ID: strconv.FormatInt(server.ID, 10)}, nil
+}
+
+// maxBackupAttempts bounds enableBackups.
+const maxBackupAttempts = 5
+
+// enableBackups enables backups, retrying what Hetzner says may succeed
+// later: right after a create the server is usually locked by the create
+// action. It waits one poll interval between attempts and stops while the
+// call's deadline still leaves time to answer.
+func (h *Hetzner) enableBackups(ctx context.Context, server *hcloud.Server) error {
+	for attempt := 1; ; attempt++ {
+		_, resp, err := h.client.Server.EnableBackup(ctx, server, "")
+		if err == nil {
+			h.log.Infof("order_server: enabled backups on server %d", server.ID)
+			return nil
+		}
+		perr := cloudError("enabling backups", resp, err)
+		wait := h.cfg.PollInterval()
+		if !perr.OkToRetry || attempt >= maxBackupAttempts {
+			return perr
+		}
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait+2*time.Second {
+			return perr
+		}
+		select {
+		case <-ctx.Done():
+			return perr
+		case <-time.After(wait):
+		}
+	}
 }
 
 // outcomeUnknown reports whether a failed create may have been carried out
@@ -341,18 +379,6 @@ func (h *Hetzner) adopt(ctx context.Context, o order, createErr *protocol.Error)
 	return server, nil
 }
 
-// finishAdopted completes an adopted server as the order asked (the first
-// attempt may have died before enabling backups). A failure here leaves
-// the server in place: it was not created by this call.
-func (h *Hetzner) finishAdopted(ctx context.Context, o order, server *hcloud.Server) (protocol.IDResult, error) {
-	if o.backups && server.BackupWindow == "" {
-		if _, resp, err := h.client.Server.EnableBackup(ctx, server, ""); err != nil {
-			return protocol.IDResult{}, cloudError("order_server: enabling backups on the existing server", resp, err)
-		}
-	}
-	return protocol.IDResult{ID: strconv.FormatInt(server.ID, 10)}, nil
-}
-
 func sameOrder(s *hcloud.Server, o order) bool {
 	return typeName(s) == o.serverType && locationName(s) == o.location
 }
@@ -380,18 +406,6 @@ func (h *Hetzner) findCreated(ctx context.Context, o order) *hcloud.Server {
 		return nil
 	}
 	return server
-}
-
-// deleteOrphan deletes a server created by a call that then failed, so
-// nothing half-done is left costing money.
-func (h *Hetzner) deleteOrphan(ctx context.Context, id int64, cause error) {
-	cctx, cancel := cleanupContext(ctx)
-	defer cancel()
-	if _, _, err := h.client.Server.DeleteWithResult(cctx, &hcloud.Server{ID: id}); err != nil && !hcloud.IsError(err, hcloud.ErrorCodeNotFound) {
-		h.log.WithError(err).Errorf("order_server: server %d was created but %v; deleting it failed too: delete it by hand", id, cause)
-		return
-	}
-	h.log.Warnf("order_server: server %d was created but %v; deleted it", id, cause)
 }
 
 // getServer fetches a server Nanobox may see: nil (and no error) when it

@@ -246,13 +246,38 @@ func TestOrderServerFailedCreateCreatesNothing(t *testing.T) {
 	}
 }
 
-func TestOrderServerDeletesServerWhenBackupsFail(t *testing.T) {
+// TestOrderServerKeepsServerWhenBackupsFail: the server exists and works;
+// the order answers its id (deleting it could race with an identical order
+// that adopted it), says so in the log, and query_server tells the truth.
+func TestOrderServerKeepsServerWhenBackupsFail(t *testing.T) {
 	h := newHarness(t)
 	key := h.createKey()
 	h.sim.Sim.AddFault(hcloudsim.Fault{Method: "POST", Route: "/v1/servers/{id}/actions/enable_backup", Kind: hcloudsim.FaultInternal, Times: 50})
-	h.fails(h.order("web1", "nbg1", "cx23", key, map[string]any{"backups": "enabled"}), protocol.Unavailable, "enabling backups")
-	require.Empty(t, h.liveServers(), "no orphan left behind")
-	require.Equal(t, 1, h.createdServers())
+	var res protocol.IDResult
+	h.ok(h.order("web1", "nbg1", "cx23", key, map[string]any{"backups": "enabled"}), &res)
+	require.Equal(t, []string{"web1"}, h.liveServers())
+	require.Contains(t, h.logs.String(), "backups could not be enabled")
+	h.sim.Sim.ClearFaults()
+	var srv protocol.Server
+	h.ok(h.call("query_server", res.ID), &srv)
+	require.Equal(t, "disabled", srv.Config["backups"])
+	h.ok(h.call("update_config", res.ID, map[string]string{"backups": "enabled"}), nil)
+	h.ok(h.call("query_server", res.ID), &srv)
+	require.Equal(t, "enabled", srv.Config["backups"])
+}
+
+// TestOrderServerRetriesBackupsWhileLocked: right after a create Hetzner
+// answers locked; enabling backups is retried.
+func TestOrderServerRetriesBackupsWhileLocked(t *testing.T) {
+	h := newHarness(t)
+	key := h.createKey()
+	h.sim.Sim.AddFault(hcloudsim.Fault{Method: "POST", Route: "/v1/servers/{id}/actions/enable_backup", Kind: hcloudsim.FaultLocked, Times: 2})
+	var res protocol.IDResult
+	reqs := h.budget(8, func() { h.ok(h.order("web1", "nbg1", "cx23", key, map[string]any{"backups": "enabled"}), &res) })
+	require.Equal(t, 3, reqs["POST /v1/servers/{id}/actions/enable_backup"])
+	var srv protocol.Server
+	h.ok(h.call("query_server", res.ID), &srv)
+	require.Equal(t, "enabled", srv.Config["backups"])
 }
 
 func TestServerLifecycle(t *testing.T) {
