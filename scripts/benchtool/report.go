@@ -241,7 +241,7 @@ func (b *bench) markdown() string {
 
 	// Per method.
 	p("## Per method: API requests, wall time, memory\n\n")
-	p("`×floor` is the wall time over the trivial Go binary's (%s ms median, peak RSS %s MiB), the least any exec'd process costs here.\n\n", f1(triv.Median), f1(trivRSS.Median))
+	p("`×floor` is the wall time over the trivial Go binary's (%s ms median, peak RSS %s MiB), the least any exec'd process costs here. Both floors ran interleaved with `meta`, call for call.\n\n", f1(triv.Median), f1(trivRSS.Median))
 	p("| method (case) | API requests | budget | within | wall ms, median (min–max) | ×floor | CPU ms | peak RSS MiB, median (min–max) | API routes (last run) |\n")
 	p("|---|---:|---:|:-:|---:|---:|---:|---:|---|\n")
 	p("| trivial Go binary (floor) | 0 | – | – | %s | 1.00 | %s | %s | |\n", mmm(triv, f1), f1(b.res.Trivial.cpu().Median), mmm(trivRSS, f1))
