@@ -97,7 +97,7 @@ func (s *Shim) accessLog(next http.Handler) http.Handler {
 			s.metrics.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
 			s.log.WithFields(logrus.Fields{
 				"method":      r.Method,
-				"path":        truncate(r.URL.Path, 200),
+				"path":        shownPath(r),
 				"status":      status,
 				"duration_ms": float64(d.Microseconds()) / 1000,
 				"request_id":  rec.requestID,

@@ -248,7 +248,7 @@ func (s *Shim) routes() http.Handler {
 	mux.Handle("/openapi.json", s.opsEndpoint("/openapi.json", http.HandlerFunc(s.serveOpenAPI)))
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		setRoute(w, "unmatched")
-		writeErrors(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s", r.Method, truncate(r.URL.Path, 200)))
+		writeErrors(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s", r.Method, shownPath(r)))
 	}))
 	return s.accessLog(cleanPathsOnly(mux))
 }
@@ -267,12 +267,12 @@ func cleanPathsOnly(next http.Handler) http.Handler {
 			// "*" (OPTIONS * is answered by net/http itself) or CONNECT's
 			// authority form.
 			setRoute(w, "unmatched")
-			writeErrors(w, http.StatusBadRequest, fmt.Sprintf("%s %s: the request target must be a path", r.Method, truncate(p, 200)))
+			writeErrors(w, http.StatusBadRequest, fmt.Sprintf("%s %s: the request target must be a path", r.Method, shownPath(r)))
 			return
 		}
 		if path.Clean(p) != p {
 			setRoute(w, "unmatched")
-			writeErrors(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s (the path is not in canonical form)", r.Method, truncate(p, 200)))
+			writeErrors(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s (the path is not in canonical form)", r.Method, shownPath(r)))
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -306,7 +306,7 @@ func (p *pathHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	setRoute(w, p.label)
 	w.Header().Set("Allow", p.allow)
-	writeErrors(w, http.StatusMethodNotAllowed, fmt.Sprintf("%s %s: method not allowed (allowed: %s)", r.Method, truncate(r.URL.Path, 200), p.allow))
+	writeErrors(w, http.StatusMethodNotAllowed, fmt.Sprintf("%s %s: method not allowed (allowed: %s)", r.Method, shownPath(r), p.allow))
 }
 
 // routeHandler serves one Nanobox route: it turns the HTTP request into one
@@ -673,6 +673,13 @@ func redactResult(result []byte, creds protocol.Credentials) []byte {
 		}
 	}
 	return result
+}
+
+// shownPath is the request's path as messages and the access log show it:
+// with every credential value of the request redacted (a client may put
+// its token in the URL by mistake), then cut to 200 bytes.
+func shownPath(r *http.Request) string {
+	return truncate(redact(r.URL.Path, Credentials(r.Header).Values()), 200)
 }
 
 func truncate(s string, n int) string {
