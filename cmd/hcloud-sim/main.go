@@ -47,7 +47,7 @@ func newApp() *cli.App {
 			&cli.Int64Flag{Name: "seed", Usage: "seed of the random source behind probabilistic faults"},
 			&cli.IntFlag{Name: "max-servers", Usage: "project server limit (403 resource_limit_exceeded beyond it); 0 = none"},
 			&cli.PathFlag{Name: "faults", Usage: "JSON file with an array of fault rules to start with"},
-			&cli.PathFlag{Name: "validate-spec", Usage: "Hetzner OpenAPI document: validate every exchange, failures at GET /_sim/spec-failures"},
+			&cli.PathFlag{Name: "validate-spec", Usage: "Hetzner OpenAPI document: validate every exchange the client waited for; failures at GET /_sim/spec-failures"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "log level (debug, info, warn, error)"},
 		},
 		Action: run,
@@ -170,7 +170,7 @@ func newHandler(sim *hcloudsim.Sim, specPath, token string, log *logrus.Logger) 
 		vh := simtest.NewValidatingHandler(v, sim)
 		api = vh
 		mux.Handle("GET /_sim/spec-failures", requireToken(token, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			writeJSON(w, map[string]any{"failures": nonNil(vh.Failures())})
+			writeJSON(w, map[string]any{"failures": nonNil(vh.Failures()), "abandoned": vh.Abandoned()})
 		})))
 	}
 	mux.Handle("/_sim/", admin)

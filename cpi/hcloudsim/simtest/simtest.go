@@ -20,10 +20,18 @@ type Env struct {
 	Sim   *hcloudsim.Sim
 	URL   string // API endpoint, ends in /v1
 	Token string
+
+	validator *ValidatingHandler
 }
 
+// Abandoned returns how many exchanges were not validated because the client had gone before the
+// simulator answered (see ValidatingHandler).
+func (e *Env) Abandoned() int { return e.validator.Abandoned() }
+
 // Start serves a new simulator on httptest (127.0.0.1), wraps it in the Hetzner OpenAPI 3.1 response
-// validator, and at t.Cleanup fails the test if any response did not validate.
+// validator, and at t.Cleanup fails the test if any response did not validate. Exchanges the client
+// abandoned before the simulator answered (a latency fault outliving the client's deadline) are not
+// validated; Env.Abandoned counts them.
 func Start(t testing.TB, opts hcloudsim.Options) *Env {
 	t.Helper()
 	if opts.Token == "" {
@@ -36,7 +44,7 @@ func Start(t testing.TB, opts hcloudsim.Options) *Env {
 		srv.Close()
 		v.report(t)
 	})
-	return &Env{Sim: sim, URL: srv.URL + "/v1", Token: opts.Token}
+	return &Env{Sim: sim, URL: srv.URL + "/v1", Token: opts.Token, validator: v}
 }
 
 // Client returns an hcloud-go client for the simulator: the Env's token and endpoint, hcloud-go's default

@@ -265,12 +265,19 @@ func (v *SpecValidator) check(ctx context.Context, req *http.Request, route *rou
 }
 
 // ValidatingHandler serves next and checks every exchange with a SpecValidator, keeping the failures.
+//
+// An exchange the client abandoned is not checked: when the request's context was done before next wrote
+// anything (a latency fault or a slow handler outlived the client's deadline, or the client hung up), no
+// client can see the response, and next typically writes none at all, which would otherwise read as "200
+// with no Content-Type". Such exchanges are counted by Abandoned instead. A handler that writes nothing
+// while its client still waits is checked, and fails.
 type ValidatingHandler struct {
 	next http.Handler
 	v    *SpecValidator
 
-	mu       sync.Mutex
-	failures []string
+	mu        sync.Mutex
+	failures  []string
+	abandoned int
 }
 
 // NewValidatingHandler wraps next.
@@ -285,7 +292,16 @@ func (h *ValidatingHandler) Failures() []string {
 	return append([]string(nil), h.failures...)
 }
 
-// ServeHTTP serves the request through next and validates the exchange unless the connection was hijacked.
+// Abandoned returns how many exchanges were not checked because the client had gone before a response was
+// written.
+func (h *ValidatingHandler) Abandoned() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.abandoned
+}
+
+// ServeHTTP serves the request through next and validates the exchange, unless the connection was hijacked
+// or the client abandoned the request before next wrote.
 func (h *ValidatingHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, 2<<20))
 	if err != nil {
@@ -293,9 +309,15 @@ func (h *ValidatingHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	rec := &recordingWriter{ResponseWriter: w, status: http.StatusOK}
+	rec := &recordingWriter{ResponseWriter: w, status: http.StatusOK, ctx: r.Context()}
 	h.next.ServeHTTP(rec, r)
 	if rec.hijacked || !strings.HasPrefix(r.URL.Path, "/v1/") {
+		return
+	}
+	if rec.goneBeforeWrite() {
+		h.mu.Lock()
+		h.abandoned++
+		h.mu.Unlock()
 		return
 	}
 	ex := Exchange{Request: r, RequestBody: body, Status: rec.status, Header: w.Header().Clone(), Body: rec.body.Bytes()}
@@ -306,20 +328,44 @@ func (h *ValidatingHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// recordingWriter tees the response and passes Hijack through.
+// recordingWriter tees the response, notes whether the request's context was done when the response began,
+// and passes Hijack through.
 type recordingWriter struct {
 	http.ResponseWriter
+	ctx      context.Context
 	status   int
 	body     bytes.Buffer
 	hijacked bool
+
+	wrote       bool // WriteHeader or Write was called
+	goneAtWrite bool // ctx was done at the first WriteHeader or Write
+}
+
+// began records the state of the request's context at the first write.
+func (w *recordingWriter) began() {
+	if !w.wrote {
+		w.wrote = true
+		w.goneAtWrite = w.ctx.Err() != nil
+	}
+}
+
+// goneBeforeWrite reports whether the client had gone before the handler wrote: at its first write, or, if
+// it wrote nothing, by the time it returned.
+func (w *recordingWriter) goneBeforeWrite() bool {
+	if w.wrote {
+		return w.goneAtWrite
+	}
+	return w.ctx.Err() != nil
 }
 
 func (w *recordingWriter) WriteHeader(status int) {
+	w.began()
 	w.status = status
 	w.ResponseWriter.WriteHeader(status)
 }
 
 func (w *recordingWriter) Write(b []byte) (int, error) {
+	w.began()
 	w.body.Write(b)
 	return w.ResponseWriter.Write(b)
 }

@@ -2,10 +2,13 @@ package simtest_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -96,4 +99,132 @@ func TestSpecValidatorAcceptsIntegerIDOrName(t *testing.T) {
 	ex := serve(t, http.MethodPost, "/v1/servers", body)
 	require.Equal(t, http.StatusCreated, ex.Status, string(ex.Body))
 	assert.NoError(t, v.Check(context.Background(), ex))
+}
+
+// waitFor polls cond until it holds, failing the test after a generous deadline.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// getAndAbandon sends GET url and cancels it once arrived says the handler has it; it returns the client's error.
+func getAndAbandon(t *testing.T, url, token string, arrived func() bool) error {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+token)
+	done := make(chan error, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			_ = resp.Body.Close()
+		}
+		done <- err
+	}()
+	waitFor(t, "the request to reach the handler", arrived)
+	cancel()
+	return <-done
+}
+
+// TestValidatorSkipsExchangesTheClientAbandoned: an exchange whose client had gone before the handler wrote
+// (a latency fault outliving the client, or a slow handler answering too late) is counted, not validated;
+// a handler that answers a waiting client with nothing is still reported.
+func TestValidatorSkipsExchangesTheClientAbandoned(t *testing.T) {
+	v, err := simtest.DefaultSpecValidator()
+	require.NoError(t, err)
+	sim := hcloudsim.New(hcloudsim.Options{Token: "T"})
+	sim.AddFault(hcloudsim.Fault{Method: http.MethodGet, Route: "/v1/locations", Kind: hcloudsim.FaultLatency, Latency: time.Hour, Times: 1})
+	var lateArrived atomic.Bool
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/v1/pricing": // a genuine bug: 200 with no body and no Content-Type to a waiting client
+			return
+		case "/v1/datacenters": // slow: answers, badly, only after the client has gone
+			lateArrived.Store(true)
+			<-r.Context().Done()
+			w.Header().Set("Content-Type", "text/plain")
+			_, _ = w.Write([]byte("too late"))
+			return
+		}
+		sim.ServeHTTP(w, r)
+	})
+	h := simtest.NewValidatingHandler(v, next)
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+
+	err = getAndAbandon(t, srv.URL+"/v1/locations", "T", func() bool { return sim.Requests()["GET /v1/locations"] == 1 })
+	require.ErrorIs(t, err, context.Canceled)
+	waitFor(t, "the latency exchange to be counted", func() bool { return h.Abandoned() == 1 })
+
+	err = getAndAbandon(t, srv.URL+"/v1/datacenters", "T", lateArrived.Load)
+	require.ErrorIs(t, err, context.Canceled)
+	waitFor(t, "the late exchange to be counted", func() bool { return h.Abandoned() == 2 })
+	assert.Empty(t, h.Failures(), "abandoned exchanges are not validated")
+
+	for _, path := range []string{"/v1/pricing", "/v1/server_types/114"} {
+		req, err := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer T")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode, path)
+	}
+	failures := h.Failures()
+	require.Len(t, failures, 1, "the empty answer to a waiting client is reported, the good one is not")
+	assert.Contains(t, failures[0], "GET /v1/pricing")
+	assert.Equal(t, 2, h.Abandoned())
+}
+
+// recordingTB collects what Start reports and the cleanups it registers, so a test can check that Start
+// would not fail its test.
+type recordingTB struct {
+	testing.TB
+	errors   []string
+	cleanups []func()
+}
+
+func (r *recordingTB) Errorf(format string, args ...any) {
+	r.errors = append(r.errors, fmt.Sprintf(format, args...))
+}
+func (r *recordingTB) Cleanup(f func()) { r.cleanups = append(r.cleanups, f) }
+func (r *recordingTB) runCleanups() {
+	for i := len(r.cleanups) - 1; i >= 0; i-- {
+		r.cleanups[i]()
+	}
+}
+
+// TestStartDoesNotFailForALatencyFaultTheClientOutlives is the CPI's case: hcloud-go's deadline cancels a
+// request held by a latency fault; the test using simtest.Start must not fail for it.
+func TestStartDoesNotFailForALatencyFaultTheClientOutlives(t *testing.T) {
+	tb := &recordingTB{TB: t}
+	env := simtest.Start(tb, hcloudsim.Options{})
+	env.Sim.AddFault(hcloudsim.Fault{Method: http.MethodGet, Route: "/v1/servers/{id}", Kind: hcloudsim.FaultLatency, Latency: time.Hour, Times: 1})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := env.Client().Server.GetByID(ctx, 42)
+		done <- err
+	}()
+	waitFor(t, "the request to reach the simulator", func() bool { return env.Sim.Requests()["GET /v1/servers/{id}"] == 1 })
+	cancel()
+	require.ErrorIs(t, <-done, context.Canceled)
+	waitFor(t, "the exchange to be counted as abandoned", func() bool { return env.Abandoned() == 1 })
+
+	// The simulator still answers, and validly.
+	s, _, err := env.Client().Server.GetByID(context.Background(), 42)
+	require.NoError(t, err)
+	assert.Nil(t, s)
+	tb.runCleanups()
+	assert.Empty(t, tb.errors)
+	assert.Equal(t, 1, env.Abandoned())
 }
