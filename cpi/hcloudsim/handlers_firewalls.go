@@ -8,11 +8,65 @@ import (
 	"github.com/hetznercloud/hcloud-go/v2/hcloud/schema"
 )
 
-func firewallView(f *schema.Firewall) schema.Firewall {
+// firewallView renders f; each label_selector resource lists the servers it selects now
+// (applied_to_resources), as the API does.
+func (st *state) firewallView(f *schema.Firewall) schema.Firewall {
 	out := *f
 	out.Labels = copyLabels(f.Labels)
 	out.Rules = append([]schema.FirewallRule{}, f.Rules...)
-	out.AppliedTo = append([]schema.FirewallResource{}, f.AppliedTo...)
+	out.AppliedTo = make([]schema.FirewallResource, 0, len(f.AppliedTo))
+	for _, r := range f.AppliedTo {
+		if r.Type == "label_selector" && r.LabelSelector != nil {
+			sel := *r.LabelSelector
+			r.LabelSelector = &sel
+			r.AppliedToResources = []schema.FirewallResource{}
+			for _, id := range st.selectedServers(sel.Selector) {
+				r.AppliedToResources = append(r.AppliedToResources, schema.FirewallResource{Type: "server", Server: &schema.FirewallResourceServer{ID: id}})
+			}
+		}
+		out.AppliedTo = append(out.AppliedTo, r)
+	}
+	return out
+}
+
+// selectedServers returns, in ID order, the servers a firewall label selector applies to: those whose
+// labels match and which have a public interface (a firewall filters only public traffic).
+func (st *state) selectedServers(selector string) []int64 {
+	sel, err := parseLabelSelector(selector)
+	if err != nil {
+		return nil // selectors are checked when applied
+	}
+	var ids []int64
+	for _, id := range sortedKeys(st.servers) {
+		sv := st.servers[id]
+		if (sv.ipv4 != nil || sv.ipv6 != nil) && sel.matches(sv.s.Labels) {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// selectorFirewalls returns, in ID order, the firewalls applied to sv through a label selector and not
+// directly.
+func (st *state) selectorFirewalls(sv *server) []schema.ServerFirewall {
+	if sv.ipv4 == nil && sv.ipv6 == nil {
+		return nil
+	}
+	var out []schema.ServerFirewall
+	for _, id := range sortedKeys(st.firewalls) {
+		if slices.ContainsFunc(sv.s.PublicNet.Firewalls, func(x schema.ServerFirewall) bool { return x.ID == id }) {
+			continue
+		}
+		for _, r := range st.firewalls[id].AppliedTo {
+			if r.Type != "label_selector" || r.LabelSelector == nil {
+				continue
+			}
+			if sel, err := parseLabelSelector(r.LabelSelector.Selector); err == nil && sel.matches(sv.s.Labels) {
+				out = append(out, schema.ServerFirewall{ID: id, Status: "applied"})
+				break
+			}
+		}
+	}
 	return out
 }
 
@@ -26,7 +80,7 @@ func getFirewalls(s *Sim, c *call) (int, any, *apiError) {
 	for _, id := range sortedKeys(s.st.firewalls) {
 		f := s.st.firewalls[id]
 		if matchName(q, f.Name) && sel.matches(f.Labels) {
-			out = append(out, firewallView(f))
+			out = append(out, s.st.firewallView(f))
 		}
 	}
 	return listBody("firewalls", out, q, func(f schema.Firewall) sortKey { return sortKey{id: f.ID, name: f.Name, created: f.Created} }, "id", "name", "created")
@@ -49,7 +103,7 @@ func getFirewall(s *Sim, c *call) (int, any, *apiError) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, map[string]any{"firewall": firewallView(f)}, nil
+	return http.StatusOK, map[string]any{"firewall": s.st.firewallView(f)}, nil
 }
 
 func checkRules(rules []schema.FirewallRuleRequest) ([]schema.FirewallRule, *apiError) {
@@ -89,6 +143,9 @@ func (s *Sim) resolveApplyTo(res []schema.FirewallResource) ([]*server, []schema
 	var servers []*server
 	var selectors []schema.FirewallResource
 	for _, r := range res {
+		if r.AppliedToResources != nil {
+			return nil, nil, invalidField("apply_to", "applied_to_resources is not allowed in a request")
+		}
 		switch r.Type {
 		case "server":
 			if r.Server == nil {
@@ -150,7 +207,7 @@ func createFirewall(s *Sim, c *call) (int, any, *apiError) {
 		ac := s.st.newAction(c.now, "set_firewall_rules", s.opts.Delays.Action, schema.ActionResourceReference{ID: f.ID, Type: "firewall"})
 		actions = append([]schema.Action{ac.runningView()}, actions...)
 	}
-	return http.StatusCreated, map[string]any{"firewall": firewallView(f), "actions": actions}, nil
+	return http.StatusCreated, map[string]any{"firewall": s.st.firewallView(f), "actions": actions}, nil
 }
 
 // applyFirewallTo applies f and returns one apply_firewall action per resource.
@@ -222,9 +279,18 @@ func removeFirewallFromResources(s *Sim, c *call) (int, any, *apiError) {
 	}
 	// Check everything first: a bad entry changes nothing.
 	for _, r := range req.RemoveFrom {
-		if !slices.ContainsFunc(f.AppliedTo, func(a schema.FirewallResource) bool { return sameFirewallResource(a, r) }) {
-			return 0, nil, newError("firewall_already_removed", "firewall %d is not applied to that resource", f.ID)
+		if r.AppliedToResources != nil {
+			return 0, nil, invalidField("remove_from", "applied_to_resources is not allowed in a request")
 		}
+		if slices.ContainsFunc(f.AppliedTo, func(a schema.FirewallResource) bool { return sameFirewallResource(a, r) }) {
+			continue
+		}
+		if r.Type == "server" && r.Server != nil {
+			if sv, ok := s.st.servers[r.Server.ID]; ok && slices.ContainsFunc(s.st.selectorFirewalls(sv), func(x schema.ServerFirewall) bool { return x.ID == f.ID }) {
+				return 0, nil, newError("firewall_managed_by_label_selector", "firewall %d is applied to server %d through a label selector and cannot be removed from it manually", f.ID, sv.s.ID)
+			}
+		}
+		return 0, nil, newError("firewall_already_removed", "firewall %d is not applied to that resource", f.ID)
 	}
 	actions := []schema.Action{}
 	fwRef := schema.ActionResourceReference{ID: f.ID, Type: "firewall"}

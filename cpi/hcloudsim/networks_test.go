@@ -102,7 +102,15 @@ func TestNetworksFirewallsPlacementGroups(t *testing.T) {
 	require.NoError(t, c.Action.WaitFor(ctx, acts...))
 	_, err = c.Firewall.Delete(ctx, fw.Firewall)
 	assert.True(t, hcloud.IsError(err, hcloud.ErrorCodeResourceInUse), "still applied: %v", err)
-	acts, _, err = c.Firewall.RemoveResources(ctx, fw.Firewall, fws[0].AppliedTo)
+	// What a GET shows under a label selector (applied_to_resources) is not part of a request: the API
+	// refuses it.
+	_, _, err = c.Firewall.RemoveResources(ctx, fw.Firewall, fws[0].AppliedTo)
+	assert.True(t, hcloud.IsError(err, hcloud.ErrorCodeInvalidInput), "%v", err)
+	removeFrom := append([]hcloud.FirewallResource(nil), fws[0].AppliedTo...)
+	for i := range removeFrom {
+		removeFrom[i].AppliedToResources = nil
+	}
+	acts, _, err = c.Firewall.RemoveResources(ctx, fw.Firewall, removeFrom)
 	require.NoError(t, err)
 	require.NoError(t, c.Action.WaitFor(ctx, acts...))
 	s0, _, err = c.Server.GetByID(ctx, servers[0].ID)

@@ -44,7 +44,7 @@ func (s *Sim) Snapshot() State {
 		out.Networks = append(out.Networks, networkView(st.networks[id]))
 	}
 	for _, id := range sortedKeys(st.firewalls) {
-		out.Firewalls = append(out.Firewalls, firewallView(st.firewalls[id]))
+		out.Firewalls = append(out.Firewalls, st.firewallView(st.firewalls[id]))
 	}
 	for _, id := range sortedKeys(st.placementGroups) {
 		out.PlacementGroups = append(out.PlacementGroups, placementGroupView(st.placementGroups[id]))

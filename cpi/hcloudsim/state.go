@@ -179,7 +179,7 @@ func (st *state) serverView(sv *server, now time.Time) serverJSON {
 	s.Locked = st.serverLocked(s.ID, now)
 	s.Labels = copyLabels(s.Labels)
 	s.PrivateNet = append([]schema.ServerPrivateNet{}, s.PrivateNet...)
-	fws := append([]schema.ServerFirewall{}, s.PublicNet.Firewalls...)
+	fws := append(append([]schema.ServerFirewall{}, s.PublicNet.Firewalls...), st.selectorFirewalls(sv)...)
 	if s.PlacementGroup != nil {
 		if pg, ok := st.placementGroups[s.PlacementGroup.ID]; ok {
 			v := placementGroupView(pg)
