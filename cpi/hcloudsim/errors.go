@@ -41,21 +41,23 @@ var statusByCode = map[string]int{
 	"bad_gateway":             http.StatusBadGateway,
 	"unavailable":             http.StatusServiceUnavailable,
 	"timeout":                 http.StatusGatewayTimeout,
-	// Resource-specific codes (hcloud-go error.go); the API answers them as user errors.
-	"server_not_stopped":                 http.StatusConflict,
-	"placement_error":                    http.StatusPreconditionFailed,
-	"server_already_attached":            http.StatusConflict,
-	"server_already_added":               http.StatusConflict,
-	"networks_overlap":                   http.StatusConflict,
-	"ip_not_available":                   http.StatusConflict,
-	"no_subnet_available":                http.StatusConflict,
-	"firewall_already_applied":           http.StatusConflict,
+	// Resource-specific codes (hcloud-go error.go), with the status of the document's "Operation specific
+	// errors" tables (422 for all it lists, except firewall_resource_not_found: 404 on the firewall actions,
+	// 422 on POST /firewalls); the two it does not list are answered 422 like their siblings.
+	"server_not_stopped":                 http.StatusUnprocessableEntity,
+	"placement_error":                    http.StatusUnprocessableEntity,
+	"server_already_attached":            http.StatusUnprocessableEntity,
+	"server_already_added":               http.StatusUnprocessableEntity,
+	"networks_overlap":                   http.StatusUnprocessableEntity,
+	"ip_not_available":                   http.StatusUnprocessableEntity,
+	"no_subnet_available":                http.StatusUnprocessableEntity,
+	"firewall_already_applied":           http.StatusUnprocessableEntity,
 	"firewall_resource_not_found":        http.StatusNotFound,
-	"resource_in_use":                    http.StatusConflict,
-	"firewall_already_removed":           http.StatusConflict,
+	"resource_in_use":                    http.StatusUnprocessableEntity,
+	"firewall_already_removed":           http.StatusUnprocessableEntity,
+	"private_net_only_server":            http.StatusUnprocessableEntity,
+	"server_not_attached_to_network":     http.StatusUnprocessableEntity,
 	"firewall_managed_by_label_selector": http.StatusUnprocessableEntity,
-	"private_net_only_server":            http.StatusConflict,
-	"server_not_attached_to_network":     http.StatusConflict,
 }
 
 // newError builds an apiError with the documented status for code (500 for an unknown code).

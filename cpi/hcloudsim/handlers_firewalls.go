@@ -192,6 +192,9 @@ func createFirewall(s *Sim, c *call) (int, any, *apiError) {
 	}
 	servers, selectors, err := s.resolveApplyTo(req.ApplyTo)
 	if err != nil {
+		if err.Code == "firewall_resource_not_found" {
+			err.Status = http.StatusUnprocessableEntity // as POST /firewalls documents it
+		}
 		return 0, nil, err
 	}
 	for _, f := range s.st.firewalls {
