@@ -207,6 +207,8 @@ func updateNetwork(s *Sim, c *call) (int, any, *apiError) {
 	return http.StatusOK, map[string]any{"network": networkView(n)}, nil
 }
 
+// deleteNetwork deletes a network unless it is protected; servers attached to it are detached, as the API
+// documents ("Attached resources will be detached automatically").
 func deleteNetwork(s *Sim, c *call) (int, any, *apiError) {
 	n, err := s.networkByPath(c)
 	if err != nil {
@@ -215,8 +217,11 @@ func deleteNetwork(s *Sim, c *call) (int, any, *apiError) {
 	if n.Protection.Delete {
 		return 0, nil, newError("protected", "network %d is protected against deletion", n.ID)
 	}
-	if len(n.Servers) > 0 {
-		return 0, nil, newError("resource_in_use", "network %d still has attached servers", n.ID)
+	// "Attached resources will be detached automatically."
+	for _, id := range n.Servers {
+		if sv, ok := s.st.servers[id]; ok {
+			sv.s.PrivateNet = slices.DeleteFunc(sv.s.PrivateNet, func(pn schema.ServerPrivateNet) bool { return pn.Network == n.ID })
+		}
 	}
 	delete(s.st.networks, n.ID)
 	delete(s.st.busyUntil, n.ID)

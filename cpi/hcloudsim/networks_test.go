@@ -64,9 +64,6 @@ func TestNetworksFirewallsPlacementGroups(t *testing.T) {
 	}
 	assert.Equal(t, []string{"10.0.1.2", "10.0.1.3", "10.0.2.2"}, ips)
 
-	_, err = c.Network.Delete(ctx, nw)
-	assert.True(t, hcloud.IsError(err, hcloud.ErrorCodeResourceInUse), "servers attached: %v", err)
-
 	// Firewalls: create with a rule and a server, apply to another, list.
 	servers, err := c.Server.All(ctx)
 	require.NoError(t, err)
@@ -172,4 +169,26 @@ func TestCatalogWithHcloudGo(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "EUR", pricing.Image.PerGBMonth.Currency)
 	assert.Len(t, pricing.ServerTypes, 25)
+}
+
+func TestDeleteNetworkDetachesServers(t *testing.T) {
+	env := simtest.Start(t, hcloudsim.Options{})
+	c := env.Client()
+	ctx := testCtx(t)
+	nw := newNetwork(t, ctx, c)
+	o := createOpts("member")
+	o.Networks = []*hcloud.Network{nw}
+	res, _, err := c.Server.Create(ctx, o)
+	require.NoError(t, err)
+	require.NoError(t, c.Action.WaitFor(ctx, append([]*hcloud.Action{res.Action}, res.NextActions...)...))
+
+	_, err = c.Network.Delete(ctx, nw)
+	require.NoError(t, err)
+	gone, _, err := c.Network.GetByID(ctx, nw.ID)
+	require.NoError(t, err)
+	assert.Nil(t, gone)
+	srv, _, err := c.Server.GetByID(ctx, res.Server.ID)
+	require.NoError(t, err)
+	require.NotNil(t, srv, "the server stays")
+	assert.Empty(t, srv.PrivateNet, "and is detached")
 }
