@@ -65,21 +65,24 @@ func TestOrderWithBackupsSurvivesCommitThenFail(t *testing.T) {
 }
 
 // TestConcurrentOrdersNeverAnswerADeletedServer: an order whose server was
-// created but whose backups could not be enabled deletes the server (no
-// half-done server left); an identical order sent meanwhile (the
-// orchestrator retrying before the first call returned) adopts that server
-// by name. The id it answers must still exist afterwards.
+// created but whose backups could not be enabled (one injected 500) must not
+// leave an identical order sent meanwhile (the orchestrator retrying before
+// the first call returned) holding the id of a server that is then deleted.
+// An implementation that cleans up after the failed follow-up gets its
+// clean-up DELETE held back by a latency fault, so the second order is sure
+// to find the server by name first. Whatever each order answers: every id
+// answered exists afterwards, both answers agree, and the name was created
+// once.
 func TestConcurrentOrdersNeverAnswerADeletedServer(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, worldOptions{})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	key := ownKey(t, ctx, w, "race-key", 22)
-	// The first order's enable_backup fails, and its clean-up delete is held
-	// back long enough for the second order to find the server by name.
 	w.Env.Sim.AddFault(hcloudsim.Fault{Method: http.MethodPost, Route: "/v1/servers/{id}/actions/enable_backup", Kind: hcloudsim.FaultInternal, Times: 1})
 	w.Env.Sim.AddFault(hcloudsim.Fault{Method: http.MethodDelete, Route: "/v1/servers/{id}", Kind: hcloudsim.FaultLatency, Latency: 8 * time.Second, Times: 1})
-	body := []byte(`{"name":"web-race","region":"nbg1","size":"cx23","ssh_key":"` + key + `","config":{"backups":"enabled"}}`)
+	const name = "web-race"
+	body := []byte(`{"name":"` + name + `","region":"nbg1","size":"cx23","ssh_key":"` + key + `","config":{"backups":"enabled"}}`)
 
 	first := make(chan reply, 1)
 	go func() {
@@ -89,22 +92,38 @@ func TestConcurrentOrdersNeverAnswerADeletedServer(t *testing.T) {
 		}
 		first <- r
 	}()
-	// Wait until the first order's delete is being held back.
+	// The second order goes out once the first one's server exists.
 	require.True(t, eventually(60*time.Second, func() bool {
-		return w.Env.Sim.FaultsInjected()[hcloudsim.FaultLatency] == 1
-	}), "the first order never reached its clean-up delete")
+		for _, c := range w.Env.Sim.Created() {
+			if c.Kind == "server" && c.Name == name {
+				return true
+			}
+		}
+		return false
+	}), "the first order never created its server")
 	second, err := w.Do(ctx, http.MethodPost, "/servers", w.Auth(), body)
 	require.NoError(t, err)
 	r1 := <-first
 	t.Logf("first order: %s; second order: %s", r1, second)
 
+	ids := map[string]bool{}
 	for _, r := range []reply{r1, second} {
 		if r.Status != http.StatusCreated {
+			assert.True(t, retryable(r), "a failed order must be retryable: %s", r)
 			continue
 		}
 		var got protocol.IDResult
 		require.NoError(t, json.Unmarshal(r.Body, &got))
+		ids[got.ID] = true
 		q, _ := queryServer(t, ctx, w, got.ID)
 		assert.Equal(t, http.StatusCreated, q.Status, "order_server answered server %s, which no longer exists: %s", got.ID, q)
 	}
+	assert.LessOrEqual(t, len(ids), 1, "two identical orders answered different servers: %v", ids)
+	created := 0
+	for _, c := range w.Env.Sim.Created() {
+		if c.Kind == "server" && c.Name == name {
+			created++
+		}
+	}
+	assert.Equal(t, 1, created, "servers created under the name %q", name)
 }
