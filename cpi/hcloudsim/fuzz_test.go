@@ -35,11 +35,17 @@ func FuzzServeHTTP(f *testing.F) {
 	f.Add("PUT", "/v1/servers/1001", `{"name":"b","labels":{"x":"y"}}`)
 	f.Add("POST", "/v1/servers/1001/actions/attach_to_network", `{"network":1002,"ip":"10.0.1.9"}`)
 	f.Add("GET", "/v1/servers?label_selector=a%20in%20(b)&sort=name:desc&page=2&per_page=1", "")
+	f.Add("POST", "/v1/networks/1006/actions/add_subnet", `{"type":"cloud","network_zone":"us-east"}`)
+	f.Add("POST", "/v1/networks/1006/actions/delete_subnet", `{"ip_range":"10.0.1.0/24"}`)
+	f.Add("POST", "/v1/networks/1006/actions/change_ip_range", `{"ip_range":"10.0.0.0/15"}`)
 	// One simulator for the whole run (it is safe for concurrent use); its state accumulates.
 	sim := New(Options{Token: "T", RateLimit: 1 << 40})
 	seed := httptest.NewRequest(http.MethodPost, "/v1/servers", strings.NewReader(`{"name":"seed","server_type":"cx23","image":"ubuntu-24.04","location":"nbg1"}`))
 	seed.Header.Set("Authorization", "Bearer T")
 	sim.ServeHTTP(httptest.NewRecorder(), seed)
+	seed = httptest.NewRequest(http.MethodPost, "/v1/networks", strings.NewReader(`{"name":"seed","ip_range":"10.0.0.0/16","subnets":[{"type":"cloud","ip_range":"10.0.1.0/24","network_zone":"eu-central"}]}`))
+	seed.Header.Set("Authorization", "Bearer T")
+	sim.ServeHTTP(httptest.NewRecorder(), seed) // network 1006, after the server and what its creation made
 	f.Fuzz(func(t *testing.T, method, target, body string) {
 		if !strings.HasPrefix(target, "/") || strings.ContainsAny(target, " \t\r\n#") || method == "" || strings.ContainsAny(method, " \t\r\n/()<>@,;:\\\"[]?={}") {
 			return
