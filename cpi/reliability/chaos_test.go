@@ -30,6 +30,7 @@ var (
 	chaosRate     = flag.Float64("chaos.rate", 0.20, "share of API requests that get an injected fault")
 	chaosBackups  = flag.Bool("chaos.backups", true, "order every third server with backups enabled")
 	chaosHangUps  = flag.Bool("chaos.hangups", true, "abandon about 5% of requests mid-call, as a client with a short timeout would")
+	chaosDelay    = flag.Duration("chaos.delay", 0, "the simulator's server boot and action time (0: state changes on the next read)")
 	chaosReport   = flag.String("chaos.report", "", "also write the figures to this file")
 )
 
@@ -356,7 +357,8 @@ func TestChaosLifecycles(t *testing.T) {
 	}
 	t.Logf("chaos: %d lifecycles, %d at once, fault rate %.0f%%, seed %d (replay: -chaos.seed %d)", n, parallel, *chaosRate*100, seed, seed)
 
-	w := newWorld(t, worldOptions{Seed: seed, MaxConcurrent: 24})
+	w := newWorld(t, worldOptions{Seed: seed, MaxConcurrent: 24,
+		Delays: hcloudsim.Delays{Initializing: *chaosDelay, Starting: *chaosDelay / 2, Action: *chaosDelay / 2}})
 	rng := rand.New(rand.NewPCG(uint64(seed), 1))
 	fixtures := w.plant(t, rng)
 	before := w.snapshotOf(t, fixtures)

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
 	"github.com/stretchr/testify/require"
@@ -86,6 +87,17 @@ func (w *world) plant(t testing.TB, rng *rand.Rand) planted {
 	p.ForeignServers = append(p.ForeignServers, newServer("foreign-server", map[string]string{"team": "billing"}))
 	id, _ := newKey("foreign-key", nil)
 	p.ForeignKeys = append(p.ForeignKeys, id)
+	// With boot delays the planted servers change state on their own:
+	// wait until they are running and unlocked, so a later snapshot can
+	// only differ by what someone did to them.
+	require.True(t, eventually(time.Minute, func() bool {
+		for _, s := range w.Env.Sim.Snapshot().Servers {
+			if s.Status != "running" || s.Locked {
+				return false
+			}
+		}
+		return true
+	}), "the planted servers did not boot")
 	return p
 }
 

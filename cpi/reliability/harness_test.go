@@ -206,6 +206,7 @@ type worldOptions struct {
 	Seed          int64         // simulator fault seed
 	MaxConcurrent int           // shim --max-concurrent; 0 = 16
 	CPITimeout    time.Duration // shim --timeout; 0 = 90s
+	Delays        hcloudsim.Delays
 }
 
 func newWorld(t testing.TB, opts worldOptions) *world {
@@ -219,7 +220,7 @@ func newWorld(t testing.TB, opts worldOptions) *world {
 	if opts.CPITimeout == 0 {
 		opts.CPITimeout = 90 * time.Second
 	}
-	env := simtest.Start(t, hcloudsim.Options{Token: opts.Token, Seed: opts.Seed, RateLimit: 1 << 30, RateRefill: time.Millisecond})
+	env := simtest.Start(t, hcloudsim.Options{Token: opts.Token, Seed: opts.Seed, RateLimit: 1 << 30, RateRefill: time.Millisecond, Delays: opts.Delays})
 	rec, apiURL := startRecorder(t, env.URL)
 	dir := t.TempDir()
 	cfg := map[string]any{

@@ -127,3 +127,35 @@ func TestConcurrentOrdersNeverAnswerADeletedServer(t *testing.T) {
 	}
 	assert.Equal(t, 1, created, "servers created under the name %q", name)
 }
+
+// TestOrderWithBackupsOnASlowBoot: on Hetzner a new server is locked by its
+// create action for tens of seconds, so enable_backup right after the
+// create meets "locked" for a while. Here the simulator boots servers in
+// 3 s. An order with backups must still end with a server that has them:
+// once the server is active, query_server reports backups enabled (a few
+// more queries are allowed, for an adapter that converges lazily).
+func TestOrderWithBackupsOnASlowBoot(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOptions{Delays: hcloudsim.Delays{Initializing: 2 * time.Second, Starting: time.Second, Action: 500 * time.Millisecond}})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	key := ownKey(t, ctx, w, "slow-key", 23)
+	body := []byte(`{"name":"web-slow","region":"nbg1","size":"cx23","ssh_key":"` + key + `","config":{"backups":"enabled"}}`)
+	o := &orchestrator{w: w, stats: &chaosStats{byStatus: map[int]int{}, byType: map[string]int{}}, rng: rand.New(rand.NewPCG(23, 23))}
+	var raw json.RawMessage = body
+	r, err := o.call(ctx, "order_server", http.MethodPost, "/servers", raw, http.StatusCreated)
+	require.NoError(t, err, "trace: %v", o.trace)
+	var server protocol.IDResult
+	require.NoError(t, json.Unmarshal(r.Body, &server))
+
+	var s protocol.Server
+	require.True(t, eventually(time.Minute, func() bool {
+		var q reply
+		q, s = queryServer(t, ctx, w, server.ID)
+		return q.Status == http.StatusCreated && s.Status == "active"
+	}), "the server never became active")
+	for i := 0; i < 10 && s.Config["backups"] != "enabled"; i++ {
+		_, s = queryServer(t, ctx, w, server.ID)
+	}
+	assert.Equal(t, "enabled", s.Config["backups"], "ordered with backups; the server is active without them")
+}
