@@ -136,6 +136,7 @@ type orchestrator struct {
 	overlap bool     // send create_key, order_server and cancel_server twice at once
 	backups bool     // order with backups enabled, then switch them off
 	hangUps bool     // abandon some requests mid-call (hangUpRate)
+	abort   bool     // cancel right after the order, while the server boots
 	trace   []string // what happened, for the failure message
 }
 
@@ -285,6 +286,15 @@ func (o *orchestrator) lifecycle(ctx context.Context, t testing.TB, name string)
 	server := protocol.IDResult{ID: serverID}
 	var r reply
 
+	if o.abort {
+		// The user changed their mind: cancel while the server boots.
+		if _, err := o.call(ctx, "cancel_server", http.MethodDelete, "/servers/"+server.ID, nil, http.StatusOK); err != nil {
+			return err
+		}
+		_, err := o.call(ctx, "delete_key", http.MethodDelete, "/keys/"+key.ID, nil, http.StatusOK)
+		return err
+	}
+
 	for poll := 1; ; poll++ {
 		r, err = o.call(ctx, "query_server", http.MethodGet, "/servers/"+server.ID, nil, http.StatusCreated)
 		if err != nil {
@@ -397,9 +407,10 @@ func TestChaosLifecycles(t *testing.T) {
 			defer wg.Done()
 			defer func() { <-sem }()
 			// Every fourth lifecycle sends its creates and its cancel
-			// twice at once; every third orders with backups.
+			// twice at once; every third orders with backups; every
+			// fifth cancels its server right after the order.
 			o := &orchestrator{w: w, stats: stats, rng: rand.New(rand.NewPCG(uint64(seed), uint64(i)+2)),
-				overlap: i%4 == 1, backups: *chaosBackups && i%3 == 2, hangUps: *chaosHangUps}
+				overlap: i%4 == 1, backups: *chaosBackups && i%3 == 2, hangUps: *chaosHangUps, abort: i%5 == 3}
 			name := fmt.Sprintf("%s-%d", prefix, i)
 			if err := o.lifecycle(ctx, t, name); err != nil {
 				mu.Lock()
