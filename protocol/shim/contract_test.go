@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -117,10 +118,27 @@ func TestContract_ErrorTypesMapToTheirStatus(t *testing.T) {
 			resp := ts.do(t, http.MethodGet, "/servers/7", "", "Auth-Stub-Mode: error:"+string(et))
 			assert.Equal(t, et.HTTPStatus(), resp.Status)
 			assert.Equal(t, string(et), resp.Header.Get("X-Cpi-Error-Type"))
+			assert.Equal(t, strconv.FormatBool(et.Retryable()), resp.Header.Get("X-Cpi-Ok-To-Retry"))
+			if et.Retryable() {
+				assert.NotEmpty(t, resp.Header.Get("Retry-After"), "a retryable error says when")
+			} else {
+				assert.Empty(t, resp.Header.Get("Retry-After"))
+			}
 			assertErrorsBody(t, resp, "stub "+string(et))
 			validateAgainstSpec(t, http.MethodGet, "/servers/{id}", resp)
 		})
 	}
+}
+
+// TestContract_OkToRetryOverridesTheTypeDefault: a CPI error that no retry
+// can fix says so, whatever its type's default.
+func TestContract_OkToRetryOverridesTheTypeDefault(t *testing.T) {
+	ts := startShim(t, shim.Options{})
+	resp := ts.do(t, http.MethodPost, "/servers", `{"name":"a","region":"r","size":"s"}`, "Auth-Stub-Mode: error:Conflict:noretry")
+	assert.Equal(t, http.StatusConflict, resp.Status)
+	assert.Equal(t, "false", resp.Header.Get("X-Cpi-Ok-To-Retry"))
+	assert.Empty(t, resp.Header.Get("Retry-After"))
+	assertErrorsBody(t, resp, "stub Conflict")
 }
 
 func TestContract_ShimErrorsMatchTheSpec(t *testing.T) {

@@ -453,6 +453,8 @@ type callError struct {
 	message    string
 	retryAfter string
 	errorType  protocol.ErrorType
+	fromCPI    bool // errorType and okToRetry come from the CPI's answer
+	okToRetry  bool
 }
 
 func (e *callError) write(w http.ResponseWriter) {
@@ -461,6 +463,15 @@ func (e *callError) write(w http.ResponseWriter) {
 	}
 	if e.errorType != "" {
 		w.Header().Set("X-Cpi-Error-Type", string(e.errorType))
+	}
+	if e.fromCPI {
+		// The spec's {"errors"} body has no room for retryability, and a
+		// type's default is not always the answer (a name held by a foreign
+		// server is a Conflict that no retry fixes), so say it in headers.
+		w.Header().Set("X-Cpi-Ok-To-Retry", strconv.FormatBool(e.okToRetry))
+		if e.okToRetry && e.retryAfter == "" {
+			w.Header().Set("Retry-After", "1")
+		}
 	}
 	if e.status == statusClientClosed {
 		// Nobody is listening; record the status for the log only.
@@ -606,7 +617,7 @@ func (s *Shim) interpret(parent context.Context, method string, timeout time.Dur
 			log.WithField("error_type", truncate(string(e.Type), 64)).Warn("CPI answered an unknown error type")
 			return nil, &callError{status: http.StatusBadGateway, message: "the CPI failed: " + msg}
 		}
-		return nil, &callError{status: e.Type.HTTPStatus(), message: msg, errorType: e.Type}
+		return nil, &callError{status: e.Type.HTTPStatus(), message: msg, errorType: e.Type, fromCPI: true, okToRetry: e.OkToRetry}
 	}
 	return resp.Result, nil
 }

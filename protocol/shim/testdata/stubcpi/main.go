@@ -4,7 +4,8 @@
 // variable HCLOUD_STUB_MODE:
 //
 //	""/ok          answer each method with a valid result
-//	error:<Type>   answer an error of that type
+//	error:<Type>   answer an error of that type (ok_to_retry: the type's default)
+//	error:<Type>:noretry   the same with ok_to_retry false
 //	leak           echo every credential into stderr, the log field and the error message
 //	sleep          write "<pid> <grandchild pid>" to <stub-dir>/pids, then sleep (with a grandchild)
 //	block          create <stub-dir>/started-<pid>, wait for <stub-dir>/release, then answer
@@ -62,8 +63,13 @@ func main() {
 		result, err := answer(req)
 		write(protocol.Response{Result: result, Error: err})
 	case strings.HasPrefix(mode, "error:"):
-		t := protocol.ErrorType(strings.TrimPrefix(mode, "error:"))
-		write(protocol.Response{Error: protocol.NewError(t, "stub %s for %s", t, req.Method)})
+		name, noRetry := strings.CutSuffix(strings.TrimPrefix(mode, "error:"), ":noretry")
+		t := protocol.ErrorType(name)
+		e := protocol.NewError(t, "stub %s for %s", t, req.Method)
+		if noRetry {
+			e = e.WithRetry(false)
+		}
+		write(protocol.Response{Error: e})
 	case mode == "leak":
 		var vals []string
 		for k, v := range creds {
