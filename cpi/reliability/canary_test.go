@@ -208,17 +208,19 @@ func TestCanarySecretsNeverLeak(t *testing.T) {
 	require.Contains(t, w.Shim.Logs.String(), `"msg":"request"`, "the shim's log was not captured")
 	assert.Positive(t, calls)
 
+	direct := 0
 	t.Run("CPI binary directly", func(t *testing.T) {
-		testCPIDirectCanary(t, w, scan, token, rejected, other, envToken)
+		direct = testCPIDirectCanary(t, w, scan, token, rejected, other, envToken)
 	})
-	t.Logf("canary: %d calls through the shim over %d fault passes, log of %d bytes scanned", calls, len(faultPasses()), len(w.Shim.Logs.String()))
+	t.Logf("canary: %d calls through the shim over %d fault passes (shim log of %d bytes scanned), %d direct CPI runs",
+		calls, len(faultPasses()), len(w.Shim.Logs.String()), direct)
 }
 
 // testCPIDirectCanary runs the CPI binary on stdin for every method, with
 // the canary as credential and as HCLOUD_TOKEN, with no fault, with a
 // failing API and with a rejected token; its stdout and stderr must not
 // hold a secret.
-func testCPIDirectCanary(t *testing.T, w *world, scan leakScanner, token, rejected, other, envToken string) {
+func testCPIDirectCanary(t *testing.T, w *world, scan leakScanner, token, rejected, other, envToken string) int {
 	cfgPath := filepath.Join(w.workDir, "cpi.json")
 	type run struct {
 		label string
@@ -242,7 +244,8 @@ func testCPIDirectCanary(t *testing.T, w *world, scan leakScanner, token, reject
 				Context: protocol.Context{Credentials: protocol.Credentials{"api-token": cred, "access-token": other}}}})
 		}
 	}
-	for _, kind := range []hcloudsim.FaultKind{"", hcloudsim.FaultInternal, hcloudsim.FaultDrop} {
+	kinds := []hcloudsim.FaultKind{"", hcloudsim.FaultInternal, hcloudsim.FaultDrop}
+	for _, kind := range kinds {
 		t.Run(fmt.Sprintf("fault %q", kind), func(t *testing.T) {
 			if kind != "" {
 				w.Env.Sim.AddFault(hcloudsim.Fault{Kind: kind, Probability: 1})
@@ -277,6 +280,7 @@ func testCPIDirectCanary(t *testing.T, w *world, scan leakScanner, token, reject
 			wg.Wait()
 		})
 	}
+	return len(runs) * len(kinds)
 }
 
 func sortedMethods() []string {
