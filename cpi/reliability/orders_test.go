@@ -159,3 +159,43 @@ func TestOrderWithBackupsOnASlowBoot(t *testing.T) {
 	}
 	assert.Equal(t, "enabled", s.Config["backups"], "ordered with backups; the server is active without them")
 }
+
+// TestCancelAfterCommitThenFail: the delete of a server (and of a key) is
+// carried out but the answer is lost, and hcloud-go's own retry meets a 500,
+// so the cancel answers an error although the server is gone. The
+// orchestrator's retry must succeed (a gone server is cancelled), and
+// nothing is left.
+func TestCancelAfterCommitThenFail(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	key := ownKey(t, ctx, w, "cancel-key", 24)
+	r, err := w.Do(ctx, http.MethodPost, "/servers", w.Auth(), []byte(`{"name":"web-cancel","region":"nbg1","size":"cx23","ssh_key":"`+key+`"}`))
+	require.NoError(t, err)
+	require.Equal(t, http.StatusCreated, r.Status, "order_server: %s", r)
+	var server protocol.IDResult
+	require.NoError(t, json.Unmarshal(r.Body, &server))
+
+	for _, step := range []struct{ name, route, path string }{
+		{"cancel_server", "/v1/servers/{id}", "/servers/" + server.ID},
+		{"delete_key", "/v1/ssh_keys/{id}", "/keys/" + key},
+	} {
+		w.Env.Sim.AddFault(hcloudsim.Fault{Method: http.MethodDelete, Route: step.route, Kind: hcloudsim.FaultCommitThenFail, Times: 1})
+		w.Env.Sim.AddFault(hcloudsim.Fault{Method: http.MethodDelete, Route: step.route, Kind: hcloudsim.FaultInternal, Times: 3})
+		first, err := w.Do(ctx, http.MethodDelete, step.path, w.Auth(), nil)
+		require.NoError(t, err)
+		t.Logf("%s: first answer %s", step.name, first)
+		if first.Status != http.StatusOK {
+			assert.True(t, retryable(first), "%s: a lost answer must be retryable: %s", step.name, first)
+		}
+		o := &orchestrator{w: w, stats: &chaosStats{byStatus: map[int]int{}, byType: map[string]int{}}, rng: rand.New(rand.NewPCG(24, 24))}
+		_, err = o.call(ctx, step.name, http.MethodDelete, step.path, nil, http.StatusOK)
+		require.NoError(t, err, "%s: first answer %s; retries: %v", step.name, first, o.trace)
+		w.Env.Sim.ClearFaults()
+	}
+	st := w.Env.Sim.Snapshot()
+	assert.Empty(t, st.Servers, "servers left")
+	assert.Empty(t, st.SSHKeys, "keys left")
+	assert.Equal(t, 2, w.Env.Sim.FaultsInjected()[hcloudsim.FaultCommitThenFail])
+}
