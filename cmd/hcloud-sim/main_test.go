@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,61 +19,24 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/hcloudsim/simtest"
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/testsupport"
 )
-
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// binary returns $NANOBOX_HCLOUD_BIN/hcloud-sim, or builds it once into a temp dir.
-func binary(t *testing.T) string {
-	t.Helper()
-	if dir := os.Getenv("NANOBOX_HCLOUD_BIN"); dir != "" {
-		p := filepath.Join(dir, "hcloud-sim")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "hcloud-sim-test")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "hcloud-sim")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = &buildError{err: err, out: string(out)}
-		}
-	})
-	require.NoError(t, buildErr)
-	return binPath
-}
-
-type buildError struct {
-	err error
-	out string
-}
-
-func (e *buildError) Error() string { return e.err.Error() + ": " + e.out }
 
 // running is a started hcloud-sim.
 type running struct {
 	cmd    *exec.Cmd
 	url    string // ends in /v1
-	stderr *bytes.Buffer
+	stderr *testsupport.SyncBuffer
 	done   chan error
 }
 
 func start(t *testing.T, args ...string) *running {
 	t.Helper()
-	cmd := exec.Command(binary(t), append([]string{"--listen", "127.0.0.1:0"}, args...)...)
+	cmd := exec.Command(testsupport.Binary(t, "hcloud-sim"), append([]string{"--listen", "127.0.0.1:0"}, args...)...)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
-	r := &running{cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
-	cmd.Stderr = &syncWriter{w: r.stderr}
+	r := &running{cmd: cmd, stderr: &testsupport.SyncBuffer{}, done: make(chan error, 1)}
+	cmd.Stderr = r.stderr
 	require.NoError(t, cmd.Start())
 	lines := make(chan string, 1)
 	go func() {
@@ -104,17 +65,6 @@ func start(t *testing.T, args ...string) *running {
 		}
 	})
 	return r
-}
-
-type syncWriter struct {
-	mu sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
 }
 
 func call(t *testing.T, method, url, token, body string) (int, http.Header, []byte) {
@@ -236,14 +186,14 @@ func TestGracefulShutdownOnSIGTERM(t *testing.T) {
 }
 
 func TestBadFlagsAreReportedTogether(t *testing.T) {
-	out, err := exec.Command(binary(t), "--listen", "127.0.0.1:0", "--token", "T", "--readonly-token", "T", "--rate-limit", "0", "--rate-refill", "-1s").CombinedOutput()
+	out, err := exec.Command(testsupport.Binary(t, "hcloud-sim"), "--listen", "127.0.0.1:0", "--token", "T", "--readonly-token", "T", "--rate-limit", "0", "--rate-refill", "-1s").CombinedOutput()
 	require.Error(t, err)
 	s := string(out)
 	assert.Contains(t, s, "--readonly-token")
 	assert.Contains(t, s, "--rate-limit")
 	assert.Contains(t, s, "--rate-refill")
 
-	out, err = exec.Command(binary(t), "--listen", "127.0.0.1:0").CombinedOutput()
+	out, err = exec.Command(testsupport.Binary(t, "hcloud-sim"), "--listen", "127.0.0.1:0").CombinedOutput()
 	require.Error(t, err)
 	assert.Contains(t, string(out), "token")
 }
