@@ -10,7 +10,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"io"
 	"math/big"
 	"net"
@@ -20,49 +19,21 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-)
 
-var (
-	shimBinOnce sync.Once
-	shimBinPath string
-	shimBinErr  error
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/testsupport"
 )
-
-// shimBinary is bin/nanobox-cpi-shim from $NANOBOX_HCLOUD_BIN (set by the
-// Makefile after make build), else built once per test run.
-func shimBinary(t testing.TB) string {
-	t.Helper()
-	if dir := os.Getenv("NANOBOX_HCLOUD_BIN"); dir != "" {
-		p := filepath.Join(dir, "nanobox-cpi-shim")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	shimBinOnce.Do(func() {
-		dir := filepath.Dir(stubCPI)
-		shimBinPath = filepath.Join(dir, "nanobox-cpi-shim")
-		cmd := exec.Command("go", "build", "-o", shimBinPath, filepath.Join(repoRoot(t), "cmd", "nanobox-cpi-shim"))
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			shimBinErr = errors.New(string(out))
-		}
-	})
-	require.NoError(t, shimBinErr, "building the shim")
-	return shimBinPath
-}
 
 // shimProcess is the shim binary running as a subprocess.
 type shimProcess struct {
 	cmd    *exec.Cmd
 	URL    string
-	logs   *syncBuffer
+	logs   *testsupport.SyncBuffer
 	exited chan error
 }
 
@@ -71,12 +42,12 @@ type shimProcess struct {
 func startShimProcess(t testing.TB, args ...string) *shimProcess {
 	t.Helper()
 	args = append([]string{"--listen", "127.0.0.1:0", "--log-format", "json", "--cpi", stubCPI}, args...)
-	cmd := exec.Command(shimBinary(t), args...)
+	cmd := exec.Command(testsupport.Binary(t, "nanobox-cpi-shim"), args...)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
-	p := &shimProcess{cmd: cmd, logs: &syncBuffer{}, exited: make(chan error, 1)}
+	p := &shimProcess{cmd: cmd, logs: &testsupport.SyncBuffer{}, exited: make(chan error, 1)}
 	urls := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -195,7 +166,7 @@ func TestBinary_ServesTLS(t *testing.T) {
 }
 
 func TestBinary_RejectsBadFlagsTogether(t *testing.T) {
-	cmd := exec.Command(shimBinary(t), "--cpi", "/nonexistent/cpi", "--tls-cert", "x", "--log-format", "xml", "--max-body", "0")
+	cmd := exec.Command(testsupport.Binary(t, "nanobox-cpi-shim"), "--cpi", "/nonexistent/cpi", "--tls-cert", "x", "--log-format", "xml", "--max-body", "0")
 	out, err := cmd.CombinedOutput()
 	require.Error(t, err)
 	for _, want := range []string{"--log-format", "--tls-cert and --tls-key", "--max-body", "CPI binary"} {

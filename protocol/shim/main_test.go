@@ -1,7 +1,6 @@
 package shim_test
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"net/http"
@@ -10,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/shim"
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/testsupport"
 )
 
 // stubCPI is the stub CPI binary, built once per test run.
@@ -38,52 +37,15 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	_ = os.RemoveAll(dir)
+	_ = testsupport.RemoveBuilt()
 	os.Exit(code)
-}
-
-// repoRoot walks up from the test's directory to go.mod.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		require.NotEqual(t, parent, dir, "go.mod not found above the test directory")
-		dir = parent
-	}
-}
-
-// referenceFile is a file of ../shared/reference/ beside the repo.
-func referenceFile(t testing.TB, name string) string {
-	return filepath.Join(repoRoot(t), "..", "shared", "reference", name)
-}
-
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // testShim is a shim in front of the stub CPI on httptest.
 type testShim struct {
 	*shim.Shim
 	URL    string
-	Logs   *syncBuffer
+	Logs   *testsupport.SyncBuffer
 	server *httptest.Server
 }
 
@@ -94,7 +56,7 @@ func startShim(t testing.TB, opts shim.Options) *testShim {
 	if opts.CPI == "" {
 		opts.CPI = stubCPI
 	}
-	logs := &syncBuffer{}
+	logs := &testsupport.SyncBuffer{}
 	logger := logrus.New()
 	logger.SetOutput(logs)
 	logger.SetLevel(logrus.DebugLevel)

@@ -17,10 +17,11 @@ import (
 
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/shim"
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/testsupport"
 )
 
 func TestOpenAPI_EmbeddedBaseEqualsTheReference(t *testing.T) {
-	ref, err := os.ReadFile(referenceFile(t, "nanobox-adapter-openapi.json"))
+	ref, err := os.ReadFile(testsupport.ReferenceFile(t, "nanobox-adapter-openapi.json"))
 	require.NoError(t, err)
 	assert.True(t, bytes.Equal(ref, shim.BaseOpenAPI),
 		"protocol/shim/nanobox-adapter-openapi.json drifted from ../shared/reference/nanobox-adapter-openapi.json: copy it again")
