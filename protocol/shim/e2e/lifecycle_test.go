@@ -1,7 +1,6 @@
 package e2e_test
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
@@ -10,10 +9,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,44 +24,8 @@ import (
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/shim"
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/shim/shimtest"
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/testsupport"
 )
-
-var (
-	cpiOnce sync.Once
-	cpiPath string
-	cpiErr  error
-)
-
-// cpiBinary is bin/nanobox-hcloud-cpi from $NANOBOX_HCLOUD_BIN (set by the
-// Makefile after make build), else built once per test run.
-func cpiBinary(t testing.TB) string {
-	t.Helper()
-	if dir := os.Getenv("NANOBOX_HCLOUD_BIN"); dir != "" {
-		p := filepath.Join(dir, "nanobox-hcloud-cpi")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	cpiOnce.Do(func() {
-		root, err := shimtest.RepoRoot()
-		if err != nil {
-			cpiErr = err
-			return
-		}
-		dir, err := os.MkdirTemp("", "shim-e2e-")
-		if err != nil {
-			cpiErr = err
-			return
-		}
-		cpiPath = filepath.Join(dir, "nanobox-hcloud-cpi")
-		out, err := exec.Command("go", "build", "-o", cpiPath, filepath.Join(root, "cmd", "nanobox-hcloud-cpi")).CombinedOutput()
-		if err != nil {
-			cpiErr = fmt.Errorf("building the CPI: %v\n%s", err, out)
-		}
-	})
-	require.NoError(t, cpiErr)
-	return cpiPath
-}
 
 // adapter is the shim in front of the real CPI binary, pointed at a
 // simulator through HCLOUD_ENDPOINT in the shim's environment.
@@ -72,8 +33,7 @@ type adapter struct {
 	url   string
 	sim   *simtest.Env
 	token string
-	logs  *bytes.Buffer
-	mu    *sync.Mutex
+	logs  *testsupport.SyncBuffer
 }
 
 func startAdapter(t *testing.T) *adapter {
@@ -84,30 +44,18 @@ func startAdapter(t *testing.T) *adapter {
 	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(
 		`{"state_dir": %q, "catalog": {"cache_dir": %q}, "timeouts": {"call_seconds": 20, "poll_interval_ms": 10}}`,
 		filepath.Join(dir, "state"), filepath.Join(dir, "catalog"))), 0o600))
-	logs := &bytes.Buffer{}
-	mu := &sync.Mutex{}
+	logs := &testsupport.SyncBuffer{}
 	logger := logrus.New()
-	logger.SetOutput(lockedWriter{mu, logs})
+	logger.SetOutput(logs)
 	logger.SetLevel(logrus.DebugLevel)
 	s, err := shim.New(shim.Options{
-		CPI: cpiBinary(t), CPIConfig: cfg, Timeout: 30 * time.Second, Logger: logger,
+		CPI: testsupport.Binary(t, "nanobox-hcloud-cpi"), CPIConfig: cfg, Timeout: 30 * time.Second, Logger: logger,
 		Env: []string{"PATH=" + os.Getenv("PATH"), "TMPDIR=" + dir, "HCLOUD_ENDPOINT=" + env.URL, "HOME=/nonexistent"},
 	})
 	require.NoError(t, err)
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
-	return &adapter{url: srv.URL, sim: env, token: env.Token, logs: logs, mu: mu}
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
-}
-
-func (l lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
+	return &adapter{url: srv.URL, sim: env, token: env.Token, logs: logs}
 }
 
 // call sends one request with the token (when given) and validates the
@@ -229,10 +177,7 @@ func TestLifecycle_OverHTTP(t *testing.T) {
 	assert.Empty(t, state.SSHKeys, "no key left in the cloud")
 
 	// The token never reached the shim's log.
-	a.mu.Lock()
-	logs := a.logs.String()
-	a.mu.Unlock()
-	assert.NotContains(t, logs, a.token)
+	assert.NotContains(t, a.logs.String(), a.token)
 }
 
 // TestLifecycle_OpenAPIAndHealthFromTheRealCPI checks /healthz and the
