@@ -199,3 +199,40 @@ func TestCancelAfterCommitThenFail(t *testing.T) {
 	assert.Empty(t, st.SSHKeys, "keys left")
 	assert.Equal(t, 2, w.Env.Sim.FaultsInjected()[hcloudsim.FaultCommitThenFail])
 }
+
+// TestOrderAfterTheCachedNetworkWasDeleted: the CPI caches the private
+// network's id; someone deletes the network in the console. The next order
+// must notice, set the network up again and succeed, leaving one server.
+func TestOrderAfterTheCachedNetworkWasDeleted(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	key := ownKey(t, ctx, w, "net-key", 25)
+	order := func(name string) string {
+		o := &orchestrator{w: w, stats: &chaosStats{byStatus: map[int]int{}, byType: map[string]int{}}, rng: rand.New(rand.NewPCG(25, 25))}
+		id, err := o.orderServer(ctx, name, key)
+		require.NoError(t, err, "trace: %v", o.trace)
+		return id
+	}
+	first := order("web-net-1")
+	r, err := w.Do(ctx, http.MethodDelete, "/servers/"+first, w.Auth(), nil)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, r.Status, "cancel: %s", r)
+	nets := w.Env.Sim.Snapshot().Networks
+	require.Len(t, nets, 1, "the order set up one private network")
+	client := w.Env.Client()
+	network, _, err := client.Network.GetByID(ctx, nets[0].ID)
+	require.NoError(t, err)
+	require.NotNil(t, network)
+	_, err = client.Network.Delete(ctx, network)
+	require.NoError(t, err, "deleting the network behind the CPI's back")
+
+	second := order("web-net-2")
+	q, s := queryServer(t, ctx, w, second)
+	require.Equal(t, http.StatusCreated, q.Status, "query_server: %s", q)
+	assert.NotEmpty(t, s.InternalIP, "the new server has a private IP")
+	st := w.Env.Sim.Snapshot()
+	assert.Len(t, st.Servers, 1, "servers")
+	assert.Len(t, st.Networks, 1, "networks")
+}
