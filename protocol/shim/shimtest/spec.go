@@ -18,6 +18,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
+
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/testsupport"
 )
 
 // SpecRelPath is the Nanobox adapter document relative to the repository
@@ -30,29 +32,11 @@ var (
 	specErr  error
 )
 
-// RepoRoot walks up from the working directory to go.mod.
-func RepoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("go.mod not found above the working directory")
-		}
-		dir = parent
-	}
-}
-
 // Spec is the reference document converted to OpenAPI 3 for kin-openapi,
 // loaded once per process.
 func Spec() (*openapi3.T, error) {
 	specOnce.Do(func() {
-		root, err := RepoRoot()
+		root, err := testsupport.FindRepoRoot()
 		if err != nil {
 			specErr = err
 			return
