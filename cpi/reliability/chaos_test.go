@@ -31,6 +31,7 @@ var (
 	chaosBackups  = flag.Bool("chaos.backups", true, "order every third server with backups enabled")
 	chaosHangUps  = flag.Bool("chaos.hangups", true, "abandon about 5% of requests mid-call, as a client with a short timeout would")
 	chaosDelay    = flag.Duration("chaos.delay", 0, "the simulator's server boot and action time (0: state changes on the next read)")
+	chaosKinds    = flag.String("chaos.kinds", "", "comma-separated fault kinds injected on every route instead of the default eight (e.g. add resource_unavailable,action_error)")
 	chaosReport   = flag.String("chaos.report", "", "also write the figures to this file")
 )
 
@@ -69,13 +70,24 @@ const commitThenFailRate = 0.10
 // rate. The simulator checks rules in order and the first that fires wins,
 // so rule i gets probability q/(1-i*q) with q = rate/len(kinds).
 func chaosFaults(rate float64) []hcloudsim.Fault {
+	kinds := generalFaultKinds
+	if *chaosKinds != "" {
+		kinds = nil
+		for _, k := range strings.Split(*chaosKinds, ",") {
+			kinds = append(kinds, hcloudsim.FaultKind(strings.TrimSpace(k)))
+		}
+	}
 	var fs []hcloudsim.Fault
 	for _, r := range commitThenFailRoutes {
 		fs = append(fs, hcloudsim.Fault{Method: r.Method, Route: r.Route, Kind: hcloudsim.FaultCommitThenFail, Probability: commitThenFailRate})
 	}
-	q := rate / float64(len(generalFaultKinds))
-	for i, k := range generalFaultKinds {
-		fs = append(fs, hcloudsim.Fault{Kind: k, Probability: q / (1 - float64(i)*q)})
+	q := rate / float64(len(kinds))
+	for i, k := range kinds {
+		f := hcloudsim.Fault{Kind: k, Probability: q / (1 - float64(i)*q)}
+		if k == hcloudsim.FaultLatency {
+			f.Latency = 200 * time.Millisecond
+		}
+		fs = append(fs, f)
 	}
 	return fs
 }
