@@ -15,6 +15,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/testsupport"
 )
 
 // TestBuildReleaseAssemblesACompleteRelease runs scripts/build-release
@@ -25,7 +27,7 @@ import (
 func TestBuildReleaseAssemblesACompleteRelease(t *testing.T) {
 	t.Parallel() // the slowest test here (packing the toolchain): overlap the rest
 	requireTool(t, "ruby", "ruby")
-	root := repoRoot(t)
+	root := testsupport.RepoRoot(t)
 	dir := filepath.Join(t.TempDir(), "release")
 	cmd := exec.Command(filepath.Join(root, "scripts", "build-release"), "--layout-only", "--dir", dir, "--version", "0+dev.test")
 	cmd.Dir = root
@@ -121,7 +123,7 @@ func TestBuildReleaseAssemblesACompleteRelease(t *testing.T) {
 }
 
 func TestBuildReleaseWithoutBoshSaysWhatItNeeds(t *testing.T) {
-	root := repoRoot(t)
+	root := testsupport.RepoRoot(t)
 	cmd := exec.Command(filepath.Join(root, "scripts", "build-release"), "--dir", filepath.Join(t.TempDir(), "r"))
 	cmd.Env = append(os.Environ(), "PATH="+pathWithout(t, "bosh"))
 	out, err := cmd.CombinedOutput()
@@ -137,7 +139,7 @@ func TestBuildReleaseWithoutBoshSaysWhatItNeeds(t *testing.T) {
 }
 
 func TestVendorGolangRefusals(t *testing.T) {
-	root := repoRoot(t)
+	root := testsupport.RepoRoot(t)
 	cases := []struct {
 		name  string
 		setup func(rel string) []string // returns extra arguments

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/testsupport"
 )
 
 // jobSpec is a job's spec file.
@@ -238,7 +240,7 @@ func TestPackageSpecs(t *testing.T) {
 
 // TestScripts checks the release's and the repository's release scripts.
 func TestScripts(t *testing.T) {
-	root := repoRoot(t)
+	root := testsupport.RepoRoot(t)
 	rel := releaseDir(t)
 	for _, path := range []string{
 		filepath.Join(root, "scripts", "build-release"),

@@ -10,8 +10,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/testsupport"
 )
 
 // The release's jobs, packages and the binaries the package builds.
@@ -37,16 +38,6 @@ func releaseDir(t testing.TB) string {
 	return dir
 }
 
-// repoRoot is the repository root: the release's parent, holding go.mod.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	root := filepath.Dir(releaseDir(t))
-	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
-		t.Fatalf("no go.mod above the release directory: %v", err)
-	}
-	return root
-}
-
 // requireTool fails the test, saying what to install, when name is not on PATH.
 func requireTool(t testing.TB, name, debianPackage string) string {
 	t.Helper()
@@ -57,47 +48,23 @@ func requireTool(t testing.TB, name, debianPackage string) string {
 	return path
 }
 
-var (
-	buildOnce sync.Once
-	builtDir  string
-	buildErr  error
-)
-
-// binaryPath returns the path of one of the repository's commands: from
-// $NANOBOX_HCLOUD_BIN when set (make test sets it after make build), else
-// built once per test process into a temporary directory.
+// binaryPath is the path of one of the repository's commands
+// (testsupport.Binary). When $NANOBOX_HCLOUD_BIN is set (make test sets it
+// after make build) the command must be there: these tests check what make
+// build produced rather than a fresh build.
 func binaryPath(t testing.TB, name string) string {
 	t.Helper()
-	if dir := os.Getenv("NANOBOX_HCLOUD_BIN"); dir != "" {
-		path := filepath.Join(dir, name)
-		if _, err := os.Stat(path); err != nil {
-			t.Fatalf("NANOBOX_HCLOUD_BIN=%s has no %s (run make build): %v", dir, name, err)
+	if dir := os.Getenv(testsupport.BinDirEnv); dir != "" {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Fatalf("%s=%s has no %s (run make build): %v", testsupport.BinDirEnv, dir, name, err)
 		}
-		return path
 	}
-	buildOnce.Do(func() {
-		builtDir, buildErr = os.MkdirTemp("", "nanobox-release-bin-")
-		if buildErr != nil {
-			return
-		}
-		cmd := exec.Command("go", "build", "-o", builtDir+string(os.PathSeparator),
-			"./cmd/"+cpiBinary, "./cmd/"+shimBinary)
-		cmd.Dir = repoRoot(t)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return filepath.Join(builtDir, name)
+	return testsupport.Binary(t, name)
 }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if builtDir != "" {
-		os.RemoveAll(builtDir)
-	}
+	_ = testsupport.RemoveBuilt()
 	os.Exit(code)
 }
 
