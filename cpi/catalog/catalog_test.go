@@ -13,24 +13,11 @@ import (
 
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/catalog"
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/testsupport"
 )
 
-// repoRoot walks up from the test's directory to go.mod.
-func repoRoot(t *testing.T) string {
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		require.NotEqual(t, parent, dir, "go.mod not found")
-		dir = parent
-	}
-}
-
 func fixtureModel(t *testing.T) *catalog.Model {
-	data, err := os.ReadFile(filepath.Join(repoRoot(t), "..", "shared", "reference", "hetzner-catalog-fixture.json"))
+	data, err := os.ReadFile(testsupport.ReferenceFile(t, "hetzner-catalog-fixture.json"))
 	require.NoError(t, err)
 	var f struct {
 		Locations   []schema.Location   `json:"locations"`
