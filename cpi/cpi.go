@@ -34,6 +34,18 @@ const (
 	ManagedByValue = "nanobox-hcloud"
 )
 
+// LabelBackups records on a server whether Nanobox wants its backups on
+// ("enabled" or "disabled"): order_server sets it at create time (Hetzner's
+// create cannot enable backups, and a new server is locked by its create
+// action for a while), update_config keeps it in step, and query_server
+// enables backups on a running server whose label asks for them.
+const LabelBackups = "nanobox-backups"
+
+// StatusProvisioning is query_server's status for a server that runs but
+// is not yet what was ordered (its backups are still being enabled), so an
+// orchestrator polling until "active" keeps polling.
+const StatusProvisioning = "provisioning"
+
 // Metadata answers meta (no API call).
 type Metadata interface {
 	Meta() (protocol.Meta, error)

@@ -37,7 +37,15 @@ type harness struct {
 
 func newHarness(t *testing.T, mutate ...func(*config.Config)) *harness {
 	t.Helper()
-	env := simtest.Start(t, hcloudsim.Options{ReadOnlyToken: "read-only-token"})
+	return newHarnessWith(t, hcloudsim.Options{}, mutate...)
+}
+
+// newHarnessWith is newHarness on a simulator with opts (e.g. Delays); the
+// read-only token is always "read-only-token".
+func newHarnessWith(t *testing.T, opts hcloudsim.Options, mutate ...func(*config.Config)) *harness {
+	t.Helper()
+	opts.ReadOnlyToken = "read-only-token"
+	env := simtest.Start(t, opts)
 	cfg := config.Default()
 	cfg.Endpoint = env.URL
 	cfg.StateDir = t.TempDir()

@@ -3,6 +3,7 @@ package cpi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"regexp"
 	"sort"
@@ -199,13 +200,19 @@ func sizeError(op string, m *catalog.Model, location, size string) error {
 
 // OrderServer creates a server and returns its id without waiting for it
 // to boot. Warm path (network id cached): 2 API calls (the SSH key, the
-// create), 3 with backups.
+// create), with or without backups.
+//
+// Backups cannot be part of Hetzner's create, and a new server is locked by
+// its create action for tens of seconds, so the order records the wish as
+// the label nanobox-backups=enabled and query_server enables them once the
+// server runs (see QueryServer); the label also travels with a server that
+// a retried order adopts.
 //
 // It never leaves a server behind that nobody knows of: a create answered
 // with uniqueness_error adopts our own identical server (a retried create);
 // a create whose outcome is unknown (timeout, 5xx, dropped connection)
 // looks the name up and adopts what it created; once a server exists, its
-// id is the answer (see finish).
+// id is the answer (see adopted).
 func (h *Hetzner) OrderServer(ctx context.Context, body protocol.OrderServerBody) (protocol.IDResult, error) {
 	const op = "order_server"
 	o, err := h.validateOrder(body)
@@ -228,7 +235,7 @@ func (h *Hetzner) OrderServer(ctx context.Context, body protocol.OrderServerBody
 		Image:            &hcloud.Image{Name: o.image},
 		SSHKeys:          []*hcloud.SSHKey{{ID: o.sshKey}},
 		Location:         &hcloud.Location{Name: o.location},
-		Labels:           h.labels(),
+		Labels:           h.serverLabels(o.backups),
 		StartAfterCreate: hcloud.Ptr(true),
 		// PublicNet stays nil: an empty ServerCreatePublicNet would
 		// disable both IPv4 and IPv6.
@@ -272,12 +279,12 @@ func (h *Hetzner) OrderServer(ctx context.Context, body protocol.OrderServerBody
 			if aerr != nil {
 				return protocol.IDResult{}, aerr
 			}
-			return h.finish(ctx, o, existing)
+			return h.adopted(ctx, o, existing)
 		}
 		if outcomeUnknown(err) {
 			if existing := h.findCreated(ctx, o); existing != nil {
 				h.log.Warnf("order_server: the create failed (%v) but server %d exists; using it", err, existing.ID)
-				return h.finish(ctx, o, existing)
+				return h.adopted(ctx, o, existing)
 			}
 		}
 		return protocol.IDResult{}, cloudError(op+": creating server", resp, err)
@@ -287,52 +294,58 @@ func (h *Hetzner) OrderServer(ctx context.Context, body protocol.OrderServerBody
 	}
 	server := result.Server
 	h.log.Infof("order_server: created server %d (%s in %s)", server.ID, o.serverType, o.location)
-	return h.finish(ctx, o, server)
+	return protocol.IDResult{ID: strconv.FormatInt(server.ID, 10)}, nil
 }
 
-// finish applies what the create could not carry (backups) to a server
-// this order created or adopted, and answers its id. A setting that cannot
-// be applied does not fail the order: the server exists, is ours and works,
-// and deleting it would race with an identical order that adopted it
-// meanwhile. The log says so, and query_server reports the real setting, so
-// update_config can apply it later.
-func (h *Hetzner) finish(ctx context.Context, o order, server *hcloud.Server) (protocol.IDResult, error) {
-	if o.backups && server.BackupWindow == "" {
-		if err := h.enableBackups(ctx, server); err != nil {
-			h.log.Warnf("order_server: server %d is ready to use but backups could not be enabled (%v); query_server reports backups disabled and update_config can enable them", server.ID, err)
+// serverLabels are the labels of a new server: ours, plus the backups wish.
+func (h *Hetzner) serverLabels(backups bool) map[string]string {
+	l := h.labels()
+	l[LabelBackups] = backupsValue(backups)
+	return l
+}
+
+func backupsValue(on bool) string {
+	if on {
+		return BackupsEnabled
+	}
+	return BackupsDisabled
+}
+
+// wantsBackups reports whether a server's labels ask for backups.
+func wantsBackups(labels map[string]string) bool {
+	return labels[LabelBackups] == BackupsEnabled
+}
+
+// adopted answers the id of a server this order adopted (created by an
+// earlier attempt, or by an identical order). An order with backups whose
+// wish the server does not carry yet (an order that differs only in
+// backups, or a server made before the label existed) records it first (1
+// call), so query_server converges; if that fails the order fails
+// retryably and keeps the server, since deleting it could race with an
+// identical order that adopted it too. A re-order adopts it again.
+func (h *Hetzner) adopted(ctx context.Context, o order, server *hcloud.Server) (protocol.IDResult, error) {
+	if o.backups && server.BackupWindow == "" && !wantsBackups(server.Labels) {
+		op := "order_server: server " + strconv.FormatInt(server.ID, 10) + " exists; recording its backups"
+		if err := h.setBackupsWish(ctx, op, server, true); err != nil {
+			return protocol.IDResult{}, err
 		}
 	}
 	return protocol.IDResult{ID: strconv.FormatInt(server.ID, 10)}, nil
 }
 
-// maxBackupAttempts bounds enableBackups.
-const maxBackupAttempts = 5
-
-// enableBackups enables backups, retrying what Hetzner says may succeed
-// later: right after a create the server is usually locked by the create
-// action. It waits one poll interval between attempts and stops while the
-// call's deadline still leaves time to answer.
-func (h *Hetzner) enableBackups(ctx context.Context, server *hcloud.Server) error {
-	for attempt := 1; ; attempt++ {
-		_, resp, err := h.client.Server.EnableBackup(ctx, server, "")
-		if err == nil {
-			h.log.Infof("order_server: enabled backups on server %d", server.ID)
-			return nil
-		}
-		perr := cloudError("enabling backups", resp, err)
-		wait := h.cfg.PollInterval()
-		if !perr.OkToRetry || attempt >= maxBackupAttempts {
-			return perr
-		}
-		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait+2*time.Second {
-			return perr
-		}
-		select {
-		case <-ctx.Done():
-			return perr
-		case <-time.After(wait):
-		}
+// setBackupsWish sets the nanobox-backups label of a server (1 call),
+// keeping its other labels. op prefixes the error.
+func (h *Hetzner) setBackupsWish(ctx context.Context, op string, server *hcloud.Server, on bool) error {
+	labels := make(map[string]string, len(server.Labels)+1)
+	for k, v := range server.Labels {
+		labels[k] = v
 	}
+	labels[LabelBackups] = backupsValue(on)
+	if _, resp, err := h.client.Server.Update(ctx, server, hcloud.ServerUpdateOpts{Labels: labels}); err != nil {
+		return cloudError(op, resp, err)
+	}
+	server.Labels = labels
+	return nil
 }
 
 // outcomeUnknown reports whether a failed create may have been carried out
@@ -441,8 +454,21 @@ func (h *Hetzner) ownServer(ctx context.Context, op, sid string) (*hcloud.Server
 	return server, nil
 }
 
-// QueryServer reports a server (1 call): "running" is "active", every
-// other Hetzner status passes through.
+// QueryServer reports a server: "running" is "active", every other
+// Hetzner status passes through, and config holds the server's real
+// settings.
+//
+// It is 1 API call, except on the poll that converges a server ordered
+// with backups (label nanobox-backups=enabled, see OrderServer): when such
+// a server runs, is not locked and has no backup window yet, the poll
+// enables them (1 more call) and reports "active" with backups "enabled".
+// Until then the status is the Hetzner status, or "provisioning" for a
+// running server, so an orchestrator polling until "active" keeps polling:
+// the server is not what was ordered yet. A locked server, or an enable
+// answered with something a retry can fix (locked, conflict, rate limit,
+// 5xx, timeout), is "not yet" on this poll: still one answer, no error.
+// An enable Hetzner refuses for good (e.g. a read-only token) is the
+// answer's error, naming update_config as the way out.
 func (h *Hetzner) QueryServer(ctx context.Context, sid string) (protocol.Server, error) {
 	const op = "query_server"
 	id, err := parseID(op, "server", sid)
@@ -456,9 +482,16 @@ func (h *Hetzner) QueryServer(ctx context.Context, sid string) (protocol.Server,
 	if server == nil {
 		return protocol.Server{}, protocol.NewError(protocol.NotFound, "%s: no server %d", op, id)
 	}
+	complete, err := h.convergeBackups(ctx, server)
+	if err != nil {
+		return protocol.Server{}, err
+	}
 	status := string(server.Status)
 	if server.Status == hcloud.ServerStatusRunning {
 		status = "active"
+		if !complete {
+			status = StatusProvisioning
+		}
 	}
 	public := ipString(server.PublicNet.IPv4.IP)
 	out := protocol.Server{ID: strconv.FormatInt(server.ID, 10), Status: status, Name: server.Name, Config: currentSettings(server)}
@@ -469,6 +502,35 @@ func (h *Hetzner) QueryServer(ctx context.Context, sid string) (protocol.Server,
 		out.InternalIP = h.privateIP(server)
 	}
 	return out, nil
+}
+
+// convergeBackups enables the backups a server was ordered with, once it
+// runs and is not locked (1 call; none when there is nothing to do or it
+// is too early). complete says whether the server now has what was
+// ordered; a successful enable sets server.BackupWindow so the caller
+// reports backups "enabled". Only servers Nanobox created are changed.
+func (h *Hetzner) convergeBackups(ctx context.Context, server *hcloud.Server) (complete bool, err error) {
+	if !wantsBackups(server.Labels) || server.BackupWindow != "" || !ours(server.Labels) {
+		return true, nil
+	}
+	if server.Status != hcloud.ServerStatusRunning || server.Locked {
+		return false, nil
+	}
+	_, resp, err := h.client.Server.EnableBackup(ctx, server, "")
+	if err != nil {
+		perr := cloudError(fmt.Sprintf("query_server: enabling the backups server %d was ordered with", server.ID), resp, err)
+		if perr.OkToRetry {
+			h.log.Infof("%s; not yet (%s), the next poll tries again", perr.Message, perr.Type)
+			return false, nil
+		}
+		perr.Message += "; set backups to \"disabled\" with update_config to drop the wish, or fix the cause"
+		return false, perr
+	}
+	h.log.Infof("query_server: enabled the backups server %d was ordered with", server.ID)
+	if server.BackupWindow == "" {
+		server.BackupWindow = "pending" // Hetzner picks the window; reported as enabled
+	}
+	return true, nil
 }
 
 func (h *Hetzner) privateIP(s *hcloud.Server) string {
@@ -612,10 +674,11 @@ func (h *Hetzner) RenameServer(ctx context.Context, sid string, body protocol.Re
 	return nil
 }
 
-// UpdateConfig applies settings that need no rebuild (1 call, plus one per
-// changed setting). Unknown keys and changes to rebuild settings (image,
-// placement_group)
-// are refused before anything changes.
+// UpdateConfig applies settings that need no rebuild: 1 call, plus one per
+// changed setting, plus one when backups change on a server Nanobox created
+// (its nanobox-backups label is updated first, see QueryServer). Unknown
+// keys and changes to rebuild settings (image, placement_group) are refused
+// before anything changes.
 func (h *Hetzner) UpdateConfig(ctx context.Context, sid string, body protocol.ConfigBody) error {
 	const op = "update_config"
 	s, err := h.parseSettings(op, body)
@@ -636,6 +699,15 @@ func (h *Hetzner) UpdateConfig(ctx context.Context, sid string, body protocol.Co
 			"%s: changing placement_group (from %q to %q) needs a new server (rebuild: true); order a replacement instead", op, current[FieldPlacementGroup], *s.placementGroup)
 	}
 	if s.backups != nil {
+		// The wish first: query_server enables backups on a server
+		// whose label asks for them, so the label must never ask for
+		// backups the user turned off, and a failed enable below is
+		// still completed by query_server.
+		if ours(server.Labels) && server.Labels[LabelBackups] != backupsValue(*s.backups) {
+			if err := h.setBackupsWish(ctx, op+": recording the backups setting", server, *s.backups); err != nil {
+				return err
+			}
+		}
 		on := current[FieldBackups] == BackupsEnabled
 		switch {
 		case *s.backups && !on:

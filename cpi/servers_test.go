@@ -246,40 +246,6 @@ func TestOrderServerFailedCreateCreatesNothing(t *testing.T) {
 	}
 }
 
-// TestOrderServerKeepsServerWhenBackupsFail: the server exists and works;
-// the order answers its id (deleting it could race with an identical order
-// that adopted it), says so in the log, and query_server tells the truth.
-func TestOrderServerKeepsServerWhenBackupsFail(t *testing.T) {
-	h := newHarness(t)
-	key := h.createKey()
-	h.sim.Sim.AddFault(hcloudsim.Fault{Method: "POST", Route: "/v1/servers/{id}/actions/enable_backup", Kind: hcloudsim.FaultInternal, Times: 50})
-	var res protocol.IDResult
-	h.ok(h.order("web1", "nbg1", "cx23", key, map[string]any{"backups": "enabled"}), &res)
-	require.Equal(t, []string{"web1"}, h.liveServers())
-	require.Contains(t, h.logs.String(), "backups could not be enabled")
-	h.sim.Sim.ClearFaults()
-	var srv protocol.Server
-	h.ok(h.call("query_server", res.ID), &srv)
-	require.Equal(t, "disabled", srv.Config["backups"])
-	h.ok(h.call("update_config", res.ID, map[string]string{"backups": "enabled"}), nil)
-	h.ok(h.call("query_server", res.ID), &srv)
-	require.Equal(t, "enabled", srv.Config["backups"])
-}
-
-// TestOrderServerRetriesBackupsWhileLocked: right after a create Hetzner
-// answers locked; enabling backups is retried.
-func TestOrderServerRetriesBackupsWhileLocked(t *testing.T) {
-	h := newHarness(t)
-	key := h.createKey()
-	h.sim.Sim.AddFault(hcloudsim.Fault{Method: "POST", Route: "/v1/servers/{id}/actions/enable_backup", Kind: hcloudsim.FaultLocked, Times: 2})
-	var res protocol.IDResult
-	reqs := h.budget(8, func() { h.ok(h.order("web1", "nbg1", "cx23", key, map[string]any{"backups": "enabled"}), &res) })
-	require.Equal(t, 3, reqs["POST /v1/servers/{id}/actions/enable_backup"])
-	var srv protocol.Server
-	h.ok(h.call("query_server", res.ID), &srv)
-	require.Equal(t, "enabled", srv.Config["backups"])
-}
-
 func TestServerLifecycle(t *testing.T) {
 	h := newHarness(t)
 	id, _ := h.orderOK("web1", "nbg1", "cx23")
@@ -302,7 +268,8 @@ func TestServerLifecycle(t *testing.T) {
 		h.fails(h.call("rename_server", id, map[string]string{"name": "bad name"}), protocol.InvalidArguments)
 	})
 
-	h.budget(2, func() { h.ok(h.call("update_config", id, map[string]string{"backups": "enabled"}), nil) })
+	// Backups: the lookup, the nanobox-backups label, the enable.
+	h.budget(3, func() { h.ok(h.call("update_config", id, map[string]string{"backups": "enabled"}), nil) })
 	h.budget(1, func() {
 		h.ok(h.call("update_config", id, map[string]string{"backups": "enabled", "image": "ubuntu-24.04"}), nil)
 	})
@@ -315,7 +282,7 @@ func TestServerLifecycle(t *testing.T) {
 	h.ok(h.call("query_server", id), &srv)
 	require.Equal(t, "web1-renamed", srv.Name)
 	require.Equal(t, map[string]any{"image": "ubuntu-24.04", "backups": "enabled", "placement_group": ""}, srv.Config)
-	h.budget(2, func() { h.ok(h.call("update_config", id, map[string]string{"backups": "disabled"}), nil) })
+	h.budget(3, func() { h.ok(h.call("update_config", id, map[string]string{"backups": "disabled"}), nil) })
 	h.ok(h.call("query_server", id), &srv)
 	require.Equal(t, "disabled", srv.Config["backups"])
 
@@ -500,20 +467,4 @@ func TestNetworkWithAnotherRangeIsRefused(t *testing.T) {
 	key := h.createKey()
 	h.fails(h.order("web1", "nbg1", "cx23", key, nil), protocol.Conflict, "10.1.0.0/16", "network.ip_range")
 	require.Empty(t, h.liveServers())
-}
-
-// TestRetriedOrderWithBackupsCompletesTheAdoptedServer: the first attempt
-// created the server (its answer lost) and never enabled backups; the
-// retry adopts it and finishes the job.
-func TestRetriedOrderWithBackupsCompletesTheAdoptedServer(t *testing.T) {
-	h := newHarness(t)
-	key := h.createKey()
-	h.ok(h.order("warmup", "nbg1", "cx23", key, nil), nil)
-	h.sim.Sim.AddFault(hcloudsim.Fault{Method: "POST", Route: "/v1/servers", Kind: hcloudsim.FaultCommitThenFail, Times: 1})
-	var res protocol.IDResult
-	h.ok(h.order("web1", "nbg1", "cx23", key, map[string]any{"backups": "enabled"}), &res)
-	require.Equal(t, 2, h.createdServers())
-	var srv protocol.Server
-	h.ok(h.call("query_server", res.ID), &srv)
-	require.Equal(t, "enabled", srv.Config["backups"])
 }

@@ -251,8 +251,9 @@ func validLabelValue(v string) bool {
 // vxlanRange is what Nanobox's vxlan uses on every host (rule 5 of the spec).
 var vxlanRange = netip.MustParsePrefix("192.168.0.0/24")
 
-// ReservedLabels are set by the adapter on everything it creates.
-var ReservedLabels = []string{"nanobox", "managed-by"}
+// ReservedLabels are set by the adapter: the ownership labels on
+// everything it creates, and the backups wish on servers.
+var ReservedLabels = []string{"nanobox", "managed-by", "nanobox-backups"}
 
 // Validate checks a defaulted config and reports every problem together.
 func (c *Config) Validate() error {
