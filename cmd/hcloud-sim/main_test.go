@@ -22,6 +22,14 @@ import (
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/testsupport"
 )
 
+// TestMain deletes the binary testsupport.Binary may have built, which
+// would otherwise stay in the temp dir after the run.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	_ = testsupport.RemoveBuilt()
+	os.Exit(code)
+}
+
 // running is a started hcloud-sim.
 type running struct {
 	cmd    *exec.Cmd
