@@ -27,6 +27,14 @@ import (
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/testsupport"
 )
 
+// TestMain deletes the binary testsupport.Binary may have built, which
+// would otherwise stay in the temp dir after the run.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	_ = testsupport.RemoveBuilt()
+	os.Exit(code)
+}
+
 // adapter is the shim in front of the real CPI binary, pointed at a
 // simulator through HCLOUD_ENDPOINT in the shim's environment.
 type adapter struct {
