@@ -3,7 +3,6 @@ package hcloudsim
 import (
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -11,23 +10,15 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/testsupport"
 )
 
 // documentedStatuses reads every "| `status` | `code` |" row of Hetzner's OpenAPI document: the general
 // error table and each operation's "Operation specific errors".
 func documentedStatuses(t *testing.T) map[string][]int {
 	t.Helper()
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		require.NotEqual(t, dir, parent, "no go.mod above the working directory")
-		dir = parent
-	}
-	raw, err := os.ReadFile(filepath.Join(dir, "..", "shared", "reference", "hetzner-cloud-openapi.json"))
+	raw, err := os.ReadFile(testsupport.ReferenceFile(t, "hetzner-cloud-openapi.json"))
 	require.NoError(t, err)
 	var doc struct {
 		Info  struct{ Description string }

@@ -3,26 +3,17 @@ package hcloudsim
 import (
 	"bytes"
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/testsupport"
 )
 
 // TestSeedCatalogMatchesReference keeps the embedded copy equal to the shared fixture.
 func TestSeedCatalogMatchesReference(t *testing.T) {
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		require.NotEqual(t, parent, dir, "no go.mod above the test")
-		dir = parent
-	}
-	ref, err := os.ReadFile(filepath.Join(dir, "..", "shared", "reference", "hetzner-catalog-fixture.json"))
+	ref, err := os.ReadFile(testsupport.ReferenceFile(t, "hetzner-catalog-fixture.json"))
 	require.NoError(t, err, "the reference fixture is expected beside the checkout")
 	assert.True(t, bytes.Equal(ref, catalogJSON), "cpi/hcloudsim/seed/catalog.json differs from ../shared/reference/hetzner-catalog-fixture.json: copy it again")
 }

@@ -22,6 +22,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/legacy"
+
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/testsupport"
 )
 
 // SpecRelPath is where Hetzner's OpenAPI document lives relative to the repository root.
@@ -64,24 +66,15 @@ func DefaultSpecValidator() (*SpecValidator, error) {
 
 // FindSpec returns the path of the Hetzner OpenAPI document next to the repository root.
 func FindSpec() (string, error) {
-	dir, err := os.Getwd()
+	root, err := testsupport.FindRepoRoot()
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("simtest: %w", err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			p := filepath.Join(dir, filepath.FromSlash(SpecRelPath))
-			if _, err := os.Stat(p); err != nil {
-				return "", fmt.Errorf("simtest: Hetzner OpenAPI document: %w", err)
-			}
-			return p, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("simtest: no go.mod above the working directory")
-		}
-		dir = parent
+	p := filepath.Join(root, filepath.FromSlash(SpecRelPath))
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Errorf("simtest: Hetzner OpenAPI document: %w", err)
 	}
+	return p, nil
 }
 
 // LoadSpecValidator loads and prepares the document at path:
