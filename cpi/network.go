@@ -82,10 +82,7 @@ func (h *Hetzner) ensureNetwork(ctx context.Context, zone string) (id int64, fro
 		return 0, false, protocol.NewError(protocol.Conflict,
 			"%s: the network %q has ip_range %v but the CPI config says %s; fix network.ip_range or network.name", op, name, network.IPRange, ipRange).WithRetry(false)
 	}
-	zones := []string{}
-	for _, s := range network.Subnets {
-		zones = append(zones, string(s.NetworkZone))
-	}
+	zones := subnetZones(network)
 	if !slices.Contains(zones, zone) {
 		for _, s := range network.Subnets {
 			if p, ok := fromIPNet(s.IPRange); ok && p.Overlaps(subnet) {
@@ -93,24 +90,53 @@ func (h *Hetzner) ensureNetwork(ctx context.Context, zone string) (id int64, fro
 					"%s: the network %q has no subnet in zone %s and the range reserved for it (%s) is taken by subnet %s", op, name, zone, subnet, p).WithRetry(false)
 			}
 		}
-		action, resp, err := h.client.Network.AddSubnet(ctx, network, hcloud.NetworkAddSubnetOpts{Subnet: hcloud.NetworkSubnet{
-			Type: hcloud.NetworkSubnetTypeCloud, IPRange: toIPNet(subnet), NetworkZone: hcloud.NetworkZone(zone),
-		}})
-		if err != nil {
-			return 0, false, cloudError(op+": adding a subnet for "+zone, resp, err)
+		if zones, err = h.addZoneSubnet(ctx, network, zone, subnet); err != nil {
+			return 0, false, err
 		}
-		if action != nil {
-			if err := h.client.Action.WaitFor(ctx, action); err != nil {
-				return 0, false, cloudError(op+": adding a subnet for "+zone, nil, err)
-			}
-		}
-		zones = append(zones, zone)
-		h.log.Infof("order_server: added subnet %s (%s) to network %d", subnet, zone, network.ID)
 	}
 	if err := h.state.setNetwork(name, networkState{ID: network.ID, IPRange: ipRange, Zones: zones}); err != nil {
 		h.log.WithError(err).Warn("order_server: could not cache the network id")
 	}
 	return network.ID, false, nil
+}
+
+// addZoneSubnet adds zone's subnet to network and returns the network's
+// zones afterwards. An add that fails because the subnet may be there after
+// all (invalid_input: it overlaps one that a concurrent order added, or that
+// the first attempt of a retried request added before its answer was lost;
+// conflict: another change of the network is running; or an unknown
+// outcome) re-reads the network (1 call) and goes on when the zone has a
+// subnet now.
+func (h *Hetzner) addZoneSubnet(ctx context.Context, network *hcloud.Network, zone string, subnet netip.Prefix) ([]string, error) {
+	op := "order_server: private network: adding a subnet for " + zone
+	action, resp, err := h.client.Network.AddSubnet(ctx, network, hcloud.NetworkAddSubnetOpts{Subnet: hcloud.NetworkSubnet{
+		Type: hcloud.NetworkSubnetTypeCloud, IPRange: toIPNet(subnet), NetworkZone: hcloud.NetworkZone(zone),
+	}})
+	if err == nil && action != nil {
+		err = h.client.Action.WaitFor(ctx, action)
+		resp = nil
+	}
+	if err == nil {
+		h.log.Infof("order_server: added subnet %s (%s) to network %d", subnet, zone, network.ID)
+		return append(subnetZones(network), zone), nil
+	}
+	if !hcloud.IsError(err, hcloud.ErrorCodeInvalidInput, hcloud.ErrorCodeConflict) && !outcomeUnknown(err) {
+		return nil, cloudError(op, resp, err)
+	}
+	again, _, gerr := h.client.Network.GetByID(ctx, network.ID)
+	if gerr != nil || !hasZone(again, zone) {
+		return nil, cloudError(op, resp, err)
+	}
+	h.log.Infof("order_server: network %d has a subnet in %s now although the add answered %q; using it", network.ID, zone, errorText(err))
+	return subnetZones(again), nil
+}
+
+func subnetZones(network *hcloud.Network) []string {
+	zones := []string{}
+	for _, s := range network.Subnets {
+		zones = append(zones, string(s.NetworkZone))
+	}
+	return zones
 }
 
 func (h *Hetzner) createNetwork(ctx context.Context, name, ipRange string) (*hcloud.Network, error) {

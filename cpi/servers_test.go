@@ -1,10 +1,8 @@
 package cpi_test
 
 import (
-	"bytes"
 	"context"
 	"net"
-	"net/http/httptest"
 	"strconv"
 	"testing"
 	"time"
@@ -14,7 +12,6 @@ import (
 
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/config"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/hcloudsim"
-	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/hcloudsim/simtest"
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
 )
 
@@ -386,23 +383,16 @@ func TestFaultKinds(t *testing.T) {
 	}
 }
 
-// TestDeadlineBoundsLatency runs against a bare simulator: the validating
-// wrapper of simtest cannot judge a request the client abandoned.
+// TestDeadlineBoundsLatency: an API request that hangs longer than the
+// call's deadline ends the call with a retryable Timeout (simtest does not
+// judge the exchange the client abandoned).
 func TestDeadlineBoundsLatency(t *testing.T) {
-	sim := hcloudsim.New(hcloudsim.Options{Token: "bare-token"})
-	srv := httptest.NewServer(sim)
-	t.Cleanup(srv.Close)
-	cfg := config.Default()
-	cfg.Endpoint = srv.URL + "/v1"
-	cfg.StateDir = t.TempDir()
-	cfg.Catalog.CacheDir = t.TempDir()
-	cfg.Timeouts.CallSeconds = 1
-	h := &harness{t: t, sim: &simtest.Env{Sim: sim, URL: cfg.Endpoint, Token: "bare-token"}, cfg: cfg, logs: &bytes.Buffer{}, token: "bare-token"}
+	h := newHarness(t, func(c *config.Config) { c.Timeouts.CallSeconds = 1 })
 	id, _ := h.orderOK("web1", "nbg1", "cx23")
-	sim.AddFault(hcloudsim.Fault{Method: "GET", Route: "/v1/servers/{id}", Kind: hcloudsim.FaultLatency, Latency: 30 * time.Second, Times: 1})
+	h.sim.Sim.AddFault(hcloudsim.Fault{Method: "GET", Route: "/v1/servers/{id}", Kind: hcloudsim.FaultLatency, Latency: 30 * time.Second, Times: 1})
 	e := h.fails(h.call("query_server", id), protocol.Timeout, "deadline")
 	require.True(t, e.OkToRetry)
-	require.Equal(t, 1, sim.FaultsInjected()[hcloudsim.FaultLatency])
+	require.Equal(t, 1, h.sim.Sim.FaultsInjected()[hcloudsim.FaultLatency])
 }
 
 func TestPlacementGroup(t *testing.T) {
