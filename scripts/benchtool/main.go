@@ -354,6 +354,9 @@ func (b *bench) render() error {
 	b.runs = b.res.Runs
 	if len(b.microFiles) == 0 {
 		b.microFiles = []string{filepath.Join(b.outDir, "bench", "micro-benchstat.txt")}
+		if f := filepath.Join(b.outDir, "bench", "micro-failures.txt"); fileExists(f) {
+			b.microFiles = append(b.microFiles, f)
+		}
 	}
 	if len(b.clients) == 0 {
 		return fmt.Errorf("results.json has no load levels")
@@ -383,4 +386,9 @@ func (b *bench) buildVariant() error {
 		return fmt.Errorf("building the CPI variant: %w", err)
 	}
 	return nil
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
