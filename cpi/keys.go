@@ -42,16 +42,29 @@ func parsePublicKey(op, s string) (parsedKey, error) {
 	return parsedKey{authorized: line, fingerprint: ssh.FingerprintLegacyMD5(pub)}, nil
 }
 
+// validKeyName accepts a non-empty UTF-8 name of at most maxKeyName bytes
+// without control characters (category Cc) or format characters (Cf: bidi
+// overrides such as U+202E, zero-width characters, ...), which would make
+// the name render differently from what it is in a dashboard. The message
+// names the offending character by code point, never the name itself.
 func validKeyName(op, name string) error {
 	switch {
 	case name == "":
 		return protocol.NewError(protocol.InvalidArguments, "%s: \"id\" (the key's name) is required", op)
 	case !utf8.ValidString(name) || len(name) > maxKeyName:
 		return protocol.NewError(protocol.InvalidArguments, "%s: the key's name must be valid UTF-8 of at most %d bytes", op, maxKeyName)
-	case strings.IndexFunc(name, unicode.IsControl) >= 0:
-		return protocol.NewError(protocol.InvalidArguments, "%s: the key's name must not contain control characters", op)
+	}
+	if i := strings.IndexFunc(name, invisibleRune); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(name[i:])
+		return protocol.NewError(protocol.InvalidArguments,
+			"%s: the key's name must not contain control characters or invisible format characters (bidi overrides, zero-width characters); found %U at byte %d", op, r, i)
 	}
 	return nil
+}
+
+// invisibleRune: a control (Cc) or format (Cf) character.
+func invisibleRune(r rune) bool {
+	return unicode.IsControl(r) || unicode.Is(unicode.Cf, r)
 }
 
 // CreateKey registers a public key; the name comes from "id", or "name" as

@@ -84,12 +84,38 @@ func TestCreateKeyRefusesBadInputBeforeAnyCall(t *testing.T) {
 		{"empty key", map[string]any{"id": "k", "key": ""}, "is required"},
 		{"two keys", map[string]any{"id": "k", "key": newPublicKey(t, "a") + "\n" + newPublicKey(t, "b")}, "exactly one"},
 		{"no name", map[string]any{"key": newPublicKey(t, "a")}, "the key's name"},
-		{"control characters in name", map[string]any{"id": "a\x00b", "key": newPublicKey(t, "a")}, "control characters"},
+		{"NUL in name", map[string]any{"id": "a\x00b", "key": newPublicKey(t, "a")}, "control characters"},
+		{"newline in name", map[string]any{"id": "a\nb", "key": newPublicKey(t, "a")}, "U+000A at byte 1"},
+		{"DEL in name", map[string]any{"id": "a\x7fb", "key": newPublicKey(t, "a")}, "U+007F"},
+		{"C1 control in name", map[string]any{"id": "a\u0085b", "key": newPublicKey(t, "a")}, "U+0085"},
+		{"right-to-left override", map[string]any{"id": "k\u202ey", "key": newPublicKey(t, "a")}, "U+202E at byte 1"},
+		{"left-to-right isolate", map[string]any{"id": "key\u2066", "key": newPublicKey(t, "a")}, "U+2066 at byte 3"},
+		{"zero-width space", map[string]any{"id": "ad\u200bmin", "key": newPublicKey(t, "a")}, "U+200B"},
+		{"zero-width joiner", map[string]any{"id": "a\u200db", "key": newPublicKey(t, "a")}, "U+200D"},
+		{"byte order mark", map[string]any{"id": "\ufeffkey", "key": newPublicKey(t, "a")}, "U+FEFF at byte 0"},
+		{"soft hyphen", map[string]any{"name": "ke\u00ady", "key": newPublicKey(t, "a")}, "U+00AD"},
+		{"tag character", map[string]any{"id": "k\U000E0041", "key": newPublicKey(t, "a")}, "U+E0041"},
 		{"private key", map[string]any{"id": "k", "key": "-----BEGIN OPENSSH PRIVATE KEY-----"}, "not an OpenSSH public key"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			h.budget(0, func() { h.fails(h.call("create_key", tc.body), protocol.InvalidArguments, tc.msg) })
+		})
+	}
+}
+
+// TestCreateKeyAcceptsVisibleUnicodeNames: only controls and format
+// characters are refused; letters of any script, spaces, punctuation and
+// symbols are names Hetzner takes as they are.
+func TestCreateKeyAcceptsVisibleUnicodeNames(t *testing.T) {
+	h := newHarness(t)
+	for _, name := range []string{"nanobox-account-42", "Schlüssel von Jürgen", "鍵 1", "ключ.деплой", "key 🔑", "a_b+c@d"} {
+		t.Run(name, func(t *testing.T) {
+			var res protocol.IDResult
+			h.budget(1, func() { h.ok(h.call("create_key", map[string]string{"id": name, "key": newPublicKey(t, "a")}), &res) })
+			var key protocol.Key
+			h.ok(h.call("query_key", res.ID), &key)
+			require.Equal(t, name, key.Name)
 		})
 	}
 }
