@@ -40,6 +40,7 @@ const (
 	maxAttempts = 12  // tries of one call while the answer says ok_to_retry
 	maxOrders   = 8   // orders of one server (a failed order is re-ordered under the same name)
 	maxPolls    = 300 // queries until a server is active
+	maxSettle   = 10  // further queries until an active server has the ordered settings
 )
 
 // generalFaultKinds are injected on every route, in equal shares.
@@ -283,7 +284,7 @@ func prefixed(p string, lines []string) []string {
 }
 
 // lifecycle: create key → order → poll until active → reboot → rename →
-// update config → cancel → delete key.
+// update config (checked by two queries) → cancel → delete key.
 func (o *orchestrator) lifecycle(ctx context.Context, t testing.TB, name string) error {
 	pub := newPublicKey(t, o.rng, name)
 	keyID, err := o.maybeTwice("create_key", func(o *orchestrator) (string, error) { return o.createKey(ctx, name, pub) })
@@ -319,10 +320,22 @@ func (o *orchestrator) lifecycle(ctx context.Context, t testing.TB, name string)
 		if s.ID != server.ID || s.Name != name {
 			return fmt.Errorf("query_server answered server %q named %q, want %q named %q", s.ID, s.Name, server.ID, name)
 		}
-		if want := map[bool]string{true: "enabled", false: "disabled"}[o.backups]; s.Config["backups"] != want {
-			return fmt.Errorf("server %s was ordered with backups %s but has backups %v", server.ID, want, s.Config["backups"])
-		}
 		if s.Status == "active" {
+			// Settings that can only be applied to a running server may
+			// converge over the next few queries.
+			want := map[bool]string{true: "enabled", false: "disabled"}[o.backups]
+			for settle := 0; s.Config["backups"] != want; settle++ {
+				if settle >= maxSettle {
+					return fmt.Errorf("server %s was ordered with backups %s but has backups %v after %d queries since it is active",
+						server.ID, want, s.Config["backups"], settle)
+				}
+				if r, err = o.call(ctx, "query_server", http.MethodGet, "/servers/"+server.ID, nil, http.StatusCreated); err != nil {
+					return err
+				}
+				if err := json.Unmarshal(r.Body, &s); err != nil {
+					return fmt.Errorf("query_server answered %s", r)
+				}
+			}
 			break
 		}
 		if poll >= maxPolls {
@@ -337,9 +350,24 @@ func (o *orchestrator) lifecycle(ctx context.Context, t testing.TB, name string)
 		protocol.RenameBody{Name: name + "-renamed"}, http.StatusOK); err != nil {
 		return err
 	}
+	newBackups := map[bool]string{true: "disabled", false: "enabled"}[o.backups]
 	if _, err := o.call(ctx, "update_config", http.MethodPatch, "/servers/"+server.ID+"/config",
-		map[string]any{"backups": map[bool]string{true: "disabled", false: "enabled"}[o.backups]}, http.StatusOK); err != nil {
+		map[string]any{"backups": newBackups}, http.StatusOK); err != nil {
 		return err
+	}
+	// The change holds: later queries report it (and do not undo it).
+	for check := 0; check < 2; check++ {
+		r, err = o.call(ctx, "query_server", http.MethodGet, "/servers/"+server.ID, nil, http.StatusCreated)
+		if err != nil {
+			return err
+		}
+		var s protocol.Server
+		if err := json.Unmarshal(r.Body, &s); err != nil {
+			return fmt.Errorf("query_server answered %s", r)
+		}
+		if s.Config["backups"] != newBackups {
+			return fmt.Errorf("update_config set backups %s, query_server #%d after it reports %v", newBackups, check+1, s.Config["backups"])
+		}
 	}
 	if _, err := o.maybeTwice("cancel_server", func(o *orchestrator) (string, error) {
 		_, err := o.call(ctx, "cancel_server", http.MethodDelete, "/servers/"+server.ID, nil, http.StatusOK)
