@@ -54,7 +54,7 @@ func (p planted) All() map[string][]int64 {
 var hiddenLabels = []map[string]string{
 	{"Nanobox": "false"},
 	{"NANOBOX": "FALSE", "managed-by": "nanobox-hcloud"},
-	{"nanobox": "False", "team": "billing"},
+	{"nanobox": "False", "team": "billing", "nanobox-backups": "enabled"},
 }
 
 // plant creates the fixtures straight on the simulator (not through the
@@ -84,7 +84,9 @@ func (w *world) plant(t testing.TB, rng *rand.Rand) planted {
 		p.HiddenKeys = append(p.HiddenKeys, id)
 		p.HiddenKeyPubs = append(p.HiddenKeyPubs, pub)
 	}
-	p.ForeignServers = append(p.ForeignServers, newServer("foreign-server", map[string]string{"team": "billing"}))
+	// The backups-wish label must not make the adapter act on a server
+	// that is not its own.
+	p.ForeignServers = append(p.ForeignServers, newServer("foreign-server", map[string]string{"team": "billing", "nanobox-backups": "enabled"}))
 	id, _ := newKey("foreign-key", nil)
 	p.ForeignKeys = append(p.ForeignKeys, id)
 	// With boot delays the planted servers change state on their own:

@@ -167,6 +167,15 @@ func TestHostileInputs(t *testing.T) {
 		})
 	}
 	t.Run("header injection", func(t *testing.T) { testHeaderInjection(t, w) })
+	t.Run("queries of planted servers change nothing", func(t *testing.T) {
+		// Reading a foreign server is allowed; it must not converge
+		// settings its labels seem to ask for.
+		for _, id := range append(append([]int64(nil), fixtures.ForeignServers...), fixtures.HiddenServers...) {
+			r, err := w.Do(ctx, http.MethodGet, "/servers/"+strconv.FormatInt(id, 10), w.Auth(), nil)
+			require.NoError(t, err)
+			assert.Contains(t, []int{http.StatusCreated, http.StatusNotFound}, r.Status, "query_server %d: %s", id, r)
+		}
+	})
 
 	assert.Equal(t, createdBefore, len(w.Env.Sim.Created()), "a hostile request created something")
 	assert.Equal(t, writesBefore, writeRequests(w), "a hostile request reached the API with a write")
