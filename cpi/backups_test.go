@@ -197,9 +197,10 @@ func TestBackupsRefusedForGoodIsTheAnswer(t *testing.T) {
 }
 
 // TestUpdateConfigKeepsTheBackupsWishInStep: turning backups off on a
-// server ordered with them clears the wish first, so query_server does not
-// turn them on again; turning them on records it, so a failed enable is
-// completed by query_server.
+// server ordered with them clears the wish first (the one update_config
+// that costs a call more than its budget), so query_server does not turn
+// them on again; turning them on needs no wish: a failed enable is a
+// retryable error, and the orchestrator's retry completes it.
 func TestUpdateConfigKeepsTheBackupsWishInStep(t *testing.T) {
 	h := newHarness(t)
 	key := h.createKey()
@@ -216,15 +217,21 @@ func TestUpdateConfigKeepsTheBackupsWishInStep(t *testing.T) {
 	require.Equal(t, "active", srv.Status)
 	require.Equal(t, "disabled", srv.Config["backups"])
 
-	// On again, but the enable fails: the wish is recorded, the call
-	// answers a retryable error, and the next poll completes it.
+	// On again, but the enable meets a lock: a retryable error, nothing
+	// recorded, and polls leave the server as it is.
 	h.sim.Sim.AddFault(hcloudsim.Fault{Method: "POST", Route: "/v1/servers/{id}/actions/enable_backup", Kind: hcloudsim.FaultLocked, Times: 1})
 	e := h.fails(h.call("update_config", res.ID, map[string]string{"backups": "enabled"}), protocol.Conflict, "locked")
 	require.True(t, e.OkToRetry)
-	require.Equal(t, "enabled", h.simServer(res.ID).Labels[cpi.LabelBackups])
-	srv, reqs = h.query(res.ID, 2)
-	require.Equal(t, 1, reqs[enableBackupRoute])
+	require.Equal(t, "disabled", h.simServer(res.ID).Labels[cpi.LabelBackups])
+	srv, reqs = h.query(res.ID, 1)
+	require.Zero(t, reqs[enableBackupRoute])
 	require.Equal(t, "active", srv.Status)
+	require.Equal(t, "disabled", srv.Config["backups"])
+
+	// The orchestrator's retry: the lookup and the enable, no label.
+	reqs = h.budget(2, func() { h.ok(h.call("update_config", res.ID, map[string]string{"backups": "enabled"}), nil) })
+	require.Zero(t, reqs["PUT /v1/servers/{id}"])
+	srv, _ = h.query(res.ID, 1)
 	require.Equal(t, "enabled", srv.Config["backups"])
 	// Already as wished: just the lookup.
 	h.budget(1, func() { h.ok(h.call("update_config", res.ID, map[string]string{"backups": "enabled"}), nil) })

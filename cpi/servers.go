@@ -675,10 +675,11 @@ func (h *Hetzner) RenameServer(ctx context.Context, sid string, body protocol.Re
 }
 
 // UpdateConfig applies settings that need no rebuild: 1 call, plus one per
-// changed setting, plus one when backups change on a server Nanobox created
-// (its nanobox-backups label is updated first, see QueryServer). Unknown
-// keys and changes to rebuild settings (image, placement_group) are refused
-// before anything changes.
+// changed setting. The one exception costs one more: turning backups off on
+// a server ordered with them first clears its nanobox-backups wish (see
+// QueryServer), or the next poll would turn them on again. Unknown keys and
+// changes to rebuild settings (image, placement_group) are refused before
+// anything changes.
 func (h *Hetzner) UpdateConfig(ctx context.Context, sid string, body protocol.ConfigBody) error {
 	const op = "update_config"
 	s, err := h.parseSettings(op, body)
@@ -699,12 +700,12 @@ func (h *Hetzner) UpdateConfig(ctx context.Context, sid string, body protocol.Co
 			"%s: changing placement_group (from %q to %q) needs a new server (rebuild: true); order a replacement instead", op, current[FieldPlacementGroup], *s.placementGroup)
 	}
 	if s.backups != nil {
-		// The wish first: query_server enables backups on a server
-		// whose label asks for them, so the label must never ask for
-		// backups the user turned off, and a failed enable below is
-		// still completed by query_server.
-		if ours(server.Labels) && server.Labels[LabelBackups] != backupsValue(*s.backups) {
-			if err := h.setBackupsWish(ctx, op+": recording the backups setting", server, *s.backups); err != nil {
+		// Off: the wish goes first. query_server enables backups on a
+		// server whose label asks for them, so the label must never ask
+		// for backups the user turned off. On needs no label: a failed
+		// enable is a retryable error the orchestrator retries.
+		if !*s.backups && ours(server.Labels) && wantsBackups(server.Labels) {
+			if err := h.setBackupsWish(ctx, op+": recording the backups setting", server, false); err != nil {
 				return err
 			}
 		}

@@ -265,8 +265,8 @@ func TestServerLifecycle(t *testing.T) {
 		h.fails(h.call("rename_server", id, map[string]string{"name": "bad name"}), protocol.InvalidArguments)
 	})
 
-	// Backups: the lookup, the nanobox-backups label, the enable.
-	h.budget(3, func() { h.ok(h.call("update_config", id, map[string]string{"backups": "enabled"}), nil) })
+	// Backups: the lookup and the enable.
+	h.budget(2, func() { h.ok(h.call("update_config", id, map[string]string{"backups": "enabled"}), nil) })
 	h.budget(1, func() {
 		h.ok(h.call("update_config", id, map[string]string{"backups": "enabled", "image": "ubuntu-24.04"}), nil)
 	})
@@ -279,7 +279,7 @@ func TestServerLifecycle(t *testing.T) {
 	h.ok(h.call("query_server", id), &srv)
 	require.Equal(t, "web1-renamed", srv.Name)
 	require.Equal(t, map[string]any{"image": "ubuntu-24.04", "backups": "enabled", "placement_group": ""}, srv.Config)
-	h.budget(3, func() { h.ok(h.call("update_config", id, map[string]string{"backups": "disabled"}), nil) })
+	h.budget(2, func() { h.ok(h.call("update_config", id, map[string]string{"backups": "disabled"}), nil) })
 	h.ok(h.call("query_server", id), &srv)
 	require.Equal(t, "disabled", srv.Config["backups"])
 
