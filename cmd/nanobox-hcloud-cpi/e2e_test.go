@@ -21,46 +21,16 @@ import (
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/hcloudsim"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/hcloudsim/simtest"
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/testsupport"
 )
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// binary is bin/nanobox-hcloud-cpi: $NANOBOX_HCLOUD_BIN's when set (make
-// test builds it first), else built once for this package.
-func binary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		if dir := os.Getenv("NANOBOX_HCLOUD_BIN"); dir != "" {
-			binPath = filepath.Join(dir, "nanobox-hcloud-cpi")
-			if _, buildErr = os.Stat(binPath); buildErr == nil {
-				return
-			}
-		}
-		dir, err := os.MkdirTemp("", "nanobox-hcloud-cpi-test-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "nanobox-hcloud-cpi")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = &buildError{err, string(out)}
-		}
-	})
-	require.NoError(t, buildErr)
-	return binPath
+// TestMain removes the binaries the tests built (none under make test,
+// which builds them into $NANOBOX_HCLOUD_BIN first).
+func TestMain(m *testing.M) {
+	code := m.Run()
+	_ = testsupport.RemoveBuilt()
+	os.Exit(code)
 }
-
-type buildError struct {
-	err error
-	out string
-}
-
-func (e *buildError) Error() string { return e.err.Error() + ": " + e.out }
 
 // e2e runs the binary against a simulator, remembering every byte it wrote.
 type e2e struct {
@@ -101,7 +71,7 @@ func newE2EAt(t *testing.T, url string, config map[string]any, env ...string) *e
 // the exit code.
 func (e *e2e) exec(stdin string, args ...string) (string, string, int) {
 	e.t.Helper()
-	cmd := exec.Command(binary(e.t), args...)
+	cmd := exec.Command(testsupport.Binary(e.t, "nanobox-hcloud-cpi"), args...)
 	cmd.Env = e.env
 	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
@@ -223,7 +193,7 @@ func runLifecycle(t *testing.T, e *e2e, token string) string {
 // bin/hcloud-sim, as the README's demo does.
 func TestLifecycleAgainstTheStandaloneSimulator(t *testing.T) {
 	token := canary("standalone")
-	simBin := siblingBinary(t, "hcloud-sim")
+	simBin := testsupport.Binary(t, "hcloud-sim")
 	cmd := exec.Command(simBin, "--listen", "127.0.0.1:0", "--token", token, "--delay-initializing", "50ms", "--delay-starting", "50ms")
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
@@ -264,22 +234,6 @@ func TestLifecycleAgainstTheStandaloneSimulator(t *testing.T) {
 	}
 	require.Equal(t, 1, servers, "exactly one server was ever created")
 	e.assertNoSecrets(token)
-}
-
-// siblingBinary is another command of this repo: $NANOBOX_HCLOUD_BIN/name
-// when set, else built once into a temp dir.
-func siblingBinary(t *testing.T, name string) string {
-	t.Helper()
-	if dir := os.Getenv("NANOBOX_HCLOUD_BIN"); dir != "" {
-		p := filepath.Join(dir, name)
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	out := filepath.Join(t.TempDir(), name)
-	b, err := exec.Command("go", "build", "-o", out, "../"+name).CombinedOutput()
-	require.NoError(t, err, string(b))
-	return out
 }
 
 // TestCanaryTokensNeverLeak sends canary tokens through every channel (the
