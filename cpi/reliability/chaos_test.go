@@ -32,6 +32,7 @@ var (
 	chaosHangUps  = flag.Bool("chaos.hangups", true, "abandon about 5% of requests mid-call, as a client with a short timeout would")
 	chaosDelay    = flag.Duration("chaos.delay", 0, "the simulator's server boot and action time (0: state changes on the next read)")
 	chaosKinds    = flag.String("chaos.kinds", "", "comma-separated fault kinds injected on every route instead of the default eight (e.g. add resource_unavailable,action_error)")
+	chaosShimMax  = flag.Int("chaos.shim-max", 24, "the shim's --max-concurrent (CPI processes at once; busier answers 503)")
 	chaosReport   = flag.String("chaos.report", "", "also write the figures to this file")
 )
 
@@ -407,7 +408,7 @@ func TestChaosLifecycles(t *testing.T) {
 	}
 	t.Logf("chaos: %d lifecycles, %d at once, fault rate %.0f%%, seed %d (replay: -chaos.seed %d)", n, parallel, *chaosRate*100, seed, seed)
 
-	w := newWorld(t, worldOptions{Seed: seed, MaxConcurrent: 24,
+	w := newWorld(t, worldOptions{Seed: seed, MaxConcurrent: *chaosShimMax,
 		Delays: hcloudsim.Delays{Initializing: *chaosDelay, Starting: *chaosDelay / 2, Action: *chaosDelay / 2}})
 	rng := rand.New(rand.NewPCG(uint64(seed), 1))
 	fixtures := w.plant(t, rng)
