@@ -133,9 +133,16 @@ func (s *chaosStats) record(step string, r reply, err error, retried bool) {
 }
 
 // retryable is the orchestrator's reading of ok_to_retry over HTTP: the
-// protocol error type (X-Cpi-Error-Type) and its default, or for the shim's
-// own answers, 503 busy and 504 CPI timeout.
+// CPI's own ok_to_retry (X-Cpi-Ok-To-Retry), else the default of the
+// protocol error type (X-Cpi-Error-Type), else, for the shim's own answers,
+// 503 busy and 504 CPI timeout.
 func retryable(r reply) bool {
+	switch r.Header.Get("X-Cpi-Ok-To-Retry") {
+	case "true":
+		return true
+	case "false":
+		return false
+	}
 	if t := r.ErrorType(); t != "" {
 		return protocol.ErrorType(t).Retryable()
 	}
