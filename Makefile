@@ -40,7 +40,7 @@ bench: build
 	BENCHSTAT='$(GO) run $(BENCHSTAT)' bash scripts/bench
 
 soak: build
-	$(GO) test -count=1 -timeout 60m -run 'TestChaosLifecycles' ./cpi/reliability -soak
+	$(GO) test -count=1 -v -timeout 60m -run 'TestChaosLifecycles' ./cpi/reliability -soak
 
 fuzz:
 	bash scripts/fuzz

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -26,6 +25,7 @@ import (
 
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/hcloudsim"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/hcloudsim/simtest"
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/testsupport"
 )
 
 // bins are the binaries under test. The CPI is always a private copy, so
@@ -60,11 +60,11 @@ func runTests(m *testing.M) (int, error) {
 			}
 		}
 	} else {
-		root, err := findRepoRoot()
+		root, err := testsupport.FindRepoRoot()
 		if err != nil {
 			return 0, err
 		}
-		build := exec.Command("go", "build", "-o", dir+"/", "./cmd/nanobox-cpi-shim", "./cmd/nanobox-hcloud-cpi")
+		build := exec.Command("go", "build", "-tags", testsupport.BuildTags, "-o", dir+"/", "./cmd/nanobox-cpi-shim", "./cmd/nanobox-hcloud-cpi")
 		build.Dir = root
 		build.Stdout, build.Stderr = os.Stderr, os.Stderr
 		if err := build.Run(); err != nil {
@@ -80,41 +80,6 @@ func copyFile(from, to string) error {
 		return err
 	}
 	return os.WriteFile(to, data, 0o755)
-}
-
-func findRepoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-}
-
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // apiRequest is one request the CPI sent to the Hetzner API.
@@ -179,9 +144,9 @@ func startRecorder(t testing.TB, simURL string) (*apiRecorder, string) {
 // shimProc is a running bin/nanobox-cpi-shim.
 type shimProc struct {
 	cmd    *exec.Cmd
-	URL    string      // http://127.0.0.1:port
-	Logs   *syncBuffer // everything it wrote to stderr (JSON log lines)
-	Stdout *syncBuffer
+	URL    string                  // http://127.0.0.1:port
+	Logs   *testsupport.SyncBuffer // everything it wrote to stderr (JSON log lines)
+	Stdout *testsupport.SyncBuffer
 	exited chan struct{}
 }
 
@@ -267,7 +232,7 @@ func startShim(t testing.TB, cpiPath, cfgPath string, opts worldOptions) *shimPr
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "TMPDIR=" + os.TempDir()}
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
-	p := &shimProc{cmd: cmd, Logs: &syncBuffer{}, Stdout: &syncBuffer{}, exited: make(chan struct{})}
+	p := &shimProc{cmd: cmd, Logs: &testsupport.SyncBuffer{}, Stdout: &testsupport.SyncBuffer{}, exited: make(chan struct{})}
 	cmd.Stdout = p.Stdout
 	require.NoError(t, cmd.Start())
 	listening := make(chan string, 1)
