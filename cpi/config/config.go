@@ -35,7 +35,7 @@ const (
 // DefaultEndpoint is Hetzner's Cloud API.
 const DefaultEndpoint = "https://api.hetzner.cloud/v1"
 
-// Config is the CPI config file. See docs/readme/cpi.md for each field.
+// Config is the CPI config file. README.md ("The config file") documents each field.
 type Config struct {
 	Token                 string            `json:"token"`
 	OperatorTokenForCalls *bool             `json:"operator_token_for_calls"`
