@@ -33,6 +33,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
 )
@@ -434,6 +435,13 @@ func Credentials(h http.Header) protocol.Credentials {
 	var creds protocol.Credentials
 	for name, values := range h {
 		if len(name) <= len("auth-") || !strings.EqualFold(name[:len("auth-")], "auth-") || len(values) == 0 {
+			continue
+		}
+		// Only real header names: net/http's server already refuses
+		// others, but a name that is not an ASCII token (say "Auth-İ",
+		// which lowercases to a different letter) must never become a
+		// credential key through any other caller either.
+		if !httpguts.ValidHeaderFieldName(name) {
 			continue
 		}
 		if creds == nil {
