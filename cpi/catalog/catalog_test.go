@@ -17,7 +17,7 @@ import (
 )
 
 func fixtureModel(t *testing.T) *catalog.Model {
-	data, err := os.ReadFile(testsupport.ReferenceFile(t, "hetzner-catalog-fixture.json"))
+	data, err := os.ReadFile(testsupport.RepoFile(t, testsupport.CatalogFixturePath))
 	require.NoError(t, err)
 	var f struct {
 		Locations   []schema.Location   `json:"locations"`

@@ -11,7 +11,8 @@ import (
 	"github.com/hetznercloud/hcloud-go/v2/hcloud/schema"
 )
 
-// catalogJSON is a copy of ../shared/reference/hetzner-catalog-fixture.json (a test keeps them equal).
+// catalogJSON is the Hetzner catalog fixture, the repository's only copy (docs/development.md says where it
+// came from); cpi/catalog's snapshot is generated from it too.
 //
 //go:embed seed/catalog.json
 var catalogJSON []byte

@@ -1,22 +1,11 @@
 package hcloudsim
 
 import (
-	"bytes"
-	"os"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/testsupport"
 )
-
-// TestSeedCatalogMatchesReference keeps the embedded copy equal to the shared fixture.
-func TestSeedCatalogMatchesReference(t *testing.T) {
-	ref, err := os.ReadFile(testsupport.ReferenceFile(t, "hetzner-catalog-fixture.json"))
-	require.NoError(t, err, "the reference fixture is expected beside the checkout")
-	assert.True(t, bytes.Equal(ref, catalogJSON), "cpi/hcloudsim/seed/catalog.json differs from ../shared/reference/hetzner-catalog-fixture.json: copy it again")
-}
 
 func TestCatalogLoads(t *testing.T) {
 	c, err := loadCatalog()

@@ -28,7 +28,7 @@ func validateAgainstSpec(t testing.TB, verb, pathTemplate string, resp response)
 func specError(t testing.TB, verb, pathTemplate string, resp response) error {
 	t.Helper()
 	_, err := shimtest.Spec()
-	require.NoError(t, err, "loading %s", shimtest.SpecRelPath)
+	require.NoError(t, err, "loading the Nanobox adapter document")
 	return shimtest.ValidateResponse(verb, pathTemplate, resp.Status, resp.Header, resp.Body)
 }
 

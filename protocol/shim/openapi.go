@@ -16,9 +16,9 @@ import (
 )
 
 // BaseOpenAPI is the Nanobox adapter Swagger 2.0 document the shim's
-// /openapi.json is built from: a copy of
-// shared/reference/nanobox-adapter-openapi.json (a test keeps them equal),
-// embedded so the shim needs no file at run time.
+// /openapi.json is built from, embedded so the shim needs no file at run
+// time. It is the repository's only copy of that document (docs/development.md
+// says where it came from); the shim's contract tests validate against it.
 //
 //go:embed nanobox-adapter-openapi.json
 var BaseOpenAPI []byte

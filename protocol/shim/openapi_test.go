@@ -1,7 +1,6 @@
 package shim_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -17,15 +16,7 @@ import (
 
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/shim"
-	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/testsupport"
 )
-
-func TestOpenAPI_EmbeddedBaseEqualsTheReference(t *testing.T) {
-	ref, err := os.ReadFile(testsupport.ReferenceFile(t, "nanobox-adapter-openapi.json"))
-	require.NoError(t, err)
-	assert.True(t, bytes.Equal(ref, shim.BaseOpenAPI),
-		"protocol/shim/nanobox-adapter-openapi.json drifted from ../shared/reference/nanobox-adapter-openapi.json: copy it again")
-}
 
 func TestOpenAPI_EveryRouteIsInTheBase(t *testing.T) {
 	var doc openapi2.T

@@ -55,11 +55,24 @@ func RepoRoot(t testing.TB) string {
 }
 
 // ReferenceFile is the path of name in ../shared/reference/ beside the
-// repository root (CI has shared/ beside the checkout). It does not check
-// that the file exists: reading it says so.
+// repository root. Deprecated: a user's clone has nothing beside it; read
+// the repository's own copies (CatalogFixturePath, shim.BaseOpenAPI).
 func ReferenceFile(t testing.TB, name string) string {
 	t.Helper()
 	return filepath.Join(RepoRoot(t), "..", "shared", "reference", name)
+}
+
+// CatalogFixturePath is the Hetzner catalog fixture (GET /v1/locations and
+// GET /v1/server_types in one file, with prices), relative to the
+// repository root: the one copy, which the simulator embeds and
+// cpi/catalog's snapshot is generated from.
+const CatalogFixturePath = "cpi/hcloudsim/seed/catalog.json"
+
+// RepoFile is the path of rel (slash-separated, relative to the repository
+// root). It does not check that the file exists: reading it says so.
+func RepoFile(t testing.TB, rel string) string {
+	t.Helper()
+	return filepath.Join(RepoRoot(t), filepath.FromSlash(rel))
 }
 
 // builds holds the commands Binary built in this process, in one temporary

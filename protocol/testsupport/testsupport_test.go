@@ -55,12 +55,12 @@ func TestRepoRootFailsTheTestOutsideAModule(t *testing.T) {
 	assert.Contains(t, rec.failures[0], "go.mod not found")
 }
 
-func TestReferenceFileIsInSharedReferenceBesideTheRoot(t *testing.T) {
+func TestRepoFileIsUnderTheRoot(t *testing.T) {
 	root := testsupport.RepoRoot(t)
-	path := testsupport.ReferenceFile(t, "README.md")
-	assert.Equal(t, filepath.Join(filepath.Dir(root), "shared", "reference", "README.md"), path)
+	path := testsupport.RepoFile(t, testsupport.CatalogFixturePath)
+	assert.Equal(t, filepath.Join(root, "cpi", "hcloudsim", "seed", "catalog.json"), path)
 	_, err := os.Stat(path)
-	require.NoError(t, err, "the reference material is beside the checkout")
+	require.NoError(t, err, "the catalog fixture is in the repository")
 }
 
 func TestBinaryRejectsNamesThatAreNotACommandDirectory(t *testing.T) {

@@ -1,8 +1,9 @@
 // Command updatecatalog regenerates cpi/catalog/snapshot.json, the catalog
 // embedded in the CPI. scripts/update-catalog runs it.
 //
-// The source is either the reference fixture (the default, a file in the
-// shape of GET /v1/locations and GET /v1/server_types) or, with -live, the
+// The source is either the catalog fixture (the default,
+// cpi/hcloudsim/seed/catalog.json, in the shape of GET /v1/locations and
+// GET /v1/server_types) or, with -live, the
 // API itself (HCLOUD_TOKEN, HCLOUD_ENDPOINT). Whatever the previous
 // snapshot listed and the source no longer does stays listed as retired, as
 // do the server types Hetzner withdrew before the fixture was compiled.
@@ -32,7 +33,7 @@ func main() {
 
 func run(args []string) error {
 	fs := flag.NewFlagSet("update-catalog", flag.ContinueOnError)
-	fixture := fs.String("fixture", "../shared/reference/hetzner-catalog-fixture.json", "fixture file in the shape of the API's list responses")
+	fixture := fs.String("fixture", "cpi/hcloudsim/seed/catalog.json", "fixture file in the shape of the API's list responses")
 	live := fs.Bool("live", false, "read the live API (HCLOUD_TOKEN, HCLOUD_ENDPOINT) instead of the fixture")
 	out := fs.String("out", "cpi/catalog/snapshot.json", "snapshot to write")
 	fresh := fs.Bool("fresh", false, "do not keep entries of the previous snapshot as retired")

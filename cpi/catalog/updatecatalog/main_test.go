@@ -11,14 +11,16 @@ import (
 )
 
 // TestCommittedSnapshotIsWhatTheScriptMakes: regenerating from the
-// reference fixture over the committed snapshot changes nothing, so the
-// embedded catalog is the fixture's (plus what is kept as retired).
+// default fixture (run from the repository root, as scripts/update-catalog
+// does) over the committed snapshot changes nothing, so the embedded
+// catalog is the fixture's (plus what is kept as retired).
 func TestCommittedSnapshotIsWhatTheScriptMakes(t *testing.T) {
 	committed, err := os.ReadFile("../snapshot.json")
 	require.NoError(t, err)
 	out := filepath.Join(t.TempDir(), "snapshot.json")
 	require.NoError(t, os.WriteFile(out, committed, 0o644))
-	require.NoError(t, run([]string{"-fixture", testsupport.ReferenceFile(t, "hetzner-catalog-fixture.json"), "-out", out}))
+	t.Chdir(testsupport.RepoRoot(t))
+	require.NoError(t, run([]string{"-out", out}))
 	got, err := os.ReadFile(out)
 	require.NoError(t, err)
 	require.Equal(t, string(committed), string(got), "cpi/catalog/snapshot.json is stale: run scripts/update-catalog")
@@ -32,11 +34,11 @@ func TestRetiredEntriesSurviveARegeneration(t *testing.T) {
 	  "server_types":[{"name":"zz99","cpu_type":"shared","architecture":"x86","cores":1,"memory_gb":1,"disk_gb":10,
 	    "prices":[{"location":"old1","hourly_net":"0.01","hourly_gross":"0.01","monthly_net":"5","monthly_gross":"5","traffic_tb":1}]}]}`
 	require.NoError(t, os.WriteFile(out, []byte(previous), 0o644))
-	require.NoError(t, run([]string{"-fixture", testsupport.ReferenceFile(t, "hetzner-catalog-fixture.json"), "-out", out}))
+	require.NoError(t, run([]string{"-fixture", testsupport.RepoFile(t, testsupport.CatalogFixturePath), "-out", out}))
 	got, err := os.ReadFile(out)
 	require.NoError(t, err)
 	require.Contains(t, string(got), `"old1/zz99": "retired"`)
-	require.NoError(t, run([]string{"-fresh", "-fixture", testsupport.ReferenceFile(t, "hetzner-catalog-fixture.json"), "-out", out}))
+	require.NoError(t, run([]string{"-fresh", "-fixture", testsupport.RepoFile(t, testsupport.CatalogFixturePath), "-out", out}))
 	got, err = os.ReadFile(out)
 	require.NoError(t, err)
 	require.NotContains(t, string(got), "zz99")

@@ -1,5 +1,6 @@
 // Package shimtest holds test helpers for the Nanobox HTTP API: a validator
-// of responses against the reference Swagger 2.0 document.
+// of responses against the Nanobox adapter Swagger 2.0 document (the copy
+// the shim embeds, shim.BaseOpenAPI). Only tests import it.
 package shimtest
 
 import (
@@ -9,8 +10,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"sync"
 
 	"github.com/getkin/kin-openapi/openapi2"
@@ -19,12 +18,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 
-	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/testsupport"
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/shim"
 )
-
-// SpecRelPath is the Nanobox adapter document relative to the repository
-// root (CI has shared/ beside the checkout).
-const SpecRelPath = "../shared/reference/nanobox-adapter-openapi.json"
 
 var (
 	specOnce sync.Once
@@ -32,24 +27,13 @@ var (
 	specErr  error
 )
 
-// Spec is the reference document converted to OpenAPI 3 for kin-openapi,
+// Spec is the Nanobox adapter document converted to OpenAPI 3 for kin-openapi,
 // loaded once per process.
 func Spec() (*openapi3.T, error) {
 	specOnce.Do(func() {
-		root, err := testsupport.FindRepoRoot()
-		if err != nil {
-			specErr = err
-			return
-		}
-		path := filepath.Join(root, SpecRelPath)
-		data, err := os.ReadFile(path)
-		if err != nil {
-			specErr = err
-			return
-		}
 		var doc2 openapi2.T
-		if err := json.Unmarshal(data, &doc2); err != nil {
-			specErr = fmt.Errorf("%s: %w", path, err)
+		if err := json.Unmarshal(shim.BaseOpenAPI, &doc2); err != nil {
+			specErr = fmt.Errorf("the embedded Nanobox adapter document: %w", err)
 			return
 		}
 		specDoc, specErr = openapi2conv.ToV3(&doc2)
