@@ -76,13 +76,34 @@ func (h *Hetzner) mayChange(op, kind string, id int64, labels map[string]string)
 		"%s: %s %d was not created by Nanobox (no nanobox=true label); set allow_foreign in the CPI config to manage it anyway", op, kind, id)
 }
 
-// parseID turns an id argument into a Hetzner id.
+// parseID turns an id argument into a Hetzner id. Ids are canonical
+// decimals: 1-19 digits, no sign, no leading zero, no space, no exponent.
+// Anything else names no object and is NotFound, so "+1003", "001003",
+// " 1003" or "1e3" never reach object 1003.
 func parseID(op, kind, s string) (int64, error) {
+	notFound := protocol.NewError(protocol.NotFound,
+		"%s: %q is not a %s id (a decimal number without sign, spaces or leading zeros), so there is no such %s", op, truncate(s, 40), kind, kind)
+	if !canonicalDecimal(s) {
+		return 0, notFound
+	}
 	id, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || id <= 0 {
-		return 0, protocol.NewError(protocol.InvalidArguments, "%s: %q is not a %s id (a positive number)", op, truncate(s, 40), kind)
+	if err != nil {
+		return 0, notFound
 	}
 	return id, nil
+}
+
+// canonicalDecimal: a positive decimal as strconv.FormatInt writes it.
+func canonicalDecimal(s string) bool {
+	if s == "" || len(s) > 19 || s[0] == '0' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func truncate(s string, n int) string {
@@ -92,12 +113,18 @@ func truncate(s string, n int) string {
 	return s[:n] + "..."
 }
 
-// Verify checks the token with one request that cannot change anything: a
-// delete of an SSH key id no object can have. A valid read-write token gets
-// not_found, a read-only one forbidden, a bad one unauthorized.
+// Verify checks the token in two steps, so that a token that is not valid
+// costs no write: a read (the first page of SSH keys, one entry) tells a
+// rejected token, then a delete of an SSH key id no object can have tells a
+// read-write token (not_found) from a read-only one (forbidden). 2 calls;
+// 1 when the token is rejected.
 func (h *Hetzner) Verify(ctx context.Context) error {
 	const op = "verify"
-	resp, err := h.client.SSHKey.Delete(ctx, &hcloud.SSHKey{ID: math.MaxInt64})
+	_, resp, err := h.client.SSHKey.List(ctx, hcloud.SSHKeyListOpts{ListOpts: hcloud.ListOpts{PerPage: 1}})
+	if err != nil {
+		return cloudError(op, resp, err)
+	}
+	resp, err = h.client.SSHKey.Delete(ctx, &hcloud.SSHKey{ID: math.MaxInt64})
 	switch {
 	case err == nil, hcloud.IsError(err, hcloud.ErrorCodeNotFound, hcloud.ErrorCodeInvalidInput):
 		h.log.Info("verify: the token is valid and may write")

@@ -2,6 +2,8 @@ package cpi_test
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
@@ -11,24 +13,35 @@ import (
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
 )
 
+// TestVerify: each kind of token gets its answer; a token Hetzner rejects
+// costs no write request (issue 11.12: it is checked with a read first).
 func TestVerify(t *testing.T) {
 	h := newHarness(t)
 	cases := []struct {
 		name, token string
 		want        protocol.ErrorType // "" = success
 		msg         string
+		requests    int // at most
+		writes      int // exactly
 	}{
-		{"read-write token", h.token, "", ""},
-		{"read-only token", "read-only-token", protocol.Forbidden, "Read & Write"},
-		{"bad token", "not-a-token", protocol.Unauthorized, "rejected the API token"},
-		{"no token", "", protocol.Unauthorized, "api-token"},
-		{"token with a newline", h.token + "\nX-Injected: 1", protocol.Unauthorized, "characters"},
-		{"token with non-ASCII", "tök3n", protocol.Unauthorized, "characters"},
+		{"read-write token", h.token, "", "", 2, 1},
+		{"read-only token", "read-only-token", protocol.Forbidden, "Read & Write", 2, 1},
+		{"bad token", "not-a-token", protocol.Unauthorized, "rejected the API token", 1, 0},
+		{"no token", "", protocol.Unauthorized, "api-token", 0, 0},
+		{"token with a newline", h.token + "\nX-Injected: 1", protocol.Unauthorized, "characters", 0, 0},
+		{"token with non-ASCII", "tök3n", protocol.Unauthorized, "characters", 0, 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var resp response
-			h.budget(1, func() { resp = h.callWith(tc.token, "verify") })
+			reqs := h.budget(tc.requests, func() { resp = h.callWith(tc.token, "verify") })
+			writes := 0
+			for route, n := range reqs {
+				if !strings.HasPrefix(route, "GET ") {
+					writes += n
+				}
+			}
+			require.Equal(t, tc.writes, writes, "write requests: %v", reqs)
 			if tc.want == "" {
 				h.ok(resp, nil)
 				require.Equal(t, "null", string(resp.Result))
@@ -156,12 +169,46 @@ func TestKeysOwnership(t *testing.T) {
 	require.Len(t, h.sim.Sim.Snapshot().SSHKeys, 1)
 }
 
-func TestBadIDs(t *testing.T) {
+// TestNonCanonicalIDsAreNotFound: ids are canonical decimals (issue
+// 11.14). A server 1003 and a key exist; every other spelling of their ids
+// names nothing: NotFound without an API call, and nothing changes.
+func TestNonCanonicalIDsAreNotFound(t *testing.T) {
 	h := newHarness(t)
-	for _, m := range []string{"query_key", "delete_key", "query_server", "cancel_server", "reboot_server"} {
-		t.Run(m, func(t *testing.T) {
-			h.budget(0, func() { h.fails(h.call(m, "abc"), protocol.InvalidArguments, "not a") })
-		})
+	serverID, keyID := h.orderOK("web-canonical", "nbg1", "cx23")
+	before := h.sim.Sim.Snapshot()
+	spellings := func(id string) []string {
+		return []string{"+" + id, "0" + id, "00" + id, " " + id, id + " ", "\t" + id, id + "\n",
+			id + ".0", id[:1] + "e" + itoa(int64(len(id)-1)), "0x" + id, id + "_", "-" + id, "0", "abc", "99999999999999999999"}
+	}
+	calls := []struct {
+		method string
+		args   func(id string) []any
+	}{
+		{"query_server", func(id string) []any { return []any{id} }},
+		{"cancel_server", func(id string) []any { return []any{id} }},
+		{"reboot_server", func(id string) []any { return []any{id} }},
+		{"rename_server", func(id string) []any { return []any{id, map[string]string{"name": "taken-over"}} }},
+		{"update_config", func(id string) []any { return []any{id, map[string]string{"backups": "enabled"}} }},
+		{"query_key", func(id string) []any { return []any{id} }},
+		{"delete_key", func(id string) []any { return []any{id} }},
+	}
+	for _, c := range calls {
+		id := serverID
+		if strings.HasSuffix(c.method, "_key") {
+			id = keyID
+		}
+		for _, bad := range spellings(id) {
+			t.Logf("%s %s", c.method, strconv.Quote(bad))
+			h.budget(0, func() { h.fails(h.call(c.method, c.args(bad)...), protocol.NotFound, "is not a") })
+		}
+	}
+	after := h.sim.Sim.Snapshot()
+	require.Equal(t, before.Servers, after.Servers, "a non-canonical id changed a server")
+	require.Equal(t, before.SSHKeys, after.SSHKeys, "a non-canonical id changed a key")
+
+	// In an order, ssh_key is a key id too.
+	for _, bad := range spellings(keyID) {
+		h.budget(0, func() { h.fails(h.order("web-canonical-2", "nbg1", "cx23", bad, nil), protocol.InvalidArguments, "ssh_key") })
 	}
 }
 

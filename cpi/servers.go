@@ -157,7 +157,7 @@ func (h *Hetzner) validateOrder(body protocol.OrderServerBody) (order, error) {
 		return order{}, protocol.NewError(protocol.InvalidArguments, "%s: \"ssh_key\" (the id create_key returned) is required", op)
 	}
 	o.sshKey, err = strconv.ParseInt(body.SSHKey, 10, 64)
-	if err != nil || o.sshKey <= 0 {
+	if err != nil || !canonicalDecimal(body.SSHKey) {
 		return order{}, protocol.NewError(protocol.InvalidArguments, "%s: ssh_key %q is not an SSH key id (the number create_key returned)", op, truncate(body.SSHKey, 40))
 	}
 	s, err := h.parseSettings(op, body.Config)

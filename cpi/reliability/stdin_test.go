@@ -48,7 +48,7 @@ func TestHostileStdin(t *testing.T) {
 		{"id is a number", `{"method":"query_server","arguments":[42]}`, protocol.InvalidArguments, "server id"},
 		{"body is a string", `{"method":"order_server","arguments":["{\"name\":\"web\"}"]}`, protocol.InvalidArguments, "order_server"},
 		{"credentials are a list", `{"method":"meta","context":{"credentials":["tok"]}}`, protocol.InvalidRequest, `"context.credentials" must be an object`},
-		{"path traversal id", `{"method":"cancel_server","arguments":["../../keys/1"],"context":{"credentials":{"api-token":"tok-123456789"}}}`, protocol.InvalidArguments, "is not a server id"},
+		{"path traversal id", `{"method":"cancel_server","arguments":["../../keys/1"],"context":{"credentials":{"api-token":"tok-123456789"}}}`, protocol.NotFound, "is not a server id"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
