@@ -27,6 +27,7 @@ build:
 
 test: build
 	$(GO) test -count=1 -timeout 9m ./...
+	cd scripts/benchtool && $(GO) test -count=1 ./...
 
 run: build
 	bash scripts/run
@@ -35,12 +36,13 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
+	cd scripts/benchtool && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...
 
 bench: build
 	BENCHSTAT='$(GO) run $(BENCHSTAT)' bash scripts/bench
 
 soak: build
-	$(GO) test -count=1 -v -timeout 60m -run 'TestChaosLifecycles' ./cpi/reliability -soak
+	$(GO) test -count=1 -v -timeout 60m -run 'TestChaosLifecycles' ./cpi/internal/reliability -soak
 
 fuzz:
 	bash scripts/fuzz

@@ -82,6 +82,17 @@ func TestBuildReleaseAssemblesACompleteRelease(t *testing.T) {
 		}
 	}
 
+	// Development-only code (scripts/benchtool, its own module with the
+	// plotting libraries) is neither shipped nor vendored.
+	for f := range shipped {
+		if strings.Contains(f, "benchtool") {
+			t.Errorf("package %s ships the development-only %s", binPackage, f)
+		}
+	}
+	if modules := readFile(t, filepath.Join(module, "vendor", "modules.txt")); strings.Contains(modules, "gonum.org/v1/plot") {
+		t.Errorf("the vendored modules include benchtool's plotting library:\n%s", modules)
+	}
+
 	// Every dependency is in the assembled release.
 	for name := range files {
 		spec := loadPackageSpec(t, filepath.Join(dir, "packages", name))

@@ -2,7 +2,8 @@
 // the repository root, the reference files beside it, the repository's
 // command binaries and a log sink safe for concurrent writes. It has no
 // cloud code and imports nothing of this module, so any package's tests
-// may use it.
+// may use it. Only tests import it: TestProductionCodeImportsNoTestHelper
+// fails when non-test code does (docs/development.md has the rule).
 package testsupport
 
 import (

@@ -1,5 +1,0 @@
-// Package e2e holds end-to-end tests of the shim: HTTP requests through
-// protocol/shim, the real CPI binary (bin/nanobox-hcloud-cpi) and the
-// Hetzner API simulator. It has no non-test code; the shim itself stays
-// free of any cloud package.
-package e2e

@@ -1,0 +1,91 @@
+package testsupport_test
+
+import (
+	"errors"
+	"os/exec"
+	"path"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/testsupport"
+)
+
+// isTestHelper says whether the package at importPath is a test helper:
+// its last element is testsupport or ends in "test" (shimtest, simtest).
+// docs/development.md states the rule.
+func isTestHelper(importPath string) bool {
+	name := path.Base(importPath)
+	return name == "testsupport" || strings.HasSuffix(name, "test")
+}
+
+// helperImportsUntilTheirSplit are production packages that still import a
+// test helper, each waiting for a change in flight elsewhere; the list only
+// shrinks.
+var helperImportsUntilTheirSplit = map[string]bool{
+	// hcloud-sim's main starts the simulator through simtest until the spec
+	// validator is split from the test-only starter.
+	"github.com/nanobox-hcloud/nanobox-hcloud/cmd/hcloud-sim": true,
+}
+
+// goList is `go list -f format ./...` over the whole module, one line per
+// package.
+func goList(t *testing.T, format string) []string {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-f", format, "./...")
+	cmd.Dir = testsupport.RepoRoot(t)
+	out, err := cmd.Output()
+	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
+		t.Fatalf("go list: %v\n%s", err, ee.Stderr)
+	}
+	require.NoError(t, err)
+	return strings.Split(strings.TrimSpace(string(out)), "\n")
+}
+
+// TestProductionCodeImportsNoTestHelper: no package's non-test code imports
+// a test helper or the testing package, except the test helpers
+// themselves; and every package whose non-test code imports testing is
+// named as a test helper, so the rule cannot be dodged by a name.
+func TestProductionCodeImportsNoTestHelper(t *testing.T) {
+	lines := goList(t, `{{.ImportPath}} {{join .Imports " "}}`)
+	require.NotEmpty(t, lines)
+	var helpers []string
+	for _, line := range lines {
+		fields := strings.Fields(line)
+		pkg, imports := fields[0], fields[1:]
+		if isTestHelper(pkg) {
+			helpers = append(helpers, pkg)
+			continue
+		}
+		assert.NotContains(t, imports, "testing", "%s imports testing outside its tests: name it as a test helper (…test, testsupport) or move the code into a _test.go file", pkg)
+		if helperImportsUntilTheirSplit[pkg] {
+			continue
+		}
+		for _, imp := range imports {
+			assert.False(t, isTestHelper(imp), "%s imports the test helper %s outside its tests", pkg, imp)
+		}
+	}
+	assert.Contains(t, helpers, "github.com/nanobox-hcloud/nanobox-hcloud/protocol/testsupport", "the rule sees the helpers")
+}
+
+// TestTestOnlySuitesAreInternal: the end-to-end and reliability suites
+// live under cpi/internal, where nothing outside cpi/ can import them, and
+// hold no code but their package comment.
+func TestTestOnlySuitesAreInternal(t *testing.T) {
+	lines := goList(t, `{{.ImportPath}} {{join .GoFiles " "}}`)
+	var suites []string
+	for _, line := range lines {
+		fields := strings.Fields(line)
+		pkg := fields[0]
+		switch path.Base(pkg) {
+		case "e2e", "reliability":
+			suites = append(suites, strings.TrimPrefix(pkg, "github.com/nanobox-hcloud/nanobox-hcloud/"))
+			assert.Equal(t, []string{"doc.go"}, fields[1:], "%s has code outside its tests", pkg)
+		}
+	}
+	slices.Sort(suites)
+	assert.Equal(t, []string{"cpi/internal/e2e", "cpi/internal/reliability"}, suites)
+}
