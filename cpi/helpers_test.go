@@ -20,7 +20,7 @@ import (
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/config"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/hcloudsim"
-	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/hcloudsim/simtest"
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/internal/simtest"
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
 )
 

@@ -13,7 +13,7 @@ import (
 
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/config"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/hcloudsim"
-	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/hcloudsim/simtest"
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/internal/simtest"
 )
 
 // TestAddZoneSubnetAfterAConcurrentAdd: two orders for a zone the network

@@ -18,7 +18,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/hcloudsim"
-	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/hcloudsim/simtest"
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/hcloudsim/specvalidate"
 )
 
 var version = "dev"
@@ -163,11 +163,11 @@ func newHandler(sim *hcloudsim.Sim, specPath, token string, log *logrus.Logger) 
 	mux := http.NewServeMux()
 	admin := sim.AdminHandler()
 	if specPath != "" {
-		v, err := simtest.LoadSpecValidator(specPath)
+		v, err := specvalidate.Load(specPath)
 		if err != nil {
 			return nil, fmt.Errorf("--validate-spec: %w", err)
 		}
-		vh := simtest.NewValidatingHandler(v, sim)
+		vh := specvalidate.NewHandler(v, sim)
 		api = vh
 		mux.Handle("GET /_sim/spec-failures", requireToken(token, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			writeJSON(w, map[string]any{"failures": nonNil(vh.Failures()), "abandoned": vh.Abandoned()})

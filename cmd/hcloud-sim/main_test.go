@@ -18,7 +18,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/hcloudsim/simtest"
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/testsupport"
 )
 
@@ -28,6 +27,12 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	_ = testsupport.RemoveBuilt()
 	os.Exit(code)
+}
+
+// specPath is the repository's copy of Hetzner's OpenAPI document.
+func specPath(t *testing.T) string {
+	t.Helper()
+	return filepath.Join(testsupport.RepoRoot(t), "cpi", "hcloudsim", "specvalidate", "testdata", "hetzner-cloud-openapi.json")
 }
 
 // running is a started hcloud-sim.
@@ -95,8 +100,7 @@ func call(t *testing.T, method, url, token, body string) (int, http.Header, []by
 }
 
 func TestServesServerTypesAndRejectsWrongToken(t *testing.T) {
-	spec, err := simtest.FindSpec()
-	require.NoError(t, err)
+	spec := specPath(t)
 	sim := start(t, "--token", "sekrit-T", "--validate-spec", spec)
 	require.True(t, strings.HasPrefix(sim.url, "http://127.0.0.1:"), sim.url)
 	require.True(t, strings.HasSuffix(sim.url, "/v1"), sim.url)
@@ -210,8 +214,7 @@ func TestBadFlagsAreReportedTogether(t *testing.T) {
 // checks that every exchange validated against the OpenAPI document. The action delay (1s) is long
 // enough that the poweron right after the poweroff certainly meets the lock.
 func TestHcloudGoAgainstTheBinary(t *testing.T) {
-	spec, err := simtest.FindSpec()
-	require.NoError(t, err)
+	spec := specPath(t)
 	sim := start(t, "--token", "T", "--validate-spec", spec, "--delay-initializing", "30ms", "--delay-starting", "30ms", "--delay-action", "1s")
 	c := hcloud.NewClient(hcloud.WithToken("T"), hcloud.WithEndpoint(sim.url),
 		hcloud.WithRetryOpts(hcloud.RetryOpts{BackoffFunc: hcloud.ConstantBackoff(0), MaxRetries: 5}),

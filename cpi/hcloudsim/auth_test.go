@@ -15,7 +15,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/hcloudsim"
-	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/hcloudsim/simtest"
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/hcloudsim/specvalidate"
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/internal/simtest"
 )
 
 func newRecorder() *httptest.ResponseRecorder { return httptest.NewRecorder() }
@@ -130,7 +131,7 @@ func TestErrorsCarryJSONAndDocumentedStatus(t *testing.T) {
 		{"GET", "/v2/servers", "", 404, "not_found"},
 		{"GET", "/", "", 404, "not_found"},
 	}
-	v, err := simtest.DefaultSpecValidator()
+	v, err := simtest.DefaultValidator()
 	require.NoError(t, err)
 	for _, tt := range tests {
 		t.Run(tt.method+" "+tt.path+" "+tt.body, func(t *testing.T) {
@@ -140,7 +141,7 @@ func TestErrorsCarryJSONAndDocumentedStatus(t *testing.T) {
 			rec := httptest.NewRecorder()
 			sim.ServeHTTP(rec, req)
 			assert.Equal(t, tt.status, rec.Code)
-			ex := simtest.Exchange{Request: req, RequestBody: []byte(tt.body), Status: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}
+			ex := specvalidate.Exchange{Request: req, RequestBody: []byte(tt.body), Status: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}
 			assert.NoError(t, v.Check(context.Background(), ex))
 			assert.Equal(t, "application/json", rec.Header().Get("Content-Type"))
 			var body map[string]map[string]any

@@ -3,6 +3,7 @@ package hcloudsim
 import (
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -10,15 +11,14 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/testsupport"
 )
 
-// documentedStatuses reads every "| `status` | `code` |" row of Hetzner's OpenAPI document: the general
-// error table and each operation's "Operation specific errors".
+// documentedStatuses reads every "| `status` | `code` |" row of Hetzner's OpenAPI document (the repository's
+// copy, trimmed to the operations the simulator serves): the general error table and each operation's
+// "Operation specific errors".
 func documentedStatuses(t *testing.T) map[string][]int {
 	t.Helper()
-	raw, err := os.ReadFile(testsupport.ReferenceFile(t, "hetzner-cloud-openapi.json"))
+	raw, err := os.ReadFile(filepath.Join("specvalidate", "testdata", "hetzner-cloud-openapi.json"))
 	require.NoError(t, err)
 	var doc struct {
 		Info  struct{ Description string }

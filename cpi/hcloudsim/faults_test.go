@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/hcloudsim"
-	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/hcloudsim/simtest"
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/internal/simtest"
 )
 
 // TestFaultsAsHcloudGoSeesThem injects each fault once on GET /v1/servers/{id} and checks what hcloud-go

@@ -13,14 +13,15 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/hcloudsim"
-	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/hcloudsim/simtest"
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/hcloudsim/specvalidate"
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/internal/simtest"
 )
 
 // TestNoPanicOnHostileInput throws malformed bodies, IDs and query strings at every route: each answer is
 // a JSON body with a status below 500, and the simulator still works afterwards.
 func TestNoPanicOnHostileInput(t *testing.T) {
 	sim := hcloudsim.New(hcloudsim.Options{Token: "T", RateLimit: 1 << 30})
-	v, err := simtest.DefaultSpecValidator()
+	v, err := simtest.DefaultValidator()
 	require.NoError(t, err)
 	do := func(method, target, body string) *httptest.ResponseRecorder {
 		req := httptest.NewRequest(method, "/", strings.NewReader(body))
@@ -34,7 +35,7 @@ func TestNoPanicOnHostileInput(t *testing.T) {
 		}
 		rec := httptest.NewRecorder()
 		sim.ServeHTTP(rec, req)
-		ex := simtest.Exchange{Request: req, RequestBody: []byte(body), Status: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}
+		ex := specvalidate.Exchange{Request: req, RequestBody: []byte(body), Status: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}
 		if err := v.Check(context.Background(), ex); err != nil {
 			t.Errorf("%.600s", err)
 		}

@@ -1,66 +1,107 @@
 package hcloudsim
 
-// routes registers every simulated endpoint: the route table of the simulator.
+import (
+	"slices"
+	"sort"
+)
+
+// route is one simulated endpoint: its pattern ("METHOD /v1/...") and handler.
+type route struct {
+	pattern string
+	h       handlerFunc
+}
+
+// routeTable is the route table of the simulator: every endpoint it serves.
+func routeTable() []route {
+	rs := []route{
+		{"GET /v1/locations", getLocations},
+		{"GET /v1/locations/{id}", getLocation},
+		{"GET /v1/datacenters", getDatacenters},
+		{"GET /v1/datacenters/{id}", getDatacenter},
+		{"GET /v1/server_types", getServerTypes},
+		{"GET /v1/server_types/{id}", getServerType},
+		{"GET /v1/images", getImages},
+		{"GET /v1/images/{id}", getImage},
+		{"GET /v1/pricing", getPricing},
+
+		{"GET /v1/ssh_keys", getSSHKeys},
+		{"POST /v1/ssh_keys", createSSHKey},
+		{"GET /v1/ssh_keys/{id}", getSSHKey},
+		{"PUT /v1/ssh_keys/{id}", updateSSHKey},
+		{"DELETE /v1/ssh_keys/{id}", deleteSSHKey},
+
+		{"GET /v1/servers", getServers},
+		{"POST /v1/servers", createServer},
+		{"GET /v1/servers/{id}", getServer},
+		{"PUT /v1/servers/{id}", updateServer},
+		{"DELETE /v1/servers/{id}", deleteServer},
+	}
+	rs = append(rs, actionRoutes("servers", "server")...)
+	for _, name := range sortedStrings(serverActions) {
+		rs = append(rs, route{"POST /v1/servers/{id}/actions/" + name, serveServerAction(name, serverActions[name])})
+	}
+
+	rs = append(rs,
+		route{"GET /v1/networks", getNetworks},
+		route{"POST /v1/networks", createNetwork},
+		route{"GET /v1/networks/{id}", getNetwork},
+		route{"PUT /v1/networks/{id}", updateNetwork},
+		route{"DELETE /v1/networks/{id}", deleteNetwork},
+	)
+	rs = append(rs, actionRoutes("networks", "network")...)
+	for _, name := range sortedStrings(networkActions) {
+		rs = append(rs, route{"POST /v1/networks/{id}/actions/" + name, serveNetworkAction(networkActions[name])})
+	}
+
+	rs = append(rs,
+		route{"GET /v1/firewalls", getFirewalls},
+		route{"POST /v1/firewalls", createFirewall},
+		route{"GET /v1/firewalls/{id}", getFirewall},
+		route{"DELETE /v1/firewalls/{id}", deleteFirewall},
+		route{"POST /v1/firewalls/{id}/actions/apply_to_resources", applyFirewallToResources},
+		route{"POST /v1/firewalls/{id}/actions/remove_from_resources", removeFirewallFromResources},
+		route{"POST /v1/firewalls/{id}/actions/set_rules", setFirewallRules},
+	)
+	rs = append(rs, actionRoutes("firewalls", "firewall")...)
+
+	rs = append(rs,
+		route{"GET /v1/placement_groups", getPlacementGroups},
+		route{"POST /v1/placement_groups", createPlacementGroup},
+		route{"GET /v1/placement_groups/{id}", getPlacementGroup},
+		route{"DELETE /v1/placement_groups/{id}", deletePlacementGroup},
+
+		route{"GET /v1/actions", getActions},
+		route{"GET /v1/actions/{id}", getAction},
+	)
+	return rs
+}
+
+// actionRoutes are the four action read routes of a resource collection (e.g. "servers") whose actions
+// carry resources of type kind (e.g. "server").
+func actionRoutes(collection, kind string) []route {
+	base := "/v1/" + collection
+	return []route{
+		{"GET " + base + "/{id}/actions", getResourceActions(kind)},
+		{"GET " + base + "/actions", getTypeActions(kind)},
+		{"GET " + base + "/actions/{id}", getTypeAction(kind)},
+		{"GET " + base + "/{id}/actions/{action_id}", getResourceAction(kind)},
+	}
+}
+
+// routes registers every route of the table.
 func (s *Sim) routes() {
-	s.handle("GET /v1/locations", getLocations)
-	s.handle("GET /v1/locations/{id}", getLocation)
-	s.handle("GET /v1/datacenters", getDatacenters)
-	s.handle("GET /v1/datacenters/{id}", getDatacenter)
-	s.handle("GET /v1/server_types", getServerTypes)
-	s.handle("GET /v1/server_types/{id}", getServerType)
-	s.handle("GET /v1/images", getImages)
-	s.handle("GET /v1/images/{id}", getImage)
-	s.handle("GET /v1/pricing", getPricing)
-
-	s.handle("GET /v1/ssh_keys", getSSHKeys)
-	s.handle("POST /v1/ssh_keys", createSSHKey)
-	s.handle("GET /v1/ssh_keys/{id}", getSSHKey)
-	s.handle("PUT /v1/ssh_keys/{id}", updateSSHKey)
-	s.handle("DELETE /v1/ssh_keys/{id}", deleteSSHKey)
-
-	s.handle("GET /v1/servers", getServers)
-	s.handle("POST /v1/servers", createServer)
-	s.handle("GET /v1/servers/{id}", getServer)
-	s.handle("PUT /v1/servers/{id}", updateServer)
-	s.handle("DELETE /v1/servers/{id}", deleteServer)
-	s.handle("GET /v1/servers/{id}/actions", getResourceActions("server"))
-	s.handle("GET /v1/servers/actions", getTypeActions("server"))
-	s.handle("GET /v1/servers/actions/{id}", getTypeAction("server"))
-	s.handle("GET /v1/servers/{id}/actions/{action_id}", getResourceAction("server"))
-	for name, act := range serverActions {
-		s.handle("POST /v1/servers/{id}/actions/"+name, serveServerAction(name, act))
+	for _, r := range routeTable() {
+		s.handle(r.pattern, r.h)
 	}
+}
 
-	s.handle("GET /v1/networks", getNetworks)
-	s.handle("POST /v1/networks", createNetwork)
-	s.handle("GET /v1/networks/{id}", getNetwork)
-	s.handle("PUT /v1/networks/{id}", updateNetwork)
-	s.handle("DELETE /v1/networks/{id}", deleteNetwork)
-	s.handle("GET /v1/networks/{id}/actions", getResourceActions("network"))
-	s.handle("GET /v1/networks/actions", getTypeActions("network"))
-	s.handle("GET /v1/networks/actions/{id}", getTypeAction("network"))
-	s.handle("GET /v1/networks/{id}/actions/{action_id}", getResourceAction("network"))
-	for name, act := range networkActions {
-		s.handle("POST /v1/networks/{id}/actions/"+name, serveNetworkAction(act))
+// Routes lists the pattern ("METHOD /v1/path") of every endpoint the simulator serves, sorted. Path
+// parameters are written {name}, as in Hetzner's OpenAPI document.
+func Routes() []string {
+	out := make([]string, 0, 128)
+	for _, r := range routeTable() {
+		out = append(out, r.pattern)
 	}
-
-	s.handle("GET /v1/firewalls", getFirewalls)
-	s.handle("POST /v1/firewalls", createFirewall)
-	s.handle("GET /v1/firewalls/{id}", getFirewall)
-	s.handle("DELETE /v1/firewalls/{id}", deleteFirewall)
-	s.handle("POST /v1/firewalls/{id}/actions/apply_to_resources", applyFirewallToResources)
-	s.handle("POST /v1/firewalls/{id}/actions/remove_from_resources", removeFirewallFromResources)
-	s.handle("POST /v1/firewalls/{id}/actions/set_rules", setFirewallRules)
-	s.handle("GET /v1/firewalls/{id}/actions", getResourceActions("firewall"))
-	s.handle("GET /v1/firewalls/actions", getTypeActions("firewall"))
-	s.handle("GET /v1/firewalls/actions/{id}", getTypeAction("firewall"))
-	s.handle("GET /v1/firewalls/{id}/actions/{action_id}", getResourceAction("firewall"))
-
-	s.handle("GET /v1/placement_groups", getPlacementGroups)
-	s.handle("POST /v1/placement_groups", createPlacementGroup)
-	s.handle("GET /v1/placement_groups/{id}", getPlacementGroup)
-	s.handle("DELETE /v1/placement_groups/{id}", deletePlacementGroup)
-
-	s.handle("GET /v1/actions", getActions)
-	s.handle("GET /v1/actions/{id}", getAction)
+	sort.Strings(out)
+	return slices.Compact(out)
 }

@@ -1,4 +1,14 @@
-package simtest
+// Package specvalidate checks HTTP exchanges with the simulated Hetzner Cloud API against Hetzner's official
+// OpenAPI 3.1 document (kin-openapi, JSON Schema 2020-12). The simulator's tests and hcloud-sim
+// --validate-spec use it.
+//
+// testdata/hetzner-cloud-openapi.json is the repository's copy of that document (Hetzner Cloud API, "openapi":
+// "3.1.2", mid-2026), trimmed to the operations the simulator serves by
+//
+//	go run ./cpi/hcloudsim/trimspec -in <Hetzner's full document>
+//
+// (see package cpi/hcloudsim/trimspec and testdata/README.md).
+package specvalidate
 
 import (
 	"bufio"
@@ -12,26 +22,18 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/legacy"
-
-	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/testsupport"
 )
 
-// SpecRelPath is where Hetzner's OpenAPI document lives relative to the repository root.
-const SpecRelPath = "../shared/reference/hetzner-cloud-openapi.json"
-
-// SpecValidator checks HTTP exchanges against Hetzner's OpenAPI 3.1 document (kin-openapi, JSON Schema
-// 2020-12). It is safe for concurrent use.
-type SpecValidator struct {
+// Validator checks HTTP exchanges against the document. It is safe for concurrent use.
+type Validator struct {
 	doc    *openapi3.T
 	router routers.Router
 
@@ -44,58 +46,30 @@ type SpecValidator struct {
 // maxPassed bounds the memory of validated exchanges.
 const maxPassed = 1 << 16
 
-var (
-	defaultOnce      sync.Once
-	defaultValidator *SpecValidator
-	defaultErr       error
-)
-
-// DefaultSpecValidator loads the document at SpecRelPath (found by walking up from the working directory
-// to go.mod) once per process.
-func DefaultSpecValidator() (*SpecValidator, error) {
-	defaultOnce.Do(func() {
-		path, err := FindSpec()
-		if err != nil {
-			defaultErr = err
-			return
-		}
-		defaultValidator, defaultErr = LoadSpecValidator(path)
-	})
-	return defaultValidator, defaultErr
-}
-
-// FindSpec returns the path of the Hetzner OpenAPI document next to the repository root.
-func FindSpec() (string, error) {
-	root, err := testsupport.FindRepoRoot()
+// Load loads and prepares the document at path (see LoadBytes).
+func Load(path string) (*Validator, error) {
+	raw, err := os.ReadFile(path)
 	if err != nil {
-		return "", fmt.Errorf("simtest: %w", err)
+		return nil, fmt.Errorf("specvalidate: reading %s: %w", path, err)
 	}
-	p := filepath.Join(root, filepath.FromSlash(SpecRelPath))
-	if _, err := os.Stat(p); err != nil {
-		return "", fmt.Errorf("simtest: Hetzner OpenAPI document: %w", err)
-	}
-	return p, nil
+	return LoadBytes(raw)
 }
 
-// LoadSpecValidator loads and prepares the document at path:
+// LoadBytes loads and prepares a document:
 //   - response keys "4xx"/"5xx" are read as the "4XX"/"5XX" ranges OpenAPI defines;
 //   - request fields documented as "ID or name" strings also accept integers (hcloud-go sends IDs as
 //     numbers and the real API accepts both);
 //   - servers are replaced by "/v1" so any host matches.
-func LoadSpecValidator(path string) (*SpecValidator, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("simtest: reading %s: %w", path, err)
-	}
+func LoadBytes(raw []byte) (*Validator, error) {
 	raw = bytes.ReplaceAll(raw, []byte(`"4xx":`), []byte(`"4XX":`))
 	raw = bytes.ReplaceAll(raw, []byte(`"5xx":`), []byte(`"5XX":`))
 	loader := openapi3.NewLoader()
 	doc, err := loader.LoadFromData(raw)
 	if err != nil {
-		return nil, fmt.Errorf("simtest: loading %s: %w", path, err)
+		return nil, fmt.Errorf("specvalidate: loading: %w", err)
 	}
 	if !doc.IsOpenAPI31OrLater() {
-		return nil, fmt.Errorf("simtest: %s is OpenAPI %s, want 3.1", path, doc.OpenAPI)
+		return nil, fmt.Errorf("specvalidate: the document is OpenAPI %s, want 3.1", doc.OpenAPI)
 	}
 	doc.Servers = openapi3.Servers{{URL: "/v1"}}
 	for _, item := range doc.Paths.Map() {
@@ -112,9 +86,9 @@ func LoadSpecValidator(path string) (*SpecValidator, error) {
 	}
 	router, err := legacy.NewRouter(doc)
 	if err != nil {
-		return nil, fmt.Errorf("simtest: routing %s: %w", path, err)
+		return nil, fmt.Errorf("specvalidate: routing: %w", err)
 	}
-	return &SpecValidator{doc: doc, router: router, passed: map[[sha256.Size]byte]bool{}}, nil
+	return &Validator{doc: doc, router: router, passed: map[[sha256.Size]byte]bool{}}, nil
 }
 
 // widenIDOrName lets string fields described as "ID or name" also be integers.
@@ -157,7 +131,7 @@ type Exchange struct {
 // Check validates one exchange: the response always (status, headers, body against the operation's
 // schema), the request body only when the response was a success (a request the document rejects must
 // not succeed). Unknown routes answered with 404 or 405 are not checked.
-func (v *SpecValidator) Check(ctx context.Context, ex Exchange) error {
+func (v *Validator) Check(ctx context.Context, ex Exchange) error {
 	req := ex.Request.Clone(ctx)
 	req.Body = io.NopCloser(bytes.NewReader(ex.RequestBody))
 	route, params, err := v.router.FindRoute(req)
@@ -232,7 +206,7 @@ func normalizedErrorBody(body []byte) []byte {
 }
 
 // check validates one exchange against its operation.
-func (v *SpecValidator) check(ctx context.Context, req *http.Request, route *routers.Route, params map[string]string, ex Exchange) error {
+func (v *Validator) check(ctx context.Context, req *http.Request, route *routers.Route, params map[string]string, ex Exchange) error {
 	opts := &openapi3filter.Options{
 		AuthenticationFunc:    openapi3filter.NoopAuthenticationFunc,
 		IncludeResponseStatus: true,
@@ -257,29 +231,29 @@ func (v *SpecValidator) check(ctx context.Context, req *http.Request, route *rou
 	return nil
 }
 
-// ValidatingHandler serves next and checks every exchange with a SpecValidator, keeping the failures.
+// Handler serves next and checks every exchange with a Validator, keeping the failures.
 //
 // An exchange the client abandoned is not checked: when the request's context was done before next wrote
 // anything (a latency fault or a slow handler outlived the client's deadline, or the client hung up), no
 // client can see the response, and next typically writes none at all, which would otherwise read as "200
 // with no Content-Type". Such exchanges are counted by Abandoned instead. A handler that writes nothing
 // while its client still waits is checked, and fails.
-type ValidatingHandler struct {
+type Handler struct {
 	next http.Handler
-	v    *SpecValidator
+	v    *Validator
 
 	mu        sync.Mutex
 	failures  []string
 	abandoned int
 }
 
-// NewValidatingHandler wraps next.
-func NewValidatingHandler(v *SpecValidator, next http.Handler) *ValidatingHandler {
-	return &ValidatingHandler{next: next, v: v}
+// NewHandler wraps next, checking every exchange with v.
+func NewHandler(v *Validator, next http.Handler) *Handler {
+	return &Handler{next: next, v: v}
 }
 
 // Failures returns the failures so far.
-func (h *ValidatingHandler) Failures() []string {
+func (h *Handler) Failures() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return append([]string(nil), h.failures...)
@@ -287,7 +261,7 @@ func (h *ValidatingHandler) Failures() []string {
 
 // Abandoned returns how many exchanges were not checked because the client had gone before a response was
 // written.
-func (h *ValidatingHandler) Abandoned() int {
+func (h *Handler) Abandoned() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.abandoned
@@ -295,7 +269,7 @@ func (h *ValidatingHandler) Abandoned() int {
 
 // ServeHTTP serves the request through next and validates the exchange, unless the connection was hijacked
 // or the client abandoned the request before next wrote.
-func (h *ValidatingHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, 2<<20))
 	if err != nil {
 		http.Error(w, "reading the request failed", http.StatusBadRequest)
@@ -366,25 +340,8 @@ func (w *recordingWriter) Write(b []byte) (int, error) {
 func (w *recordingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	hj, ok := w.ResponseWriter.(http.Hijacker)
 	if !ok {
-		return nil, nil, errors.New("simtest: response writer cannot hijack")
+		return nil, nil, errors.New("specvalidate: response writer cannot hijack")
 	}
 	w.hijacked = true
 	return hj.Hijack()
-}
-
-// newValidatingHandler wraps next with the process-wide validator, failing t when it cannot load.
-func newValidatingHandler(t testing.TB, next http.Handler) *ValidatingHandler {
-	t.Helper()
-	v, err := DefaultSpecValidator()
-	if err != nil {
-		t.Fatalf("simtest: %v", err)
-	}
-	return NewValidatingHandler(v, next)
-}
-
-// report fails t with every recorded failure.
-func (h *ValidatingHandler) report(t testing.TB) {
-	for _, f := range h.Failures() {
-		t.Errorf("simulator exchange does not match the Hetzner OpenAPI document: %s", f)
-	}
 }
