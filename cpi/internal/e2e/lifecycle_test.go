@@ -20,7 +20,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/hcloudsim"
-	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/hcloudsim/simtest"
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/internal/simtest"
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/shim"
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/shim/shimtest"
