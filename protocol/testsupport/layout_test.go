@@ -22,15 +22,6 @@ func isTestHelper(importPath string) bool {
 	return name == "testsupport" || strings.HasSuffix(name, "test")
 }
 
-// helperImportsUntilTheirSplit are production packages that still import a
-// test helper, each waiting for a change in flight elsewhere; the list only
-// shrinks.
-var helperImportsUntilTheirSplit = map[string]bool{
-	// hcloud-sim's main starts the simulator through simtest until the spec
-	// validator is split from the test-only starter.
-	"github.com/nanobox-hcloud/nanobox-hcloud/cmd/hcloud-sim": true,
-}
-
 // goList is `go list -f format ./...` over the whole module, one line per
 // package.
 func goList(t *testing.T, format string) []string {
@@ -61,9 +52,6 @@ func TestProductionCodeImportsNoTestHelper(t *testing.T) {
 			continue
 		}
 		assert.NotContains(t, imports, "testing", "%s imports testing outside its tests: name it as a test helper (…test, testsupport) or move the code into a _test.go file", pkg)
-		if helperImportsUntilTheirSplit[pkg] {
-			continue
-		}
 		for _, imp := range imports {
 			assert.False(t, isTestHelper(imp), "%s imports the test helper %s outside its tests", pkg, imp)
 		}

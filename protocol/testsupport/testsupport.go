@@ -55,14 +55,6 @@ func RepoRoot(t testing.TB) string {
 	return root
 }
 
-// ReferenceFile is the path of name in ../shared/reference/ beside the
-// repository root. Deprecated: a user's clone has nothing beside it; read
-// the repository's own copies (CatalogFixturePath, shim.BaseOpenAPI).
-func ReferenceFile(t testing.TB, name string) string {
-	t.Helper()
-	return filepath.Join(RepoRoot(t), "..", "shared", "reference", name)
-}
-
 // CatalogFixturePath is the Hetzner catalog fixture (GET /v1/locations and
 // GET /v1/server_types in one file, with prices), relative to the
 // repository root: the one copy, which the simulator embeds and
