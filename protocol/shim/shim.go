@@ -247,6 +247,7 @@ func (s *Shim) routes() http.Handler {
 	mux.Handle("/healthz", s.opsEndpoint("/healthz", http.HandlerFunc(s.serveHealth)))
 	mux.Handle("/metrics", s.opsEndpoint("/metrics", s.metrics.handler()))
 	mux.Handle("/openapi.json", s.opsEndpoint("/openapi.json", http.HandlerFunc(s.serveOpenAPI)))
+	s.registerLanding(mux)
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		setRoute(w, "unmatched")
 		writeErrors(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s", r.Method, shownPath(r)))
