@@ -51,6 +51,7 @@ type Config struct {
 	BootstrapScript       string            `json:"bootstrap_script"`
 	BootstrapTimeout      int               `json:"bootstrap_timeout_seconds"`
 	StateDir              string            `json:"state_dir"`
+	Agent                 Agent             `json:"agent"`
 }
 
 // Network is the private network every server joins.
@@ -141,6 +142,7 @@ func (c *Config) applyDefaults() {
 	if c.BootstrapTimeout == 0 {
 		c.BootstrapTimeout = 900
 	}
+	c.Agent.applyDefaults()
 }
 
 // Load reads, defaults and validates the file at path. An empty path means
@@ -356,6 +358,7 @@ func (c *Config) Validate() error {
 	if c.Catalog.CacheDir != "" && !filepath.IsAbs(c.Catalog.CacheDir) {
 		add("catalog.cache_dir: %q must be an absolute path", c.Catalog.CacheDir)
 	}
+	c.Agent.validate(add)
 	if len(p) > 0 {
 		return &ProblemsError{Problems: p}
 	}

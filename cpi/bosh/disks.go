@@ -1,0 +1,328 @@
+package bosh
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/google/uuid"
+	"github.com/hetznercloud/hcloud-go/v2/hcloud"
+)
+
+// Hetzner Volume sizes, in GB.
+const (
+	MinVolumeGB = 10
+	MaxVolumeGB = 10240
+)
+
+// DiskProperties are create_disk's cloud_properties (a disk_type's or disk
+// pool's). Unknown keys are a CpiError.
+type DiskProperties struct {
+	Location string            `json:"location"` // only without a VM; default defaults.region
+	Labels   map[string]string `json:"labels"`
+}
+
+// DiskHint is attach_disk's v2 answer: where the agent finds the volume.
+type DiskHint struct {
+	Path string `json:"path"`
+}
+
+// DevicePath is where a Hetzner Volume appears on its server (the API's
+// linux_device).
+func DevicePath(volumeID int64) string {
+	return "/dev/disk/by-id/scsi-0HC_Volume_" + strconv.FormatInt(volumeID, 10)
+}
+
+// volumeGB is a size in MiB as whole GB for Hetzner: rounded up, at least
+// MinVolumeGB. Hetzner's "GB" are counted as GiB here.
+func volumeGB(op string, sizeMiB int64) (int, error) {
+	if sizeMiB <= 0 {
+		return 0, newError(CpiError, "%s: size %d MiB must be positive", op, sizeMiB)
+	}
+	gb := (sizeMiB + 1023) / 1024
+	if gb > MaxVolumeGB {
+		return 0, newError(CpiError, "%s: %d MiB is more than a Hetzner Volume holds (%d GB)", op, sizeMiB, MaxVolumeGB)
+	}
+	return max(int(gb), MinVolumeGB), nil
+}
+
+// CreateDisk answers create_disk: a Hetzner Volume, unformatted (the agent
+// partitions it), in the VM's location (or the cloud properties', or
+// defaults.region without a VM). A create whose answer was lost, or that
+// hcloud-go retried after Hetzner had made it, adopts the volume by its
+// name, unique to this call.
+func (c *CPI) CreateDisk(ctx context.Context, sizeMiB int64, props DiskProperties, vmCID string) (string, error) {
+	const op = "create_disk"
+	gb, err := volumeGB(op, sizeMiB)
+	if err != nil {
+		return "", err
+	}
+	if err := checkLabels(op, props.Labels); err != nil {
+		return "", err
+	}
+	location := props.Location
+	if vmCID != "" {
+		server, err := c.ownServer(ctx, op, vmCID)
+		if err != nil {
+			return "", err
+		}
+		if server == nil {
+			return "", newError(VMNotFound, "%s: server %s does not exist", op, vmCID)
+		}
+		if location != "" && server.Location != nil && location != server.Location.Name {
+			return "", newError(CpiError, "%s: cloud_properties.location %s differs from the VM's location %s", op, location, server.Location.Name)
+		}
+		if server.Location != nil {
+			location = server.Location.Name
+		}
+	}
+	if location == "" {
+		location = c.cfg.Defaults.Region
+	}
+	client, err := c.hcloud()
+	if err != nil {
+		return "", err
+	}
+	name := "disk-" + uuid.NewString()
+	result, _, err := client.Volume.Create(ctx, hcloud.VolumeCreateOpts{
+		Name: name, Size: gb, Location: &hcloud.Location{Name: location}, Labels: c.ownLabels("disk", props.Labels),
+	})
+	if err != nil {
+		if hcloud.IsError(err, hcloud.ErrorCodeUniquenessError) || outcomeUnknown(err) {
+			if v := c.findVolume(ctx, client, name); v != nil {
+				c.log.Warnf("%s: the create answered %v, but volume %d (%s) exists; using it", op, err, v.ID, name)
+				return strconv.FormatInt(v.ID, 10), nil
+			}
+		}
+		return "", cloudError(op, err)
+	}
+	if result.Volume == nil {
+		return "", newError(CloudError, "%s: Hetzner answered without a volume", op)
+	}
+	if err := c.wait(ctx, op, result.Action); err != nil {
+		return "", err
+	}
+	c.log.Infof("%s: created volume %d (%d GB in %s)", op, result.Volume.ID, gb, location)
+	return strconv.FormatInt(result.Volume.ID, 10), nil
+}
+
+func (c *CPI) findVolume(ctx context.Context, client *hcloud.Client, name string) *hcloud.Volume {
+	cctx, cancel := cleanupContext(ctx)
+	defer cancel()
+	v, _, err := client.Volume.GetByName(cctx, name)
+	if err != nil || v == nil || !ours(v.Labels) {
+		return nil
+	}
+	return v
+}
+
+// lookupVolume fetches a volume: nil when it does not exist or is labelled
+// nanobox=false; foreign when it is not this CPI's (and allow_foreign is
+// off).
+func (c *CPI) lookupVolume(ctx context.Context, op, cid string) (v *hcloud.Volume, foreign bool, err error) {
+	id, err := parseCID(op, "disk", cid)
+	if err != nil {
+		return nil, false, err
+	}
+	client, err := c.hcloud()
+	if err != nil {
+		return nil, false, err
+	}
+	v, _, err = client.Volume.GetByID(ctx, id)
+	if err != nil {
+		return nil, false, cloudError(op, err)
+	}
+	if v == nil || hidden(v.Labels) {
+		return nil, false, nil
+	}
+	return v, !ours(v.Labels) && !c.cfg.AllowForeign, nil
+}
+
+// ownVolume is lookupVolume for a change: DiskNotFound when missing,
+// CloudError when foreign.
+func (c *CPI) ownVolume(ctx context.Context, op, cid string) (*hcloud.Volume, error) {
+	v, foreign, err := c.lookupVolume(ctx, op, cid)
+	switch {
+	case err != nil:
+		return nil, err
+	case v == nil:
+		return nil, newError(DiskNotFound, "%s: disk %s does not exist", op, cid)
+	case foreign:
+		return nil, newError(CloudError, "%s: volume %d was not created by this CPI (no managed-by=%s label); it is left alone", op, v.ID, managedByValue)
+	}
+	return v, nil
+}
+
+// DeleteDisk answers delete_disk: success when the volume is already gone;
+// an attached volume is detached first.
+func (c *CPI) DeleteDisk(ctx context.Context, cid string) error {
+	const op = "delete_disk"
+	v, foreign, err := c.lookupVolume(ctx, op, cid)
+	switch {
+	case err != nil:
+		return err
+	case v == nil:
+		c.log.Infof("%s: disk %s is already gone", op, cid)
+		return nil
+	case foreign:
+		return newError(CloudError, "%s: volume %d was not created by this CPI (no managed-by=%s label); it is left alone", op, v.ID, managedByValue)
+	}
+	client, _ := c.hcloud()
+	if v.Server != nil {
+		if err := c.detach(ctx, op, client, v); err != nil {
+			return err
+		}
+	}
+	if _, err := client.Volume.Delete(ctx, v); err != nil && !hcloud.IsError(err, hcloud.ErrorCodeNotFound) {
+		return cloudError(op, err)
+	}
+	c.log.Infof("%s: deleted volume %d", op, v.ID)
+	return nil
+}
+
+func (c *CPI) detach(ctx context.Context, op string, client *hcloud.Client, v *hcloud.Volume) error {
+	action, _, err := client.Volume.Detach(ctx, v)
+	if err != nil {
+		return cloudError(op+": detaching the volume", err)
+	}
+	return c.wait(ctx, op+": detaching the volume", action)
+}
+
+// AttachDisk answers attach_disk and returns the disk hint. A volume
+// already on that server is success with the same hint; one on another
+// server is a CloudError (detach it first).
+func (c *CPI) AttachDisk(ctx context.Context, vmCID, diskCID string) (DiskHint, error) {
+	const op = "attach_disk"
+	server, err := c.ownServer(ctx, op, vmCID)
+	if err != nil {
+		return DiskHint{}, err
+	}
+	if server == nil {
+		return DiskHint{}, newError(VMNotFound, "%s: server %s does not exist", op, vmCID)
+	}
+	v, err := c.ownVolume(ctx, op, diskCID)
+	if err != nil {
+		return DiskHint{}, err
+	}
+	hint := DiskHint{Path: DevicePath(v.ID)}
+	switch {
+	case v.Server != nil && v.Server.ID == server.ID:
+		return hint, nil
+	case v.Server != nil:
+		return DiskHint{}, newError(CloudError, "%s: volume %d is attached to server %d; detach it first", op, v.ID, v.Server.ID)
+	case v.Location != nil && server.Location != nil && v.Location.Name != server.Location.Name:
+		return DiskHint{}, newError(CloudError, "%s: volume %d is in %s and server %d in %s; a volume attaches only to a server in its own location",
+			op, v.ID, v.Location.Name, server.ID, server.Location.Name)
+	}
+	client, _ := c.hcloud()
+	action, _, err := client.Volume.AttachWithOpts(ctx, v, hcloud.VolumeAttachOpts{Server: server, Automount: hcloud.Ptr(false)})
+	if err != nil {
+		if hcloud.IsError(err, hcloud.ErrorCodeVolumeAlreadyAttached) || outcomeUnknown(err) {
+			// A retried attach that Hetzner had carried out.
+			if now, _, gerr := client.Volume.GetByID(ctx, v.ID); gerr == nil && now != nil && now.Server != nil && now.Server.ID == server.ID {
+				return hint, nil
+			}
+		}
+		return DiskHint{}, cloudError(op, err)
+	}
+	if err := c.wait(ctx, op, action); err != nil {
+		return DiskHint{}, err
+	}
+	c.log.Infof("%s: attached volume %d to server %d", op, v.ID, server.ID)
+	return hint, nil
+}
+
+// DetachDisk answers detach_disk: success when the volume is not attached
+// at all; DiskNotAttached when it is on another server.
+func (c *CPI) DetachDisk(ctx context.Context, vmCID, diskCID string) error {
+	const op = "detach_disk"
+	vmID, err := parseCID(op, "VM", vmCID)
+	if err != nil {
+		return err
+	}
+	v, err := c.ownVolume(ctx, op, diskCID)
+	if err != nil {
+		return err
+	}
+	switch {
+	case v.Server == nil:
+		return nil
+	case v.Server.ID != vmID:
+		return newError(DiskNotAttached, "%s: volume %d is attached to server %d, not %d", op, v.ID, v.Server.ID, vmID)
+	}
+	client, _ := c.hcloud()
+	return c.detach(ctx, op, client, v)
+}
+
+// HasDisk answers has_disk: whether the volume exists and is this CPI's.
+func (c *CPI) HasDisk(ctx context.Context, cid string) (bool, error) {
+	v, foreign, err := c.lookupVolume(ctx, "has_disk", cid)
+	if err != nil {
+		return false, err
+	}
+	return v != nil && !foreign, nil
+}
+
+// GetDisks answers get_disks: the ids of the volumes attached to the
+// server ([] when none).
+func (c *CPI) GetDisks(ctx context.Context, vmCID string) ([]string, error) {
+	const op = "get_disks"
+	server, err := c.ownServer(ctx, op, vmCID)
+	if err != nil {
+		return nil, err
+	}
+	if server == nil {
+		return nil, newError(VMNotFound, "%s: server %s does not exist", op, vmCID)
+	}
+	out := []string{}
+	for _, v := range server.Volumes {
+		if v != nil {
+			out = append(out, strconv.FormatInt(v.ID, 10))
+		}
+	}
+	return out, nil
+}
+
+// SetDiskMetadata answers set_disk_metadata like set_vm_metadata.
+func (c *CPI) SetDiskMetadata(ctx context.Context, cid string, metadata map[string]any) error {
+	const op = "set_disk_metadata"
+	v, err := c.ownVolume(ctx, op, cid)
+	if err != nil {
+		return err
+	}
+	client, _ := c.hcloud()
+	if _, _, err := client.Volume.Update(ctx, v, hcloud.VolumeUpdateOpts{Labels: mergeLabels(v.Labels, MetadataLabels(metadata))}); err != nil {
+		return cloudError(op, err)
+	}
+	return nil
+}
+
+// ResizeDisk answers resize_disk: grow only; a smaller size is
+// NotSupported, the same size is success.
+func (c *CPI) ResizeDisk(ctx context.Context, cid string, sizeMiB int64) error {
+	const op = "resize_disk"
+	gb, err := volumeGB(op, sizeMiB)
+	if err != nil {
+		return err
+	}
+	v, err := c.ownVolume(ctx, op, cid)
+	if err != nil {
+		return err
+	}
+	switch {
+	case gb < v.Size:
+		return newError(NotSupported, "%s: volume %d has %d GB and Hetzner Volumes cannot shrink (asked for %d GB)", op, v.ID, v.Size, gb)
+	case gb == v.Size:
+		return nil
+	}
+	client, _ := c.hcloud()
+	action, _, err := client.Volume.Resize(ctx, v, gb)
+	if err != nil {
+		return cloudError(op, err)
+	}
+	return c.wait(ctx, op, action)
+}
+
+// errNoSnapshots answers snapshot_disk and delete_snapshot.
+func errNoSnapshots(op string) error {
+	return newError(NotSupported, "%s: Hetzner Volumes have no snapshots", op)
+}

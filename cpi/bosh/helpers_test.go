@@ -1,0 +1,153 @@
+package bosh_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hetznercloud/hcloud-go/v2/hcloud"
+	"github.com/stretchr/testify/require"
+
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/bosh"
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/config"
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/hcloudsim"
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/hcloudsim/simtest"
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
+)
+
+const testMbus = "https://mbus:secret@0.0.0.0:6868"
+
+// fixture is a simulator and the config of a CPI pointed at it.
+type fixture struct {
+	t   *testing.T
+	sim *simtest.Env
+	cfg *config.Config
+	api *hcloud.Client // the test's own view of the simulator
+	rec *recorder      // what the CPI sent
+}
+
+// recorder keeps the body of every server create the CPI sends, by name.
+type recorder struct {
+	mu      sync.Mutex
+	creates map[string][]byte
+}
+
+func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method == http.MethodPost && strings.HasSuffix(req.URL.Path, "/v1/servers") && req.Body != nil {
+		body, err := io.ReadAll(req.Body)
+		if err != nil {
+			return nil, err
+		}
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		var named struct {
+			Name string `json:"name"`
+		}
+		if json.Unmarshal(body, &named) == nil {
+			r.mu.Lock()
+			r.creates[named.Name] = body
+			r.mu.Unlock()
+		}
+	}
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+func (r *recorder) createBody(name string) ([]byte, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	b, ok := r.creates[name]
+	return b, ok
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	sim := simtest.Start(t, hcloudsim.Options{})
+	dir := t.TempDir()
+	raw, err := json.Marshal(map[string]any{
+		"token":     sim.Token,
+		"endpoint":  sim.URL,
+		"state_dir": filepath.Join(dir, "state"),
+		"catalog":   map[string]any{"cache_dir": filepath.Join(dir, "cache")},
+		"timeouts":  map[string]any{"call_seconds": 30, "poll_interval_ms": 10},
+		"agent":     map[string]any{"mbus": testMbus, "ntp": []string{"ntp.hetzner.de"}},
+	})
+	require.NoError(t, err)
+	cfg, err := config.Parse(raw)
+	require.NoError(t, err)
+	return &fixture{t: t, sim: sim, cfg: cfg, api: sim.Client(), rec: &recorder{creates: map[string][]byte{}}}
+}
+
+func (f *fixture) env() bosh.Env {
+	return bosh.Env{Config: f.cfg, RetryBackoff: func(int) time.Duration { return 0 }, HTTPClient: &http.Client{Transport: f.rec}}
+}
+
+// cpi is a CPI for one call with the given context.
+func (f *fixture) cpi(context string) *bosh.CPI {
+	f.t.Helper()
+	env := f.env()
+	if context != "" {
+		env.Context = json.RawMessage(context)
+	}
+	c, err := bosh.New(env)
+	require.NoError(f.t, err)
+	return c
+}
+
+// call runs one method through the table, as the dispatcher does.
+func (f *fixture) call(apiVersion int, method string, args ...any) (any, error) {
+	f.t.Helper()
+	raw := make([]json.RawMessage, len(args))
+	for i, a := range args {
+		b, err := json.Marshal(a)
+		require.NoError(f.t, err)
+		raw[i] = b
+	}
+	return bosh.Serve(context.Background(), f.env(), bosh.Call{Method: method, Arguments: raw, APIVersion: apiVersion})
+}
+
+// boshErr asserts err is a BOSH error of type want and returns it.
+func boshErr(t *testing.T, err error, want protocol.ErrorType) *protocol.Error {
+	t.Helper()
+	require.Error(t, err)
+	pe, ok := err.(*protocol.Error)
+	require.True(t, ok, "want a *protocol.Error, got %T: %v", err, err)
+	require.Equal(t, want, pe.Type, "message: %s", pe.Message)
+	return pe
+}
+
+// ubuntuID is the id of the simulator's x86 ubuntu-24.04 image.
+func (f *fixture) ubuntuID() int64 {
+	f.t.Helper()
+	im, _, err := f.api.Image.GetByNameAndArchitecture(context.Background(), "ubuntu-24.04", hcloud.ArchitectureX86)
+	require.NoError(f.t, err)
+	require.NotNil(f.t, im)
+	return im.ID
+}
+
+// network creates a Hetzner network with a subnet in eu-central.
+func (f *fixture) network(name string, labels map[string]string) *hcloud.Network {
+	f.t.Helper()
+	_, ipRange, _ := net.ParseCIDR("10.0.0.0/16")
+	_, subnet, _ := net.ParseCIDR("10.0.1.0/24")
+	n, _, err := f.api.Network.Create(context.Background(), hcloud.NetworkCreateOpts{
+		Name: name, IPRange: ipRange, Labels: labels,
+		Subnets: []hcloud.NetworkSubnet{{Type: hcloud.NetworkSubnetTypeCloud, NetworkZone: hcloud.NetworkZoneEUCentral, IPRange: subnet}},
+	})
+	require.NoError(f.t, err)
+	return n
+}
+
+// server fetches a server by id.
+func (f *fixture) server(id int64) *hcloud.Server {
+	f.t.Helper()
+	s, _, err := f.api.Server.GetByID(context.Background(), id)
+	require.NoError(f.t, err)
+	return s
+}

@@ -1,0 +1,581 @@
+package bosh
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/hetznercloud/hcloud-go/v2/hcloud"
+)
+
+// VMProperties are create_vm's cloud_properties (a vm_type's or resource
+// pool's). Unknown keys are a CpiError, so a typo does not pass unseen.
+type VMProperties struct {
+	ServerType     string            `json:"server_type"`     // default: the config's defaults.size
+	Location       string            `json:"location"`        // default: the disks' location, else defaults.region
+	PlacementGroup string            `json:"placement_group"` // a spread group's name, created when missing
+	Labels         map[string]string `json:"labels"`          // extra labels on the server
+	Image          string            `json:"image"`           // an image id or name instead of the stemcell's
+	SSHKeys        []string          `json:"ssh_keys"`        // names or ids of SSH keys for root
+}
+
+// Network is one entry of create_vm's networks, as the director or the CLI
+// sends it. The whole object goes to the agent unchanged.
+type Network struct {
+	Type            string                 `json:"type"` // manual, dynamic or vip
+	IP              string                 `json:"ip"`
+	CloudProperties NetworkCloudProperties `json:"cloud_properties"`
+}
+
+// NetworkCloudProperties: a manual network names the Hetzner network (name
+// or id) whose subnet holds its static IP.
+type NetworkCloudProperties struct {
+	Network json.RawMessage `json:"network"`
+}
+
+// CreatedVM is create_vm's answer: the server's id, and the networks it
+// was given (a dynamic network's ip filled in with the public IPv4).
+type CreatedVM struct {
+	CID      string
+	Networks map[string]json.RawMessage
+}
+
+// vmRequest is a checked create_vm request.
+type vmRequest struct {
+	agentID, name, location, serverType string
+	image                               *hcloud.Image
+	props                               VMProperties
+	networks                            map[string]json.RawMessage
+	manual                              []manualNetwork
+	dynamic                             []string
+	userData                            string
+}
+
+// manualNetwork is a manual network: the Hetzner network and the static IP.
+type manualNetwork struct {
+	name      string
+	networkID string // as given: a name or an id
+	ip        string
+	network   *hcloud.Network
+}
+
+var agentIDPattern = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,56}[A-Za-z0-9])?$`)
+})
+
+// ServerName is the name of the server of an agent: "vm-<agent id>". The
+// agent id is also the label bosh-agent-id, by which a create_vm retried
+// after a lost answer finds the server it made.
+func ServerName(agentID string) string { return "vm-" + agentID }
+
+// CreateVM answers create_vm. It creates the server stopped when a manual
+// network needs attaching (so the agent's first DHCP already sees the
+// static IP), attaches it, and starts it. It never makes two servers for
+// one agent id: a create that Hetzner answers with uniqueness_error, or
+// whose answer was lost, adopts the server of that agent and finishes it.
+// When finishing fails, the server is deleted again (VMCreationFailed,
+// ok_to_retry when a retry can succeed).
+func (c *CPI) CreateVM(ctx context.Context, agentID, stemcellCID string, props VMProperties,
+	networks map[string]json.RawMessage, diskCIDs []string, env json.RawMessage) (CreatedVM, error) {
+	const op = "create_vm"
+	req, err := c.checkVM(ctx, op, agentID, stemcellCID, props, networks, diskCIDs, env)
+	if err != nil {
+		return CreatedVM{}, err
+	}
+	client, err := c.hcloud()
+	if err != nil {
+		return CreatedVM{}, err
+	}
+	server, err := c.createServer(ctx, op, client, req)
+	if err != nil {
+		return CreatedVM{}, err
+	}
+	if err := c.finishVM(ctx, op, client, req, server); err != nil {
+		return CreatedVM{}, c.undoVM(ctx, op, client, server, err)
+	}
+	final, _, err := client.Server.GetByID(ctx, server.ID)
+	if err == nil && final != nil {
+		server = final
+	}
+	return CreatedVM{CID: strconv.FormatInt(server.ID, 10), Networks: answerNetworks(req, server)}, nil
+}
+
+// checkVM checks every argument before anything is created; the lookups it
+// needs (image, networks, disks) are reads.
+func (c *CPI) checkVM(ctx context.Context, op, agentID, stemcellCID string, props VMProperties,
+	networks map[string]json.RawMessage, diskCIDs []string, env json.RawMessage) (*vmRequest, error) {
+	if !agentIDPattern().MatchString(agentID) {
+		return nil, newError(CpiError, "%s: agent id %q must be 1-58 letters, digits and '-'", op, truncate(agentID, 70))
+	}
+	if err := checkLabels(op, props.Labels); err != nil {
+		return nil, err
+	}
+	req := &vmRequest{agentID: agentID, name: ServerName(agentID), props: props, networks: networks,
+		serverType: props.ServerType, location: props.Location}
+	if req.serverType == "" {
+		req.serverType = c.cfg.Defaults.Size
+	}
+	if err := c.checkNetworks(op, req); err != nil {
+		return nil, err
+	}
+	client, err := c.hcloud()
+	if err != nil {
+		return nil, err
+	}
+	if err := c.diskLocation(ctx, op, client, req, diskCIDs); err != nil {
+		return nil, err
+	}
+	if req.location == "" {
+		req.location = c.cfg.Defaults.Region
+	}
+	if req.image, err = c.vmImage(ctx, op, client, stemcellCID, props.Image); err != nil {
+		return nil, err
+	}
+	for i := range req.manual {
+		m := &req.manual[i]
+		n, _, err := client.Network.Get(ctx, m.networkID)
+		if err != nil {
+			return nil, cloudError(op+": looking up network "+m.networkID, err)
+		}
+		if n == nil || hidden(n.Labels) {
+			return nil, newError(CpiError, "%s: network %q (cloud_properties.network of %s) does not exist in this Hetzner project", op, m.networkID, m.name)
+		}
+		m.network = n
+	}
+	if req.userData, err = c.agentSettings(op, agentID, req.name, networks, env); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+// checkNetworks sorts the networks: manual ones need cloud_properties.network
+// and an ip; dynamic ones use the public IP; vip is not supported.
+func (c *CPI) checkNetworks(op string, req *vmRequest) error {
+	for _, name := range sortedKeys(req.networks) {
+		var n Network
+		if err := json.Unmarshal(req.networks[name], &n); err != nil {
+			return newError(CpiError, "%s: network %q is not a network object", op, name)
+		}
+		switch n.Type {
+		case "manual", "":
+			id := networkRef(n.CloudProperties.Network)
+			if id == "" {
+				return newError(CpiError, "%s: manual network %q needs cloud_properties.network: the name or id of the Hetzner network whose subnet holds its IP", op, name)
+			}
+			if net.ParseIP(n.IP).To4() == nil {
+				return newError(CpiError, "%s: manual network %q needs an IPv4 ip, got %q", op, name, truncate(n.IP, 40))
+			}
+			req.manual = append(req.manual, manualNetwork{name: name, networkID: id, ip: n.IP})
+		case "dynamic":
+			req.dynamic = append(req.dynamic, name)
+		case "vip":
+			return newError(NotSupported, "%s: network %q is a vip network, which this CPI does not support; use a dynamic network for the server's public IP", op, name)
+		default:
+			return newError(CpiError, "%s: network %q has type %q; expected manual or dynamic", op, name, n.Type)
+		}
+	}
+	return nil
+}
+
+// networkRef is cloud_properties.network as a string: a name, or an id
+// given as a number or a string.
+func networkRef(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return strings.TrimSpace(s)
+	}
+	var n json.Number
+	if json.Unmarshal(raw, &n) == nil {
+		return n.String()
+	}
+	return ""
+}
+
+// diskLocation places the VM where its disks are: a location given in the
+// cloud properties must be theirs, since a volume attaches only to a server
+// in its own location.
+func (c *CPI) diskLocation(ctx context.Context, op string, client *hcloud.Client, req *vmRequest, diskCIDs []string) error {
+	for _, cid := range diskCIDs {
+		id, err := parseCID(op, "disk", cid)
+		if err != nil {
+			return err
+		}
+		v, _, err := client.Volume.GetByID(ctx, id)
+		if err != nil {
+			return cloudError(op+": looking up disk "+cid, err)
+		}
+		if v == nil || v.Location == nil || hidden(v.Labels) {
+			continue // a hint only; attach_disk will say what is wrong
+		}
+		if req.location == "" {
+			req.location = v.Location.Name
+		}
+		if req.location != v.Location.Name {
+			return newError(CpiError, "%s: disk %s is in %s but the VM is asked for in %s; a volume attaches only to a server in its own location", op, cid, v.Location.Name, req.location)
+		}
+	}
+	return nil
+}
+
+// vmImage is the image to boot: the cloud properties' image, else the
+// stemcell's.
+func (c *CPI) vmImage(ctx context.Context, op string, client *hcloud.Client, stemcellCID, override string) (*hcloud.Image, error) {
+	if override != "" {
+		if _, err := strconv.ParseInt(override, 10, 64); err != nil {
+			return &hcloud.Image{Name: override}, nil // Hetzner picks the server type's architecture
+		}
+		stemcellCID = override
+	}
+	id, err := parseCID(op, "stemcell", stemcellCID)
+	if err != nil {
+		return nil, err
+	}
+	image, _, err := client.Image.GetByID(ctx, id)
+	if err != nil {
+		return nil, cloudError(op+": looking up the stemcell's image", err)
+	}
+	if image == nil || hidden(image.Labels) {
+		return nil, newError(CpiError, "%s: the stemcell's image %d does not exist any more", op, id)
+	}
+	return image, nil
+}
+
+// createServer creates the server, or adopts the one an earlier attempt
+// for this agent made.
+func (c *CPI) createServer(ctx context.Context, op string, client *hcloud.Client, req *vmRequest) (*hcloud.Server, error) {
+	labels := c.ownLabels("vm", req.props.Labels)
+	labels[LabelAgentID] = req.agentID
+	opts := hcloud.ServerCreateOpts{
+		Name:             req.name,
+		ServerType:       &hcloud.ServerType{Name: req.serverType},
+		Image:            req.image,
+		Location:         &hcloud.Location{Name: req.location},
+		UserData:         req.userData,
+		Labels:           labels,
+		StartAfterCreate: hcloud.Ptr(len(req.manual) == 0),
+		// PublicNet stays nil: the agent fetches its settings over eth0,
+		// the public NIC, and an empty ServerCreatePublicNet disables it.
+	}
+	for _, k := range req.props.SSHKeys {
+		opts.SSHKeys = append(opts.SSHKeys, sshKeyRef(k))
+	}
+	if req.props.PlacementGroup != "" {
+		pg, err := c.placementGroup(ctx, op, client, req.props.PlacementGroup)
+		if err != nil {
+			return nil, err
+		}
+		opts.PlacementGroup = pg
+	}
+	result, _, err := client.Server.Create(ctx, opts)
+	if err != nil {
+		if hcloud.IsError(err, hcloud.ErrorCodeUniquenessError) || outcomeUnknown(err) {
+			if server := c.findAgentServer(ctx, client, req); server != nil {
+				c.log.Warnf("%s: the create answered %v, but server %d of agent %s exists; finishing it", op, err, server.ID, req.agentID)
+				return server, nil
+			}
+		}
+		return nil, vmCreationFailed(op+": creating the server", err)
+	}
+	if result.Server == nil {
+		return nil, newError(VMCreationFailed, "%s: Hetzner answered without a server", op)
+	}
+	c.log.Infof("%s: created server %d (%s, %s in %s)", op, result.Server.ID, req.name, req.serverType, req.location)
+	if err := c.wait(ctx, op+": waiting for the server's creation", result.Action); err != nil {
+		return nil, c.undoVM(ctx, op, client, result.Server, err)
+	}
+	for _, a := range result.NextActions {
+		if err := c.wait(ctx, op+": waiting for the server's start", a); err != nil {
+			return nil, c.undoVM(ctx, op, client, result.Server, err)
+		}
+	}
+	return result.Server, nil
+}
+
+func sshKeyRef(s string) *hcloud.SSHKey {
+	if id, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return &hcloud.SSHKey{ID: id}
+	}
+	return &hcloud.SSHKey{Name: s}
+}
+
+// vmCreationFailed is a failed create_vm that left nothing behind.
+func vmCreationFailed(op string, err error) error {
+	e := cloudError(op, err)
+	if e.Type != CloudError {
+		return e
+	}
+	out := *e
+	out.Type = VMCreationFailed
+	return &out
+}
+
+// findAgentServer is the server named for the agent, carrying its agent
+// id and our labels; nil when there is none (or the lookup failed).
+func (c *CPI) findAgentServer(ctx context.Context, client *hcloud.Client, req *vmRequest) *hcloud.Server {
+	cctx, cancel := cleanupContext(ctx)
+	defer cancel()
+	server, _, err := client.Server.GetByName(cctx, req.name)
+	if err != nil || server == nil || !ours(server.Labels) || server.Labels[LabelAgentID] != req.agentID {
+		return nil
+	}
+	return server
+}
+
+// placementGroup is the spread group of that name, created when missing.
+func (c *CPI) placementGroup(ctx context.Context, op string, client *hcloud.Client, name string) (*hcloud.PlacementGroup, error) {
+	pg, _, err := client.PlacementGroup.GetByName(ctx, name)
+	if err != nil {
+		return nil, cloudError(op+": looking up placement group "+name, err)
+	}
+	if pg == nil {
+		res, _, err := client.PlacementGroup.Create(ctx, hcloud.PlacementGroupCreateOpts{
+			Name: name, Type: hcloud.PlacementGroupTypeSpread, Labels: c.ownLabels("placement-group", nil),
+		})
+		switch {
+		case hcloud.IsError(err, hcloud.ErrorCodeUniquenessError):
+			pg, _, err = client.PlacementGroup.GetByName(ctx, name)
+		case err == nil:
+			pg = res.PlacementGroup
+		}
+		if err != nil {
+			return nil, cloudError(op+": creating placement group "+name, err)
+		}
+		if pg == nil {
+			return nil, newError(CloudError, "%s: Hetzner answered without a placement group", op)
+		}
+	}
+	if hidden(pg.Labels) {
+		return nil, newError(CpiError, "%s: placement group %q is labelled nanobox=false and may not be used", op, name)
+	}
+	if pg.Type != hcloud.PlacementGroupTypeSpread {
+		return nil, newError(CpiError, "%s: placement group %q is not a spread group", op, name)
+	}
+	return pg, nil
+}
+
+// finishVM attaches the manual networks with their static IPs and starts
+// the server; each step is skipped when already done, so an adopted server
+// is finished the same way.
+func (c *CPI) finishVM(ctx context.Context, op string, client *hcloud.Client, req *vmRequest, server *hcloud.Server) error {
+	for _, m := range req.manual {
+		if attachedTo(server, m.network.ID) {
+			continue
+		}
+		action, _, err := client.Server.AttachToNetwork(ctx, server, hcloud.ServerAttachToNetworkOpts{
+			Network: m.network, IP: net.ParseIP(m.ip),
+		})
+		if hcloud.IsError(err, hcloud.ErrorCodeServerAlreadyAttached) {
+			continue
+		}
+		if err != nil {
+			return cloudError(op+": attaching the server to network "+m.networkID+" with "+m.ip, err)
+		}
+		if err := c.wait(ctx, op+": attaching the server to network "+m.networkID, action); err != nil {
+			return err
+		}
+	}
+	if server.Status == hcloud.ServerStatusOff || len(req.manual) > 0 {
+		current, _, err := client.Server.GetByID(ctx, server.ID)
+		if err != nil {
+			return cloudError(op+": reading the server", err)
+		}
+		if current != nil && current.Status == hcloud.ServerStatusOff {
+			action, _, err := client.Server.Poweron(ctx, current)
+			if err != nil {
+				return cloudError(op+": starting the server", err)
+			}
+			return c.wait(ctx, op+": starting the server", action)
+		}
+	}
+	return nil
+}
+
+func attachedTo(server *hcloud.Server, networkID int64) bool {
+	for _, pn := range server.PrivateNet {
+		if pn.Network != nil && pn.Network.ID == networkID {
+			return true
+		}
+	}
+	return false
+}
+
+// undoVM deletes a server whose create_vm failed half-way. The answer is
+// VMCreationFailed when it is gone, else a CloudError naming it (a retry
+// with the same agent id adopts it).
+func (c *CPI) undoVM(ctx context.Context, op string, client *hcloud.Client, server *hcloud.Server, cause error) error {
+	e := cloudError(op, cause)
+	cctx, cancel := cleanupContext(ctx)
+	defer cancel()
+	res, _, err := client.Server.DeleteWithResult(cctx, server)
+	if err == nil && res != nil && res.Action != nil {
+		err = client.Action.WaitFor(cctx, res.Action)
+	}
+	if err != nil && !hcloud.IsError(err, hcloud.ErrorCodeNotFound) {
+		c.log.Errorf("%s: could not delete server %d after the failure: %v", op, server.ID, err)
+		return newError(CloudError, "%s; server %d was left behind (labelled %s); retrying create_vm for the same agent adopts it", e.Message, server.ID, LabelAgentID).WithRetry(true)
+	}
+	c.log.Warnf("%s: deleted server %d after the failure", op, server.ID)
+	out := *e
+	out.Type = VMCreationFailed
+	return &out
+}
+
+// answerNetworks are the networks as given, a dynamic network's ip filled
+// in with the server's public IPv4.
+func answerNetworks(req *vmRequest, server *hcloud.Server) map[string]json.RawMessage {
+	out := make(map[string]json.RawMessage, len(req.networks))
+	for k, v := range req.networks {
+		out[k] = v
+	}
+	ip := server.PublicNet.IPv4.IP
+	if ip == nil {
+		return out
+	}
+	for _, name := range req.dynamic {
+		var m map[string]any
+		if json.Unmarshal(out[name], &m) != nil {
+			continue
+		}
+		m["ip"] = ip.String()
+		if data, err := json.Marshal(m); err == nil {
+			out[name] = data
+		}
+	}
+	return out
+}
+
+// lookupServer fetches a server: nil when it does not exist or is labelled
+// nanobox=false; foreign when it is not this CPI's (and allow_foreign is
+// off).
+func (c *CPI) lookupServer(ctx context.Context, op, cid string) (server *hcloud.Server, foreign bool, err error) {
+	id, err := parseCID(op, "VM", cid)
+	if err != nil {
+		return nil, false, err
+	}
+	client, err := c.hcloud()
+	if err != nil {
+		return nil, false, err
+	}
+	server, _, err = client.Server.GetByID(ctx, id)
+	if err != nil {
+		return nil, false, cloudError(op, err)
+	}
+	if server == nil || hidden(server.Labels) {
+		return nil, false, nil
+	}
+	return server, !ours(server.Labels) && !c.cfg.AllowForeign, nil
+}
+
+// ownServer fetches a server this CPI may change: nil and no error when it
+// does not exist or is labelled nanobox=false; CloudError when it is not
+// this CPI's.
+func (c *CPI) ownServer(ctx context.Context, op, cid string) (*hcloud.Server, error) {
+	server, foreign, err := c.lookupServer(ctx, op, cid)
+	if err != nil || server == nil {
+		return nil, err
+	}
+	if foreign {
+		return nil, newError(CloudError, "%s: server %d was not created by this CPI (no managed-by=%s label); it is left alone", op, server.ID, managedByValue)
+	}
+	return server, nil
+}
+
+// DeleteVM answers delete_vm: success when the server is already gone.
+// Hetzner detaches its volumes.
+func (c *CPI) DeleteVM(ctx context.Context, cid string) error {
+	const op = "delete_vm"
+	server, err := c.ownServer(ctx, op, cid)
+	if err != nil || server == nil {
+		if server == nil && err == nil {
+			c.log.Infof("%s: server %s is already gone", op, cid)
+		}
+		return err
+	}
+	client, _ := c.hcloud()
+	res, _, err := client.Server.DeleteWithResult(ctx, server)
+	if hcloud.IsError(err, hcloud.ErrorCodeNotFound) {
+		return nil
+	}
+	if err != nil {
+		return cloudError(op, err)
+	}
+	if res != nil {
+		if err := c.wait(ctx, op, res.Action); err != nil {
+			return err
+		}
+	}
+	c.log.Infof("%s: deleted server %d", op, server.ID)
+	return nil
+}
+
+// HasVM answers has_vm: whether the server exists and is this CPI's (a
+// server labelled nanobox=false, or another's, is not).
+func (c *CPI) HasVM(ctx context.Context, cid string) (bool, error) {
+	server, foreign, err := c.lookupServer(ctx, "has_vm", cid)
+	if err != nil {
+		return false, err
+	}
+	return server != nil && !foreign, nil
+}
+
+// RebootVM answers reboot_vm: a soft reboot of a running server, a power
+// on of a stopped one.
+func (c *CPI) RebootVM(ctx context.Context, cid string) error {
+	const op = "reboot_vm"
+	server, err := c.ownServer(ctx, op, cid)
+	if err != nil {
+		return err
+	}
+	if server == nil {
+		return newError(VMNotFound, "%s: server %s does not exist", op, cid)
+	}
+	client, _ := c.hcloud()
+	var action *hcloud.Action
+	if server.Status == hcloud.ServerStatusOff {
+		action, _, err = client.Server.Poweron(ctx, server)
+	} else {
+		action, _, err = client.Server.Reboot(ctx, server)
+	}
+	if err != nil {
+		return cloudError(op, err)
+	}
+	return c.wait(ctx, op, action)
+}
+
+// SetVMMetadata answers set_vm_metadata: the metadata becomes labels (see
+// MetadataLabels) next to the server's own.
+func (c *CPI) SetVMMetadata(ctx context.Context, cid string, metadata map[string]any) error {
+	const op = "set_vm_metadata"
+	server, err := c.ownServer(ctx, op, cid)
+	if err != nil {
+		return err
+	}
+	if server == nil {
+		return newError(VMNotFound, "%s: server %s does not exist", op, cid)
+	}
+	labels := mergeLabels(server.Labels, MetadataLabels(metadata))
+	client, _ := c.hcloud()
+	if _, _, err := client.Server.Update(ctx, server, hcloud.ServerUpdateOpts{Labels: labels}); err != nil {
+		return cloudError(op, err)
+	}
+	return nil
+}
+
+// mergeLabels is current with metadata labels set; the reserved labels
+// keep their current values.
+func mergeLabels(current, metadata map[string]string) map[string]string {
+	out := make(map[string]string, len(current)+len(metadata))
+	for k, v := range current {
+		out[k] = v
+	}
+	for _, k := range sortedKeys(metadata) {
+		if !isReserved(k) {
+			out[k] = metadata[k]
+		}
+	}
+	return out
+}
