@@ -66,7 +66,11 @@ func TestCPIConfigCarriesEveryProperty(t *testing.T) {
 		"bootstrap_script":          "https://example.com/bootstrap.sh",
 		"bootstrap_timeout_seconds": 1200,
 		"state_dir":                 "/var/vcap/store/nanobox",
-	}}
+	},
+		"agent":     map[string]any{"mbus": "https://mbus:pw@0.0.0.0:6868"},
+		"ntp":       []string{"ntp1.hetzner.de"},
+		"blobstore": map[string]any{"provider": "dav", "options": map[string]any{"endpoint": "http://10.0.0.6:25250", "user": "agent"}},
+	}
 	c, _, err := loadRenderedConfig(t, props)
 	if err != nil {
 		t.Fatalf("the CPI's loader rejects the rendered config: %v", err)
@@ -87,6 +91,8 @@ func TestCPIConfigCarriesEveryProperty(t *testing.T) {
 		BootstrapScript:       "https://example.com/bootstrap.sh",
 		BootstrapTimeout:      1200,
 		StateDir:              "/var/vcap/store/nanobox",
+		Agent: config.Agent{Mbus: "https://mbus:pw@0.0.0.0:6868", NTP: []string{"ntp1.hetzner.de"},
+			Blobstore: config.Blobstore{Provider: "dav", Options: map[string]any{"endpoint": "http://10.0.0.6:25250", "user": "agent"}}},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("rendered config:\n got %+v\nwant %+v", c, want)
