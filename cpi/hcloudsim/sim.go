@@ -278,25 +278,62 @@ func isResourceActionsPath(path string) bool {
 // serveRoute applies, in order: counting, authentication, rate limiting, read-only check, fault injection,
 // then the handler. A nil handler answers not_found (unknown route).
 func (s *Sim) serveRoute(w http.ResponseWriter, r *http.Request, pattern string, h handlerFunc) {
-	var body []byte
-	var err error
-	if r.Body != nil {
-		body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	body, ok := s.readBody(w, r, pattern)
+	if !ok {
+		return
 	}
+	fault, aerr := s.admit(w, r, pattern)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	if fault != nil && !s.applyFaultBefore(w, r, fault) {
+		return
+	}
+	if h == nil {
+		writeError(w, newError("not_found", "no route %s %s", r.Method, r.URL.Path))
+		return
+	}
+	status, encoded, herr := s.runHandler(w, r, h, body, fault)
+	switch {
+	case fault != nil && fault.Kind == FaultCommitThenFail:
+		writeError(w, newError("timeout", "the request could not be answered in time, please retry"))
+	case herr != nil:
+		writeError(w, herr)
+	default:
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_, _ = w.Write(encoded)
+	}
+}
+
+// readBody reads the request body within maxBodyBytes; on failure it counts the request, answers
+// json_error and reports false.
+func (s *Sim) readBody(w http.ResponseWriter, r *http.Request, pattern string) ([]byte, bool) {
+	if r.Body == nil {
+		return nil, true
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
 	if err != nil {
 		s.mu.Lock()
 		s.count(pattern)
 		s.mu.Unlock()
 		writeError(w, newError("json_error", "request body unreadable or larger than %d bytes", maxBodyBytes))
-		return
+		return nil, false
 	}
+	return body, true
+}
+
+// admit counts the request, sets the rate limit headers, and checks authentication, the rate limit and the
+// read-only token; it returns the fault that fires for the request, if any.
+func (s *Sim) admit(w http.ResponseWriter, r *http.Request, pattern string) (*faultRule, *apiError) {
 	// The fault route is the pattern without its method ("/v1/servers/{id}").
 	route := pattern
 	if i := strings.IndexByte(pattern, ' '); i >= 0 {
 		route = pattern[i+1:]
 	}
-
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	now := time.Now()
 	s.count(pattern)
 	s.setRateHeaders(w, now)
@@ -307,72 +344,60 @@ func (s *Sim) serveRoute(w http.ResponseWriter, r *http.Request, pattern string,
 	if aerr == nil && readOnly && isWrite(r.Method) {
 		aerr = newError("forbidden", "insufficient permissions for this request: the token is read-only")
 	}
-	var fault *faultRule
-	if aerr == nil {
-		fault = s.pickFault(r.Method, route)
-	}
-	s.mu.Unlock()
 	if aerr != nil {
-		writeError(w, aerr)
-		return
+		return nil, aerr
 	}
+	return s.pickFault(r.Method, route), nil
+}
 
-	if fault != nil {
-		switch fault.Kind {
-		case FaultLatency:
-			select {
-			case <-time.After(fault.Latency):
-			case <-r.Context().Done():
-				return
-			}
-		case FaultDrop:
-			dropConnection(w)
-			return
-		case FaultCommitThenFail, FaultActionError:
-			// handled below, around the handler
-		default:
-			writeError(w, fault.apiError())
-			return
+// applyFaultBefore carries out the part of a fault that comes before the handler: it waits (latency),
+// drops the connection, or answers the fault's error. It reports whether the handler is to run.
+func (s *Sim) applyFaultBefore(w http.ResponseWriter, r *http.Request, fault *faultRule) bool {
+	switch fault.Kind {
+	case FaultLatency:
+		select {
+		case <-time.After(fault.Latency):
+			return true
+		case <-r.Context().Done():
+			return false
 		}
+	case FaultDrop:
+		dropConnection(w)
+		return false
+	case FaultCommitThenFail, FaultActionError:
+		return true // handled around the handler
+	default:
+		writeError(w, fault.apiError())
+		return false
 	}
+}
 
-	if h == nil {
-		writeError(w, newError("not_found", "no route %s %s", r.Method, r.URL.Path))
-		return
-	}
-
-	// The response is encoded under the lock: it may share slices with the state.
+// runHandler runs h under the lock and encodes its answer there (the answer may share slices with the
+// state); it applies the action_error fault and sets the Link header of list answers.
+func (s *Sim) runHandler(w http.ResponseWriter, r *http.Request, h handlerFunc, body []byte, fault *faultRule) (int, []byte, *apiError) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	firstNewID := s.st.nextID + 1
 	status, out, herr := h(s, &call{r: r, body: body, now: time.Now()})
-	if fault != nil && fault.Kind == FaultActionError && herr == nil {
+	if herr != nil {
+		return 0, nil, herr
+	}
+	if fault != nil && fault.Kind == FaultActionError {
 		s.st.failActionsFrom(firstNewID)
 	}
-	if m, ok := out.(map[string]any); ok && herr == nil {
+	if m, ok := out.(map[string]any); ok {
 		if meta, ok := m["meta"].(listMeta); ok {
 			setLinkHeader(w, r, meta.Pagination)
 		}
 	}
-	var encoded []byte
-	if herr == nil && out != nil {
-		var err error
-		if encoded, err = json.Marshal(out); err != nil {
-			herr = newError("server_error", "encoding the response failed")
-		}
+	if out == nil {
+		return status, nil, nil
 	}
-	s.mu.Unlock()
-
-	if fault != nil && fault.Kind == FaultCommitThenFail {
-		writeError(w, newError("timeout", "the request could not be answered in time, please retry"))
-		return
+	encoded, err := json.Marshal(out)
+	if err != nil {
+		return 0, nil, newError("server_error", "encoding the response failed")
 	}
-	if herr != nil {
-		writeError(w, herr)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(encoded)
+	return status, encoded, nil
 }
 
 func isWrite(method string) bool {

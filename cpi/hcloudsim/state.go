@@ -212,3 +212,8 @@ func (st *state) allocIPv4() (string, string) {
 	ipv6 := fmt.Sprintf("2001:db8:%x::/64", n&0xffff)
 	return ip, ipv6
 }
+
+// image finds an image by ID, or by name for the architecture arch ("" = x86).
+func (st *state) image(v schema.IDOrName, arch string) (schema.Image, bool) {
+	return st.cat.image(v, arch)
+}
