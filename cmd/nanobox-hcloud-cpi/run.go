@@ -14,8 +14,8 @@ import (
 
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/config"
-	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/redact"
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/redact"
 )
 
 // exitError carries an exit code out of the cli app.

@@ -1,5 +1,7 @@
-// Package redact removes secrets from everything the CPI writes: its
-// stderr log, the response's log field and error messages.
+// Package redact removes secrets from everything the adapter's binaries
+// write: the CPI's stderr log, the response's log field and error messages,
+// and the shim's access log, its messages and the results it passes on. It
+// is the one redaction of the project, with one Placeholder.
 package redact
 
 import (
@@ -27,6 +29,19 @@ const minPieceLen = 12
 type Secrets struct {
 	mu     sync.RWMutex
 	values []string // longest first
+}
+
+// New returns a set holding values (see Add).
+func New(values ...string) *Secrets {
+	s := &Secrets{}
+	s.Add(values...)
+	return s
+}
+
+// Contains reports whether text holds a secret, or the start of one that
+// String would redact.
+func (s *Secrets) Contains(text string) bool {
+	return s.String(text) != text
 }
 
 // Add registers values; empty and very short ones are ignored. A value

@@ -6,7 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/redact"
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/redact"
 )
 
 func TestWriterRedactsEverySecret(t *testing.T) {
@@ -37,4 +37,21 @@ func TestJSONEscapedSecretsAreRedacted(t *testing.T) {
 	s.Add(`to"k<en>`)
 	require.Equal(t, `{"m":"[REDACTED]"}`, s.String(`{"m":"to\"k\u003cen\u003e"}`))
 	require.Equal(t, `raw [REDACTED]`, s.String(`raw to"k<en>`))
+}
+
+func TestContainsSeesWholeSecretsAndLongStarts(t *testing.T) {
+	s := redact.New("tok-0123456789abcdef", "")
+	cases := []struct {
+		text string
+		want bool
+	}{
+		{"tok-0123456789abcdef", true},
+		{"x-tok-0123456789abcdef-y", true},
+		{"tok-01234567", true}, // a start of 12 bytes
+		{"tok-0123", false},
+		{"other", false},
+	}
+	for _, c := range cases {
+		require.Equal(t, c.want, s.Contains(c.text), c.text)
+	}
 }
