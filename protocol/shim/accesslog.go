@@ -134,3 +134,10 @@ func newRequestID() string {
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
+
+// shownPath is the request's path as messages and the access log show it:
+// with every credential value of the request redacted (a client may put
+// its token in the URL by mistake), then cut to 200 bytes.
+func shownPath(r *http.Request) string {
+	return truncate(requestSecrets(r.Header).String(r.URL.Path), 200)
+}

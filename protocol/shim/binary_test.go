@@ -165,12 +165,39 @@ func TestBinary_ServesTLS(t *testing.T) {
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 }
 
+// TestBinary_RejectsBadFlagsTogether: one run names every flag problem,
+// those the flag parser would stop at (a value it cannot read, an unknown
+// flag) and those found late (the listen address) included, and exits 2.
 func TestBinary_RejectsBadFlagsTogether(t *testing.T) {
-	cmd := exec.Command(testsupport.Binary(t, "nanobox-cpi-shim"), "--cpi", "/nonexistent/cpi", "--tls-cert", "x", "--log-format", "xml", "--max-body", "0")
-	out, err := cmd.CombinedOutput()
-	require.Error(t, err)
-	for _, want := range []string{"--log-format", "--tls-cert and --tls-key", "--max-body", "CPI binary"} {
-		assert.Contains(t, string(out), want)
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer busy.Close()
+	cases := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"many at once", []string{"--cpi", "/nonexistent/cpi", "--tls-cert", "x", "--log-format", "xml", "--max-body", "0",
+			"--timeout", "soon", "--max-concurrent=many", "--listen", "127.0.0.1:99999", "--bogus", "--pass-env", "A=B", "stray"},
+			[]string{"--log-format", "--tls-cert and --tls-key", "--max-body must be positive", "CPI binary", `--timeout "soon"`,
+				`--max-concurrent "many"`, `--listen "127.0.0.1:99999"`, "unknown flag --bogus", `pass-env "A=B"`, `unexpected argument "stray"`}},
+		{"listen address in use", []string{"--cpi", stubCPI, "--listen", busy.Addr().String(), "--queue-wait", "-1s"},
+			[]string{"--listen", "address already in use", "--queue-wait must be 0 or more"}},
+		{"no CPI, missing value", []string{"--max-queue"}, []string{"--cpi is required", "flag --max-queue needs a value"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cmd := exec.Command(testsupport.Binary(t, "nanobox-cpi-shim"), c.args...)
+			cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+			out, err := cmd.CombinedOutput()
+			var exit *exec.ExitError
+			require.ErrorAs(t, err, &exit, "%s", out)
+			assert.Equal(t, 2, exit.ExitCode(), "%s", out)
+			for _, want := range c.want {
+				assert.Contains(t, string(out), want)
+			}
+			assert.NotContains(t, string(out), "listening")
+		})
 	}
 }
 

@@ -141,6 +141,28 @@ func TestContract_OkToRetryOverridesTheTypeDefault(t *testing.T) {
 	assertErrorsBody(t, resp, "stub Conflict")
 }
 
+// TestContract_JSONSyntaxErrorsGiveTheirPosition: like the CPI's stdin
+// mode, the shim says where a body stops being JSON, and never quotes it.
+func TestContract_JSONSyntaxErrorsGiveTheirPosition(t *testing.T) {
+	ts := startShim(t, shim.Options{})
+	cases := []struct {
+		name, body, want string
+	}{
+		{"bad character on line 2", "{\n  \"name\": secret-x1\n}", "invalid character looking for beginning of value at line 2, column 11 (byte 13)"},
+		{"missing comma", `{"name": "a" "size": "b"}`, "after object key:value pair at line 1, column 14 (byte 14)"},
+		{"truncated", "{\"name\":\n", "it ends early, at line 2, column 1 (byte 10)"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			resp := ts.do(t, http.MethodPost, "/servers", c.body)
+			require.Equal(t, http.StatusBadRequest, resp.Status, "%s", resp.Body)
+			assertErrorsBody(t, resp, c.want)
+			assert.NotContains(t, string(resp.Body), "secret-x1", "the message quotes the body")
+			validateAgainstSpec(t, http.MethodPost, "/servers", resp)
+		})
+	}
+}
+
 func TestContract_ShimErrorsMatchTheSpec(t *testing.T) {
 	ts := startShim(t, shim.Options{MaxBody: 1024})
 	cases := []struct {
@@ -152,10 +174,10 @@ func TestContract_ShimErrorsMatchTheSpec(t *testing.T) {
 		{"unknown path", http.MethodGet, "/nowhere", "", http.StatusNotFound, "no such endpoint", http.MethodGet, "/keys/{id}"},
 		{"trailing slash", http.MethodGet, "/servers/", "", http.StatusNotFound, "no such endpoint", http.MethodGet, "/servers/{id}"},
 		{"wrong method", http.MethodPut, "/servers/1", "", http.StatusMethodNotAllowed, "method not allowed", http.MethodGet, "/servers/{id}"},
-		{"malformed JSON", http.MethodPost, "/keys", `{"id": "a",`, http.StatusBadRequest, "not a JSON object", http.MethodPost, "/keys"},
+		{"truncated JSON", http.MethodPost, "/keys", `{"id": "a",`, http.StatusBadRequest, "not valid JSON: it ends early, at line 1, column 12 (byte 12)", http.MethodPost, "/keys"},
 		{"body not an object", http.MethodPost, "/servers", `["a"]`, http.StatusBadRequest, "not a JSON object", http.MethodPost, "/servers"},
 		{"empty body", http.MethodPatch, "/servers/1/rename", "", http.StatusBadRequest, "body is empty", http.MethodPatch, "/servers/{id}/rename"},
-		{"trailing data", http.MethodPatch, "/servers/1/config", `{} {}`, http.StatusBadRequest, "not a JSON object", http.MethodPatch, "/servers/{id}/config"},
+		{"trailing data", http.MethodPatch, "/servers/1/config", `{} {}`, http.StatusBadRequest, "not one JSON object: data after the JSON value, at line 1, column 4 (byte 4)", http.MethodPatch, "/servers/{id}/config"},
 		{"oversized body where none is due", http.MethodPost, "/verify", strings.Repeat("x", 2000), http.StatusRequestEntityTooLarge, "larger than 1024 bytes", http.MethodPost, "/verify"},
 		{"oversized body", http.MethodPost, "/keys", `{"id": "a", "key": "` + strings.Repeat("A", 2000) + `"}`, http.StatusRequestEntityTooLarge, "larger than 1024 bytes", http.MethodPost, "/keys"},
 	}
@@ -272,8 +294,13 @@ func TestContract_RequestReachesTheCPI(t *testing.T) {
 	})
 
 	t.Run("configPath passed on", func(t *testing.T) {
-		e, _ := echo(t, http.MethodGet, "/meta", "")
-		assert.Equal(t, []string{"-configPath", cfg}, e.Args)
+		// Without Auth-Stub-Dir: a credential that starts like the config's
+		// path would have its start redacted from the answer.
+		resp := ts.do(t, http.MethodGet, "/meta", "", "Auth-Stub-Mode: echo-request")
+		require.Equal(t, http.StatusOK, resp.Status, "%s", resp.Body)
+		var args []string
+		require.NoError(t, json.Unmarshal(mustField(t, resp.Body, "args"), &args))
+		assert.Equal(t, []string{"-configPath", cfg}, args)
 	})
 }
 
@@ -284,16 +311,42 @@ func TestContract_NoConfigMeansNoArguments(t *testing.T) {
 	assert.JSONEq(t, `[]`, string(mustField(t, resp.Body, "args")))
 }
 
-func TestContract_ChildEnvironmentIsOnlyPathTmpdirAndHcloud(t *testing.T) {
-	ts := startShim(t, shim.Options{Env: []string{
-		"PATH=/usr/bin:/bin", "TMPDIR=/tmp/x", "HCLOUD_TOKEN=tok", "HCLOUD_ENDPOINT=http://127.0.0.1:1/v1",
-		"HOME=/root", "AWS_SECRET_ACCESS_KEY=nope", "HCLOUDX=no", "LD_PRELOAD=/evil.so", "NOEQUALS",
-	}})
-	resp := ts.do(t, http.MethodGet, "/meta", "", "Auth-Stub-Mode: echo-env")
-	require.Equal(t, http.StatusOK, resp.Status, "%s", resp.Body)
-	var env []string
-	require.NoError(t, json.Unmarshal(mustField(t, resp.Body, "env"), &env))
-	assert.ElementsMatch(t, []string{"PATH=/usr/bin:/bin", "TMPDIR=/tmp/x", "HCLOUD_TOKEN=tok", "HCLOUD_ENDPOINT=http://127.0.0.1:1/v1"}, env)
+// TestContract_ChildEnvironmentIsOnlyBaseAndPassEnv: the CPI gets PATH,
+// TMPDIR and the variables its caller names, nothing else; the shim itself
+// names no cloud's variables.
+func TestContract_ChildEnvironmentIsOnlyBaseAndPassEnv(t *testing.T) {
+	env := []string{
+		"PATH=/usr/bin:/bin", "TMPDIR=/tmp/x", "CLOUD_TOKEN=tok", "CLOUD_ENDPOINT=http://127.0.0.1:1/v1",
+		"HCLOUD_TOKEN=not-named", "HOME=/root", "AWS_SECRET_ACCESS_KEY=nope", "CLOUD_TOKENX=no", "LD_PRELOAD=/evil.so", "NOEQUALS",
+	}
+	cases := []struct {
+		name string
+		pass []string
+		want []string
+	}{
+		{"named variables", []string{"CLOUD_TOKEN", "CLOUD_ENDPOINT", "UNSET_ONE"},
+			[]string{"PATH=/usr/bin:/bin", "TMPDIR=/tmp/x", "CLOUD_TOKEN=tok", "CLOUD_ENDPOINT=http://127.0.0.1:1/v1"}},
+		{"none named", []string{}, []string{"PATH=/usr/bin:/bin", "TMPDIR=/tmp/x"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ts := startShim(t, shim.Options{Env: env, PassEnv: c.pass})
+			resp := ts.do(t, http.MethodGet, "/meta", "", "Auth-Stub-Mode: echo-env")
+			require.Equal(t, http.StatusOK, resp.Status, "%s", resp.Body)
+			var got []string
+			require.NoError(t, json.Unmarshal(mustField(t, resp.Body, "env"), &got))
+			assert.ElementsMatch(t, c.want, got)
+		})
+	}
+}
+
+func TestContract_PassEnvNamesAreChecked(t *testing.T) {
+	err := shim.Options{CPI: stubCPI, PassEnv: []string{"OK_1", "", "A=B", "1X", "SP ACE"}}.Validate()
+	require.Error(t, err)
+	for _, bad := range []string{`""`, `"A=B"`, `"1X"`, `"SP ACE"`} {
+		assert.Contains(t, err.Error(), "pass-env "+bad)
+	}
+	assert.NotContains(t, err.Error(), "OK_1")
 }
 
 func TestContract_BasePath(t *testing.T) {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -222,20 +221,4 @@ func (b *cappedBuffer) Bytes() []byte {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Bytes()
-}
-
-// ChildEnv selects the CPI's environment from env (the shim's own): PATH,
-// TMPDIR and every HCLOUD_* variable, nothing else.
-func ChildEnv(env []string) []string {
-	out := []string{}
-	for _, kv := range env {
-		name, _, ok := strings.Cut(kv, "=")
-		if !ok {
-			continue
-		}
-		if name == "PATH" || name == "TMPDIR" || strings.HasPrefix(name, "HCLOUD_") {
-			out = append(out, kv)
-		}
-	}
-	return out
 }

@@ -312,7 +312,7 @@ func TestFaults_HealthzFollowsTheCPI(t *testing.T) {
 	assert.JSONEq(t, `"ok"`, string(mustField(t, resp.Body, "status")))
 
 	for _, mode := range []string{"garbage", "error:InternalError", "crash"} {
-		sick := startShim(t, shim.Options{Env: []string{"PATH=" + os.Getenv("PATH"), "HCLOUD_STUB_MODE=" + mode}})
+		sick := startShim(t, shim.Options{Env: []string{"PATH=" + os.Getenv("PATH"), "STUB_MODE=" + mode}})
 		resp := sick.do(t, http.MethodGet, "/healthz", "")
 		assert.Equal(t, http.StatusServiceUnavailable, resp.Status, mode)
 		assertErrorsBody(t, resp, "unhealthy")

@@ -65,6 +65,9 @@ func startShim(t testing.TB, opts shim.Options) *testShim {
 	if opts.Env == nil {
 		opts.Env = []string{"PATH=" + os.Getenv("PATH")}
 	}
+	if opts.PassEnv == nil {
+		opts.PassEnv = []string{"STUB_MODE"} // the stub's default mode
+	}
 	s, err := shim.New(opts)
 	require.NoError(t, err)
 	srv := httptest.NewServer(s)

@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
 )
@@ -82,10 +81,6 @@ func (s *Shim) openAPIDocument(ctx context.Context, rid string) ([]byte, *callEr
 	}
 	s.openapi.doc = doc
 	return doc, nil
-}
-
-func (s *Shim) healthTimeout() time.Duration {
-	return min(s.opts.Timeout, DefaultHealthTimeout)
 }
 
 // RouteSupported reports whether the adapter described by meta and info
@@ -206,38 +201,4 @@ func BuildOpenAPI(meta protocol.Meta, info protocol.Info, basePath string) ([]by
 		delete(doc, "security")
 	}
 	return json.MarshalIndent(doc, "", "  ")
-}
-
-// serveHealth answers 200 when the CPI answers info within the health
-// timeout, 503 otherwise.
-func (s *Shim) serveHealth(w http.ResponseWriter, r *http.Request) {
-	result, cerr := s.callWithin(r.Context(), &protocol.Request{
-		Method: protocol.MethodInfo, Arguments: []json.RawMessage{},
-		Context: protocol.Context{RequestID: requestID(w)}, APIVersion: protocol.APIVersion,
-	}, s.healthTimeout())
-	if cerr != nil {
-		if cerr.status != statusClientClosed {
-			cerr.status = http.StatusServiceUnavailable
-			cerr.message = "unhealthy: " + cerr.message
-		}
-		cerr.write(w)
-		return
-	}
-	var info protocol.Info
-	if err := json.Unmarshal(result, &info); err != nil || info.APIVersion != protocol.APIVersion {
-		writeErrors(w, http.StatusServiceUnavailable, "unhealthy: the CPI's info is not protocol version "+strconv.Itoa(protocol.APIVersion))
-		return
-	}
-	body, _ := json.Marshal(struct {
-		Status  string        `json:"status"`
-		Version string        `json:"shim_version,omitempty"`
-		CPI     protocol.Info `json:"cpi"`
-	}{"ok", s.opts.Version, info})
-	hdr := w.Header()
-	hdr.Set("Content-Type", "application/json")
-	hdr.Set("Content-Length", strconv.Itoa(len(body)+1))
-	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(append(body, '\n'))
-	}
 }

@@ -147,7 +147,7 @@ func TestOpenAPI_OnlySupportedRoutes(t *testing.T) {
 }
 
 func TestOpenAPI_FailingCPIAnswers502(t *testing.T) {
-	ts := startShim(t, shim.Options{Env: []string{"PATH=" + os.Getenv("PATH"), "HCLOUD_STUB_MODE=garbage"}})
+	ts := startShim(t, shim.Options{Env: []string{"PATH=" + os.Getenv("PATH"), "STUB_MODE=garbage"}})
 	resp := ts.do(t, http.MethodGet, "/openapi.json", "")
 	assert.Equal(t, http.StatusBadGateway, resp.Status)
 	assertErrorsBody(t, resp, "building the OpenAPI document")

@@ -42,8 +42,8 @@ func FuzzShimHTTP(f *testing.F) {
 	logger.SetOutput(logs)
 	logger.SetLevel(logrus.DebugLevel)
 	logger.SetFormatter(&logrus.JSONFormatter{})
-	env := append(os.Environ(), "HCLOUD_STUB_MODE=echo-request")
-	s, err := shim.New(shim.Options{CPI: stubCPI, Timeout: 10 * time.Second, MaxBody: 4096, MaxConcurrent: 4, Env: env, Logger: logger})
+	env := append(os.Environ(), "STUB_MODE=echo-request")
+	s, err := shim.New(shim.Options{CPI: stubCPI, Timeout: 10 * time.Second, MaxBody: 4096, MaxConcurrent: 4, Env: env, PassEnv: []string{"STUB_MODE"}, Logger: logger})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -72,42 +72,58 @@ func FuzzShimHTTP(f *testing.F) {
 
 		res := rec.Result()
 		body := rec.Body.Bytes()
-		if res.StatusCode < 200 || res.StatusCode > 599 {
-			t.Fatalf("status %d", res.StatusCode)
-		}
-		if bytes.Contains(body, []byte("internal error in the shim")) {
-			t.Fatalf("a handler panicked: %s\nlog: %s", body, logs.String())
-		}
-		if res.StatusCode >= 300 && req.Method != http.MethodHead {
-			var eb struct {
-				Errors []string `json:"errors"`
-			}
-			if err := json.Unmarshal(body, &eb); err != nil || len(eb.Errors) == 0 || eb.Errors[0] == "" {
-				t.Fatalf("status %d without an errors body: %q", res.StatusCode, body)
-			}
-			if ct := res.Header.Get("Content-Type"); ct != "application/json" {
-				t.Fatalf("status %d with Content-Type %q", res.StatusCode, ct)
-			}
-		}
-		var headers bytes.Buffer
-		for name, values := range res.Header {
-			for _, v := range values {
-				if strings.ContainsAny(v, "\r\n\x00") {
-					t.Fatalf("header %s carries a control character: %q", name, v)
-				}
-				headers.WriteString(name + ": " + v + "\n")
-			}
-		}
-		if id := res.Header.Get(shim.RequestIDHeader); id == "" || strings.Trim(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-") != "" {
-			t.Fatalf("request id %q", id)
-		}
+		checkFuzzedAnswer(t, req, res, body, logs)
+		headers := checkFuzzedHeaders(t, res)
 		for _, secret := range secrets {
 			quoted, _ := json.Marshal(secret)
-			for where, text := range map[string][]byte{"body": body, "headers": headers.Bytes(), "log": logs.Bytes()} {
+			for where, text := range map[string][]byte{"body": body, "headers": headers, "log": logs.Bytes()} {
 				if bytes.Contains(text, []byte(secret)) || bytes.Contains(text, quoted[1:len(quoted)-1]) {
 					t.Fatalf("credential %q comes back in the %s:\n%s", secret, where, text)
 				}
 			}
 		}
 	})
+}
+
+// checkFuzzedAnswer: a real status, no panic, and every error answered
+// with a JSON {"errors"} body.
+func checkFuzzedAnswer(t *testing.T, req *http.Request, res *http.Response, body []byte, logs *bytes.Buffer) {
+	t.Helper()
+	if res.StatusCode < 200 || res.StatusCode > 599 {
+		t.Fatalf("status %d", res.StatusCode)
+	}
+	if bytes.Contains(body, []byte("internal error in the shim")) {
+		t.Fatalf("a handler panicked: %s\nlog: %s", body, logs.String())
+	}
+	if res.StatusCode < 300 || req.Method == http.MethodHead {
+		return
+	}
+	var eb struct {
+		Errors []string `json:"errors"`
+	}
+	if err := json.Unmarshal(body, &eb); err != nil || len(eb.Errors) == 0 || eb.Errors[0] == "" {
+		t.Fatalf("status %d without an errors body: %q", res.StatusCode, body)
+	}
+	if ct := res.Header.Get("Content-Type"); ct != "application/json" {
+		t.Fatalf("status %d with Content-Type %q", res.StatusCode, ct)
+	}
+}
+
+// checkFuzzedHeaders: no control character in any header, a request id the
+// shim accepts; it returns the headers as text.
+func checkFuzzedHeaders(t *testing.T, res *http.Response) []byte {
+	t.Helper()
+	var headers bytes.Buffer
+	for name, values := range res.Header {
+		for _, v := range values {
+			if strings.ContainsAny(v, "\r\n\x00") {
+				t.Fatalf("header %s carries a control character: %q", name, v)
+			}
+			headers.WriteString(name + ": " + v + "\n")
+		}
+	}
+	if id := res.Header.Get(shim.RequestIDHeader); id == "" || strings.Trim(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-") != "" {
+		t.Fatalf("request id %q", id)
+	}
+	return headers.Bytes()
 }

@@ -58,7 +58,8 @@ func startAdapter(t *testing.T) *adapter {
 	logger.SetLevel(logrus.DebugLevel)
 	s, err := shim.New(shim.Options{
 		CPI: testsupport.Binary(t, "nanobox-hcloud-cpi"), CPIConfig: cfg, Timeout: 30 * time.Second, Logger: logger,
-		Env: []string{"PATH=" + os.Getenv("PATH"), "TMPDIR=" + dir, "HCLOUD_ENDPOINT=" + env.URL, "HOME=/nonexistent"},
+		Env:     []string{"PATH=" + os.Getenv("PATH"), "TMPDIR=" + dir, "HCLOUD_ENDPOINT=" + env.URL, "HOME=/nonexistent"},
+		PassEnv: []string{"HCLOUD_ENDPOINT"},
 	})
 	require.NoError(t, err)
 	srv := httptest.NewServer(s)

@@ -1,7 +1,7 @@
 // Command stubcpi is a CPI for the shim's tests. It speaks the protocol on
 // stdin/stdout, and each request chooses how it behaves through the
 // credential "stub-mode" (header Auth-Stub-Mode), else the environment
-// variable HCLOUD_STUB_MODE:
+// variable STUB_MODE:
 //
 //	""/ok          answer each method with a valid result
 //	error:<Type>   answer an error of that type (ok_to_retry: the type's default)
@@ -54,7 +54,7 @@ func main() {
 	creds := req.Context.Credentials
 	mode := creds["stub-mode"]
 	if mode == "" {
-		mode = os.Getenv("HCLOUD_STUB_MODE")
+		mode = os.Getenv("STUB_MODE")
 	}
 	dir := creds["stub-dir"]
 

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"github.com/urfave/cli/v2"
+
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/shim"
+)
+
+// Exit statuses.
+const (
+	exitOK    = 0
+	exitError = 1
+	exitUsage = 2
+)
+
+// run is the whole command: it checks every flag, then serves until a
+// signal, and returns the exit status.
+func run(args []string, stderr io.Writer, logger *logrus.Logger) int {
+	app := newApp()
+	known, problems := splitArgs(args[1:], app.Flags)
+	status := exitOK
+	app.Action = func(c *cli.Context) error {
+		set, more := settingsFrom(c, logger)
+		problems = append(problems, more...)
+		if len(problems) > 0 {
+			return nil // reported below
+		}
+		if err := serve(set, logger); err != nil {
+			fmt.Fprintln(stderr, "nanobox-cpi-shim:", err)
+			status = exitError
+		}
+		return nil
+	}
+	if err := app.Run(append([]string{args[0]}, known...)); err != nil {
+		problems = append(problems, err.Error())
+	}
+	if len(problems) > 0 {
+		reportProblems(stderr, problems)
+		return exitUsage
+	}
+	return status
+}
+
+func newApp() *cli.App {
+	return &cli.App{
+		Name:            "nanobox-cpi-shim",
+		Usage:           "serve the Nanobox custom-provider HTTP API by executing a CPI once per request",
+		Version:         version,
+		Flags:           flags(),
+		HideHelpCommand: true,
+	}
+}
+
+// serve runs the HTTP server on set.listener until SIGTERM or SIGINT, then
+// shuts down: no new connections, in-flight calls get the grace period.
+func serve(set settings, logger *logrus.Logger) error {
+	opts := set.opts
+	sh, err := shim.New(opts)
+	if err != nil {
+		_ = set.listener.Close()
+		return err
+	}
+	errLog := logger.WriterLevel(logrus.WarnLevel)
+	defer errLog.Close()
+	srv := &http.Server{
+		Handler:           sh,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		// A response may wait for a slot, then for the CPI: allow both.
+		WriteTimeout:   opts.Timeout + max(opts.QueueWait, 0) + 15*time.Second,
+		IdleTimeout:    120 * time.Second,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       log.New(errLog, "", 0),
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	served := make(chan error, 1)
+	go func() {
+		if set.certFile != "" {
+			served <- srv.ServeTLS(set.listener, set.certFile, set.keyFile)
+		} else {
+			served <- srv.Serve(set.listener)
+		}
+	}()
+	scheme := "http"
+	if set.certFile != "" {
+		scheme = "https"
+	}
+	logger.WithFields(logrus.Fields{
+		"url": fmt.Sprintf("%s://%s%s", scheme, set.listener.Addr(), strings.TrimSuffix(opts.BasePath, "/")),
+		"cpi": opts.CPI, "version": version, "max_concurrent": opts.MaxConcurrent, "timeout": opts.Timeout.String(),
+	}).Info("listening")
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serving: %w", err)
+	case <-ctx.Done():
+	}
+	stop()
+	return shutdown(srv, sh, set.grace, logger)
+}
+
+// shutdown stops accepting connections, lets in-flight calls finish within
+// grace, then kills what is left and waits until every child is reaped.
+func shutdown(srv *http.Server, sh *shim.Shim, grace time.Duration, logger *logrus.Logger) error {
+	logger.WithField("grace", grace.String()).Info("shutting down: no new connections; waiting for in-flight calls")
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		logger.WithError(err).Warn("grace period over: closing connections; running CPI calls are killed")
+		_ = srv.Close()
+	}
+	// Closing cancels the remaining requests, which kills their CPI
+	// process groups; wait until every child has been reaped.
+	wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer wcancel()
+	if err := sh.Wait(wctx); err != nil {
+		return fmt.Errorf("CPI calls still running after shutdown: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}

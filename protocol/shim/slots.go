@@ -1,0 +1,94 @@
+package shim
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
+)
+
+// call runs one CPI call within a concurrency slot and the call timeout and
+// returns the raw result, or the error to answer.
+func (s *Shim) call(ctx context.Context, req *protocol.Request) (json.RawMessage, *callError) {
+	return s.callWithin(ctx, req, s.opts.Timeout)
+}
+
+func (s *Shim) callWithin(parent context.Context, req *protocol.Request, timeout time.Duration) (json.RawMessage, *callError) {
+	if cerr := s.acquireSlot(parent); cerr != nil {
+		return nil, cerr
+	}
+	s.calls.Add(1)
+	defer func() { <-s.slots; s.calls.Done() }()
+	return s.run(parent, req, timeout)
+}
+
+// run executes the call's CPI process and interprets its outcome.
+func (s *Shim) run(parent context.Context, req *protocol.Request, timeout time.Duration) (json.RawMessage, *callError) {
+	data, err := json.Marshal(req)
+	if err != nil {
+		return nil, &callError{status: http.StatusInternalServerError, message: "encoding the CPI request failed"}
+	}
+	ctx, cancel := context.WithTimeout(parent, timeout)
+	defer cancel()
+
+	s.metrics.inFlight.Inc()
+	out, runErr := s.runner.Run(ctx, data)
+	s.metrics.inFlight.Dec()
+
+	fields := logrus.Fields{"request_id": req.Context.RequestID, "cpi_method": req.Method, "pid": out.PID}
+	result, cerr := s.interpret(parent, req.Method, timeout, out, runErr, secretsOf(req.Context.Credentials), fields)
+	s.metrics.cpiDuration.WithLabelValues(req.Method, outcomeLabel(cerr)).Observe(out.Duration.Seconds())
+	return result, cerr
+}
+
+// outcomeLabel is the metric's outcome of a call that ended with cerr.
+func outcomeLabel(cerr *callError) string {
+	switch {
+	case cerr == nil:
+		return "ok"
+	case cerr.errorType != "":
+		return "error"
+	case cerr.status == http.StatusGatewayTimeout:
+		return "timeout"
+	}
+	return "failed"
+}
+
+// acquireSlot takes a CPI slot, waiting up to QueueWait (in FIFO order)
+// when all are busy and fewer than MaxQueue requests already wait.
+func (s *Shim) acquireSlot(ctx context.Context) *callError {
+	select {
+	case s.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	busy := func() *callError {
+		s.metrics.rejections.WithLabelValues("concurrency").Inc()
+		return &callError{status: http.StatusServiceUnavailable, retryAfter: "1",
+			message: fmt.Sprintf("busy: %d CPI calls already running; retry shortly", cap(s.slots))}
+	}
+	if s.opts.QueueWait < 0 {
+		return busy()
+	}
+	if n := s.queued.Add(1); n > int64(s.opts.MaxQueue) {
+		s.queued.Add(-1)
+		return busy()
+	}
+	s.metrics.queued.Inc()
+	defer func() { s.queued.Add(-1); s.metrics.queued.Dec() }()
+	timer := time.NewTimer(s.opts.QueueWait)
+	defer timer.Stop()
+	select {
+	case s.slots <- struct{}{}:
+		return nil
+	case <-timer.C:
+		return busy()
+	case <-ctx.Done():
+		return &callError{status: statusClientClosed, message: "client closed the request"}
+	}
+}
