@@ -1,17 +1,17 @@
 // Package cpi is the Hetzner Cloud implementation of the Nanobox methods
 // behind the external-CPI protocol (package protocol).
 //
-// Each capability is one interface (Metadata, CatalogSource, Account, Keys,
-// Servers); Methods builds the protocol's method table from them, and
-// Dispatcher wraps that table for cmd/nanobox-hcloud-cpi. Methods that need
-// the cloud get a *Hetzner built for the call's credentials, under the
-// call's deadline (timeouts.call_seconds).
+// CPI is the per-call factory of protocol.NanoboxCPI: for each call it
+// makes a nanoboxCall, whose account methods run on a *Hetzner built for
+// the call's credentials. Dispatcher wires it (and the BOSH factory, when
+// Env.Bosh is set) into a protocol.Dispatcher that bounds each call by
+// timeouts.call_seconds.
 package cpi
 
 import (
-	"context"
 	"io"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
@@ -46,39 +46,6 @@ const LabelBackups = "nanobox-backups"
 // orchestrator polling until "active" keeps polling.
 const StatusProvisioning = "provisioning"
 
-// Metadata answers meta (no API call).
-type Metadata interface {
-	Meta() (protocol.Meta, error)
-}
-
-// CatalogSource answers catalog.
-type CatalogSource interface {
-	Catalog(ctx context.Context) ([]protocol.Region, error)
-}
-
-// Account answers verify.
-type Account interface {
-	Verify(ctx context.Context) error
-}
-
-// Keys manages SSH keys (the "reference" key method).
-type Keys interface {
-	CreateKey(ctx context.Context, body protocol.KeyBody) (protocol.IDResult, error)
-	QueryKey(ctx context.Context, id string) (protocol.Key, error)
-	DeleteKey(ctx context.Context, id string) error
-}
-
-// Servers manages servers.
-type Servers interface {
-	OrderServer(ctx context.Context, body protocol.OrderServerBody) (protocol.IDResult, error)
-	QueryServer(ctx context.Context, id string) (protocol.Server, error)
-	CancelServer(ctx context.Context, id string) error
-	RebootServer(ctx context.Context, id string) error
-	RenameServer(ctx context.Context, id string, body protocol.RenameBody) error
-	UpdateConfig(ctx context.Context, id string, body protocol.ConfigBody) error
-	InstallKey(ctx context.Context, id string, body protocol.KeyBody) error
-}
-
 // Env is everything a CPI depends on outside itself.
 type Env struct {
 	Config  *config.Config
@@ -86,6 +53,11 @@ type Env struct {
 	Getenv  func(string) string // os.Getenv in production
 	Log     logrus.FieldLogger  // already redacting
 	Now     func() time.Time    // time.Now when nil
+
+	// Bosh makes the factory of the BOSH methods from this Env (package
+	// cpi/bosh; cmd/nanobox-hcloud-cpi sets it). nil: the BOSH methods
+	// answer Bosh::Clouds::NotImplemented.
+	Bosh func(Env) protocol.BoshFactory
 
 	// Test seams: nil means production behaviour.
 	HTTPClient   *http.Client
@@ -116,98 +88,48 @@ func New(env Env) *CPI {
 	return &CPI{env: env}
 }
 
-// Dispatcher returns the protocol dispatcher over Methods; logField gives
+// StemcellFormats are the stemcells this CPI takes (info's
+// stemcell_formats): light stemcells naming an existing Hetzner image.
+var StemcellFormats = []string{"hetzner-light"}
+
+// Dispatcher returns the protocol dispatcher of this CPI; logField gives
 // the response's log field.
 func (c *CPI) Dispatcher(logField func() string) *protocol.Dispatcher {
-	return &protocol.Dispatcher{Name: Name, Version: c.env.Version, Methods: c.Methods(), Log: logField}
-}
-
-// Methods is the method table: one handler per protocol method.
-func (c *CPI) Methods() map[string]protocol.Handler {
-	return map[string]protocol.Handler{
-		protocol.MethodMeta: func(context.Context, protocol.Call) (any, error) {
-			return c.Meta()
-		},
-		protocol.MethodCatalog: func(ctx context.Context, _ protocol.Call) (any, error) {
-			ctx, cancel := c.deadline(ctx)
-			defer cancel()
-			return c.Catalog(ctx)
-		},
-		protocol.MethodVerify: c.cloud(func(ctx context.Context, h *Hetzner, _ protocol.Call) (any, error) {
-			return nil, h.Verify(ctx)
-		}),
-		protocol.MethodCreateKey: c.cloud(func(ctx context.Context, h *Hetzner, call protocol.Call) (any, error) {
-			var body protocol.KeyBody
-			if err := call.DecodeBody(&body); err != nil {
-				return nil, err
-			}
-			return h.CreateKey(ctx, body)
-		}),
-		protocol.MethodQueryKey: c.cloud(func(ctx context.Context, h *Hetzner, call protocol.Call) (any, error) {
-			return h.QueryKey(ctx, call.Params[0])
-		}),
-		protocol.MethodDeleteKey: c.cloud(func(ctx context.Context, h *Hetzner, call protocol.Call) (any, error) {
-			return nil, h.DeleteKey(ctx, call.Params[0])
-		}),
-		protocol.MethodOrderServer: c.cloud(func(ctx context.Context, h *Hetzner, call protocol.Call) (any, error) {
-			var body protocol.OrderServerBody
-			if err := call.DecodeBody(&body); err != nil {
-				return nil, err
-			}
-			return h.OrderServer(ctx, body)
-		}),
-		protocol.MethodQueryServer: c.cloud(func(ctx context.Context, h *Hetzner, call protocol.Call) (any, error) {
-			return h.QueryServer(ctx, call.Params[0])
-		}),
-		protocol.MethodCancelServer: c.cloud(func(ctx context.Context, h *Hetzner, call protocol.Call) (any, error) {
-			return nil, h.CancelServer(ctx, call.Params[0])
-		}),
-		protocol.MethodInstallKey: func(ctx context.Context, call protocol.Call) (any, error) {
-			// No credentials or client needed to say no.
-			return nil, (&Hetzner{}).InstallKey(ctx, call.Params[0], protocol.KeyBody{})
-		},
-		protocol.MethodUpdateConfig: c.cloud(func(ctx context.Context, h *Hetzner, call protocol.Call) (any, error) {
-			var body protocol.ConfigBody
-			if err := call.DecodeBody(&body); err != nil {
-				return nil, err
-			}
-			return nil, h.UpdateConfig(ctx, call.Params[0], body)
-		}),
-		protocol.MethodRebootServer: c.cloud(func(ctx context.Context, h *Hetzner, call protocol.Call) (any, error) {
-			return nil, h.RebootServer(ctx, call.Params[0])
-		}),
-		protocol.MethodRenameServer: c.cloud(func(ctx context.Context, h *Hetzner, call protocol.Call) (any, error) {
-			var body protocol.RenameBody
-			if err := call.DecodeBody(&body); err != nil {
-				return nil, err
-			}
-			return nil, h.RenameServer(ctx, call.Params[0], body)
-		}),
+	d := &protocol.Dispatcher{
+		Name: Name, Version: c.env.Version, StemcellFormats: StemcellFormats,
+		Nanobox: c, CallTimeout: c.env.Config.CallTimeout(), Log: logField,
 	}
-}
-
-// cloudHandler is a handler that needs the Hetzner API.
-type cloudHandler func(ctx context.Context, h *Hetzner, call protocol.Call) (any, error)
-
-// cloud wraps a cloudHandler: it resolves the call's token, builds the
-// client and runs the handler under the call's deadline.
-func (c *CPI) cloud(fn cloudHandler) protocol.Handler {
-	return func(ctx context.Context, call protocol.Call) (any, error) {
-		token, perr := c.token(call.Context.Credentials)
-		if perr != nil {
-			return nil, perr
-		}
-		ctx, cancel := c.deadline(ctx)
-		defer cancel()
-		h := c.hetzner(token, call.Method)
-		return fn(ctx, h, call)
+	if c.env.Bosh != nil {
+		d.Bosh = c.env.Bosh(c.env)
 	}
+	return d
 }
 
-// deadline bounds one call by timeouts.call_seconds.
-func (c *CPI) deadline(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, c.env.Config.CallTimeout())
+// offline are the methods answered without the account: no credentials
+// needed (install_key only says no).
+var offline = []string{protocol.MethodMeta, protocol.MethodCatalog, protocol.MethodInstallKey}
+
+// NewNanobox is the per-call factory of the Nanobox methods: a call that
+// needs the account gets a client for its token, or Unauthorized.
+func (c *CPI) NewNanobox(call protocol.Call) (protocol.NanoboxCPI, error) {
+	if slices.Contains(offline, call.Method) {
+		return nanoboxCall{c, &Hetzner{}}, nil
+	}
+	token, perr := c.token(call.Context.Credentials)
+	if perr != nil {
+		return nil, perr
+	}
+	return nanoboxCall{c, c.hetzner(token, call.Method)}, nil
 }
+
+// nanoboxCall is the NanoboxCPI of one call: meta and catalog from the
+// CPI, the rest on the call's account.
+type nanoboxCall struct {
+	*CPI
+	*Hetzner
+}
+
+var _ protocol.NanoboxCPI = nanoboxCall{}
 
 // token is the API token of a call: the api-token credential, else (when
 // operator_token_for_calls) the config's token, else HCLOUD_TOKEN.

@@ -14,8 +14,8 @@ import (
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
 )
 
-// Hetzner implements Account, Keys and Servers on one hcloud client (one
-// call's credentials).
+// Hetzner carries out the account's methods of protocol.NanoboxCPI on one
+// hcloud client (one call's credentials).
 type Hetzner struct {
 	client *hcloud.Client
 	cfg    *config.Config
@@ -23,12 +23,6 @@ type Hetzner struct {
 	state  *stateStore
 	model  func() (*catalog.Model, error)
 }
-
-var (
-	_ Account = (*Hetzner)(nil)
-	_ Keys    = (*Hetzner)(nil)
-	_ Servers = (*Hetzner)(nil)
-)
 
 // hidden reports whether labels mark an object as not Nanobox's to see:
 // key "nanobox" in any letter case with value "false" in any case.

@@ -3,51 +3,34 @@ package protocol
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"sort"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
 )
 
-// Call is a request whose arguments have been checked against the method's
-// Signature: Params holds the path parameters (non-empty strings), Body the
-// raw JSON object when the method takes one.
-type Call struct {
-	Method  string
-	Params  []string
-	Body    json.RawMessage
-	Context Context
-}
-
-// DecodeBody decodes the call's body into v. A body of the wrong shape is an
-// InvalidArguments error naming the field; unknown fields are ignored, as
-// older and newer clients send different ones.
-func (c Call) DecodeBody(v any) *Error {
-	if c.Body == nil {
-		return NewError(InvalidArguments, "%s takes a JSON object body", c.Method)
-	}
-	if err := json.Unmarshal(c.Body, v); err != nil {
-		return NewError(InvalidArguments, "%s: %s", c.Method, describeJSONError(err))
-	}
-	return nil
-}
-
-// Handler carries out one method. It returns the result (encoded as the
-// response's result; nil for an empty body) or an error, preferably a
-// *Error; any other error becomes an InternalError, or a Timeout when it is
-// a context deadline.
-type Handler func(ctx context.Context, call Call) (any, error)
-
-// Dispatcher serves requests from a method table. It is the transport only:
-// it decodes, checks the arguments against Signatures, calls the handler and
-// encodes the one response. It answers info itself.
+// Dispatcher serves requests from the method table. It is the transport
+// only: it decodes, looks the method up in Table, checks and decodes the
+// arguments, asks the family's factory for the CPI of the call, calls it
+// and encodes the one response. It answers info itself.
 type Dispatcher struct {
 	Name    string
 	Version string
-	Methods map[string]Handler
+	// StemcellFormats is info's stemcell_formats (BOSH); nil answers [].
+	StemcellFormats []string
+	// Nanobox serves the Nanobox methods; nil: they are unknown methods.
+	Nanobox NanoboxFactory
+	// Bosh serves the BOSH methods; nil: they answer
+	// Bosh::Clouds::NotImplemented. See BoshCPI.
+	Bosh BoshFactory
+	// CallTimeout bounds every call but info; 0: no bound.
+	CallTimeout time.Duration
 	// Log returns what goes in the response's log field; nil means "".
 	Log func() string
+	// Redact is applied to the encoded response; nil: none.
+	Redact func(string) string
 }
 
 // Serve reads one request from in and writes one response to out. It
@@ -57,8 +40,7 @@ func (d *Dispatcher) Serve(ctx context.Context, in io.Reader, out io.Writer) err
 	if perr != nil {
 		return d.write(out, nil, perr)
 	}
-	result, err := d.Dispatch(ctx, req)
-	return d.write(out, result, err)
+	return d.Respond(ctx, req, out)
 }
 
 // ServeBytes is Serve on a request already read.
@@ -66,137 +48,135 @@ func (d *Dispatcher) ServeBytes(ctx context.Context, data []byte, out io.Writer)
 	return d.Serve(ctx, bytes.NewReader(data), out)
 }
 
-// Dispatch runs a decoded request and returns its result or its error.
-func (d *Dispatcher) Dispatch(ctx context.Context, req *Request) (result any, err error) {
-	if req.Method == MethodInfo {
+// Respond runs a decoded request and writes its response to out.
+func (d *Dispatcher) Respond(ctx context.Context, req *Request, out io.Writer) error {
+	result, err := d.Dispatch(ctx, req)
+	return d.write(out, result, err)
+}
+
+// Dispatch runs a decoded request and returns its result or its error. A
+// BOSH method's error is always of a BOSH type (see Error.ForBosh).
+func (d *Dispatcher) Dispatch(ctx context.Context, req *Request) (any, error) {
+	m, ok := Lookup(req.Method)
+	switch {
+	case ok && m.Family == FamilyInfo:
 		if len(req.Arguments) != 0 {
 			return nil, NewError(InvalidArguments, "info takes no arguments, got %d", len(req.Arguments))
 		}
 		return d.Info(), nil
+	case ok && m.Family == FamilyBosh:
+		result, err := d.call(ctx, m, req)
+		if err != nil {
+			return nil, AsError(err).ForBosh()
+		}
+		return result, nil
+	case ok && d.Nanobox != nil:
+		return d.call(ctx, m, req)
 	}
-	handler, ok := d.Methods[req.Method]
-	if !ok {
-		return nil, NewError(NotImplemented, "unknown method %q; this CPI implements: %s", truncate(req.Method, 64), d.methodList())
+	return nil, NewError(NotImplemented, "unknown method %q; this CPI implements: %s", Truncate(req.Method, 64), strings.Join(d.MethodNames(), ", "))
+}
+
+// call checks the arguments, makes the call's CPI and runs the method
+// under the call's deadline. A panic is an InternalError.
+func (d *Dispatcher) call(ctx context.Context, m Method, req *Request) (result any, err error) {
+	if !d.serves(m) {
+		return nil, boshNotImplemented(m.Name)
 	}
 	call, perr := CheckArguments(req)
 	if perr != nil {
 		return nil, perr
 	}
+	if d.CallTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d.CallTimeout)
+		defer cancel()
+	}
 	defer func() {
 		if r := recover(); r != nil {
-			result, err = nil, NewError(InternalError, "%s failed unexpectedly (a bug in the CPI); see its log", req.Method)
+			result, err = nil, NewError(InternalError, "%s failed unexpectedly (a bug in the CPI); see its log", m.Name)
 		}
 	}()
-	return handler(ctx, call)
+	if m.Family == FamilyBosh {
+		cpi, err := d.Bosh.NewBosh(call)
+		if err != nil {
+			return nil, err
+		}
+		return m.bosh(ctx, cpi, call)
+	}
+	cpi, err := d.Nanobox.NewNanobox(call)
+	if err != nil {
+		return nil, err
+	}
+	return m.nanobox(ctx, cpi, call)
 }
 
-// Info describes the CPI.
+// serves reports whether the dispatcher has a CPI for m.
+func (d *Dispatcher) serves(m Method) bool {
+	switch m.Family {
+	case FamilyNanobox:
+		return d.Nanobox != nil
+	case FamilyBosh:
+		return d.Bosh != nil && m.bosh != nil
+	}
+	return true
+}
+
+// Info describes the CPI. api_version is always APIVersion, whatever
+// version the request named: BOSH sends info with 1, then uses this.
 func (d *Dispatcher) Info() Info {
-	return Info{APIVersion: APIVersion, Name: d.Name, Version: d.Version, Methods: d.MethodNames()}
+	formats := d.StemcellFormats
+	if formats == nil {
+		formats = []string{}
+	}
+	return Info{APIVersion: APIVersion, Name: d.Name, Version: d.Version, Methods: d.MethodNames(), StemcellFormats: formats}
 }
 
-// MethodNames lists the implemented methods, info included, sorted.
+// MethodNames lists the methods the dispatcher serves, info included,
+// sorted.
 func (d *Dispatcher) MethodNames() []string {
-	names := []string{MethodInfo}
-	for name := range d.Methods {
-		names = append(names, name)
+	var names []string
+	for _, m := range Table {
+		if d.serves(m) {
+			names = append(names, m.Name)
+		}
 	}
-	sort.Strings(names)
+	slices.Sort(names)
 	return names
-}
-
-func (d *Dispatcher) methodList() string {
-	var b bytes.Buffer
-	for i, n := range d.MethodNames() {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(n)
-	}
-	return b.String()
-}
-
-// CheckArguments checks req's arguments against its method's Signature.
-func CheckArguments(req *Request) (Call, *Error) {
-	call := Call{Method: req.Method, Context: req.Context}
-	sig, ok := Signatures[req.Method]
-	if !ok {
-		return call, NewError(NotImplemented, "unknown method %q", truncate(req.Method, 64))
-	}
-	if len(req.Arguments) != sig.Arity() {
-		return call, NewError(InvalidArguments, "%s takes %d argument(s) (%s), got %d", req.Method, sig.Arity(), sig.describe(), len(req.Arguments))
-	}
-	for i, name := range sig.Params {
-		var s string
-		if err := json.Unmarshal(req.Arguments[i], &s); err != nil {
-			return call, NewError(InvalidArguments, "%s: argument %d (%s) must be a string", req.Method, i+1, name)
-		}
-		if s == "" {
-			return call, NewError(InvalidArguments, "%s: argument %d (%s) must not be empty", req.Method, i+1, name)
-		}
-		call.Params = append(call.Params, s)
-	}
-	if sig.Body {
-		raw := bytes.TrimSpace(req.Arguments[len(sig.Params)])
-		if len(raw) == 0 || raw[0] != '{' {
-			return call, NewError(InvalidArguments, "%s: the last argument must be a JSON object", req.Method)
-		}
-		call.Body = raw
-	}
-	return call, nil
-}
-
-func (s Signature) describe() string {
-	var parts []string
-	parts = append(parts, s.Params...)
-	if s.Body {
-		parts = append(parts, "body object")
-	}
-	if len(parts) == 0 {
-		return "none"
-	}
-	var b bytes.Buffer
-	for i, p := range parts {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(p)
-	}
-	return b.String()
 }
 
 func (d *Dispatcher) write(out io.Writer, result any, err error) error {
 	resp := Response{Result: result}
 	if err != nil {
 		resp.Result = nil
-		resp.Error = toError(err)
+		resp.Error = AsError(err)
 	}
 	if d.Log != nil {
 		resp.Log = d.Log()
 	}
-	if werr := EncodeResponse(out, resp); werr != nil {
+	var werr error
+	if d.Redact == nil {
+		werr = EncodeResponse(out, resp)
+	} else {
+		var buf bytes.Buffer
+		if werr = EncodeResponse(&buf, resp); werr == nil {
+			_, werr = io.WriteString(out, d.Redact(buf.String()))
+		}
+	}
+	if werr != nil {
 		return fmt.Errorf("writing response: %w", werr)
 	}
 	return nil
 }
 
-func toError(err error) *Error {
-	var pe *Error
-	if errors.As(err, &pe) {
-		return pe
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return NewError(Timeout, "deadline exceeded before the cloud answered")
-	}
-	if errors.Is(err, context.Canceled) {
-		return NewError(Timeout, "call cancelled before the cloud answered")
-	}
-	return AsError(err)
-}
-
-func truncate(s string, n int) string {
+// Truncate shortens s to at most n bytes, cut at a character boundary,
+// and marks a cut with "...". It is for quoting untrusted input in
+// messages and logs.
+func Truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n] + "..."
 }

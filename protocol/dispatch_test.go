@@ -13,31 +13,36 @@ import (
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
 )
 
+// fakeCPI answers a few Nanobox methods the way the cases below expect;
+// the others are not implemented (calling one panics, which the
+// dispatcher contains).
+type fakeCPI struct{ protocol.NanoboxCPI }
+
+func (fakeCPI) QueryKey(_ context.Context, id string) (protocol.Key, error) {
+	return protocol.Key{ID: id, Name: "k", PublicKey: "ssh-ed25519 AAAA"}, nil
+}
+func (fakeCPI) CreateKey(_ context.Context, body protocol.KeyBody) (protocol.IDResult, error) {
+	return protocol.IDResult{ID: body.KeyName()}, nil
+}
+func (fakeCPI) RebootServer(context.Context, string) error { return nil }
+func (fakeCPI) CancelServer(context.Context, string) error { return errors.New("boom") }
+func (fakeCPI) DeleteKey(context.Context, string) error    { return context.DeadlineExceeded }
+func (fakeCPI) QueryServer(context.Context, string) (protocol.Server, error) {
+	panic("bug")
+}
+
+// fakeFactory makes a fakeCPI for every call.
+type fakeFactory struct{}
+
+func (fakeFactory) NewNanobox(protocol.Call) (protocol.NanoboxCPI, error) { return fakeCPI{}, nil }
+
 func testDispatcher() *protocol.Dispatcher {
 	return &protocol.Dispatcher{
-		Name:    "test-cpi",
-		Version: "0.0.1",
-		Log:     func() string { return "" },
-		Methods: map[string]protocol.Handler{
-			protocol.MethodQueryKey: func(_ context.Context, c protocol.Call) (any, error) {
-				return protocol.Key{ID: c.Params[0], Name: "k", PublicKey: "ssh-ed25519 AAAA"}, nil
-			},
-			protocol.MethodCreateKey: func(_ context.Context, c protocol.Call) (any, error) {
-				var body protocol.KeyBody
-				if err := c.DecodeBody(&body); err != nil {
-					return nil, err
-				}
-				return protocol.IDResult{ID: body.KeyName()}, nil
-			},
-			protocol.MethodRebootServer: func(context.Context, protocol.Call) (any, error) { return nil, nil },
-			protocol.MethodCancelServer: func(context.Context, protocol.Call) (any, error) {
-				return nil, errors.New("boom")
-			},
-			protocol.MethodDeleteKey: func(context.Context, protocol.Call) (any, error) {
-				return nil, context.DeadlineExceeded
-			},
-			protocol.MethodQueryServer: func(context.Context, protocol.Call) (any, error) { panic("bug") },
-		},
+		Name:            "test-cpi",
+		Version:         "0.0.1",
+		StemcellFormats: []string{"test-light"},
+		Log:             func() string { return "" },
+		Nanobox:         fakeFactory{},
 	}
 }
 
@@ -51,9 +56,13 @@ func TestDispatcherGolden(t *testing.T) {
 		{"empty result is null", `{"method":"reboot_server","arguments":["1"],"context":{}}`,
 			`{"result":null,"error":null,"log":""}`},
 		{"info", `{"method":"info","arguments":[]}`,
-			`{"result":{"api_version":1,"name":"test-cpi","version":"0.0.1","methods":["cancel_server","create_key","delete_key","info","query_key","query_server","reboot_server"]},"error":null,"log":""}`},
+			`{"result":{"api_version":2,"name":"test-cpi","version":"0.0.1","methods":["cancel_server","catalog","create_key","delete_key","info","install_key","meta","order_server","query_key","query_server","reboot_server","rename_server","update_config","verify"],"stemcell_formats":["test-light"]},"error":null,"log":""}`},
+		{"info under api_version 1", `{"method":"info","arguments":[],"api_version":1}`,
+			`{"result":{"api_version":2,"name":"test-cpi","version":"0.0.1","methods":["cancel_server","catalog","create_key","delete_key","info","install_key","meta","order_server","query_key","query_server","reboot_server","rename_server","update_config","verify"],"stemcell_formats":["test-light"]},"error":null,"log":""}`},
+		{"info under api_version 2", `{"method":"info","arguments":[],"api_version":2,"context":{"director_uuid":"d-1","vm":{"stemcell":{"api_version":3}}}}`,
+			`{"result":{"api_version":2,"name":"test-cpi","version":"0.0.1","methods":["cancel_server","catalog","create_key","delete_key","info","install_key","meta","order_server","query_key","query_server","reboot_server","rename_server","update_config","verify"],"stemcell_formats":["test-light"]},"error":null,"log":""}`},
 		{"unknown method", `{"method":"drop_tables","arguments":[]}`,
-			`{"result":null,"error":{"type":"NotImplemented","message":"unknown method \"drop_tables\"; this CPI implements: cancel_server, create_key, delete_key, info, query_key, query_server, reboot_server","ok_to_retry":false},"log":""}`},
+			`{"result":null,"error":{"type":"NotImplemented","message":"unknown method \"drop_tables\"; this CPI implements: cancel_server, catalog, create_key, delete_key, info, install_key, meta, order_server, query_key, query_server, reboot_server, rename_server, update_config, verify","ok_to_retry":false},"log":""}`},
 		{"not JSON", `{"method":`,
 			`{"result":null,"error":{"type":"InvalidRequest","message":"malformed request: truncated JSON","ok_to_retry":false},"log":""}`},
 		{"empty", ``,
@@ -64,8 +73,8 @@ func TestDispatcherGolden(t *testing.T) {
 			`{"result":null,"error":{"type":"InvalidRequest","message":"malformed request: \"method\" must be a string, not number","ok_to_retry":false},"log":""}`},
 		{"credential not a string", `{"method":"info","context":{"credentials":{"api-token":1}}}`,
 			`{"result":null,"error":{"type":"InvalidRequest","message":"malformed request: \"context.credentials\" must be a string, not number","ok_to_retry":false},"log":""}`},
-		{"wrong api version", `{"method":"info","api_version":2}`,
-			`{"result":null,"error":{"type":"InvalidRequest","message":"unsupported api_version 2: this CPI speaks 1","ok_to_retry":false},"log":""}`},
+		{"wrong api version", `{"method":"info","api_version":3}`,
+			`{"result":null,"error":{"type":"InvalidRequest","message":"unsupported api_version 3: this CPI speaks 1 to 2","ok_to_retry":false},"log":""}`},
 		{"wrong arity", `{"method":"query_key","arguments":[]}`,
 			`{"result":null,"error":{"type":"InvalidArguments","message":"query_key takes 1 argument(s) (key id), got 0","ok_to_retry":false},"log":""}`},
 		{"param not a string", `{"method":"query_key","arguments":[42]}`,
@@ -127,21 +136,52 @@ func TestCredentialsNeverPrint(t *testing.T) {
 	}
 }
 
-func TestRouteTableCoversEverySignature(t *testing.T) {
+// TestTableIsConsistent: each method is declared once, a route's path
+// parameters are exactly its method's ID arguments, a body is the last
+// argument, and only Nanobox methods have routes.
+func TestTableIsConsistent(t *testing.T) {
 	seen := map[string]bool{}
-	for _, r := range protocol.Routes {
-		sig, ok := protocol.Signatures[r.Method]
-		require.True(t, ok, r.Method)
-		assert.Equal(t, len(sig.Params), len(r.ParamNames()), r.Path)
-		assert.Equal(t, sig.Body, r.Body, r.Path)
-		seen[r.Method] = true
-	}
-	for m := range protocol.Signatures {
-		if m != protocol.MethodInfo {
-			assert.True(t, seen[m], "method %s has no route", m)
+	for _, m := range protocol.Table {
+		require.False(t, seen[m.Name], "%s declared twice", m.Name)
+		seen[m.Name] = true
+		got, ok := protocol.Lookup(m.Name)
+		require.True(t, ok)
+		assert.Equal(t, m.Name, got.Name)
+		assert.Equal(t, m.Family == protocol.FamilyNanobox, m.HTTP != nil, "%s: a route exactly for a Nanobox method", m.Name)
+		for i, a := range m.Args {
+			if a.Kind == protocol.KindBody {
+				assert.Equal(t, len(m.Args)-1, i, "%s: the body is the last argument", m.Name)
+			}
 		}
 	}
+	require.Len(t, protocol.Routes, 13)
+	for _, r := range protocol.Routes {
+		sig := protocol.Signatures[r.Method]
+		assert.Equal(t, len(sig.Params), len(r.ParamNames()), r.Path)
+		assert.Equal(t, sig.Body, r.Body, r.Path)
+	}
+	assert.Equal(t, protocol.Signature{Params: []string{"server id"}, Body: true}, protocol.Signatures[protocol.MethodRenameServer])
+	assert.NotContains(t, protocol.Signatures, protocol.MethodCreateVM, "Signatures are the Nanobox methods'")
 	r, ok := protocol.RouteFor(protocol.MethodRebootServer)
 	require.True(t, ok)
 	assert.Equal(t, "PATCH /api/servers/{id}/reboot", r.Pattern("/api/"))
+	assert.Equal(t, protocol.Route{Verb: "POST", Path: "/keys", Method: "create_key", Status: 201, Body: true, Result: true, OperationID: "create-ssh-key"}, protocol.Routes[3])
+	_, ok = protocol.RouteFor(protocol.MethodAttachDisk)
+	assert.False(t, ok, "BOSH methods have no route")
+}
+
+func TestTruncate(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"short", 10, "short"},
+		{"exactly10!", 10, "exactly10!"},
+		{"0123456789abc", 10, "0123456789..."},
+		{"ab\u00e9cd", 3, "ab..."}, // never cuts a character in two
+		{"", 0, ""},
+	} {
+		assert.Equal(t, tc.want, protocol.Truncate(tc.in, tc.n), "%q", tc.in)
+	}
 }

@@ -2,17 +2,24 @@ package protocol
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 )
 
-// APIVersion is the protocol version this package speaks.
-const APIVersion = 1
+// APIVersion is the highest protocol version this package speaks: info
+// reports it, and the shim sends it. A request may name any version from
+// MinAPIVersion to APIVersion, or none (read as 1, as bosh-cpi-go does).
+// Version 2 is BOSH's CPI API v2; the Nanobox methods answer the same
+// under both.
+const APIVersion = 2
+
+// MinAPIVersion is the lowest protocol version a request may name.
+const MinAPIVersion = 1
 
 // MaxRequestBytes bounds one request on stdin. The shim's own body limit
 // (64 KiB by default) is far below it.
@@ -23,6 +30,18 @@ type Request struct {
 	Method     string            `json:"method"`
 	Arguments  []json.RawMessage `json:"arguments"`
 	Context    Context           `json:"context"`
+	APIVersion int               `json:"api_version"`
+	// RawContext is the context object as received, for what Context
+	// does not hold (a BOSH director's cpi-config properties); never sent.
+	RawContext json.RawMessage `json:"-"`
+}
+
+// wireRequest is a Request as decoded: the context is kept raw and
+// decoded into Context from those bytes.
+type wireRequest struct {
+	Method     string            `json:"method"`
+	Arguments  []json.RawMessage `json:"arguments"`
+	Context    json.RawMessage   `json:"context"`
 	APIVersion int               `json:"api_version"`
 }
 
@@ -40,11 +59,10 @@ type Credentials map[string]string
 
 // String lists the keys with their values redacted.
 func (c Credentials) String() string {
-	keys := make([]string, 0, len(c))
-	for k := range c {
-		keys = append(keys, k+"=<redacted>")
+	keys := slices.Sorted(maps.Keys(c))
+	for i, k := range keys {
+		keys[i] = k + "=<redacted>"
 	}
-	sort.Strings(keys)
 	return "{" + strings.Join(keys, " ") + "}"
 }
 
@@ -59,7 +77,7 @@ func (c Credentials) Values() []string {
 			out = append(out, v)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
+	slices.SortFunc(out, func(a, b string) int { return len(b) - len(a) })
 	return out
 }
 
@@ -98,24 +116,43 @@ func ParseRequest(data []byte) (*Request, *Error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, NewError(InvalidRequest, "empty request: expected one JSON object")
 	}
-	var req Request
+	var w wireRequest
 	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&req); err != nil {
+	if err := dec.Decode(&w); err != nil {
 		return nil, NewError(InvalidRequest, "malformed request: %s", describeJSONError(err))
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, NewError(InvalidRequest, "malformed request: data after the JSON object")
 	}
+	req := Request{Method: w.Method, Arguments: w.Arguments, APIVersion: w.APIVersion}
+	if len(w.Context) > 0 && string(w.Context) != "null" {
+		if err := json.Unmarshal(w.Context, &req.Context); err != nil {
+			return nil, NewError(InvalidRequest, "malformed request: %s", describeJSONError(inField("context", err)))
+		}
+		req.RawContext = w.Context
+	}
 	if req.Method == "" {
 		return nil, NewError(InvalidRequest, "malformed request: \"method\" is missing or empty")
 	}
-	if req.APIVersion != 0 && req.APIVersion != APIVersion {
-		return nil, NewError(InvalidRequest, "unsupported api_version %d: this CPI speaks %d", req.APIVersion, APIVersion)
+	if req.APIVersion != 0 && (req.APIVersion < MinAPIVersion || req.APIVersion > APIVersion) {
+		return nil, NewError(InvalidRequest, "unsupported api_version %d: this CPI speaks %d to %d", req.APIVersion, MinAPIVersion, APIVersion)
 	}
 	if req.Arguments == nil {
 		req.Arguments = []json.RawMessage{}
 	}
 	return &req, nil
+}
+
+// inField places a decoding error of a nested value at field: a type
+// error's field path gets field in front.
+func inField(field string, err error) error {
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) {
+		c := *typeErr
+		c.Field = strings.TrimSuffix(field+"."+c.Field, ".")
+		return &c
+	}
+	return err
 }
 
 // describeJSONError turns encoding/json's errors into messages that name the
@@ -172,17 +209,4 @@ func EncodeResponse(w io.Writer, resp Response) error {
 	}
 	_, err = w.Write(append(data, '\n'))
 	return err
-}
-
-// ContextError maps a context error to the protocol: a passed deadline is a
-// Timeout (retryable), a cancellation is a Timeout too, since the caller gave
-// up before the cloud answered.
-func ContextError(ctx context.Context, op string) *Error {
-	switch {
-	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		return NewError(Timeout, "%s: deadline exceeded before the cloud answered", op)
-	case ctx.Err() != nil:
-		return NewError(Timeout, "%s: call cancelled before the cloud answered", op)
-	}
-	return nil
 }

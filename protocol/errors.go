@@ -1,17 +1,19 @@
 package protocol
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
-	"sort"
+	"slices"
 )
 
 // ErrorType names a class of failure. Each type has exactly one HTTP status
-// (what the shim answers) and a default for ok_to_retry.
+// (what the shim answers), a default for ok_to_retry, and the family of
+// methods that answers it.
 type ErrorType string
 
-// The error types. See errorTable for their statuses.
+// The error types of the Nanobox methods. See errorTable for their statuses.
 const (
 	InvalidRequest   ErrorType = "InvalidRequest"   // malformed envelope or JSON
 	InvalidArguments ErrorType = "InvalidArguments" // well-formed but unacceptable arguments
@@ -27,35 +29,77 @@ const (
 	Timeout          ErrorType = "Timeout"          // the call's deadline passed
 )
 
+// The error types of the BOSH methods: the director's KNOWN_RPC_ERRORS. The
+// director turns any other type into an UnknownError, so a BOSH method
+// answers only these (the dispatcher translates the others; see
+// errorClass.bosh).
+const (
+	BoshCloudError       ErrorType = "Bosh::Clouds::CloudError"       // a generic IaaS failure
+	BoshCpiError         ErrorType = "Bosh::Clouds::CpiError"         // a malformed request or config
+	BoshNotImplemented   ErrorType = "Bosh::Clouds::NotImplemented"   // the method is not provided
+	BoshNotSupported     ErrorType = "Bosh::Clouds::NotSupported"     // the request is impossible (shrink, heavy stemcell)
+	BoshVMNotFound       ErrorType = "Bosh::Clouds::VMNotFound"       // no such server
+	BoshNetworkNotFound  ErrorType = "Bosh::Clouds::NetworkNotFound"  // no such network
+	BoshNoDiskSpace      ErrorType = "Bosh::Clouds::NoDiskSpace"      // no room for the disk
+	BoshDiskNotAttached  ErrorType = "Bosh::Clouds::DiskNotAttached"  // detach of a volume not on that server
+	BoshDiskNotFound     ErrorType = "Bosh::Clouds::DiskNotFound"     // no such volume
+	BoshVMCreationFailed ErrorType = "Bosh::Clouds::VMCreationFailed" // create_vm failed, nothing left behind
+)
+
 type errorClass struct {
 	status int
 	retry  bool
+	family Family
+	// bosh is the type a BOSH method answers in place of this Nanobox
+	// type; the message and ok_to_retry are kept.
+	bosh ErrorType
 }
 
-// errorTable is the one table from error type to HTTP status and the default
-// ok_to_retry: true exactly where a later identical call can succeed.
+// errorTable is the one table of error types: HTTP status, the default
+// ok_to_retry (true exactly where a later identical call can succeed), the
+// family, and for a Nanobox type its BOSH counterpart. The BOSH types never
+// cross the shim; their statuses only keep HTTPStatus total.
 var errorTable = map[ErrorType]errorClass{
-	InvalidRequest:   {http.StatusBadRequest, false},
-	InvalidArguments: {http.StatusUnprocessableEntity, false},
-	Unauthorized:     {http.StatusUnauthorized, false},
-	Forbidden:        {http.StatusForbidden, false},
-	NotFound:         {http.StatusNotFound, false},
-	Conflict:         {http.StatusConflict, true},
-	RateLimited:      {http.StatusTooManyRequests, true},
-	InternalError:    {http.StatusInternalServerError, false},
-	NotImplemented:   {http.StatusNotImplemented, false},
-	CloudError:       {http.StatusBadGateway, false},
-	Unavailable:      {http.StatusServiceUnavailable, true},
-	Timeout:          {http.StatusGatewayTimeout, true},
+	InvalidRequest:   {http.StatusBadRequest, false, FamilyNanobox, BoshCpiError},
+	InvalidArguments: {http.StatusUnprocessableEntity, false, FamilyNanobox, BoshCpiError},
+	Unauthorized:     {http.StatusUnauthorized, false, FamilyNanobox, BoshCloudError},
+	Forbidden:        {http.StatusForbidden, false, FamilyNanobox, BoshCloudError},
+	NotFound:         {http.StatusNotFound, false, FamilyNanobox, BoshCloudError},
+	Conflict:         {http.StatusConflict, true, FamilyNanobox, BoshCloudError},
+	RateLimited:      {http.StatusTooManyRequests, true, FamilyNanobox, BoshCloudError},
+	InternalError:    {http.StatusInternalServerError, false, FamilyNanobox, BoshCloudError},
+	NotImplemented:   {http.StatusNotImplemented, false, FamilyNanobox, BoshNotImplemented},
+	CloudError:       {http.StatusBadGateway, false, FamilyNanobox, BoshCloudError},
+	Unavailable:      {http.StatusServiceUnavailable, true, FamilyNanobox, BoshCloudError},
+	Timeout:          {http.StatusGatewayTimeout, true, FamilyNanobox, BoshCloudError},
+
+	BoshCloudError:       {http.StatusBadGateway, false, FamilyBosh, ""},
+	BoshCpiError:         {http.StatusBadRequest, false, FamilyBosh, ""},
+	BoshNotImplemented:   {http.StatusNotImplemented, false, FamilyBosh, ""},
+	BoshNotSupported:     {http.StatusUnprocessableEntity, false, FamilyBosh, ""},
+	BoshVMNotFound:       {http.StatusNotFound, false, FamilyBosh, ""},
+	BoshNetworkNotFound:  {http.StatusNotFound, false, FamilyBosh, ""},
+	BoshNoDiskSpace:      {http.StatusInsufficientStorage, true, FamilyBosh, ""},
+	BoshDiskNotAttached:  {http.StatusConflict, false, FamilyBosh, ""},
+	BoshDiskNotFound:     {http.StatusNotFound, false, FamilyBosh, ""},
+	BoshVMCreationFailed: {http.StatusBadGateway, true, FamilyBosh, ""},
 }
 
-// ErrorTypes lists every error type, sorted by name.
-func ErrorTypes() []ErrorType {
-	out := make([]ErrorType, 0, len(errorTable))
-	for t := range errorTable {
-		out = append(out, t)
+// ErrorTypes lists the error types of the Nanobox methods (those the shim
+// can answer), sorted by name.
+func ErrorTypes() []ErrorType { return errorTypes(FamilyNanobox) }
+
+// BoshErrorTypes lists the error types of the BOSH methods, sorted by name.
+func BoshErrorTypes() []ErrorType { return errorTypes(FamilyBosh) }
+
+func errorTypes(f Family) []ErrorType {
+	var out []ErrorType
+	for t, c := range errorTable {
+		if c.family == f {
+			out = append(out, t)
+		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	slices.Sort(out)
 	return out
 }
 
@@ -98,8 +142,23 @@ func (e *Error) WithRetry(retry bool) *Error {
 	return &c
 }
 
-// AsError returns err as a protocol error: err itself when it wraps one,
-// otherwise an InternalError carrying err's message.
+// ForBosh returns e as a BOSH method answers it: a BOSH type as is, a
+// Nanobox type as its BOSH counterpart with the same message and
+// ok_to_retry, anything else as a Bosh::Clouds::CloudError.
+func (e *Error) ForBosh() *Error {
+	c, ok := errorTable[e.Type]
+	switch {
+	case ok && c.family == FamilyBosh:
+		return e
+	case ok:
+		return &Error{Type: c.bosh, Message: e.Message, OkToRetry: e.OkToRetry}
+	}
+	return &Error{Type: BoshCloudError, Message: e.Message, OkToRetry: e.OkToRetry}
+}
+
+// AsError returns err as a protocol error: err itself when it wraps one, a
+// Timeout when it is a context's error (see ContextError), otherwise an
+// InternalError carrying err's message.
 func AsError(err error) *Error {
 	if err == nil {
 		return nil
@@ -108,5 +167,28 @@ func AsError(err error) *Error {
 	if errors.As(err, &pe) {
 		return pe
 	}
+	if te := ContextError("", err); te != nil {
+		return te
+	}
 	return NewError(InternalError, "%s", err.Error())
+}
+
+// ContextError is the one mapping of a context's errors to the protocol: a
+// passed deadline is a Timeout (retryable), and so is a cancellation, since
+// the caller gave up before the cloud answered. op, when not "", prefixes
+// the message. It returns nil when err is neither.
+func ContextError(op string, err error) *Error {
+	var what string
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		what = "deadline exceeded before the cloud answered"
+	case errors.Is(err, context.Canceled):
+		what = "call cancelled before the cloud answered"
+	default:
+		return nil
+	}
+	if op != "" {
+		what = op + ": " + what
+	}
+	return NewError(Timeout, "%s", what)
 }

@@ -70,26 +70,25 @@ func BenchmarkCheckArguments(b *testing.B) {
 	}
 }
 
-// benchDispatcher answers like a CPI without a cloud: query_server returns
-// a server, order_server decodes its body and returns an id.
+// benchCPI answers like a CPI without a cloud: query_server returns a
+// server, order_server returns an id.
+type benchCPI struct{ protocol.NanoboxCPI }
+
+func (benchCPI) QueryServer(_ context.Context, id string) (protocol.Server, error) {
+	return protocol.Server{ID: id, Status: "active", Name: "web-1", ExternalIP: "192.0.2.10",
+		InternalIP: "10.0.0.2", Config: map[string]any{"image": "ubuntu-24.04", "backups": "disabled"}}, nil
+}
+
+func (benchCPI) OrderServer(context.Context, protocol.OrderServerBody) (protocol.IDResult, error) {
+	return protocol.IDResult{ID: "4711"}, nil
+}
+
+type benchFactory struct{}
+
+func (benchFactory) NewNanobox(protocol.Call) (protocol.NanoboxCPI, error) { return benchCPI{}, nil }
+
 func benchDispatcher() *protocol.Dispatcher {
-	return &protocol.Dispatcher{
-		Name:    "bench",
-		Version: "0",
-		Methods: map[string]protocol.Handler{
-			protocol.MethodQueryServer: func(_ context.Context, call protocol.Call) (any, error) {
-				return protocol.Server{ID: call.Params[0], Status: "active", Name: "web-1", ExternalIP: "192.0.2.10",
-					InternalIP: "10.0.0.2", Config: map[string]any{"image": "ubuntu-24.04", "backups": "disabled"}}, nil
-			},
-			protocol.MethodOrderServer: func(_ context.Context, call protocol.Call) (any, error) {
-				var body protocol.OrderServerBody
-				if err := call.DecodeBody(&body); err != nil {
-					return nil, err
-				}
-				return protocol.IDResult{ID: "4711"}, nil
-			},
-		},
-	}
+	return &protocol.Dispatcher{Name: "bench", Version: "0", Nanobox: benchFactory{}}
 }
 
 // BenchmarkDispatch is the whole transport of one call: decode, check,

@@ -1,13 +1,12 @@
 package protocol
 
 import (
-	"net/http"
 	"strings"
 )
 
 // Route maps one Nanobox endpoint onto one method. Path parameters, in the
 // order they appear in Path, become the method's leading arguments; a JSON
-// body, when Body is set, becomes its last.
+// body, when Body is set, becomes its last. Routes are derived from Table.
 type Route struct {
 	Verb        string // HTTP method
 	Path        string // relative to the base path, with {id} parameters
@@ -19,22 +18,17 @@ type Route struct {
 }
 
 // Routes is the route table of the Nanobox custom-provider API, in the
-// order of the spec.
-var Routes = []Route{
-	{http.MethodGet, "/meta", MethodMeta, http.StatusOK, false, true, "meta"},
-	{http.MethodGet, "/catalog", MethodCatalog, http.StatusOK, false, true, "catalog"},
-	{http.MethodPost, "/verify", MethodVerify, http.StatusOK, false, false, "verify"},
-	{http.MethodPost, "/keys", MethodCreateKey, http.StatusCreated, true, true, "create-ssh-key"},
-	{http.MethodGet, "/keys/{id}", MethodQueryKey, http.StatusCreated, false, true, "query-ssh-key"},
-	{http.MethodDelete, "/keys/{id}", MethodDeleteKey, http.StatusOK, false, false, "delete-ssh-key"},
-	{http.MethodPost, "/servers", MethodOrderServer, http.StatusCreated, true, true, "order-server"},
-	{http.MethodGet, "/servers/{id}", MethodQueryServer, http.StatusCreated, false, true, "query-server"},
-	{http.MethodDelete, "/servers/{id}", MethodCancelServer, http.StatusOK, false, false, "cancel-server"},
-	{http.MethodPatch, "/servers/{id}/keys", MethodInstallKey, http.StatusOK, true, false, "install-server-key"},
-	{http.MethodPatch, "/servers/{id}/config", MethodUpdateConfig, http.StatusOK, true, false, "update-server-config"},
-	{http.MethodPatch, "/servers/{id}/reboot", MethodRebootServer, http.StatusOK, false, false, "reboot-server"},
-	{http.MethodPatch, "/servers/{id}/rename", MethodRenameServer, http.StatusOK, true, false, "rename-server"},
-}
+// order of the spec: one route per Table entry with an Endpoint.
+var Routes = func() []Route {
+	var out []Route
+	for _, m := range Table {
+		if e := m.HTTP; e != nil {
+			out = append(out, Route{Verb: e.Verb, Path: e.Path, Method: m.Name, Status: e.Status,
+				Body: m.takesBody(), Result: e.Result, OperationID: e.OperationID})
+		}
+	}
+	return out
+}()
 
 // Pattern is the route as a net/http ServeMux pattern under basePath,
 // e.g. "GET /api/servers/{id}".
@@ -61,4 +55,48 @@ func RouteFor(method string) (Route, bool) {
 		}
 	}
 	return Route{}, false
+}
+
+// Signature is the shape of a Nanobox method's arguments: its path
+// parameters in order (each a JSON string), then its JSON body (an object)
+// when Body is set. Signatures are derived from Table.
+type Signature struct {
+	Params []string // human names of the path parameters, for messages
+	Body   bool
+}
+
+// Arity is how many arguments the method takes.
+func (s Signature) Arity() int {
+	if s.Body {
+		return len(s.Params) + 1
+	}
+	return len(s.Params)
+}
+
+// Signatures holds the signature of info and of every Nanobox method (the
+// methods a shim or a Nanobox client calls), derived from Table.
+var Signatures = func() map[string]Signature {
+	out := map[string]Signature{}
+	for _, m := range Table {
+		if m.Family == FamilyBosh {
+			continue
+		}
+		sig := Signature{Body: m.takesBody()}
+		for _, a := range m.Args {
+			if a.Kind == KindID {
+				sig.Params = append(sig.Params, a.Name)
+			}
+		}
+		out[m.Name] = sig
+	}
+	return out
+}()
+
+func (m Method) takesBody() bool {
+	for _, a := range m.Args {
+		if a.Kind == KindBody {
+			return true
+		}
+	}
+	return false
 }

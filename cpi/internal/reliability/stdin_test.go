@@ -38,7 +38,7 @@ func TestHostileStdin(t *testing.T) {
 		{"method is a number", `{"method":7}`, protocol.InvalidRequest, `"method" must be a string`},
 		{"method missing", `{"arguments":[]}`, protocol.InvalidRequest, `"method" is missing`},
 		{"arguments is an object", `{"method":"query_server","arguments":{"id":"1"}}`, protocol.InvalidRequest, `"arguments" must be an array`},
-		{"api_version 2", `{"method":"meta","api_version":2}`, protocol.InvalidRequest, "unsupported api_version 2"},
+		{"api_version 3", `{"method":"meta","api_version":3}`, protocol.InvalidRequest, "unsupported api_version 3"},
 		{"deep nesting", `{"method":"meta","arguments":` + deep + `}`, protocol.InvalidRequest, "invalid JSON"},
 		{"unknown method", `{"method":"format_disk","arguments":[]}`, protocol.NotImplemented, "unknown method"},
 		{"method with NUL", `{"method":"meta\u0000","arguments":[]}`, protocol.NotImplemented, "unknown method"},

@@ -1,56 +1,5 @@
 package protocol
 
-// The method names. One per Nanobox endpoint, plus info.
-const (
-	MethodInfo         = "info"
-	MethodMeta         = "meta"
-	MethodCatalog      = "catalog"
-	MethodVerify       = "verify"
-	MethodCreateKey    = "create_key"
-	MethodQueryKey     = "query_key"
-	MethodDeleteKey    = "delete_key"
-	MethodOrderServer  = "order_server"
-	MethodQueryServer  = "query_server"
-	MethodCancelServer = "cancel_server"
-	MethodInstallKey   = "install_key"
-	MethodUpdateConfig = "update_config"
-	MethodRebootServer = "reboot_server"
-	MethodRenameServer = "rename_server"
-)
-
-// Signature is the shape of a method's arguments: its path parameters in
-// order (each a JSON string), then its JSON body (an object) when Body is set.
-type Signature struct {
-	Params []string // human names of the path parameters, for messages
-	Body   bool
-}
-
-// Arity is how many arguments the method takes.
-func (s Signature) Arity() int {
-	if s.Body {
-		return len(s.Params) + 1
-	}
-	return len(s.Params)
-}
-
-// Signatures holds every method of the protocol.
-var Signatures = map[string]Signature{
-	MethodInfo:         {},
-	MethodMeta:         {},
-	MethodCatalog:      {},
-	MethodVerify:       {},
-	MethodCreateKey:    {Body: true},
-	MethodQueryKey:     {Params: []string{"key id"}},
-	MethodDeleteKey:    {Params: []string{"key id"}},
-	MethodOrderServer:  {Body: true},
-	MethodQueryServer:  {Params: []string{"server id"}},
-	MethodCancelServer: {Params: []string{"server id"}},
-	MethodInstallKey:   {Params: []string{"server id"}, Body: true},
-	MethodUpdateConfig: {Params: []string{"server id"}, Body: true},
-	MethodRebootServer: {Params: []string{"server id"}},
-	MethodRenameServer: {Params: []string{"server id"}, Body: true},
-}
-
 // KeyBody is the body of POST /keys and PATCH /servers/{id}/keys. Older
 // clients sent the key's name as "name" instead of "id".
 type KeyBody struct {
@@ -178,10 +127,13 @@ type Spec struct {
 	DollarsPerMo float64 `json:"dollars_per_mo"`
 }
 
-// Info is the result of info.
+// Info is the result of info. BOSH reads api_version and
+// stemcell_formats (the CLI fails when stemcell_formats is not an array);
+// Nanobox tools read the rest.
 type Info struct {
-	APIVersion int      `json:"api_version"`
-	Name       string   `json:"name"`
-	Version    string   `json:"version"`
-	Methods    []string `json:"methods"`
+	APIVersion      int      `json:"api_version"`
+	Name            string   `json:"name"`
+	Version         string   `json:"version"`
+	Methods         []string `json:"methods"`
+	StemcellFormats []string `json:"stemcell_formats"`
 }

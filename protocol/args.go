@@ -1,0 +1,224 @@
+package protocol
+
+import (
+	"bytes"
+	"encoding/json"
+	"slices"
+	"strings"
+)
+
+// ArgKind is the JSON shape of one positional argument.
+type ArgKind int
+
+// The argument kinds.
+const (
+	KindID       ArgKind = iota + 1 // a non-empty string: a path parameter, a BOSH cid
+	KindBody                        // a JSON object decoded into the method's body type
+	KindObject                      // a JSON object or null, passed on raw
+	KindString                      // any string, "" included
+	KindInt                         // an integer
+	KindIDOrNull                    // a non-empty string, or null
+	KindIDList                      // an array of non-empty strings, or null
+)
+
+// Arg is the shape of one positional argument: its name (for messages),
+// its kind and, for a body, how to decode it.
+type Arg struct {
+	Name string
+	Kind ArgKind
+	body *bodyShape
+}
+
+// bodyShape is a body type: a decoder into a fresh value of the type.
+type bodyShape struct {
+	decode func(method string, raw json.RawMessage) (any, *Error)
+}
+
+// ID is an argument that is a non-empty string.
+func ID(name string) Arg { return Arg{Name: name, Kind: KindID} }
+
+// Object is an argument that is a JSON object (or null), kept raw.
+func Object(name string) Arg { return Arg{Name: name, Kind: KindObject} }
+
+// String is an argument that is any JSON string.
+func String(name string) Arg { return Arg{Name: name, Kind: KindString} }
+
+// Int is an argument that is a JSON integer.
+func Int(name string) Arg { return Arg{Name: name, Kind: KindInt} }
+
+// IDOrNull is an argument that is a non-empty string or null.
+func IDOrNull(name string) Arg { return Arg{Name: name, Kind: KindIDOrNull} }
+
+// IDList is an argument that is an array of non-empty strings (or null).
+func IDList(name string) Arg { return Arg{Name: name, Kind: KindIDList} }
+
+// Body is an argument that is a JSON object of type T: the dispatcher
+// decodes it before the method runs, and the method reads it with BodyOf.
+func Body[T any]() Arg {
+	return Arg{Name: "body object", Kind: KindBody, body: &bodyShape{
+		decode: func(method string, raw json.RawMessage) (any, *Error) {
+			var v T
+			if err := decodeBody(method, raw, &v); err != nil {
+				return nil, err
+			}
+			return v, nil
+		},
+	}}
+}
+
+// decodeBody decodes a body object into v. A body of the wrong shape is an
+// InvalidArguments error naming the field; unknown fields are ignored.
+func decodeBody(method string, raw json.RawMessage, v any) *Error {
+	if err := json.Unmarshal(raw, v); err != nil {
+		return NewError(InvalidArguments, "%s: %s", method, describeJSONError(err))
+	}
+	return nil
+}
+
+// Call is a request whose arguments have been checked against its method's
+// Args. Params holds the ID arguments in order (the path parameters of a
+// Nanobox method), Body the raw JSON object when the method takes one.
+type Call struct {
+	Method     string
+	Params     []string
+	Body       json.RawMessage
+	Context    Context
+	APIVersion int
+	// RawContext is the request's context object as sent (BOSH directors
+	// merge their cpi-config properties into it); nil when absent.
+	RawContext json.RawMessage
+	args       []any // one per argument, by kind (see the accessors)
+	body       any   // the decoded body, when the method takes one
+}
+
+// ID is argument i, a string: an ID, a String, or an IDOrNull ("" for null).
+func (c Call) ID(i int) string { s, _ := c.args[i].(string); return s }
+
+// Raw is argument i, an Object, as sent (nil for null).
+func (c Call) Raw(i int) json.RawMessage { r, _ := c.args[i].(json.RawMessage); return r }
+
+// Int is argument i, an Int.
+func (c Call) Int(i int) int { n, _ := c.args[i].(int); return n }
+
+// IDs is argument i, an IDList (never nil).
+func (c Call) IDs(i int) []string {
+	if ids, _ := c.args[i].([]string); ids != nil {
+		return ids
+	}
+	return []string{}
+}
+
+// BodyOf is the call's body, decoded into the type its method declares
+// with Body[T]; the zero T when the method takes no body of that type.
+func BodyOf[T any](c Call) T {
+	v, _ := c.body.(T)
+	return v
+}
+
+// DecodeBody decodes the call's raw body into v. A body of the wrong
+// shape is an InvalidArguments error naming the field.
+func (c Call) DecodeBody(v any) *Error {
+	if c.Body == nil {
+		return NewError(InvalidArguments, "%s takes a JSON object body", c.Method)
+	}
+	return decodeBody(c.Method, c.Body, v)
+}
+
+// DecodeContext decodes the request's context object into v (a BOSH
+// method reads director_uuid, vm.stemcell.api_version and the cpi-config
+// properties this way).
+func (c Call) DecodeContext(v any) error {
+	if len(c.RawContext) == 0 {
+		return nil
+	}
+	return json.Unmarshal(c.RawContext, v)
+}
+
+// CheckArguments checks req's arguments against its method's Args and
+// decodes them. A Nanobox method takes exactly its arguments; a BOSH
+// method ignores extra ones, as bosh-cpi-go does.
+func CheckArguments(req *Request) (Call, *Error) {
+	call := Call{Method: req.Method, Context: req.Context, APIVersion: req.APIVersion, RawContext: req.RawContext}
+	m, ok := Lookup(req.Method)
+	if !ok {
+		return call, NewError(NotImplemented, "unknown method %q", Truncate(req.Method, 64))
+	}
+	n := len(req.Arguments)
+	if n < len(m.Args) || (n > len(m.Args) && m.Family != FamilyBosh) {
+		return call, NewError(InvalidArguments, "%s takes %d argument(s) (%s), got %d", req.Method, len(m.Args), m.describeArgs(), n)
+	}
+	call.args = make([]any, len(m.Args))
+	for i, a := range m.Args {
+		v, perr := a.check(req.Method, i, req.Arguments[i])
+		if perr != nil {
+			return call, perr
+		}
+		call.args[i] = v
+		switch a.Kind {
+		case KindID:
+			call.Params = append(call.Params, v.(string))
+		case KindBody:
+			call.Body, call.body = bytes.TrimSpace(req.Arguments[i]), v
+		}
+	}
+	return call, nil
+}
+
+func (m Method) describeArgs() string {
+	if len(m.Args) == 0 {
+		return "none"
+	}
+	names := make([]string, len(m.Args))
+	for i, a := range m.Args {
+		names[i] = a.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+// check decodes argument i (0-based) of method by its kind.
+func (a Arg) check(method string, i int, raw json.RawMessage) (any, *Error) {
+	raw = bytes.TrimSpace(raw)
+	isNull := string(raw) == "null"
+	bad := func(what string) *Error {
+		return NewError(InvalidArguments, "%s: argument %d (%s) must be %s", method, i+1, a.Name, what)
+	}
+	switch a.Kind {
+	case KindBody:
+		if len(raw) == 0 || raw[0] != '{' {
+			return nil, NewError(InvalidArguments, "%s: the last argument must be a JSON object", method)
+		}
+		return a.body.decode(method, raw)
+	case KindObject:
+		if isNull {
+			return json.RawMessage(nil), nil
+		}
+		if len(raw) == 0 || raw[0] != '{' {
+			return nil, bad("a JSON object")
+		}
+		return raw, nil
+	case KindInt:
+		var n int
+		if json.Unmarshal(raw, &n) != nil {
+			return nil, bad("an integer")
+		}
+		return n, nil
+	case KindIDList:
+		var ids []string
+		if json.Unmarshal(raw, &ids) != nil || slices.Contains(ids, "") {
+			return nil, bad("an array of non-empty strings")
+		}
+		return ids, nil
+	case KindIDOrNull:
+		if isNull {
+			return "", nil
+		}
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return nil, bad("a string")
+	}
+	if s == "" && a.Kind != KindString {
+		return nil, NewError(InvalidArguments, "%s: argument %d (%s) must not be empty", method, i+1, a.Name)
+	}
+	return s, nil
+}
