@@ -13,11 +13,14 @@ export CGO_ENABLED := 0
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 BENCHSTAT   := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 COMMANDS    := hcloud-sim nanobox-hcloud-cpi nanobox-cpi-shim
+# The OCI image's labels (org.opencontainers.image.*); docs/deploy.md.
+IMAGE_SOURCE   ?= https://github.com/nanobox-hcloud/nanobox-hcloud
+IMAGE_LICENSES ?= NOASSERTION
 
 # Tests that exec the binaries use these instead of building their own.
 export NANOBOX_HCLOUD_BIN := $(BIN)
 
-.PHONY: all build test run lint bench soak fuzz release clean
+.PHONY: all build test run lint bench soak fuzz release image clean
 
 all: build
 
@@ -28,6 +31,7 @@ build:
 test: build
 	$(GO) test -count=1 -timeout 9m ./...
 	cd scripts/benchtool && $(GO) test -count=1 ./...
+	cd release/deploy && $(GO) test -count=1 -timeout 5m ./...
 
 run: build
 	bash scripts/run
@@ -37,6 +41,7 @@ lint:
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 	cd scripts/benchtool && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...
+	cd release/deploy && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...
 
 bench: build
 	BENCHSTAT='$(GO) run $(BENCHSTAT)' bash scripts/bench
@@ -49,6 +54,13 @@ fuzz:
 
 release: build
 	bash scripts/build-release
+
+# The OCI image of the shim and the CPI, without a container daemon:
+# bin/oci (an OCI image layout) and bin/nanobox-hcloud-image.tar (docker load).
+image: build
+	cd release/deploy && $(GO) run ./imagetool --bin $(BIN) --layout $(BIN)/oci --tar $(BIN)/nanobox-hcloud-image.tar \
+	  --version $(VERSION) --revision $$(git rev-parse HEAD) --created $$(git log -1 --format=%cI) \
+	  --source $(IMAGE_SOURCE) --licenses $(IMAGE_LICENSES)
 
 clean:
 	rm -rf $(BIN)

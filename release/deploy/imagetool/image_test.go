@@ -1,0 +1,279 @@
+package main
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"debug/elf"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/nanobox-hcloud/nanobox-hcloud/release/deploy/internal/repo"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	repo.Cleanup()
+	os.Exit(code)
+}
+
+// testOptions builds from the repository's binaries and a stand-in CA
+// bundle (the test must not depend on the host's).
+func testOptions(t *testing.T) Options {
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	require.NoError(t, os.WriteFile(ca, []byte("-----BEGIN CERTIFICATE-----\nstand-in\n-----END CERTIFICATE-----\n"), 0o644))
+	return Options{
+		BinDir: repo.BinDir(t), CABundle: ca, Version: "v9.8.7-test", Revision: "0123456789abcdef",
+		Source: "https://github.com/nanobox-hcloud/nanobox-hcloud", Licenses: "NOASSERTION",
+		Created: time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC),
+	}
+}
+
+// builtImages writes the image with `imagetool` itself and opens both the
+// OCI layout and the tarball it wrote.
+func builtImages(t *testing.T, o Options) map[string]v1.Image {
+	dir := t.TempDir()
+	layoutDir, tarPath := filepath.Join(dir, "oci"), filepath.Join(dir, "image.tar")
+	var out bytes.Buffer
+	err := run([]string{"--bin", o.BinDir, "--ca-bundle", o.CABundle, "--version", o.Version, "--revision", o.Revision,
+		"--source", o.Source, "--licenses", o.Licenses, "--created", o.Created.Format(time.RFC3339),
+		"--layout", layoutDir, "--tar", tarPath}, &out)
+	require.NoError(t, err)
+	assert.Contains(t, out.String(), o.Tag())
+
+	idx, err := layout.ImageIndexFromPath(layoutDir)
+	require.NoError(t, err)
+	im, err := idx.IndexManifest()
+	require.NoError(t, err)
+	require.Len(t, im.Manifests, 1)
+	assert.Equal(t, "v9.8.7-test", im.Manifests[0].Annotations["org.opencontainers.image.ref.name"])
+	fromLayout, err := idx.Image(im.Manifests[0].Digest)
+	require.NoError(t, err)
+	fromTar, err := tarball.ImageFromPath(tarPath, nil)
+	require.NoError(t, err)
+	return map[string]v1.Image{"layout": fromLayout, "tarball": fromTar}
+}
+
+func TestImageConfig(t *testing.T) {
+	o := testOptions(t)
+	for kind, img := range builtImages(t, o) {
+		t.Run(kind, func(t *testing.T) {
+			cf, err := img.ConfigFile()
+			require.NoError(t, err)
+			assert.Equal(t, "linux", cf.OS)
+			assert.NotEmpty(t, cf.Architecture)
+			assert.Equal(t, "65532:65532", cf.Config.User, "not root")
+			assert.Equal(t, []string{ShimPath}, cf.Config.Entrypoint)
+			assert.Empty(t, cf.Config.Cmd)
+			assert.Subset(t, cf.Config.Env, []string{
+				"NANOBOX_SHIM_CPI=" + CPIPath, "NANOBOX_SHIM_CPI_CONFIG=" + ConfigPath, "NANOBOX_SHIM_LISTEN=0.0.0.0:8080",
+			})
+			assert.Contains(t, cf.Config.ExposedPorts, "8080/tcp")
+			assert.Equal(t, map[string]string{
+				"org.opencontainers.image.title":       "nanobox-hcloud",
+				"org.opencontainers.image.description": o.Labels()["org.opencontainers.image.description"],
+				"org.opencontainers.image.version":     "v9.8.7-test",
+				"org.opencontainers.image.revision":    "0123456789abcdef",
+				"org.opencontainers.image.source":      "https://github.com/nanobox-hcloud/nanobox-hcloud",
+				"org.opencontainers.image.licenses":    "NOASSERTION",
+				"org.opencontainers.image.created":     "2026-11-30T12:00:00Z",
+			}, cf.Config.Labels)
+			assert.NotEmpty(t, cf.Config.Labels["org.opencontainers.image.description"])
+		})
+	}
+	layoutImg := builtImages(t, o)["layout"]
+	m, err := layoutImg.Manifest()
+	require.NoError(t, err)
+	assert.Equal(t, types.OCIManifestSchema1, m.MediaType)
+	assert.Equal(t, types.OCIConfigJSON, m.Config.MediaType)
+	require.Len(t, m.Layers, 1)
+	assert.Equal(t, types.OCILayer, m.Layers[0].MediaType)
+	assert.Equal(t, o.Labels(), m.Annotations)
+}
+
+// imageFile is one entry of the image's flattened filesystem.
+type imageFile struct {
+	mode     int64
+	uid, gid int
+	dir      bool
+	data     []byte
+}
+
+func flatten(t *testing.T, img v1.Image) map[string]imageFile {
+	rc := mutate.Extract(img)
+	defer rc.Close()
+	files := map[string]imageFile{}
+	tr := tar.NewReader(rc)
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		require.NoError(t, err)
+		data, err := io.ReadAll(tr)
+		require.NoError(t, err)
+		p := "/" + strings.Trim(path.Clean(hdr.Name), "/")
+		require.NotContains(t, files, p, "duplicate entry")
+		require.Contains(t, []byte{tar.TypeReg, tar.TypeDir}, hdr.Typeflag, "%s: only files and directories (no links, devices)", p)
+		files[p] = imageFile{mode: hdr.Mode, uid: hdr.Uid, gid: hdr.Gid, dir: hdr.Typeflag == tar.TypeDir, data: data}
+	}
+	return files
+}
+
+func TestImageFilesystem(t *testing.T) {
+	o := testOptions(t)
+	img := builtImages(t, o)["layout"]
+	files := flatten(t, img)
+
+	type want struct {
+		mode     int64
+		uid, gid int
+		dir      bool
+	}
+	root := want{mode: 0o755, dir: true}
+	expected := map[string]want{
+		"/etc": root, "/etc/ssl": root, "/etc/ssl/certs": root, "/etc/nanobox-hcloud": root,
+		"/usr": root, "/usr/local": root, "/usr/local/bin": root, "/var": root, "/var/lib": root, "/home": root,
+		"/tmp":                               {mode: 0o1777, dir: true},
+		"/home/nonroot":                      {mode: 0o700, uid: UID, gid: GID, dir: true},
+		StateDir:                             {mode: 0o700, uid: UID, gid: GID, dir: true},
+		"/etc/passwd":                        {mode: 0o644},
+		"/etc/group":                         {mode: 0o644},
+		"/etc/ssl/certs/ca-certificates.crt": {mode: 0o644},
+		ConfigPath:                           {mode: 0o644},
+		ShimPath:                             {mode: 0o755},
+		CPIPath:                              {mode: 0o755},
+	}
+	got := map[string]want{}
+	for p, f := range files {
+		got[p] = want{mode: f.mode, uid: f.uid, gid: f.gid, dir: f.dir}
+	}
+	assert.Equal(t, expected, got, "the image holds exactly these files, with these owners and modes")
+
+	for p := range files {
+		switch path.Base(p) {
+		case "sh", "bash", "dash", "ash", "busybox", "zsh":
+			t.Errorf("the image has a shell: %s", p)
+		}
+	}
+	for _, name := range repo.Commands {
+		want, err := os.ReadFile(filepath.Join(o.BinDir, name))
+		require.NoError(t, err)
+		got := files["/usr/local/bin/"+name].data
+		assert.Equal(t, sha256.Sum256(want), sha256.Sum256(got), "%s is the built binary", name)
+		assertStatic(t, name, got)
+	}
+	assert.Contains(t, string(files["/etc/passwd"].data), fmt.Sprintf("nonroot:x:%d:%d:", UID, GID))
+	assert.Contains(t, string(files["/etc/passwd"].data), ":/sbin/nologin\n", "no login shell")
+
+	var cfg map[string]any
+	require.NoError(t, json.Unmarshal(files[ConfigPath].data, &cfg))
+	assert.Equal(t, StateDir, cfg["state_dir"])
+	assert.Equal(t, false, cfg["operator_token_for_calls"])
+}
+
+// assertStatic checks an ELF binary needs no dynamic loader or library.
+func assertStatic(t *testing.T, name string, data []byte) {
+	f, err := elf.NewFile(bytes.NewReader(data))
+	require.NoError(t, err, "%s is an ELF binary", name)
+	for _, p := range f.Progs {
+		assert.NotEqual(t, elf.PT_INTERP, p.Type, "%s names a dynamic loader", name)
+	}
+	libs, err := f.ImportedLibraries()
+	require.NoError(t, err)
+	assert.Empty(t, libs, "%s needs shared libraries", name)
+}
+
+// TestImageRunsTheShimOnItsCPI unpacks the image into a directory and
+// starts its entrypoint the way a runtime would: the image's environment
+// (its paths moved under the directory, the port on loopback), no other
+// configuration. The shim must find the CPI and the CPI must accept the
+// shipped config: /healthz runs the CPI's info with it.
+func TestImageRunsTheShimOnItsCPI(t *testing.T) {
+	o := testOptions(t)
+	img := builtImages(t, o)["layout"]
+	rootfs := t.TempDir()
+	for p, f := range flatten(t, img) {
+		if f.dir {
+			require.NoError(t, os.MkdirAll(filepath.Join(rootfs, p), 0o755))
+			continue
+		}
+		require.NoError(t, os.MkdirAll(filepath.Join(rootfs, path.Dir(p)), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(rootfs, p), f.data, os.FileMode(f.mode)))
+	}
+	// The shipped config points the state dir at the image's; here it is
+	// the unpacked one.
+	cfgPath := filepath.Join(rootfs, ConfigPath)
+	cfg := bytes.ReplaceAll(must(os.ReadFile(cfgPath)), []byte(`"`+StateDir+`"`), []byte(`"`+filepath.Join(rootfs, StateDir)+`"`))
+	require.NoError(t, os.WriteFile(cfgPath, cfg, 0o644))
+
+	cf, err := img.ConfigFile()
+	require.NoError(t, err)
+	var env []string
+	for _, kv := range cf.Config.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		switch k {
+		case "NANOBOX_SHIM_LISTEN":
+			v = "127.0.0.1:0"
+		case "PATH", "TMPDIR", "NANOBOX_SHIM_CPI", "NANOBOX_SHIM_CPI_CONFIG":
+			v = filepath.Join(rootfs, v)
+		}
+		env = append(env, k+"="+v)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(rootfs, cf.Config.Entrypoint[0]), append(cf.Config.Entrypoint[1:], cf.Config.Cmd...)...)
+	cmd.Env = env
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
+
+	url := ""
+	var logs []string
+	sc := bufio.NewScanner(stderr)
+	listening := regexp.MustCompile(`url="?(http://127\.0\.0\.1:[0-9]+)`)
+	for url == "" && sc.Scan() {
+		logs = append(logs, sc.Text())
+		if m := listening.FindStringSubmatch(sc.Text()); m != nil {
+			url = m[1]
+		}
+	}
+	require.NotEmpty(t, url, "the shim did not start listening:\n%s", strings.Join(logs, "\n"))
+	go func() { _, _ = io.Copy(io.Discard, stderr) }()
+
+	resp, err := http.Get(url + "/healthz")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", body)
+	assert.Contains(t, string(body), `"name":"nanobox-hcloud"`)
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
