@@ -367,3 +367,34 @@ func mustField(t testing.TB, body []byte, field string) json.RawMessage {
 	require.True(t, ok, "no %q in %s", field, body)
 	return v
 }
+
+// TestContract_AmbiguousCredentialsAnswer400: one credential sent twice with
+// different values is refused before any CPI runs (the first value used to
+// win silently); the same value twice is no ambiguity.
+func TestContract_AmbiguousCredentialsAnswer400(t *testing.T) {
+	ts := startShim(t, shim.Options{})
+	cases := []struct {
+		name    string
+		headers []string
+		status  int
+	}{
+		{"same name, different values", []string{"Auth-Api-Token: tok-aaaaaaaa1", "Auth-Api-Token: tok-bbbbbbbb2"}, http.StatusBadRequest},
+		{"names differing in case", []string{"Auth-Api-Token: tok-aaaaaaaa1", "auth-api-token: tok-bbbbbbbb2"}, http.StatusBadRequest},
+		{"same value twice", []string{"Auth-Api-Token: tok-aaaaaaaa1", "AUTH-API-TOKEN: tok-aaaaaaaa1"}, http.StatusCreated},
+		{"two different credentials", []string{"Auth-Api-Token: tok-aaaaaaaa1", "Auth-Project: p1"}, http.StatusCreated},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			resp := ts.do(t, http.MethodGet, "/servers/7", "", c.headers...)
+			require.Equal(t, c.status, resp.Status, "%s", resp.Body)
+			validateAgainstSpec(t, http.MethodGet, "/servers/{id}", resp)
+			if c.status == http.StatusBadRequest {
+				assertErrorsBody(t, resp, "ambiguous credentials: Auth-Api-Token sent more than once")
+				assert.NotContains(t, string(resp.Body), "tok-", "the message names no value")
+			}
+		})
+	}
+	metrics := ts.do(t, http.MethodGet, "/metrics", "")
+	assert.Contains(t, string(metrics.Body), `nanobox_shim_rejections_total{reason="ambiguous_credentials"} 2`)
+	assert.NotContains(t, string(metrics.Body), `cpi_method="query_server",outcome="error"`)
+}

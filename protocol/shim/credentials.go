@@ -1,7 +1,10 @@
 package shim
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"golang.org/x/net/http/httpguts"
@@ -28,11 +31,18 @@ func credentialKey(name string) string {
 	return strings.ToLower(name[len(credentialPrefix):])
 }
 
+// ErrAmbiguousCredentials is returned when one credential is sent twice with
+// different values: the shim cannot know which one the client meant.
+var ErrAmbiguousCredentials = errors.New("ambiguous credentials")
+
 // Credentials collects every Auth-* header, in any letter case, keyed by the
-// lowercased rest of its name (Auth-Api-Token -> api-token). The first
-// value of a repeated header wins.
-func Credentials(h http.Header) protocol.Credentials {
+// lowercased rest of its name (Auth-Api-Token -> api-token). A header sent
+// more than once (in one letter case or several) must carry one value each
+// time; different values are ErrAmbiguousCredentials, naming the header but
+// never a value.
+func Credentials(h http.Header) (protocol.Credentials, error) {
 	var creds protocol.Credentials
+	var ambiguous []string
 	for name, values := range h {
 		key := credentialKey(name)
 		if key == "" || len(values) == 0 {
@@ -41,11 +51,24 @@ func Credentials(h http.Header) protocol.Credentials {
 		if creds == nil {
 			creds = protocol.Credentials{}
 		}
-		if _, dup := creds[key]; !dup {
-			creds[key] = values[0]
+		have, seen := creds[key]
+		if !seen {
+			have = values[0]
+			creds[key] = have
+		}
+		for _, v := range values {
+			if v != have {
+				ambiguous = append(ambiguous, CredentialHeader(key))
+				break
+			}
 		}
 	}
-	return creds
+	if len(ambiguous) > 0 {
+		slices.Sort(ambiguous)
+		return nil, fmt.Errorf("%w: %s sent more than once with different values; send each credential once",
+			ErrAmbiguousCredentials, strings.Join(slices.Compact(ambiguous), ", "))
+	}
+	return creds, nil
 }
 
 // requestSecrets are every value of every Auth-* header of h: what must

@@ -94,8 +94,10 @@ func (ts *testShim) do(t testing.TB, method, path, body string, headers ...strin
 	for _, h := range headers {
 		name, value, ok := strings.Cut(h, ":")
 		require.True(t, ok, "header %q", h)
-		// Set the raw key, so the exact letter case reaches the wire.
-		req.Header[strings.TrimSpace(name)] = []string{strings.TrimSpace(value)}
+		// Set the raw key, so the exact letter case reaches the wire; a
+		// name given twice is sent twice.
+		key := strings.TrimSpace(name)
+		req.Header[key] = append(req.Header[key], strings.TrimSpace(value))
 	}
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)

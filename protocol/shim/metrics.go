@@ -42,7 +42,7 @@ func newMetrics() *metrics {
 		}),
 		rejections: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "nanobox_shim", Name: "rejections_total",
-			Help: "Requests refused before the CPI ran, by reason (concurrency, body_too_large, malformed_body, body_unreadable).",
+			Help: "Requests refused before the CPI ran, by reason (concurrency, body_too_large, malformed_body, body_unreadable, ambiguous_credentials).",
 		}, []string{"reason"}),
 	}
 	m.registry.MustRegister(m.requests, m.cpiDuration, m.inFlight, m.queued, m.rejections,

@@ -125,7 +125,11 @@ func (h *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s := h.shim
 	setRoute(w, h.label)
 	rt := h.route
-	creds := Credentials(r.Header)
+	creds, err := Credentials(r.Header)
+	if err != nil {
+		writeErrors(w, s.refuse("ambiguous_credentials", http.StatusBadRequest), err.Error())
+		return
+	}
 	args, status, msg := s.arguments(w, r, rt, h.params)
 	if status != 0 {
 		writeErrors(w, status, msg)

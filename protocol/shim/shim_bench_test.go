@@ -99,7 +99,7 @@ func BenchmarkCredentials(b *testing.B) {
 	h.Set("X-Request-Id", "0f1e2d3c4b5a69788796a5b4c3d2e1f0")
 	b.ReportAllocs()
 	for b.Loop() {
-		if c := shim.Credentials(h); len(c) != 1 {
+		if c, err := shim.Credentials(h); err != nil || len(c) != 1 {
 			b.Fatal(c)
 		}
 	}
