@@ -70,10 +70,7 @@ func (s *Shim) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := recorders.Get().(*recorder)
-		*rec = recorder{ResponseWriter: w, requestID: validRequestID(r.Header.Get(RequestIDHeader))}
-		if rec.requestID == "" {
-			rec.requestID = newRequestID()
-		}
+		*rec = recorder{ResponseWriter: w, requestID: callersRequestID(r)}
 		w.Header().Set(RequestIDHeader, rec.requestID)
 		defer func() {
 			if p := recover(); p != nil {
@@ -109,6 +106,17 @@ func (s *Shim) accessLog(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(rec, r)
 	})
+}
+
+// callersRequestID is the request's X-Request-Id when it is valid and holds
+// no credential of the request (it is echoed and logged), else a generated
+// one.
+func callersRequestID(r *http.Request) string {
+	id := validRequestID(r.Header.Get(RequestIDHeader))
+	if id == "" || requestSecrets(r.Header).Contains(id) {
+		return newRequestID()
+	}
+	return id
 }
 
 // validRequestID accepts a caller's id of 1 to 128 characters from

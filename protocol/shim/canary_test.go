@@ -69,3 +69,27 @@ func TestCanary_TokenNeverLeaks(t *testing.T) {
 	assert.NotContains(t, string(metrics.Body), canary, "the metrics carry the token")
 	assert.NotContains(t, strings.ToLower(logs), "auth-api-token", "the log names an Auth header")
 }
+
+// TestCanary_RequestIDHoldingACredentialIsReplaced: an X-Request-Id that
+// equals, contains or starts like a credential of the request is neither
+// echoed nor logged nor passed to the CPI; a generated id takes its place.
+func TestCanary_RequestIDHoldingACredentialIsReplaced(t *testing.T) {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	canary := "canary-" + hex.EncodeToString(b[:])
+	ts := startShim(t, shim.Options{})
+	for _, id := range []string{canary, "req-" + canary + "-1", canary[:16]} {
+		t.Run(id[:5], func(t *testing.T) {
+			resp := ts.do(t, http.MethodGet, "/servers/1", "", "Auth-Api-Token: "+canary, "X-Request-Id: "+id)
+			require.Equal(t, http.StatusCreated, resp.Status, "%s", resp.Body)
+			got := resp.Header.Get(shim.RequestIDHeader)
+			assert.Len(t, got, 32, "a generated id")
+			assert.NotContains(t, got, canary[:12])
+			assert.NotContains(t, ts.Logs.String(), canary[:12], "the log carries the credential")
+		})
+	}
+	t.Run("an id without a credential is kept", func(t *testing.T) {
+		resp := ts.do(t, http.MethodGet, "/servers/1", "", "Auth-Api-Token: "+canary, "X-Request-Id: req-42")
+		assert.Equal(t, "req-42", resp.Header.Get(shim.RequestIDHeader))
+	})
+}
