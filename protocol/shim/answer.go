@@ -22,8 +22,11 @@ type callError struct {
 	message    string
 	retryAfter string
 	errorType  protocol.ErrorType
-	fromCPI    bool // errorType and okToRetry come from the CPI's answer
-	okToRetry  bool
+	// advisesRetry: the answer says whether a retry is safe, in
+	// X-Cpi-Ok-To-Retry (the CPI's ok_to_retry, or the shim's verdict on a
+	// call it timed out).
+	advisesRetry bool
+	okToRetry    bool
 }
 
 func (e *callError) write(w http.ResponseWriter) {
@@ -33,7 +36,7 @@ func (e *callError) write(w http.ResponseWriter) {
 	if e.errorType != "" {
 		w.Header().Set("X-Cpi-Error-Type", string(e.errorType))
 	}
-	if e.fromCPI {
+	if e.advisesRetry {
 		// The spec's {"errors"} body has no room for retryability, and a
 		// type's default is not always the answer (a name held by a foreign
 		// server is a Conflict that no retry fixes), so say it in headers.
@@ -122,8 +125,27 @@ func (cl callLog) killed(parent context.Context, method string, timeout time.Dur
 		return &callError{status: statusClientClosed, message: "client closed the request"}
 	}
 	cl.log.Warnf("CPI did not answer %s within %s; process group killed", method, timeout)
-	return &callError{status: http.StatusGatewayTimeout,
+	cerr := &callError{status: http.StatusGatewayTimeout, advisesRetry: true, okToRetry: retrySafe(method),
 		message: fmt.Sprintf("the CPI did not answer %s within %s", method, timeout)}
+	if cerr.okToRetry {
+		cerr.retryAfter = timeoutRetryAfter
+	}
+	return cerr
+}
+
+// timeoutRetryAfter is the Retry-After of a call the shim timed out: the
+// cloud may still be finishing what the killed CPI asked of it.
+const timeoutRetryAfter = "5"
+
+// retrySafe reports whether calling method again after a call that timed
+// out can do nothing the first call would not have done. It holds for
+// every method but reboot_server: reads; orders and keys, which are
+// idempotent by name (a retry finds and answers what the first call made);
+// cancel, config, rename and key installation, which set a state. A second
+// reboot reboots the server again. (The method table carries no such fact;
+// when it does, this reads it.)
+func retrySafe(method string) bool {
+	return method != protocol.MethodRebootServer
 }
 
 // cpiError is the answer to the CPI's own error response.
@@ -136,7 +158,7 @@ func (cl callLog) cpiError(e *protocol.Error) *callError {
 		cl.log.WithField("error_type", truncate(string(e.Type), 64)).Warn("CPI answered an unknown error type")
 		return &callError{status: http.StatusBadGateway, message: "the CPI failed: " + msg}
 	}
-	return &callError{status: e.Type.HTTPStatus(), message: msg, errorType: e.Type, fromCPI: true, okToRetry: e.OkToRetry}
+	return &callError{status: e.Type.HTTPStatus(), message: msg, errorType: e.Type, advisesRetry: true, okToRetry: e.OkToRetry}
 }
 
 // parseResponse checks the CPI's stdout is exactly one protocol response.

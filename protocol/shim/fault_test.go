@@ -159,6 +159,35 @@ func TestFaults_TimeoutKillsTheWholeProcessGroup(t *testing.T) {
 	assert.Contains(t, metrics, `nanobox_shim_cpi_duration_seconds_count{cpi_method="query_server",outcome="timeout"} 1`)
 }
 
+// TestFaults_TimeoutSaysWhetherARetryIsSafe: the shim's own 504 states in
+// X-Cpi-Ok-To-Retry whether repeating the call is safe, with Retry-After
+// when it is (orders are idempotent by name; a second reboot is not).
+func TestFaults_TimeoutSaysWhetherARetryIsSafe(t *testing.T) {
+	ts := startShim(t, shim.Options{Timeout: 300 * time.Millisecond})
+	cases := []struct {
+		verb, path, specPath, body string
+		safe                       bool
+	}{
+		{http.MethodPost, "/servers", "/servers", `{"name": "a", "region": "r1", "size": "s1", "ssh_key": "k"}`, true},
+		{http.MethodGet, "/servers/1", "/servers/{id}", "", true},
+		{http.MethodDelete, "/servers/1", "/servers/{id}", "", true},
+		{http.MethodPatch, "/servers/1/reboot", "/servers/{id}/reboot", "", false},
+	}
+	for _, c := range cases {
+		t.Run(c.verb+" "+c.path, func(t *testing.T) {
+			resp := ts.do(t, c.verb, c.path, c.body, "Auth-Stub-Mode: block", "Auth-Stub-Dir: "+t.TempDir())
+			require.Equal(t, http.StatusGatewayTimeout, resp.Status, "%s", resp.Body)
+			assert.Equal(t, strconv.FormatBool(c.safe), resp.Header.Get("X-Cpi-Ok-To-Retry"))
+			if c.safe {
+				assert.Equal(t, "5", resp.Header.Get("Retry-After"))
+			} else {
+				assert.Empty(t, resp.Header.Get("Retry-After"), "no invitation to repeat an unsafe call")
+			}
+			validateAgainstSpec(t, c.verb, c.specPath, resp)
+		})
+	}
+}
+
 func TestFaults_ClientDisconnectKillsTheCPI(t *testing.T) {
 	ts := startShim(t, shim.Options{Timeout: time.Minute})
 	dir := t.TempDir()
