@@ -179,6 +179,8 @@ func (s *Shim) arguments(w http.ResponseWriter, r *http.Request, rt protocol.Rou
 func (s *Shim) writeResult(w http.ResponseWriter, rt protocol.Route, req *protocol.Request, result []byte) {
 	hdr := w.Header()
 	if !rt.Result {
+		// The spec's empty body, labelled as the JSON every answer is.
+		hdr.Set("Content-Type", "application/json")
 		hdr.Set("Content-Length", "0")
 		w.WriteHeader(rt.Status)
 		return
