@@ -2,9 +2,7 @@ package main
 
 import (
 	"archive/tar"
-	"bufio"
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"debug/elf"
 	"encoding/json"
@@ -13,10 +11,8 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -241,28 +237,7 @@ func TestImageRunsTheShimOnItsCPI(t *testing.T) {
 		}
 		env = append(env, k+"="+v)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(rootfs, cf.Config.Entrypoint[0]), append(cf.Config.Entrypoint[1:], cf.Config.Cmd...)...)
-	cmd.Env = env
-	stderr, err := cmd.StderrPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
-
-	url := ""
-	var logs []string
-	sc := bufio.NewScanner(stderr)
-	listening := regexp.MustCompile(`url="?(http://127\.0\.0\.1:[0-9]+)`)
-	for url == "" && sc.Scan() {
-		logs = append(logs, sc.Text())
-		if m := listening.FindStringSubmatch(sc.Text()); m != nil {
-			url = m[1]
-		}
-	}
-	require.NotEmpty(t, url, "the shim did not start listening:\n%s", strings.Join(logs, "\n"))
-	go func() { _, _ = io.Copy(io.Discard, stderr) }()
-
+	url := repo.StartShim(t, filepath.Join(rootfs, cf.Config.Entrypoint[0]), append(cf.Config.Entrypoint[1:], cf.Config.Cmd...), env)
 	resp, err := http.Get(url + "/healthz")
 	require.NoError(t, err)
 	defer resp.Body.Close()

@@ -3,11 +3,17 @@
 package repo
 
 import (
+	"bufio"
+	"context"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Root is the repository's root directory: the nearest directory above the
@@ -82,4 +88,36 @@ func Cleanup() {
 	if buildDir != "" {
 		_ = os.RemoveAll(buildDir)
 	}
+}
+
+// StartShim starts the shim binary with args and env, waits for its
+// "listening" log line and returns the URL it serves (stopped at the end
+// of the test). args must make it listen on 127.0.0.1:0.
+func StartShim(t testing.TB, binary string, args, env []string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Env = env
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("starting %s: %v", binary, err)
+	}
+	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
+	listening := regexp.MustCompile(`"?url"?[=:]"?(https?://127\.0\.0\.1:[0-9]+)`)
+	var logs []string
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		logs = append(logs, sc.Text())
+		if m := listening.FindStringSubmatch(sc.Text()); m != nil {
+			go func() { _, _ = io.Copy(io.Discard, stderr) }()
+			return m[1]
+		}
+	}
+	t.Fatalf("%s %v did not start listening:\n%s", binary, args, strings.Join(logs, "\n"))
+	return ""
 }
