@@ -67,7 +67,7 @@ func BenchmarkCatalogEncode(b *testing.B) {
 func BenchmarkCPICatalogEmbedded(b *testing.B) {
 	cfg := config.Default()
 	cfg.Catalog.CacheDir = b.TempDir()
-	c := cpi.New(cpi.Env{Config: cfg, Getenv: func(string) string { return "" }})
+	c := cpi.New(cpi.Env{Config: cfg})
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {

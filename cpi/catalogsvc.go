@@ -11,8 +11,8 @@ import (
 
 func (c *CPI) catalogCache() *catalog.Cache {
 	return &catalog.Cache{
-		Dir:      c.env.Config.ResolvedCacheDir(c.env.Getenv),
-		Endpoint: c.env.Config.ResolvedEndpoint(c.env.Getenv),
+		Dir:      c.env.Config.Catalog.CacheDir,
+		Endpoint: c.env.Config.Endpoint,
 		TTL:      c.env.Config.CatalogTTL(),
 		Now:      c.env.Now,
 	}

@@ -29,8 +29,8 @@ const CredentialKey = "api-token"
 
 // Ownership labels, set on everything the adapter creates.
 const (
-	LabelNanobox   = "nanobox"
-	LabelManagedBy = "managed-by"
+	LabelNanobox   = config.LabelNanobox
+	LabelManagedBy = config.LabelManagedBy
 	ManagedByValue = "nanobox-hcloud"
 )
 
@@ -39,7 +39,7 @@ const (
 // create cannot enable backups, and a new server is locked by its create
 // action for a while), update_config keeps it in step, and query_server
 // enables backups on a running server whose label asks for them.
-const LabelBackups = "nanobox-backups"
+const LabelBackups = config.LabelBackups
 
 // StatusProvisioning is query_server's status for a server that runs but
 // is not yet what was ordered (its backups are still being enabled), so an
@@ -50,9 +50,8 @@ const StatusProvisioning = "provisioning"
 type Env struct {
 	Config  *config.Config
 	Version string
-	Getenv  func(string) string // os.Getenv in production
-	Log     logrus.FieldLogger  // already redacting
-	Now     func() time.Time    // time.Now when nil
+	Log     logrus.FieldLogger // already redacting
+	Now     func() time.Time   // time.Now when nil
 
 	// Bosh makes the factory of the BOSH methods from this Env (package
 	// cpi/bosh; cmd/nanobox-hcloud-cpi sets it). nil: the BOSH methods
@@ -71,9 +70,6 @@ type CPI struct {
 
 // New returns a CPI. env.Config must have been validated.
 func New(env Env) *CPI {
-	if env.Getenv == nil {
-		env.Getenv = func(string) string { return "" }
-	}
 	if env.Log == nil {
 		l := logrus.New()
 		l.SetOutput(io.Discard)
@@ -132,14 +128,12 @@ type nanoboxCall struct {
 var _ protocol.NanoboxCPI = nanoboxCall{}
 
 // token is the API token of a call: the api-token credential, else (when
-// operator_token_for_calls) the config's token, else HCLOUD_TOKEN.
+// operator_token_for_calls) the config's token (which Load took from
+// HCLOUD_TOKEN when the file has none).
 func (c *CPI) token(creds protocol.Credentials) (string, *protocol.Error) {
 	t := creds[CredentialKey]
 	if t == "" && *c.env.Config.OperatorTokenForCalls {
 		t = c.env.Config.Token
-		if t == "" {
-			t = c.env.Getenv("HCLOUD_TOKEN")
-		}
 	}
 	if t == "" {
 		return "", protocol.NewError(protocol.Unauthorized, "no Hetzner API token: send the %q credential (header Auth-Api-Token)", CredentialKey)
@@ -152,13 +146,10 @@ func (c *CPI) token(creds protocol.Credentials) (string, *protocol.Error) {
 	return t, nil
 }
 
-// operatorToken is the token for the live catalog: the config's, else
-// HCLOUD_TOKEN; "" when there is none.
+// operatorToken is the token for the live catalog: the config's; "" when
+// there is none.
 func (c *CPI) operatorToken() string {
-	if c.env.Config.Token != "" {
-		return c.env.Config.Token
-	}
-	return c.env.Getenv("HCLOUD_TOKEN")
+	return c.env.Config.Token
 }
 
 // newClient builds an hcloud client through options only. Retries and
@@ -173,7 +164,7 @@ func (c *CPI) newClient(token string) *hcloud.Client {
 	}
 	opts := []hcloud.ClientOption{
 		hcloud.WithToken(token),
-		hcloud.WithEndpoint(c.env.Config.ResolvedEndpoint(c.env.Getenv)),
+		hcloud.WithEndpoint(c.env.Config.Endpoint),
 		hcloud.WithApplication(Name, c.env.Version),
 		hcloud.WithRetryOpts(hcloud.RetryOpts{BackoffFunc: backoff, MaxRetries: 3}),
 		hcloud.WithPollOpts(hcloud.PollOpts{BackoffFunc: hcloud.ConstantBackoff(c.env.Config.PollInterval())}),
@@ -189,7 +180,7 @@ func (c *CPI) hetzner(token, method string) *Hetzner {
 		client: c.newClient(token),
 		cfg:    c.env.Config,
 		log:    c.env.Log.WithField("method", method),
-		state:  newStateStore(c.env.Config.ResolvedStateDir(c.env.Getenv), c.env.Config.ResolvedEndpoint(c.env.Getenv), token),
+		state:  newStateStore(c.env.Config.StateDir, c.env.Config.Endpoint, token),
 		model:  c.localModel,
 	}
 }

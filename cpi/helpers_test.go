@@ -64,7 +64,6 @@ func (h *harness) cpi() *cpi.CPI {
 	log.SetOutput(h.logs)
 	return cpi.New(cpi.Env{
 		Config: h.cfg, Version: "test", Log: log,
-		Getenv:       func(string) string { return "" },
 		Now:          func() time.Time { return h.now },
 		RetryBackoff: func(int) time.Duration { return 0 },
 	})

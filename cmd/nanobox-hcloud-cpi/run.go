@@ -198,7 +198,6 @@ func callArguments(words []string) []json.RawMessage {
 // field, both redacted. ok is false only if no response could be made.
 func serve(ctx context.Context, configPath string, data []byte, stderr io.Writer, getenv func(string) string) ([]byte, bool) {
 	secrets := &redact.Secrets{}
-	secrets.Add(getenv("HCLOUD_TOKEN"))
 	// Parsed here only to learn the secrets and the request id before
 	// anything is logged; the dispatcher parses (and judges) it again.
 	req, _ := protocol.ParseRequest(data)
@@ -212,7 +211,7 @@ func serve(ctx context.Context, configPath string, data []byte, stderr io.Writer
 	log.SetLevel(logrus.InfoLevel)
 
 	var out bytes.Buffer
-	cfg, err := config.Load(configPath)
+	cfg, err := config.Load(configPath, getenv)
 	if cfg != nil {
 		secrets.Add(cfg.Token)
 	}
@@ -228,7 +227,7 @@ func serve(ctx context.Context, configPath string, data []byte, stderr io.Writer
 	if req != nil && req.Context.RequestID != "" {
 		entry = entry.WithField("request_id", truncate(req.Context.RequestID, 64))
 	}
-	c := cpi.New(cpi.Env{Config: cfg, Version: version, Getenv: getenv, Log: entry})
+	c := cpi.New(cpi.Env{Config: cfg, Version: version, Log: entry})
 	d := c.Dispatcher(logField.String)
 	if err := d.ServeBytes(ctx, data, &out); err != nil {
 		fmt.Fprintln(stderr, "nanobox-hcloud-cpi:", err)

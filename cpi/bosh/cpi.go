@@ -39,12 +39,11 @@ const MinCallTimeout = 10 * time.Minute
 
 // Env is everything a BOSH CPI call depends on outside itself.
 type Env struct {
-	Config  *config.Config      // the job's rendered config, validated
-	Context json.RawMessage     // the request's context ("" or null: none)
-	Version string              // for the User-Agent
-	Getenv  func(string) string // os.Getenv in production
-	Log     logrus.FieldLogger  // already redacting
-	Now     func() time.Time    // time.Now when nil
+	Config  *config.Config     // the job's rendered config, validated
+	Context json.RawMessage    // the request's context ("" or null: none)
+	Version string             // for the User-Agent
+	Log     logrus.FieldLogger // already redacting
+	Now     func() time.Time   // time.Now when nil
 
 	// Test seams: nil means production behaviour.
 	HTTPClient   *http.Client
@@ -68,9 +67,6 @@ var contextKeys = []string{"token", "endpoint", "labels", "defaults", "agent"}
 // is a CpiError naming it). The Hetzner client is made on first use, so a
 // method that needs no API call needs no token.
 func New(env Env) (*CPI, error) {
-	if env.Getenv == nil {
-		env.Getenv = func(string) string { return "" }
-	}
 	if env.Log == nil {
 		l := logrus.New()
 		l.SetOutput(io.Discard)
@@ -163,7 +159,7 @@ func (c *CPI) hcloud() (*hcloud.Client, error) {
 	}
 	opts := []hcloud.ClientOption{
 		hcloud.WithToken(c.cfg.Token),
-		hcloud.WithEndpoint(c.cfg.ResolvedEndpoint(c.env.Getenv)),
+		hcloud.WithEndpoint(c.cfg.Endpoint),
 		hcloud.WithApplication(Name+"-bosh", c.env.Version),
 		hcloud.WithRetryOpts(hcloud.RetryOpts{BackoffFunc: backoff, MaxRetries: 5}),
 		hcloud.WithPollOpts(hcloud.PollOpts{BackoffFunc: hcloud.ConstantBackoff(c.cfg.PollInterval())}),
@@ -207,8 +203,8 @@ func (c *CPI) wait(ctx context.Context, op string, action *hcloud.Action) error 
 // by the Nanobox catalog method), else the embedded snapshot.
 func (c *CPI) model() (*catalog.Model, error) {
 	cache := &catalog.Cache{
-		Dir:      c.cfg.ResolvedCacheDir(c.env.Getenv),
-		Endpoint: c.cfg.ResolvedEndpoint(c.env.Getenv),
+		Dir:      c.cfg.Catalog.CacheDir,
+		Endpoint: c.cfg.Endpoint,
 		TTL:      c.cfg.CatalogTTL(),
 		Now:      c.env.Now,
 	}

@@ -3,6 +3,8 @@
 //
 // Every field is optional. Unknown fields are an error, and Load reports
 // every problem of a file together, so an operator fixes them in one pass.
+// Load also folds in the environment (HCLOUD_TOKEN, HCLOUD_ENDPOINT, the
+// user's cache directory) once: the loaded config is what the CPI uses.
 package config
 
 import (
@@ -10,11 +12,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -35,50 +38,96 @@ const (
 // DefaultEndpoint is Hetzner's Cloud API.
 const DefaultEndpoint = "https://api.hetzner.cloud/v1"
 
-// Config is the CPI config file. README.md ("The config file") documents each field.
+// Config is the CPI config file. docs/configuration.md is generated from
+// these field comments (go generate ./cpi/config); each states what the
+// field does and, where the file may leave it empty, what Load puts there.
 type Config struct {
-	Token                 string            `json:"token"`
-	OperatorTokenForCalls *bool             `json:"operator_token_for_calls"`
-	Endpoint              string            `json:"endpoint"`
-	Image                 string            `json:"image"`
-	Images                []string          `json:"images"`
-	Network               Network           `json:"network"`
-	Labels                map[string]string `json:"labels"`
-	AllowForeign          bool              `json:"allow_foreign"`
-	Defaults              Defaults          `json:"defaults"`
-	Catalog               Catalog           `json:"catalog"`
-	Timeouts              Timeouts          `json:"timeouts"`
-	BootstrapScript       string            `json:"bootstrap_script"`
-	BootstrapTimeout      int               `json:"bootstrap_timeout_seconds"`
-	StateDir              string            `json:"state_dir"`
-	Agent                 Agent             `json:"agent"`
+	// The operator's Hetzner API token, used for the live catalog and, with
+	// operator_token_for_calls, for calls whose request carries no token.
+	// Empty: $HCLOUD_TOKEN. Never logged or echoed.
+	Token string `json:"token"`
+	// Whether a call without an api-token credential uses the operator's
+	// token. false: such a call answers Unauthorized.
+	OperatorTokenForCalls *bool `json:"operator_token_for_calls"`
+	// The Hetzner Cloud API base URL (http or https). Empty:
+	// $HCLOUD_ENDPOINT, else https://api.hetzner.cloud/v1.
+	Endpoint string `json:"endpoint"`
+	// The image a server is ordered with when its order names none; one of
+	// images.
+	Image string `json:"image"`
+	// The images meta offers (the image config field's values), each once.
+	Images []string `json:"images"`
+	// The private network every server joins.
+	Network Network `json:"network"`
+	// Extra Hetzner labels put on everything the adapter creates. The
+	// adapter's own labels (nanobox, managed-by, nanobox-backups) cannot be
+	// set here.
+	Labels map[string]string `json:"labels"`
+	// Whether servers and keys not labelled as the adapter's may be
+	// changed. Objects labelled nanobox=false are never changed.
+	AllowForeign bool `json:"allow_foreign"`
+	// Meta's default region and size, used when an order names none.
+	Defaults Defaults `json:"defaults"`
+	// Where the live catalog is cached, for how long, and how its EUR
+	// prices become dollars.
+	Catalog Catalog `json:"catalog"`
+	// The bounds of every call.
+	Timeouts Timeouts `json:"timeouts"`
+	// The URL of the bootstrap script meta announces to Nanobox (http or
+	// https).
+	BootstrapScript string `json:"bootstrap_script"`
+	// How long Nanobox waits for a new server to bootstrap, 1 to 86400
+	// seconds (meta's bootstrap_timeout).
+	BootstrapTimeout int `json:"bootstrap_timeout_seconds"`
+	// The absolute directory of the CPI's state between calls. Empty:
+	// $XDG_CACHE_HOME/nanobox-hcloud, else $HOME/.cache/nanobox-hcloud,
+	// else nanobox-hcloud in the temporary directory.
+	StateDir string `json:"state_dir"`
+	// The BOSH agent settings the BOSH CPI methods write into a new VM's
+	// user_data; the Nanobox methods do not read them.
+	Agent Agent `json:"agent"`
 }
 
 // Network is the private network every server joins.
 type Network struct {
-	Mode    string `json:"mode"`
-	Name    string `json:"name"`
+	// "private": every server joins the network (its second NIC); "none":
+	// one NIC, the public address is also reported as the internal one.
+	Mode string `json:"mode"`
+	// The network's name in the project, created when absent (mode
+	// private).
+	Name string `json:"name"`
+	// The network's IPv4 range: private (RFC 1918), /24 or larger, not
+	// overlapping 192.168.0.0/24, which Nanobox's vxlan uses (mode private).
 	IPRange string `json:"ip_range"`
 }
 
 // Defaults are meta's default region and size.
 type Defaults struct {
+	// The region (Hetzner location) of an order that names none.
 	Region string `json:"region"`
-	Size   string `json:"size"`
+	// The size (Hetzner server type) of an order that names none.
+	Size string `json:"size"`
 }
 
 // Catalog configures the catalog: where the live catalog is cached, for how
 // long, and how EUR prices become dollars.
 type Catalog struct {
-	CacheDir   string  `json:"cache_dir"`
-	TTLSeconds int     `json:"ttl_seconds"`
-	EURToUSD   float64 `json:"eur_to_usd"`
-	PriceBasis string  `json:"price_basis"`
+	// The absolute directory of the live catalog's cache. Empty: state_dir.
+	CacheDir string `json:"cache_dir"`
+	// How long a live catalog is served from the cache, in seconds.
+	TTLSeconds int `json:"ttl_seconds"`
+	// The exchange rate that turns Hetzner's EUR prices into the dollars
+	// Nanobox shows, 0.1 to 10.
+	EURToUSD float64 `json:"eur_to_usd"`
+	// "gross" (VAT included) or "net" (VAT excluded) prices.
+	PriceBasis string `json:"price_basis"`
 }
 
 // Timeouts bound every call.
 type Timeouts struct {
-	CallSeconds    int `json:"call_seconds"`
+	// The deadline of one call, 1 to 600 seconds.
+	CallSeconds int `json:"call_seconds"`
+	// How often a running Hetzner action is polled, 10 to 60000 ms.
 	PollIntervalMS int `json:"poll_interval_ms"`
 }
 
@@ -145,24 +194,38 @@ func (c *Config) applyDefaults() {
 	c.Agent.applyDefaults()
 }
 
-// Load reads, defaults and validates the file at path. An empty path means
-// no file: the defaults. The returned error lists every problem.
-func Load(path string) (*Config, error) {
-	if path == "" {
-		return Default(), nil
+// The environment variables Load folds into the config.
+const (
+	TokenEnv    = "HCLOUD_TOKEN"    // token, when the file sets none
+	EndpointEnv = "HCLOUD_ENDPOINT" // endpoint, when the file sets none
+)
+
+// Load reads, defaults and validates the file at path (an empty path means
+// no file: the defaults), then folds in the environment (getenv; nil is an
+// empty environment): every field then holds the value the CPI uses, and
+// nothing reads the environment later. The error lists every problem of
+// the file.
+func Load(path string, getenv func(string) string) (*Config, error) {
+	c := Default()
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("config %s: %w", path, err)
+		}
+		if c, err = Parse(data); err != nil {
+			return nil, fmt.Errorf("config %s: %w", path, err)
+		}
 	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
+	if getenv == nil {
+		getenv = func(string) string { return "" }
 	}
-	c, err := Parse(data)
-	if err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
-	}
+	c.resolve(getenv)
 	return c, nil
 }
 
-// Parse decodes, defaults and validates a config document.
+// Parse decodes, defaults and validates a config document: the file as
+// written, with the defaults filled in and the environment not yet folded
+// in (Load does that).
 func Parse(data []byte) (*Config, error) {
 	c := &Config{}
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -178,6 +241,36 @@ func Parse(data []byte) (*Config, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// resolve fills the fields the file left empty from the environment.
+func (c *Config) resolve(getenv func(string) string) {
+	if c.Token == "" {
+		c.Token = getenv(TokenEnv)
+	}
+	if c.Endpoint == "" {
+		c.Endpoint = getenv(EndpointEnv)
+	}
+	if c.Endpoint == "" {
+		c.Endpoint = DefaultEndpoint
+	}
+	if c.StateDir == "" {
+		c.StateDir = defaultStateDir(getenv)
+	}
+	if c.Catalog.CacheDir == "" {
+		c.Catalog.CacheDir = c.StateDir
+	}
+}
+
+// defaultStateDir is the user's cache directory for the adapter.
+func defaultStateDir(getenv func(string) string) string {
+	if x := getenv("XDG_CACHE_HOME"); x != "" && filepath.IsAbs(x) {
+		return filepath.Join(x, "nanobox-hcloud")
+	}
+	if h := getenv("HOME"); h != "" && filepath.IsAbs(h) {
+		return filepath.Join(h, ".cache", "nanobox-hcloud")
+	}
+	return filepath.Join(os.TempDir(), "nanobox-hcloud")
 }
 
 // describe turns a decoding error into a message that never echoes values
@@ -253,125 +346,165 @@ func validLabelValue(v string) bool {
 // vxlanRange is what Nanobox's vxlan uses on every host (rule 5 of the spec).
 var vxlanRange = netip.MustParsePrefix("192.168.0.0/24")
 
-// ReservedLabels are set by the adapter: the ownership labels on
-// everything it creates, and the backups wish on servers.
-var ReservedLabels = []string{"nanobox", "managed-by", "nanobox-backups"}
+// The labels the adapter sets: the ownership labels on everything it
+// creates, and the backups wish on servers. A config cannot set them.
+const (
+	LabelNanobox   = "nanobox"
+	LabelManagedBy = "managed-by"
+	LabelBackups   = "nanobox-backups"
+)
 
-// Validate checks a defaulted config and reports every problem together.
+// reservedLabels are the labels a config's labels may not name (in any
+// case).
+var reservedLabels = []string{LabelNanobox, LabelManagedBy, LabelBackups}
+
+// problems collects the problems of one config.
+type problems []string
+
+func (p *problems) add(format string, args ...any) { *p = append(*p, fmt.Sprintf(format, args...)) }
+
+// Validate checks a defaulted config and reports every problem together,
+// section by section in the order of the file.
 func (c *Config) Validate() error {
-	var p []string
-	add := func(format string, args ...any) { p = append(p, fmt.Sprintf(format, args...)) }
-
-	if strings.TrimSpace(c.Token) != c.Token {
-		add("token: must not have leading or trailing white space")
-	}
-	if c.Endpoint != "" {
-		if !(strings.HasPrefix(c.Endpoint, "https://") || strings.HasPrefix(c.Endpoint, "http://")) {
-			add("endpoint: must be an http(s) URL")
-		}
-	}
-	if !validImage(c.Image) {
-		add("image: %q is not an image name", c.Image)
-	}
-	seen := map[string]bool{}
-	for i, img := range c.Images {
-		if !validImage(img) {
-			add("images[%d]: %q is not an image name", i, img)
-		}
-		if seen[img] {
-			add("images[%d]: %q is listed twice", i, img)
-		}
-		seen[img] = true
-	}
-	if validImage(c.Image) && !seen[c.Image] {
-		add("image: %q must be one of images (%s)", c.Image, strings.Join(c.Images, ", "))
-	}
-	switch c.Network.Mode {
-	case NetworkPrivate:
-		if !(len(c.Network.Name) <= 63 && networkName.MatchString(c.Network.Name)) {
-			add("network.name: %q is not a valid network name", c.Network.Name)
-		}
-		pfx, err := netip.ParsePrefix(c.Network.IPRange)
-		switch {
-		case err != nil || !pfx.Addr().Is4():
-			add("network.ip_range: %q is not an IPv4 CIDR range", c.Network.IPRange)
-		case pfx.Masked() != pfx:
-			add("network.ip_range: %q has host bits set (did you mean %s?)", c.Network.IPRange, pfx.Masked())
-		case !pfx.Addr().IsPrivate():
-			add("network.ip_range: %q must be a private (RFC 1918) range", c.Network.IPRange)
-		case pfx.Bits() > 24:
-			add("network.ip_range: %q is too small: /24 or larger is needed for one subnet per network zone", c.Network.IPRange)
-		case pfx.Overlaps(vxlanRange):
-			add("network.ip_range: %q overlaps 192.168.0.0/24, which Nanobox's vxlan uses on every host", c.Network.IPRange)
-		}
-	case NetworkNone:
-	default:
-		add("network.mode: %q must be %q or %q", c.Network.Mode, NetworkPrivate, NetworkNone)
-	}
-	keys := make([]string, 0, len(c.Labels))
-	for k := range c.Labels {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		v := c.Labels[k]
-		switch {
-		case !validLabelKey(k):
-			add("labels: %q is not a valid Hetzner label key", k)
-		case isReserved(k):
-			add("labels: %q is set by the adapter and cannot be configured", k)
-		}
-		if !validLabelValue(v) {
-			add("labels[%q]: value is not a valid Hetzner label value", k)
-		}
-	}
-	if !(len(c.Defaults.Region) <= 16 && locationRe.MatchString(c.Defaults.Region)) {
-		add("defaults.region: %q is not a region id", c.Defaults.Region)
-	}
-	if !(len(c.Defaults.Size) <= 32 && sizeRe.MatchString(c.Defaults.Size)) {
-		add("defaults.size: %q is not a size id", c.Defaults.Size)
-	}
-	if c.Catalog.TTLSeconds < 0 {
-		add("catalog.ttl_seconds: must be positive")
-	}
-	if c.Catalog.EURToUSD < 0.1 || c.Catalog.EURToUSD > 10 {
-		add("catalog.eur_to_usd: %v is not a plausible exchange rate (0.1 to 10)", c.Catalog.EURToUSD)
-	}
-	if c.Catalog.PriceBasis != PriceGross && c.Catalog.PriceBasis != PriceNet {
-		add("catalog.price_basis: %q must be %q or %q", c.Catalog.PriceBasis, PriceGross, PriceNet)
-	}
-	if c.Timeouts.CallSeconds < 1 || c.Timeouts.CallSeconds > 600 {
-		add("timeouts.call_seconds: %d must be between 1 and 600", c.Timeouts.CallSeconds)
-	}
-	if c.Timeouts.PollIntervalMS < 10 || c.Timeouts.PollIntervalMS > 60000 {
-		add("timeouts.poll_interval_ms: %d must be between 10 and 60000", c.Timeouts.PollIntervalMS)
-	}
-	if !(strings.HasPrefix(c.BootstrapScript, "https://") || strings.HasPrefix(c.BootstrapScript, "http://")) {
-		add("bootstrap_script: must be an http(s) URL")
-	}
-	if c.BootstrapTimeout < 1 || c.BootstrapTimeout > 86400 {
-		add("bootstrap_timeout_seconds: %d must be between 1 and 86400", c.BootstrapTimeout)
-	}
+	var p problems
+	c.checkConnection(&p)
+	c.checkImages(&p)
+	c.Network.check(&p)
+	c.checkLabels(&p)
+	c.Defaults.check(&p)
+	c.Catalog.check(&p)
+	c.Timeouts.check(&p)
+	c.checkBootstrap(&p)
 	if c.StateDir != "" && !filepath.IsAbs(c.StateDir) {
-		add("state_dir: %q must be an absolute path", c.StateDir)
+		p.add("state_dir: %q must be an absolute path", c.StateDir)
 	}
-	if c.Catalog.CacheDir != "" && !filepath.IsAbs(c.Catalog.CacheDir) {
-		add("catalog.cache_dir: %q must be an absolute path", c.Catalog.CacheDir)
-	}
-	c.Agent.validate(add)
+	c.Agent.validate(p.add)
 	if len(p) > 0 {
 		return &ProblemsError{Problems: p}
 	}
 	return nil
 }
 
-func isReserved(key string) bool {
-	for _, r := range ReservedLabels {
-		if strings.EqualFold(key, r) {
-			return true
+// isHTTPURL says whether s starts like an http(s) URL.
+func isHTTPURL(s string) bool {
+	return strings.HasPrefix(s, "https://") || strings.HasPrefix(s, "http://")
+}
+
+func (c *Config) checkConnection(p *problems) {
+	if strings.TrimSpace(c.Token) != c.Token {
+		p.add("token: must not have leading or trailing white space")
+	}
+	if c.Endpoint != "" && !isHTTPURL(c.Endpoint) {
+		p.add("endpoint: must be an http(s) URL")
+	}
+}
+
+func (c *Config) checkImages(p *problems) {
+	if !validImage(c.Image) {
+		p.add("image: %q is not an image name", c.Image)
+	}
+	seen := map[string]bool{}
+	for i, img := range c.Images {
+		if !validImage(img) {
+			p.add("images[%d]: %q is not an image name", i, img)
+		}
+		if seen[img] {
+			p.add("images[%d]: %q is listed twice", i, img)
+		}
+		seen[img] = true
+	}
+	if validImage(c.Image) && !seen[c.Image] {
+		p.add("image: %q must be one of images (%s)", c.Image, strings.Join(c.Images, ", "))
+	}
+}
+
+func (n Network) check(p *problems) {
+	switch n.Mode {
+	case NetworkPrivate:
+		if !(len(n.Name) <= 63 && networkName.MatchString(n.Name)) {
+			p.add("network.name: %q is not a valid network name", n.Name)
+		}
+		if problem := ipRangeProblem(n.IPRange); problem != "" {
+			p.add("network.ip_range: %q %s", n.IPRange, problem)
+		}
+	case NetworkNone:
+	default:
+		p.add("network.mode: %q must be %q or %q", n.Mode, NetworkPrivate, NetworkNone)
+	}
+}
+
+// ipRangeProblem says what is wrong with a private network's range, or "".
+func ipRangeProblem(ipRange string) string {
+	pfx, err := netip.ParsePrefix(ipRange)
+	switch {
+	case err != nil || !pfx.Addr().Is4():
+		return "is not an IPv4 CIDR range"
+	case pfx.Masked() != pfx:
+		return fmt.Sprintf("has host bits set (did you mean %s?)", pfx.Masked())
+	case !pfx.Addr().IsPrivate():
+		return "must be a private (RFC 1918) range"
+	case pfx.Bits() > 24:
+		return "is too small: /24 or larger is needed for one subnet per network zone"
+	case pfx.Overlaps(vxlanRange):
+		return "overlaps 192.168.0.0/24, which Nanobox's vxlan uses on every host"
+	}
+	return ""
+}
+
+func (c *Config) checkLabels(p *problems) {
+	for _, k := range slices.Sorted(maps.Keys(c.Labels)) {
+		switch {
+		case !validLabelKey(k):
+			p.add("labels: %q is not a valid Hetzner label key", k)
+		case slices.ContainsFunc(reservedLabels, func(r string) bool { return strings.EqualFold(k, r) }):
+			p.add("labels: %q is set by the adapter and cannot be configured", k)
+		}
+		if !validLabelValue(c.Labels[k]) {
+			p.add("labels[%q]: value is not a valid Hetzner label value", k)
 		}
 	}
-	return false
+}
+
+func (d Defaults) check(p *problems) {
+	if !(len(d.Region) <= 16 && locationRe.MatchString(d.Region)) {
+		p.add("defaults.region: %q is not a region id", d.Region)
+	}
+	if !(len(d.Size) <= 32 && sizeRe.MatchString(d.Size)) {
+		p.add("defaults.size: %q is not a size id", d.Size)
+	}
+}
+
+func (c Catalog) check(p *problems) {
+	if c.TTLSeconds < 0 {
+		p.add("catalog.ttl_seconds: must be positive")
+	}
+	if c.EURToUSD < 0.1 || c.EURToUSD > 10 {
+		p.add("catalog.eur_to_usd: %v is not a plausible exchange rate (0.1 to 10)", c.EURToUSD)
+	}
+	if c.PriceBasis != PriceGross && c.PriceBasis != PriceNet {
+		p.add("catalog.price_basis: %q must be %q or %q", c.PriceBasis, PriceGross, PriceNet)
+	}
+	if c.CacheDir != "" && !filepath.IsAbs(c.CacheDir) {
+		p.add("catalog.cache_dir: %q must be an absolute path", c.CacheDir)
+	}
+}
+
+func (t Timeouts) check(p *problems) {
+	if t.CallSeconds < 1 || t.CallSeconds > 600 {
+		p.add("timeouts.call_seconds: %d must be between 1 and 600", t.CallSeconds)
+	}
+	if t.PollIntervalMS < 10 || t.PollIntervalMS > 60000 {
+		p.add("timeouts.poll_interval_ms: %d must be between 10 and 60000", t.PollIntervalMS)
+	}
+}
+
+func (c *Config) checkBootstrap(p *problems) {
+	if !isHTTPURL(c.BootstrapScript) {
+		p.add("bootstrap_script: must be an http(s) URL")
+	}
+	if c.BootstrapTimeout < 1 || c.BootstrapTimeout > 86400 {
+		p.add("bootstrap_timeout_seconds: %d must be between 1 and 86400", c.BootstrapTimeout)
+	}
 }
 
 // CallTimeout is the deadline of one call.
@@ -387,43 +520,4 @@ func (c *Config) PollInterval() time.Duration {
 // CatalogTTL is how long a live catalog is served from the disk cache.
 func (c *Config) CatalogTTL() time.Duration {
 	return time.Duration(c.Catalog.TTLSeconds) * time.Second
-}
-
-// ResolvedStateDir is state_dir, or $XDG_CACHE_HOME/nanobox-hcloud (the user
-// cache directory) when empty. getenv is os.Getenv in production.
-func (c *Config) ResolvedStateDir(getenv func(string) string) string {
-	if c.StateDir != "" {
-		return c.StateDir
-	}
-	return defaultCacheDir(getenv)
-}
-
-// ResolvedCacheDir is catalog.cache_dir, or the state dir when empty.
-func (c *Config) ResolvedCacheDir(getenv func(string) string) string {
-	if c.Catalog.CacheDir != "" {
-		return c.Catalog.CacheDir
-	}
-	return c.ResolvedStateDir(getenv)
-}
-
-func defaultCacheDir(getenv func(string) string) string {
-	if x := getenv("XDG_CACHE_HOME"); x != "" && filepath.IsAbs(x) {
-		return filepath.Join(x, "nanobox-hcloud")
-	}
-	if h := getenv("HOME"); h != "" && filepath.IsAbs(h) {
-		return filepath.Join(h, ".cache", "nanobox-hcloud")
-	}
-	return filepath.Join(os.TempDir(), "nanobox-hcloud")
-}
-
-// ResolvedEndpoint is the API endpoint: the config's, else HCLOUD_ENDPOINT,
-// else Hetzner's.
-func (c *Config) ResolvedEndpoint(getenv func(string) string) string {
-	if c.Endpoint != "" {
-		return c.Endpoint
-	}
-	if e := getenv("HCLOUD_ENDPOINT"); e != "" {
-		return e
-	}
-	return DefaultEndpoint
 }

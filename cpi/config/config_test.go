@@ -11,17 +11,20 @@ import (
 )
 
 func TestDefaults(t *testing.T) {
-	c, err := config.Load("")
+	c, err := config.Load("", nil)
 	require.NoError(t, err)
 	require.True(t, *c.OperatorTokenForCalls)
 	require.Equal(t, "ubuntu-24.04", c.Image)
 	require.Equal(t, config.DefaultImages, c.Images)
 	require.Equal(t, config.Network{Mode: "private", Name: "nanobox", IPRange: "10.0.0.0/16"}, c.Network)
 	require.Equal(t, config.Defaults{Region: "nbg1", Size: "cx23"}, c.Defaults)
-	require.Equal(t, config.Catalog{TTLSeconds: 3600, EURToUSD: 1.08, PriceBasis: "gross"}, c.Catalog)
+	require.Equal(t, config.Catalog{CacheDir: c.StateDir, TTLSeconds: 3600, EURToUSD: 1.08, PriceBasis: "gross"}, c.Catalog)
 	require.Equal(t, 45, c.Timeouts.CallSeconds)
 	require.Equal(t, 900, c.BootstrapTimeout)
-	require.Equal(t, config.DefaultEndpoint, c.ResolvedEndpoint(func(string) string { return "" }))
+	require.Equal(t, config.DefaultEndpoint, c.Endpoint, "no file, no environment")
+	require.Empty(t, c.Token)
+	require.Equal(t, c.StateDir, c.Catalog.CacheDir)
+	require.True(t, filepath.IsAbs(c.StateDir), c.StateDir)
 }
 
 func TestParseFullFile(t *testing.T) {
@@ -36,24 +39,42 @@ func TestParseFullFile(t *testing.T) {
 	  "bootstrap_script": "https://example.com/b.sh", "bootstrap_timeout_seconds": 600,
 	  "state_dir": "/var/vcap/data/cpi"
 	}`
-	c, err := config.Parse([]byte(doc))
+	path := filepath.Join(t.TempDir(), "cpi.json")
+	require.NoError(t, os.WriteFile(path, []byte(doc), 0o600))
+	env := map[string]string{"HCLOUD_TOKEN": "env-token", "HCLOUD_ENDPOINT": "http://other/v1", "XDG_CACHE_HOME": "/xdg"}
+	c, err := config.Load(path, func(k string) string { return env[k] })
 	require.NoError(t, err)
 	require.False(t, *c.OperatorTokenForCalls)
 	require.Equal(t, "172.16.0.0/12", c.Network.IPRange)
-	require.Equal(t, "/var/cache/cpi", c.ResolvedCacheDir(os.Getenv))
-	require.Equal(t, "/var/vcap/data/cpi", c.ResolvedStateDir(os.Getenv))
-	// The config's endpoint wins over HCLOUD_ENDPOINT.
-	require.Equal(t, "http://127.0.0.1:8081/v1", c.ResolvedEndpoint(func(string) string { return "http://other/v1" }))
+	// The file's values win over the environment.
+	require.Equal(t, "secret-token", c.Token)
+	require.Equal(t, "http://127.0.0.1:8081/v1", c.Endpoint)
+	require.Equal(t, "/var/cache/cpi", c.Catalog.CacheDir)
+	require.Equal(t, "/var/vcap/data/cpi", c.StateDir)
 }
 
-func TestHCLOUDEndpointOverridesAnEmptyEndpoint(t *testing.T) {
-	c := config.Default()
-	require.Equal(t, "http://sim/v1", c.ResolvedEndpoint(func(k string) string {
-		if k == "HCLOUD_ENDPOINT" {
-			return "http://sim/v1"
-		}
-		return ""
-	}))
+// TestLoadFoldsInTheEnvironment: what the file leaves empty, Load fills
+// from the environment, once; Parse (the file as written) does not.
+func TestLoadFoldsInTheEnvironment(t *testing.T) {
+	env := map[string]string{"HCLOUD_TOKEN": "env-token", "HCLOUD_ENDPOINT": "http://sim/v1", "XDG_CACHE_HOME": "/xdg"}
+	getenv := func(k string) string { return env[k] }
+	c, err := config.Load("", getenv)
+	require.NoError(t, err)
+	require.Equal(t, "env-token", c.Token)
+	require.Equal(t, "http://sim/v1", c.Endpoint)
+	require.Equal(t, "/xdg/nanobox-hcloud", c.StateDir)
+	require.Equal(t, "/xdg/nanobox-hcloud", c.Catalog.CacheDir, "the cache dir is the state dir")
+
+	env["HCLOUD_TOKEN"], env["HCLOUD_ENDPOINT"] = "changed", "http://changed/v1"
+	require.Equal(t, "env-token", c.Token, "the environment is read at load, not later")
+	require.Equal(t, "http://sim/v1", c.Endpoint)
+
+	p, err := config.Parse([]byte(`{}`))
+	require.NoError(t, err)
+	require.Empty(t, p.Token)
+	require.Empty(t, p.Endpoint)
+	require.Empty(t, p.StateDir)
+	require.Equal(t, config.Default(), p, "Default is the empty file")
 }
 
 func TestEveryProblemIsReportedTogether(t *testing.T) {
@@ -143,20 +164,35 @@ func TestLoadFile(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "cpi.json")
 	require.NoError(t, os.WriteFile(path, []byte(`{"allow_foreign": true}`), 0o600))
-	c, err := config.Load(path)
+	c, err := config.Load(path, nil)
 	require.NoError(t, err)
 	require.True(t, c.AllowForeign)
-	_, err = config.Load(filepath.Join(dir, "missing.json"))
+	_, err = config.Load(filepath.Join(dir, "missing.json"), nil)
 	require.ErrorContains(t, err, "missing.json")
+	require.NoError(t, os.WriteFile(path, []byte(`{"timeouts": {"call_seconds": 0.5}}`), 0o600))
+	_, err = config.Load(path, nil)
+	require.ErrorContains(t, err, "cpi.json: not a valid config document")
 }
 
 func TestStateDirDefaults(t *testing.T) {
-	c := config.Default()
-	env := map[string]string{"XDG_CACHE_HOME": "/xdg", "HOME": "/home/u"}
-	require.Equal(t, "/xdg/nanobox-hcloud", c.ResolvedStateDir(func(k string) string { return env[k] }))
-	delete(env, "XDG_CACHE_HOME")
-	require.Equal(t, "/home/u/.cache/nanobox-hcloud", c.ResolvedStateDir(func(k string) string { return env[k] }))
-	require.Equal(t, "/home/u/.cache/nanobox-hcloud", c.ResolvedCacheDir(func(k string) string { return env[k] }))
+	cases := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"XDG_CACHE_HOME first", map[string]string{"XDG_CACHE_HOME": "/xdg", "HOME": "/home/u"}, "/xdg/nanobox-hcloud"},
+		{"then HOME", map[string]string{"HOME": "/home/u"}, "/home/u/.cache/nanobox-hcloud"},
+		{"relative ones ignored", map[string]string{"XDG_CACHE_HOME": "xdg", "HOME": "u"}, filepath.Join(os.TempDir(), "nanobox-hcloud")},
+		{"else the temporary directory", nil, filepath.Join(os.TempDir(), "nanobox-hcloud")},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := config.Load("", func(k string) string { return tc.env[k] })
+			require.NoError(t, err)
+			require.Equal(t, tc.want, c.StateDir)
+			require.Equal(t, tc.want, c.Catalog.CacheDir)
+		})
+	}
 }
 
 func TestLabels(t *testing.T) {
