@@ -58,6 +58,7 @@ var statusByCode = map[string]int{
 	"private_net_only_server":            http.StatusUnprocessableEntity,
 	"server_not_attached_to_network":     http.StatusUnprocessableEntity,
 	"firewall_managed_by_label_selector": http.StatusUnprocessableEntity,
+	"volume_already_attached":            http.StatusUnprocessableEntity,
 }
 
 // newError builds an apiError with the documented status for code (500 for an unknown code).

@@ -4,8 +4,6 @@ package hcloudsim
 
 import (
 	"net/http"
-	"slices"
-	"strconv"
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud/schema"
 )
@@ -107,71 +105,6 @@ func getServerType(s *Sim, c *call) (int, any, *apiError) {
 		return http.StatusOK, map[string]any{"server_type": st}, nil
 	}
 	return 0, nil, notFound("server_type", id)
-}
-
-func getImages(s *Sim, c *call) (int, any, *apiError) {
-	q := c.query()
-	sel, aerr := selectorFromQuery(q)
-	if aerr != nil {
-		return 0, nil, aerr
-	}
-	for _, e := range []struct {
-		key     string
-		allowed []string
-	}{
-		{"status", []string{"available", "creating", "unavailable"}},
-		{"type", []string{"system", "app", "snapshot", "backup"}},
-		{"architecture", []string{"x86", "arm"}},
-		{"include_deprecated", []string{"true", "false"}},
-	} {
-		if err := checkEnum(q, e.key, e.allowed...); err != nil {
-			return 0, nil, err
-		}
-	}
-	var out []schema.Image
-	for _, im := range s.st.cat.images {
-		name := ""
-		if im.Name != nil {
-			name = *im.Name
-		}
-		if !matchName(q, name) || !sel.matches(im.Labels) {
-			continue
-		}
-		if t := q["type"]; len(t) > 0 && !slices.Contains(t, im.Type) {
-			continue
-		}
-		if a := q["architecture"]; len(a) > 0 && !slices.Contains(a, im.Architecture) {
-			continue
-		}
-		if st := q["status"]; len(st) > 0 && !slices.Contains(st, im.Status) {
-			continue
-		}
-		if b := first(q, "bound_to"); b != "" && (im.BoundTo == nil || strconv.FormatInt(*im.BoundTo, 10) != b) {
-			continue
-		}
-		out = append(out, im)
-	}
-	return listBody("images", out, q, func(im schema.Image) sortKey {
-		k := sortKey{id: im.ID}
-		if im.Name != nil {
-			k.name = *im.Name
-		}
-		if im.Created != nil {
-			k.created = *im.Created
-		}
-		return k
-	}, "id", "name", "created")
-}
-
-func getImage(s *Sim, c *call) (int, any, *apiError) {
-	id, err := c.pathID("id")
-	if err != nil {
-		return 0, nil, err
-	}
-	if im, ok := s.st.cat.image(schema.IDOrName{ID: id}, ""); ok {
-		return http.StatusOK, map[string]any{"image": im}, nil
-	}
-	return 0, nil, notFound("image", id)
 }
 
 func getPricing(s *Sim, _ *call) (int, any, *apiError) {

@@ -29,6 +29,7 @@ var serverActions = map[string]serverAction{
 	"detach_from_network":         detachFromNetwork,
 	"add_to_placement_group":      addToPlacementGroupAction,
 	"remove_from_placement_group": removeFromPlacementGroupAction,
+	"create_image":                createImage,
 }
 
 // serveServerAction runs the named action: 404 for an unknown server, 423 locked while another action runs.
@@ -114,7 +115,7 @@ func rebuildServer(s *Sim, c *call, sv *server) (string, []schema.ActionResource
 	if sv.s.Protection.Rebuild {
 		return "", nil, nil, newError("protected", "server %d is protected against rebuild", sv.s.ID)
 	}
-	img, ok := s.st.cat.image(req.Image, sv.s.ServerType.Architecture)
+	img, ok := s.st.image(req.Image, sv.s.ServerType.Architecture)
 	if !ok || img.Architecture != sv.s.ServerType.Architecture {
 		return "", nil, nil, invalidField("image", "image not found")
 	}

@@ -195,8 +195,23 @@ func deleteServer(s *Sim, c *call) (int, any, *apiError) {
 	for _, pg := range st.placementGroups {
 		pg.Servers = slices.DeleteFunc(pg.Servers, func(x int64) bool { return x == id })
 	}
+	st.releaseServerStorage(id)
 	delete(st.servers, id)
 	ac := st.newAction(c.now, "delete_server", s.opts.Delays.Action, serverRef(id))
 	delete(st.busyUntil, id)
 	return http.StatusOK, map[string]any{"action": ac.runningView()}, nil
+}
+
+// releaseServerStorage detaches the volumes of a deleted server and deletes the backup images bound to it.
+func (st *state) releaseServerStorage(id int64) {
+	for _, vol := range st.volumes {
+		if vol.v.Server != nil && *vol.v.Server == id {
+			vol.v.Server = nil
+		}
+	}
+	for imgID, img := range st.images {
+		if img.im.BoundTo != nil && *img.im.BoundTo == id {
+			delete(st.images, imgID)
+		}
+	}
 }

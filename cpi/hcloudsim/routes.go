@@ -22,6 +22,8 @@ func routeTable() []route {
 		{"GET /v1/server_types/{id}", getServerType},
 		{"GET /v1/images", getImages},
 		{"GET /v1/images/{id}", getImage},
+		{"PUT /v1/images/{id}", updateImage},
+		{"DELETE /v1/images/{id}", deleteImage},
 		{"GET /v1/pricing", getPricing},
 
 		{"GET /v1/ssh_keys", getSSHKeys},
@@ -39,6 +41,18 @@ func routeTable() []route {
 	rs = append(rs, actionRoutes("servers", "server")...)
 	for _, name := range sortedStrings(serverActions) {
 		rs = append(rs, route{"POST /v1/servers/{id}/actions/" + name, serveServerAction(name, serverActions[name])})
+	}
+
+	rs = append(rs,
+		route{"GET /v1/volumes", getVolumes},
+		route{"POST /v1/volumes", createVolume},
+		route{"GET /v1/volumes/{id}", getVolume},
+		route{"PUT /v1/volumes/{id}", updateVolume},
+		route{"DELETE /v1/volumes/{id}", deleteVolume},
+	)
+	rs = append(rs, actionRoutes("volumes", "volume")...)
+	for _, name := range sortedStrings(volumeActions) {
+		rs = append(rs, route{"POST /v1/volumes/{id}/actions/" + name, serveVolumeAction(volumeActions[name])})
 	}
 
 	rs = append(rs,

@@ -20,6 +20,7 @@ type serverPlan struct {
 	nets   []*schema.Network
 	fws    []*schema.Firewall
 	pg     *schema.PlacementGroup
+	vols   []*volume
 	pub    schema.ServerCreatePublicNet
 }
 
@@ -222,9 +223,24 @@ func resolveServerPlacementGroup(s *Sim, p *serverPlan, _ time.Time) *apiError {
 	return nil
 }
 
-func resolveServerVolumes(_ *Sim, p *serverPlan, _ time.Time) *apiError {
-	if len(p.req.Volumes) > 0 {
-		return invalidField("volumes", "volumes are not simulated")
+// resolveServerVolumes needs each volume to be detached and in the server's location.
+func resolveServerVolumes(s *Sim, p *serverPlan, _ time.Time) *apiError {
+	if len(p.req.Volumes) > maxVolumesPerServer {
+		return invalidField("volumes", "at most 16 volumes can be attached to a server")
+	}
+	for _, id := range p.req.Volumes {
+		vol, ok := s.st.volumes[id]
+		switch {
+		case !ok:
+			return invalidField("volumes", "volume not found: "+strconv.FormatInt(id, 10))
+		case vol.v.Server != nil:
+			return newError("volume_already_attached", "volume %d is already attached to server %d", id, *vol.v.Server)
+		case vol.v.Location.Name != p.loc.Name:
+			return invalidField("volumes", "volume "+strconv.FormatInt(id, 10)+" is in location "+vol.v.Location.Name)
+		case slices.Contains(p.vols, vol):
+			return invalidField("volumes", "volume given twice")
+		}
+		p.vols = append(p.vols, vol)
 	}
 	return nil
 }
@@ -314,6 +330,11 @@ func (st *state) attachPlanned(sv *server, p *serverPlan, now time.Time, d time.
 	for _, fw := range p.fws {
 		applyFirewall(sv, fw)
 		ac := st.newAction(now, "apply_firewall", d, schema.ActionResourceReference{ID: fw.ID, Type: "firewall"}, serverRef(id))
+		next = append(next, ac.runningView())
+	}
+	for _, vol := range p.vols {
+		vol.v.Server = ptr(id)
+		ac := st.newAction(now, "attach_volume", d, volumeRef(vol.v.ID), serverRef(id))
 		next = append(next, ac.runningView())
 	}
 	if p.pg != nil {

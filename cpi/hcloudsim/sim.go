@@ -14,6 +14,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -64,7 +65,7 @@ type Sim struct {
 
 // Created records one object the simulator created, kept after the object is deleted.
 type Created struct {
-	Kind string    // "server", "ssh_key", "network", "firewall", "placement_group"
+	Kind string    // "server", "ssh_key", "network", "firewall", "placement_group", "volume", "image"
 	ID   int64     // the object's ID
 	Name string    // the name it was created with
 	At   time.Time // when it was created
@@ -168,7 +169,8 @@ func (c *call) decodeStrict(v any) *apiError {
 	return c.decodeBody(v, true)
 }
 
-func (c *call) decodeBody(v any, strict bool) *apiError {
+// decodeBody decodes the body into v; only the top-level fields named in nullable may be null.
+func (c *call) decodeBody(v any, strict bool, nullable ...string) *apiError {
 	trimmed := bytes.TrimSpace(c.body)
 	if len(trimmed) == 0 {
 		return newError("json_error", "request body is empty")
@@ -181,7 +183,7 @@ func (c *call) decodeBody(v any, strict bool) *apiError {
 		return newError("json_error", "invalid JSON: %v", err)
 	}
 	for _, k := range sortedStrings(fields) {
-		if string(bytes.TrimSpace(fields[k])) == "null" {
+		if string(bytes.TrimSpace(fields[k])) == "null" && !slices.Contains(nullable, k) {
 			return invalidField(k, "must not be null")
 		}
 	}

@@ -14,6 +14,8 @@ type State struct {
 	Networks        []schema.Network        `json:"networks"`
 	Firewalls       []schema.Firewall       `json:"firewalls"`
 	PlacementGroups []schema.PlacementGroup `json:"placement_groups"`
+	Volumes         []schema.Volume         `json:"volumes"`
+	Images          []schema.Image          `json:"images"` // snapshots and backups; not system images
 	Actions         []schema.Action         `json:"actions"`
 }
 
@@ -27,6 +29,7 @@ func (s *Sim) Snapshot() State {
 	out := State{
 		Servers: []schema.Server{}, SSHKeys: st.sshKeyList(), Networks: []schema.Network{},
 		Firewalls: []schema.Firewall{}, PlacementGroups: []schema.PlacementGroup{}, Actions: []schema.Action{},
+		Volumes: []schema.Volume{}, Images: []schema.Image{},
 	}
 	for _, v := range st.serverList(now) {
 		srv := v.Server
@@ -48,6 +51,12 @@ func (s *Sim) Snapshot() State {
 	}
 	for _, id := range sortedKeys(st.placementGroups) {
 		out.PlacementGroups = append(out.PlacementGroups, placementGroupView(st.placementGroups[id]))
+	}
+	for _, id := range sortedKeys(st.volumes) {
+		out.Volumes = append(out.Volumes, volumeView(st.volumes[id], now))
+	}
+	for _, id := range sortedKeys(st.images) {
+		out.Images = append(out.Images, st.images[id].view(now))
 	}
 	for _, id := range sortedKeys(st.actions) {
 		out.Actions = append(out.Actions, st.actions[id].view(now))

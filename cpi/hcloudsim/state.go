@@ -16,8 +16,10 @@ type state struct {
 	networks        map[int64]*schema.Network
 	firewalls       map[int64]*schema.Firewall
 	placementGroups map[int64]*schema.PlacementGroup
+	volumes         map[int64]*volume
+	images          map[int64]*image // snapshots and backups; system images are in cat
 	actions         map[int64]*action
-	busyUntil       map[int64]time.Time // per server and network: when its last running action ends
+	busyUntil       map[int64]time.Time // per server, network, volume and image: when its last running action ends
 	ipv4Seq         int
 }
 
@@ -35,6 +37,8 @@ func newState() *state {
 		networks:        map[int64]*schema.Network{},
 		firewalls:       map[int64]*schema.Firewall{},
 		placementGroups: map[int64]*schema.PlacementGroup{},
+		volumes:         map[int64]*volume{},
+		images:          map[int64]*image{},
 		actions:         map[int64]*action{},
 		busyUntil:       map[int64]time.Time{},
 	}
@@ -132,7 +136,7 @@ func (st *state) newAction(now time.Time, command string, d time.Duration, resou
 	}
 	st.actions[ac.a.ID] = ac
 	for _, r := range ac.a.Resources {
-		if r.Type == "server" && ac.doneAt.After(st.busyUntil[r.ID]) {
+		if (r.Type == "server" || r.Type == "volume") && ac.doneAt.After(st.busyUntil[r.ID]) {
 			st.busyUntil[r.ID] = ac.doneAt
 		}
 	}
@@ -149,7 +153,7 @@ func (ac *action) runningView() schema.Action {
 	return out
 }
 
-// serverLocked reports whether an action is running on server id at now.
+// serverLocked reports whether an action is running on server (or volume) id at now.
 func (st *state) serverLocked(id int64, now time.Time) bool {
 	return now.Before(st.busyUntil[id])
 }
@@ -179,6 +183,7 @@ func (st *state) serverView(sv *server, now time.Time) serverJSON {
 	s.Locked = st.serverLocked(s.ID, now)
 	s.Labels = copyLabels(s.Labels)
 	s.PrivateNet = append([]schema.ServerPrivateNet{}, s.PrivateNet...)
+	s.Volumes = st.serverVolumes(s.ID)
 	fws := append(append([]schema.ServerFirewall{}, s.PublicNet.Firewalls...), st.selectorFirewalls(sv)...)
 	if s.PlacementGroup != nil {
 		if pg, ok := st.placementGroups[s.PlacementGroup.ID]; ok {
@@ -213,7 +218,14 @@ func (st *state) allocIPv4() (string, string) {
 	return ip, ipv6
 }
 
-// image finds an image by ID, or by name for the architecture arch ("" = x86).
+// image finds an image by ID (a system image or a snapshot or backup of this project), or a system image by
+// name for the architecture arch ("" = x86), as it is at now.
 func (st *state) image(v schema.IDOrName, arch string) (schema.Image, bool) {
-	return st.cat.image(v, arch)
+	if im, ok := st.cat.image(v, arch); ok {
+		return im, true
+	}
+	if im, ok := st.images[v.ID]; ok && v.ID != 0 {
+		return im.view(time.Now()), true
+	}
+	return schema.Image{}, false
 }

@@ -57,8 +57,9 @@ func Load(path string) (*Validator, error) {
 
 // LoadBytes loads and prepares a document:
 //   - response keys "4xx"/"5xx" are read as the "4XX"/"5XX" ranges OpenAPI defines;
-//   - request fields documented as "ID or name" strings also accept integers (hcloud-go sends IDs as
-//     numbers and the real API accepts both);
+//   - request fields documented as "ID or name" strings, and string "location" fields, also accept
+//     integers (hcloud-go sends IDs as numbers and the real API accepts both);
+//   - the request fields hcloud-go sends as null when unset (hcloudGoNulls) accept null;
 //   - servers are replaced by "/v1" so any host matches.
 func LoadBytes(raw []byte) (*Validator, error) {
 	raw = bytes.ReplaceAll(raw, []byte(`"4xx":`), []byte(`"4XX":`))
@@ -84,6 +85,7 @@ func LoadBytes(raw []byte) (*Validator, error) {
 			}
 		}
 	}
+	allowHcloudGoNulls(doc)
 	router, err := legacy.NewRouter(doc)
 	if err != nil {
 		return nil, fmt.Errorf("specvalidate: routing: %w", err)
@@ -91,32 +93,81 @@ func LoadBytes(raw []byte) (*Validator, error) {
 	return &Validator{doc: doc, router: router, passed: map[[sha256.Size]byte]bool{}}, nil
 }
 
-// widenIDOrName lets string fields described as "ID or name" also be integers.
+// hcloudGoNulls are request fields hcloud-go sends as null when unset, which the API takes as absent though
+// the document types them without null: operation path, method, top-level field.
+var hcloudGoNulls = []struct{ path, method, field string }{
+	{"/servers/{id}/actions/create_image", http.MethodPost, "type"},
+	{"/servers/{id}/actions/create_image", http.MethodPost, "description"},
+}
+
+// allowHcloudGoNulls adds null to the type (and enum) of each field in hcloudGoNulls.
+func allowHcloudGoNulls(doc *openapi3.T) {
+	for _, n := range hcloudGoNulls {
+		item := doc.Paths.Value(n.path)
+		if item == nil || item.GetOperation(n.method) == nil || item.GetOperation(n.method).RequestBody == nil {
+			continue
+		}
+		for _, mt := range item.GetOperation(n.method).RequestBody.Value.Content {
+			if mt.Schema == nil || mt.Schema.Value == nil || mt.Schema.Value.Properties[n.field] == nil {
+				continue
+			}
+			f := mt.Schema.Value.Properties[n.field].Value
+			if f.Type != nil && !f.Type.Includes("null") {
+				types := append(openapi3.Types{}, *f.Type...)
+				f.Type = &types
+				*f.Type = append(*f.Type, "null")
+			}
+			if len(f.Enum) > 0 {
+				f.Enum = append(f.Enum, nil)
+			}
+		}
+	}
+}
+
+// widenIDOrName lets string fields described as "ID or name" also be integers, in s and below it.
 func widenIDOrName(s *openapi3.Schema, seen map[*openapi3.Schema]bool) {
 	if s == nil || seen[s] {
 		return
 	}
 	seen[s] = true
 	desc := strings.ToLower(s.Description)
-	if s.Type != nil && s.Type.Is("string") && strings.Contains(desc, "id or name") {
+	if isString(s) && strings.Contains(desc, "id or name") {
 		s.Type = &openapi3.Types{"string", "integer"}
 	}
 	// "SSH key IDs (`integer`) or names (`string`)" typed as an array of strings.
 	if s.Type != nil && s.Type.Is("array") && strings.Contains(desc, "ids") && strings.Contains(desc, "names") &&
-		s.Items != nil && s.Items.Value != nil && s.Items.Value.Type != nil && s.Items.Value.Type.Is("string") {
+		s.Items != nil && isString(s.Items.Value) {
 		s.Items.Value.Type = &openapi3.Types{"string", "integer"}
 	}
+	// POST /volumes documents its location as "either the ID or the name" in the operation's description
+	// only; the field itself is typed string.
+	if p := s.Properties["location"]; p != nil && isString(p.Value) {
+		p.Value.Type = &openapi3.Types{"string", "integer"}
+	}
+	for _, child := range subschemas(s) {
+		widenIDOrName(child, seen)
+	}
+}
+
+func isString(s *openapi3.Schema) bool {
+	return s != nil && s.Type != nil && s.Type.Is("string")
+}
+
+// subschemas are the schemas directly below s: properties, items, allOf, anyOf, oneOf.
+func subschemas(s *openapi3.Schema) []*openapi3.Schema {
+	var out []*openapi3.Schema
 	for _, p := range s.Properties {
-		widenIDOrName(p.Value, seen)
+		out = append(out, p.Value)
 	}
 	if s.Items != nil {
-		widenIDOrName(s.Items.Value, seen)
+		out = append(out, s.Items.Value)
 	}
 	for _, group := range []openapi3.SchemaRefs{s.AllOf, s.AnyOf, s.OneOf} {
 		for _, r := range group {
-			widenIDOrName(r.Value, seen)
+			out = append(out, r.Value)
 		}
 	}
+	return out
 }
 
 // Exchange is one request and the response the simulator gave.
