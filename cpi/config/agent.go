@@ -10,22 +10,24 @@ import (
 // blobstore). The Nanobox methods do not read them. A create_vm env with
 // bosh.mbus.urls, bosh.ntp or bosh.blobstores overrides them on the agent.
 type Agent struct {
-	// Mbus is the URL the agent serves (https://mbus:PASSWORD@0.0.0.0:6868
-	// under bosh create-env) or connects to (nats://... under a director).
+	// The URL the agent serves (https://mbus:PASSWORD@0.0.0.0:6868 under
+	// bosh create-env) or connects to (nats://... under a director).
 	// Required by create_vm, nothing else.
 	Mbus string `json:"mbus"`
-	// NTP lists the NTP servers the agent configures.
+	// The NTP servers the agent configures.
 	NTP []string `json:"ntp"`
-	// Blobstore is the agent's blobstore; an empty provider leaves the key
-	// out of the settings (current manifests pass env.bosh.blobstores).
+	// The agent's blobstore; an empty provider leaves the key out of the
+	// settings (current manifests pass env.bosh.blobstores).
 	Blobstore Blobstore `json:"blobstore"`
 }
 
 // Blobstore is the agent's blobstore: a provider (local, dav, s3, gcs ...)
 // and its options.
 type Blobstore struct {
-	Provider string         `json:"provider"`
-	Options  map[string]any `json:"options"`
+	// The blobstore's provider: local, dav, s3, gcs ...
+	Provider string `json:"provider"`
+	// The provider's options, passed to the agent as they are.
+	Options map[string]any `json:"options"`
 }
 
 func (a *Agent) applyDefaults() {

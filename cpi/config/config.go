@@ -7,6 +7,8 @@
 // user's cache directory) once: the loaded config is what the CPI uses.
 package config
 
+//go:generate go run ./gendoc -src . -out ../../docs/configuration.md
+
 import (
 	"bytes"
 	"encoding/json"
