@@ -9,6 +9,7 @@
 package cpi
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"slices"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/config"
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/redact"
 )
 
 // Name is the CPI's name in info and in hcloud-go's User-Agent.
@@ -82,6 +84,48 @@ func New(env Env) *CPI {
 		env.Config = config.Default()
 	}
 	return &CPI{env: env}
+}
+
+// Process is one run of the CPI binary: where its config is, and what it
+// may use besides stdin and stdout.
+type Process struct {
+	ConfigPath string // "" for the defaults
+	Version    string
+	Getenv     func(string) string // os.Getenv in production; read by config.Load
+	Stderr     io.Writer
+	Bosh       func(Env) protocol.BoshFactory // see Env.Bosh
+}
+
+// Setup is the binary's protocol.Setup. It redacts every secret it can
+// know of (the call's credentials, the config's token, HCLOUD_TOKEN being
+// folded into it at load) from
+// stderr, the response's log field and the response; it logs to stderr
+// and the log field with the request id, loads the config and returns the
+// CPI's dispatcher. A config that does not load is an InternalError.
+func (p Process) Setup(_ context.Context, rc protocol.Context) (*protocol.Dispatcher, error) {
+	secrets := redact.New(rc.Credentials.Values()...)
+	logField := &redact.Buffer{}
+	log := logrus.New()
+	log.SetOutput(io.MultiWriter(redact.NewWriter(p.Stderr, secrets), redact.NewWriter(logField, secrets)))
+	log.SetFormatter(&logrus.TextFormatter{DisableColors: true, FullTimestamp: true})
+	log.SetLevel(logrus.InfoLevel)
+
+	cfg, err := config.Load(p.ConfigPath, p.Getenv)
+	if cfg != nil {
+		secrets.Add(cfg.Token)
+	}
+	if err != nil {
+		log.WithError(err).Error("invalid CPI config")
+		d := &protocol.Dispatcher{Log: logField.String, Redact: secrets.String}
+		return d, protocol.NewError(protocol.InternalError, "CPI config: %s", err.Error())
+	}
+	entry := log.WithField("cpi", Name)
+	if rc.RequestID != "" {
+		entry = entry.WithField("request_id", protocol.Truncate(rc.RequestID, 64))
+	}
+	d := New(Env{Config: cfg, Version: p.Version, Log: entry, Bosh: p.Bosh}).Dispatcher(logField.String)
+	d.Redact = secrets.String
+	return d, nil
 }
 
 // StemcellFormats are the stemcells this CPI takes (info's

@@ -25,7 +25,8 @@ type Dispatcher struct {
 	// Bosh serves the BOSH methods; nil: they answer
 	// Bosh::Clouds::NotImplemented. See BoshCPI.
 	Bosh BoshFactory
-	// CallTimeout bounds every call but info; 0: no bound.
+	// CallTimeout bounds each call of a Nanobox method; 0: no bound. A
+	// BoshCPI bounds its own calls (create_vm takes minutes).
 	CallTimeout time.Duration
 	// Log returns what goes in the response's log field; nil means "".
 	Log func() string
@@ -86,7 +87,7 @@ func (d *Dispatcher) call(ctx context.Context, m Method, req *Request) (result a
 	if perr != nil {
 		return nil, perr
 	}
-	if d.CallTimeout > 0 {
+	if d.CallTimeout > 0 && m.Family == FamilyNanobox {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, d.CallTimeout)
 		defer cancel()

@@ -131,16 +131,25 @@ func ParseRequest(data []byte) (*Request, *Error) {
 		}
 		req.RawContext = w.Context
 	}
-	if req.Method == "" {
-		return nil, NewError(InvalidRequest, "malformed request: \"method\" is missing or empty")
-	}
-	if req.APIVersion != 0 && (req.APIVersion < MinAPIVersion || req.APIVersion > APIVersion) {
-		return nil, NewError(InvalidRequest, "unsupported api_version %d: this CPI speaks %d to %d", req.APIVersion, MinAPIVersion, APIVersion)
-	}
-	if req.Arguments == nil {
-		req.Arguments = []json.RawMessage{}
+	if perr := req.check(); perr != nil {
+		return nil, perr
 	}
 	return &req, nil
+}
+
+// check judges a request's method and api_version, and makes a missing
+// argument list empty.
+func (r *Request) check() *Error {
+	if r.Method == "" {
+		return NewError(InvalidRequest, "malformed request: \"method\" is missing or empty")
+	}
+	if r.APIVersion != 0 && (r.APIVersion < MinAPIVersion || r.APIVersion > APIVersion) {
+		return NewError(InvalidRequest, "unsupported api_version %d: this CPI speaks %d to %d", r.APIVersion, MinAPIVersion, APIVersion)
+	}
+	if r.Arguments == nil {
+		r.Arguments = []json.RawMessage{}
+	}
+	return nil
 }
 
 // inField places a decoding error of a nested value at field: a type

@@ -5,9 +5,13 @@ package main
 
 import (
 	"context"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi"
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
 )
 
 // version is set at build time (-ldflags "-X main.version=...").
@@ -18,4 +22,19 @@ func main() {
 	code := run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr, os.Getenv)
 	stop()
 	os.Exit(code)
+}
+
+// run is the whole program behind an io seam: args as os.Args, the three
+// streams and the environment. It returns the exit code (protocol.CLI.Run).
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	return protocol.CLI{
+		Name:    "nanobox-hcloud-cpi",
+		Usage:   "the Hetzner Cloud CPI for Nanobox: one JSON request on stdin, one JSON response on stdout",
+		Version: version,
+		Description: "Environment: HCLOUD_TOKEN (token when the request carries none), " +
+			"HCLOUD_ENDPOINT (API endpoint when the config sets none).",
+		Setup: func(configPath string) protocol.Setup {
+			return cpi.Process{ConfigPath: configPath, Version: version, Getenv: getenv, Stderr: stderr}.Setup
+		},
+	}.Run(ctx, args, stdin, stdout, stderr)
 }
