@@ -334,21 +334,68 @@ func TestFaults_OversizedChunkedBodyAnswers413(t *testing.T) {
 	assert.Equal(t, http.StatusCreated, ok.Status)
 }
 
-func TestFaults_HealthzFollowsTheCPI(t *testing.T) {
+func TestFaults_HealthFollowsTheCPI(t *testing.T) {
 	healthy := startShim(t, shim.Options{})
-	resp := healthy.do(t, http.MethodGet, "/healthz", "")
-	require.Equal(t, http.StatusOK, resp.Status, "%s", resp.Body)
+	for _, path := range []string{"/livez", "/healthz", "/readyz"} {
+		resp := healthy.do(t, http.MethodGet, path, "")
+		require.Equal(t, http.StatusOK, resp.Status, "%s %s", path, resp.Body)
+		assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+		resp = healthy.do(t, http.MethodPost, path, "")
+		assert.Equal(t, http.StatusMethodNotAllowed, resp.Status)
+		assert.Equal(t, "GET, HEAD", resp.Header.Get("Allow"))
+	}
+	resp := healthy.do(t, http.MethodGet, "/livez", "")
 	assert.JSONEq(t, `"ok"`, string(mustField(t, resp.Body, "status")))
+	assert.JSONEq(t, `"stubcpi"`, string(mustField(t, mustField(t, resp.Body, "cpi"), "name")))
 
 	for _, mode := range []string{"garbage", "error:InternalError", "crash"} {
 		sick := startShim(t, shim.Options{Env: []string{"PATH=" + os.Getenv("PATH"), "STUB_MODE=" + mode}})
-		resp := sick.do(t, http.MethodGet, "/healthz", "")
-		assert.Equal(t, http.StatusServiceUnavailable, resp.Status, mode)
-		assertErrorsBody(t, resp, "unhealthy")
+		for path, want := range map[string]string{"/livez": "unhealthy", "/healthz": "unhealthy", "/readyz": "not ready"} {
+			resp := sick.do(t, http.MethodGet, path, "")
+			assert.Equal(t, http.StatusServiceUnavailable, resp.Status, "%s %s", mode, path)
+			assertErrorsBody(t, resp, want)
+		}
 	}
-	resp = healthy.do(t, http.MethodPost, "/healthz", "")
-	assert.Equal(t, http.StatusMethodNotAllowed, resp.Status)
-	assert.Equal(t, "GET, HEAD", resp.Header.Get("Allow"))
+}
+
+// TestFaults_BusyShimIsAlive: with every CPI slot taken, liveness still
+// answers 200 (it used to answer 503, so a load balancer ejected every
+// instance whenever the cloud was slow). Readiness answers 503 only when a
+// new call would be refused at once, and while the shim drains.
+func TestFaults_BusyShimIsAlive(t *testing.T) {
+	cases := []struct {
+		name      string
+		opts      shim.Options
+		readiness int
+	}{
+		{"slots busy, queue open", shim.Options{MaxConcurrent: 1}, http.StatusOK},
+		{"slots busy, no queue", shim.Options{MaxConcurrent: 1, QueueWait: -1}, http.StatusServiceUnavailable},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ts := startShim(t, c.opts)
+			dir := t.TempDir()
+			statuses := blockedCalls(t, ts.URL, dir, 1)
+			for _, path := range []string{"/livez", "/healthz"} {
+				resp := ts.do(t, http.MethodGet, path, "")
+				assert.Equal(t, http.StatusOK, resp.Status, "%s %s", path, resp.Body)
+			}
+			resp := ts.do(t, http.MethodGet, "/readyz", "")
+			assert.Equal(t, c.readiness, resp.Status, "%s", resp.Body)
+			assert.JSONEq(t, `1`, string(mustField(t, resp.Body, "in_flight")))
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "release"), nil, 0o644))
+			assert.Equal(t, http.StatusCreated, <-statuses)
+		})
+	}
+	t.Run("draining", func(t *testing.T) {
+		ts := startShim(t, shim.Options{})
+		ts.Drain()
+		resp := ts.do(t, http.MethodGet, "/readyz", "")
+		assert.Equal(t, http.StatusServiceUnavailable, resp.Status)
+		assert.Contains(t, string(mustField(t, resp.Body, "status")), "draining")
+		resp = ts.do(t, http.MethodGet, "/livez", "")
+		assert.Equal(t, http.StatusOK, resp.Status, "a draining shim is alive")
+	})
 }
 
 func TestFaults_ManyConcurrentCallsAllAnswered(t *testing.T) {

@@ -51,7 +51,10 @@ func (s *Shim) routes() http.Handler {
 
 // opsRoutes adds the operator's endpoints, outside the base path.
 func (s *Shim) opsRoutes(mux *http.ServeMux) {
-	mux.Handle("/healthz", s.opsEndpoint("/healthz", http.HandlerFunc(s.serveHealth)))
+	for _, p := range []string{LivenessPath, LivenessLegacyPath} {
+		mux.Handle(p, s.opsEndpoint(p, http.HandlerFunc(s.serveLiveness)))
+	}
+	mux.Handle(ReadinessPath, s.opsEndpoint(ReadinessPath, http.HandlerFunc(s.serveReadiness)))
 	mux.Handle("/metrics", s.opsEndpoint("/metrics", s.metrics.handler()))
 	mux.Handle("/openapi.json", s.opsEndpoint("/openapi.json", http.HandlerFunc(s.serveOpenAPI)))
 }

@@ -25,7 +25,12 @@ type Shim struct {
 	handler  http.Handler
 	metrics  *metrics
 	openapi  openapiCache
+	check    cpiCheck
 	bufs     sync.Pool
+	draining atomic.Bool
+	// life is the parent of every CPI call's context; Abort cancels it.
+	life  context.Context
+	abort context.CancelFunc
 }
 
 // New builds a shim from opts (validated).
@@ -55,6 +60,7 @@ func New(opts Options) (*Shim, error) {
 		slots:    make(chan struct{}, opts.MaxConcurrent),
 		metrics:  newMetrics(),
 	}
+	s.life, s.abort = context.WithCancel(context.Background())
 	s.bufs.New = func() any { return new(bytes.Buffer) }
 	s.handler = s.routes()
 	return s, nil
@@ -77,4 +83,17 @@ func (s *Shim) Wait(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// Drain marks the shim as shutting down: /readyz answers 503 from now on,
+// so load balancers and Kubernetes stop sending work. Calls are still served.
+func (s *Shim) Drain() { s.draining.Store(true) }
+
+// Abort ends every running CPI call at once, on the way out of the
+// process: their process groups are killed and each call is answered 503
+// (see abortedError); calls that arrive later are refused the same way.
+// Wait then returns once every child has been reaped.
+func (s *Shim) Abort() {
+	s.draining.Store(true)
+	s.abort()
 }
