@@ -6,6 +6,7 @@ import (
 	"io"
 	"log"
 	"net/http"
+	"os"
 	"os/signal"
 	"strings"
 	"syscall"
@@ -63,7 +64,8 @@ func newApp() *cli.App {
 }
 
 // serve runs the HTTP server on set.listener until SIGTERM or SIGINT, then
-// shuts down: no new connections, in-flight calls get the grace period.
+// shuts down (see shutdown). On every way out, running CPI calls are ended
+// and their children reaped before serve returns.
 func serve(set settings, logger *logrus.Logger) error {
 	opts := set.opts
 	sh, err := shim.New(opts)
@@ -83,8 +85,9 @@ func serve(set settings, logger *logrus.Logger) error {
 		MaxHeaderBytes: 64 << 10,
 		ErrorLog:       log.New(errLog, "", 0),
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(signals)
 
 	served := make(chan error, 1)
 	go func() {
@@ -105,30 +108,66 @@ func serve(set settings, logger *logrus.Logger) error {
 
 	select {
 	case err := <-served:
+		sh.Abort()
+		_ = srv.Close()
+		if werr := waitForChildren(sh); werr != nil {
+			logger.WithError(werr).Error("CPI calls still running")
+		}
 		return fmt.Errorf("serving: %w", err)
-	case <-ctx.Done():
+	case sig := <-signals:
+		logger.WithField("signal", sig.String()).Info("signal received")
 	}
-	stop()
-	return shutdown(srv, sh, set.grace, logger)
+	return shutdown(srv, sh, set.grace, signals, logger)
 }
 
-// shutdown stops accepting connections, lets in-flight calls finish within
-// grace, then kills what is left and waits until every child is reaped.
-func shutdown(srv *http.Server, sh *shim.Shim, grace time.Duration, logger *logrus.Logger) error {
+// shutdown stops accepting connections and lets in-flight calls finish
+// within grace. When grace is over, or at a second signal, it ends the
+// calls still running (Abort: their process groups are killed and each is
+// answered 503), lets those answers go out, and waits until every child
+// has been reaped.
+func shutdown(srv *http.Server, sh *shim.Shim, grace time.Duration, signals <-chan os.Signal, logger *logrus.Logger) error {
 	logger.WithField("grace", grace.String()).Info("shutting down: no new connections; waiting for in-flight calls")
+	sh.Drain()
 	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		logger.WithError(err).Warn("grace period over: closing connections; running CPI calls are killed")
-		_ = srv.Close()
+	drained := make(chan error, 1)
+	go func() { drained <- srv.Shutdown(sctx) }()
+	select {
+	case err := <-drained:
+		if err != nil {
+			logger.WithError(err).Warn("grace period over: ending the running CPI calls; their process groups are killed")
+			// Shutdown gave up on the busy connections: watch them again
+			// while their calls are ended and answered.
+			go func() { drained <- srv.Shutdown(context.Background()) }()
+		} else {
+			drained <- nil
+		}
+	case sig := <-signals:
+		logger.WithField("signal", sig.String()).Warn("second signal: ending the running CPI calls; their process groups are killed")
 	}
-	// Closing cancels the remaining requests, which kills their CPI
-	// process groups; wait until every child has been reaped.
+	sh.Abort()
+	err := waitForChildren(sh)
+	// The ended calls have been answered: let the answers leave, for a
+	// bounded time, then close what is left.
+	select {
+	case <-drained:
+	case <-time.After(2 * time.Second):
+	}
+	_ = srv.Close()
+	if err != nil {
+		return err
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// waitForChildren waits, for a bounded time, until every CPI call has
+// ended and its child has been reaped.
+func waitForChildren(sh *shim.Shim) error {
 	wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer wcancel()
 	if err := sh.Wait(wctx); err != nil {
 		return fmt.Errorf("CPI calls still running after shutdown: %w", err)
 	}
-	logger.Info("stopped")
 	return nil
 }

@@ -65,7 +65,7 @@ type callLog struct {
 // interpret maps how the CPI ended onto a result or an HTTP error. Only a
 // clean exit 0 with one valid response counts: a valid response followed by
 // a non-zero exit is a failure, as in the BOSH CLI.
-func (s *Shim) interpret(parent context.Context, method string, timeout time.Duration, out Outcome, runErr error,
+func (s *Shim) interpret(parent, life context.Context, method string, timeout time.Duration, out Outcome, runErr error,
 	secrets *redact.Secrets, fields logrus.Fields) (json.RawMessage, *callError) {
 	if len(out.Stderr) > 0 {
 		fields["stderr"] = secrets.String(string(bytes.TrimSpace(out.Stderr)))
@@ -76,7 +76,7 @@ func (s *Shim) interpret(parent context.Context, method string, timeout time.Dur
 		return nil, &callError{status: http.StatusBadGateway, message: "the CPI could not be started; see the shim's log"}
 	}
 	if out.Killed {
-		return nil, cl.killed(parent, method, timeout)
+		return nil, cl.killed(parent, life, method, timeout)
 	}
 	if msg := s.processFailure(out); msg != "" {
 		return nil, cl.fail(out, msg)
@@ -119,7 +119,11 @@ func (cl callLog) fail(out Outcome, msg string) *callError {
 }
 
 // killed is the answer to a call whose process group the shim killed.
-func (cl callLog) killed(parent context.Context, method string, timeout time.Duration) *callError {
+func (cl callLog) killed(parent, life context.Context, method string, timeout time.Duration) *callError {
+	if life.Err() != nil {
+		cl.log.Warn("the shim is shutting down; CPI process group killed")
+		return abortedError(method)
+	}
 	if parent.Err() != nil {
 		cl.log.Info("client went away; CPI process group killed")
 		return &callError{status: statusClientClosed, message: "client closed the request"}
@@ -127,6 +131,18 @@ func (cl callLog) killed(parent context.Context, method string, timeout time.Dur
 	cl.log.Warnf("CPI did not answer %s within %s; process group killed", method, timeout)
 	cerr := &callError{status: http.StatusGatewayTimeout, advisesRetry: true, okToRetry: retrySafe(method),
 		message: fmt.Sprintf("the CPI did not answer %s within %s", method, timeout)}
+	if cerr.okToRetry {
+		cerr.retryAfter = timeoutRetryAfter
+	}
+	return cerr
+}
+
+// abortedError answers a call the shim ended, or refused, because it is
+// shutting down (Abort): 503, and whether a retry (on another instance,
+// or on this one once restarted) is safe.
+func abortedError(method string) *callError {
+	cerr := &callError{status: http.StatusServiceUnavailable, advisesRetry: true, okToRetry: retrySafe(method),
+		message: fmt.Sprintf("the shim is shutting down: %s was ended before the CPI answered", method)}
 	if cerr.okToRetry {
 		cerr.retryAfter = timeoutRetryAfter
 	}

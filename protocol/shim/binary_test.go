@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -147,6 +148,66 @@ func TestBinary_GraceOverKillsRemainingCalls(t *testing.T) {
 		waitFor(t, "the blocked CPI to be gone", 10*time.Second, func() bool { return gone(pid) && len(groupMembers(pid)) == 0 })
 	}
 	assert.Contains(t, p.logs.String(), "grace period over")
+}
+
+// TestBinary_SIGKILLedShimTakesItsCPIsAlong: a shim killed with SIGKILL
+// runs no exit path of its own; its CPI processes die with it (parent-death
+// signal) instead of running on, re-parented, to their own deadline.
+func TestBinary_SIGKILLedShimTakesItsCPIsAlong(t *testing.T) {
+	p := startShimProcess(t)
+	dir := t.TempDir()
+	statuses := blockedCalls(t, p.URL, dir, 2)
+	pids := startedPids(t, dir)
+	require.Len(t, pids, 2)
+	killLeftovers(t, pids)
+
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGKILL))
+	require.Error(t, p.wait(t), "the shim was killed")
+	for i := 0; i < 2; i++ {
+		assert.Equal(t, -1, <-statuses, "the connection died with the shim")
+	}
+	for _, pid := range pids {
+		waitFor(t, fmt.Sprintf("CPI %d to die with the shim", pid), 10*time.Second, func() bool { return gone(pid) })
+	}
+}
+
+// TestBinary_SecondSignalEndsInFlightCallsCleanly: a second SIGTERM during
+// the grace period ends the running calls at once: their process groups
+// are killed, each is answered 503 with retry advice, and the shim exits 0
+// having reaped every child (it used to die at once, orphaning them).
+func TestBinary_SecondSignalEndsInFlightCallsCleanly(t *testing.T) {
+	p := startShimProcess(t, "--shutdown-grace", "5m")
+	dir := t.TempDir()
+	statuses := blockedCalls(t, p.URL, dir, 2)
+	pids := startedPids(t, dir)
+	require.Len(t, pids, 2)
+	killLeftovers(t, pids)
+
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	waitFor(t, "the shutdown log line", 10*time.Second, func() bool { return strings.Contains(p.logs.String(), "shutting down") })
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	for i := 0; i < 2; i++ {
+		assert.Equal(t, http.StatusServiceUnavailable, <-statuses, "an ended call is answered")
+	}
+	require.NoError(t, p.wait(t), p.logs.String())
+	for _, pid := range pids {
+		assert.True(t, gone(pid), "CPI %d outlived the shim", pid)
+		assert.Empty(t, groupMembers(pid), "CPI %d's process group outlived the shim", pid)
+	}
+	assert.Contains(t, p.logs.String(), "second signal")
+	assert.Contains(t, p.logs.String(), `"msg":"stopped"`)
+}
+
+// killLeftovers makes sure, when the test ends, that no stub CPI of pids
+// is left running whatever the test found (they block until released).
+func killLeftovers(t testing.TB, pids []int) {
+	t.Cleanup(func() {
+		for _, pid := range pids {
+			if !gone(pid) {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
 }
 
 func TestBinary_ServesTLS(t *testing.T) {

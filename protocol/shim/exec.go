@@ -25,7 +25,8 @@ const (
 // concurrent use.
 //
 // Each child runs in its own process group (Setpgid) with only the
-// environment in Env. When the call's context ends first (timeout or client
+// environment in Env, and on Linux dies with the shim (Pdeathsig: SIGKILL),
+// whatever ends the shim. When the call's context ends first (timeout or client
 // disconnect) the whole group is killed; when the CPI exits on its own, what
 // is left of its group (a stray grandchild) is killed too, before the child
 // is reaped, so the group id cannot have been reused. Every child is reaped.
@@ -73,8 +74,9 @@ func (r *Runner) Run(ctx context.Context, request []byte) (Outcome, error) {
 	cmd.Stdin = bytes.NewReader(request)
 	cmd.Stdout = stdout
 	cmd.Stderr = stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = childProcAttr()
 	cmd.WaitDelay = r.waitDelay()
+	defer lockForkThread()()
 	if err := cmd.Start(); err != nil {
 		return Outcome{ExitCode: -1, Duration: time.Since(start)}, fmt.Errorf("%w %s: %v", ErrStart, r.Path, err)
 	}

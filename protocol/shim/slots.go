@@ -24,6 +24,9 @@ func (s *Shim) callWithin(parent context.Context, req *protocol.Request, timeout
 	}
 	s.calls.Add(1)
 	defer func() { <-s.slots; s.calls.Done() }()
+	if s.life.Err() != nil {
+		return nil, abortedError(req.Method)
+	}
 	return s.run(parent, req, timeout)
 }
 
@@ -35,13 +38,15 @@ func (s *Shim) run(parent context.Context, req *protocol.Request, timeout time.D
 	}
 	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
+	// Abort ends the call too: its process group is killed at once.
+	defer context.AfterFunc(s.life, cancel)()
 
 	s.metrics.inFlight.Inc()
 	out, runErr := s.runner.Run(ctx, data)
 	s.metrics.inFlight.Dec()
 
 	fields := logrus.Fields{"request_id": req.Context.RequestID, "cpi_method": req.Method, "pid": out.PID}
-	result, cerr := s.interpret(parent, req.Method, timeout, out, runErr, secretsOf(req.Context.Credentials), fields)
+	result, cerr := s.interpret(parent, s.life, req.Method, timeout, out, runErr, secretsOf(req.Context.Credentials), fields)
 	s.metrics.cpiDuration.WithLabelValues(req.Method, outcomeLabel(cerr)).Observe(out.Duration.Seconds())
 	return result, cerr
 }
