@@ -44,6 +44,7 @@ func newApp() *cli.App {
 			&cli.DurationFlag{Name: "delay-initializing", Usage: "how long a new server stays initializing"},
 			&cli.DurationFlag{Name: "delay-starting", Usage: "how long a new server then stays starting"},
 			&cli.DurationFlag{Name: "delay-action", Usage: "how long every other action runs (the server is locked meanwhile)"},
+			&cli.DurationFlag{Name: "latency", Usage: "time added to every /v1 request, as a real round trip (e.g. 40ms); also POST /_sim/latency"},
 			&cli.Int64Flag{Name: "seed", Usage: "seed of the random source behind probabilistic faults"},
 			&cli.IntFlag{Name: "max-servers", Usage: "project server limit (403 resource_limit_exceeded beyond it); 0 = none"},
 			&cli.PathFlag{Name: "faults", Usage: "JSON file with an array of fault rules to start with"},
@@ -75,6 +76,7 @@ func run(c *cli.Context) error {
 		},
 		Seed:       c.Int64("seed"),
 		MaxServers: c.Int("max-servers"),
+		Latency:    c.Duration("latency"),
 	}
 	if err := checkOptions(opts); err != nil {
 		return err
@@ -149,6 +151,9 @@ func checkOptions(o hcloudsim.Options) error {
 	}
 	if o.Delays.Initializing < 0 || o.Delays.Starting < 0 || o.Delays.Action < 0 {
 		problems = append(problems, "--delay-* must not be negative")
+	}
+	if o.Latency < 0 {
+		problems = append(problems, "--latency must not be negative")
 	}
 	if len(problems) > 0 {
 		return errors.New(strings.Join(problems, "; "))

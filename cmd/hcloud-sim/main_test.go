@@ -198,9 +198,10 @@ func TestGracefulShutdownOnSIGTERM(t *testing.T) {
 }
 
 func TestBadFlagsAreReportedTogether(t *testing.T) {
-	out, err := exec.Command(testsupport.Binary(t, "hcloud-sim"), "--listen", "127.0.0.1:0", "--token", "T", "--readonly-token", "T", "--rate-limit", "0", "--rate-refill", "-1s").CombinedOutput()
+	out, err := exec.Command(testsupport.Binary(t, "hcloud-sim"), "--listen", "127.0.0.1:0", "--token", "T", "--readonly-token", "T", "--rate-limit", "0", "--rate-refill", "-1s", "--latency", "-1ms").CombinedOutput()
 	require.Error(t, err)
 	s := string(out)
+	assert.Contains(t, s, "--latency")
 	assert.Contains(t, s, "--readonly-token")
 	assert.Contains(t, s, "--rate-limit")
 	assert.Contains(t, s, "--rate-refill")
@@ -208,6 +209,21 @@ func TestBadFlagsAreReportedTogether(t *testing.T) {
 	out, err = exec.Command(testsupport.Binary(t, "hcloud-sim"), "--listen", "127.0.0.1:0").CombinedOutput()
 	require.Error(t, err)
 	assert.Contains(t, string(out), "token")
+}
+
+// TestLatencyFlagAndRateLimitHeaders: --latency shows in the admin control, and the API answers with the
+// rate limit headers of the default bucket.
+func TestLatencyFlagAndRateLimitHeaders(t *testing.T) {
+	sim := start(t, "--token", "T", "--latency", "25ms")
+	admin := strings.TrimSuffix(sim.url, "/v1")
+	status, _, body := call(t, "GET", admin+"/_sim/latency", "T", "")
+	require.Equal(t, http.StatusOK, status)
+	assert.JSONEq(t, `{"latency":"25ms"}`, string(body))
+	status, header, _ := call(t, "GET", sim.url+"/locations", "T", "")
+	require.Equal(t, http.StatusOK, status)
+	assert.Equal(t, "3600", header.Get("RateLimit-Limit"))
+	assert.Equal(t, "3599", header.Get("RateLimit-Remaining"))
+	assert.NotEmpty(t, header.Get("RateLimit-Reset"))
 }
 
 // TestHcloudGoAgainstTheBinary drives the standalone simulator with hcloud-go, with real delays, and

@@ -2,6 +2,7 @@ package hcloudsim
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -81,6 +82,9 @@ func ParseFaults(r io.Reader) ([]Fault, error) {
 //	GET    /_sim/faults/injected   {"drop": 1, ...}
 //	POST   /_sim/catalog/availability  {"server_type","location","available"} (204)
 //	POST   /_sim/catalog/deprecation   {"server_type","location" ("" = everywhere),"announced","unavailable_after"} (204)
+//	GET    /_sim/latency           {"latency": "40ms"}
+//	POST   /_sim/latency           {"latency": "40ms"} sets the time added to every /v1 request (204)
+//	POST   /_sim/labels            {"kind","id","labels"} replaces an object's labels (204), see SetLabels
 //
 // Admin requests are neither counted nor rate limited.
 func (s *Sim) AdminHandler() http.Handler {
@@ -156,6 +160,7 @@ func (s *Sim) AdminHandler() http.Handler {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
+	s.adminControls(mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || s.opts.Token == "" || strings.TrimSpace(token) != s.opts.Token {
@@ -201,4 +206,107 @@ func decodeAdmin(r *http.Request, v any) *apiError {
 		return newError("json_error", "invalid JSON: %v", err)
 	}
 	return nil
+}
+
+// adminControls registers the latency and relabelling controls.
+func (s *Sim) adminControls(mux *http.ServeMux) {
+	mux.HandleFunc("GET /_sim/latency", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"latency": s.Latency().String()})
+	})
+	mux.HandleFunc("POST /_sim/latency", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Latency string `json:"latency"`
+		}
+		if err := decodeAdmin(r, &req); err != nil {
+			writeError(w, err)
+			return
+		}
+		d, err := time.ParseDuration(req.Latency)
+		if err != nil || d < 0 {
+			writeError(w, newError("invalid_input", "latency: want a non-negative Go duration such as \"40ms\""))
+			return
+		}
+		s.SetLatency(d)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("POST /_sim/labels", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Kind   string            `json:"kind"`
+			ID     int64             `json:"id"`
+			Labels map[string]string `json:"labels"`
+		}
+		if err := decodeAdmin(r, &req); err != nil {
+			writeError(w, err)
+			return
+		}
+		var aerr *apiError
+		if err := s.SetLabels(req.Kind, req.ID, req.Labels); errors.As(err, &aerr) {
+			writeError(w, aerr)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+// LabelKinds are the kinds of object SetLabels relabels.
+var LabelKinds = []string{"server", "ssh_key", "network", "firewall", "placement_group", "volume", "image"}
+
+// SetLabels replaces the labels of a live object, as its owner would in the console, mid-run (for example
+// Nanobox=false on a network). It bypasses the API: no request is counted or rate limited and no fault
+// applies. kind is one of LabelKinds; the labels must be valid Hetzner labels. The error is 422 invalid_input
+// for bad labels or kind, 404 not_found for an unknown object.
+func (s *Sim) SetLabels(kind string, id int64, labels map[string]string) error {
+	valid, aerr := validLabels(&labels)
+	if aerr != nil {
+		return aerr
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	target, aerr := s.st.labelsOf(kind, id)
+	if aerr != nil {
+		return aerr
+	}
+	*target = valid
+	return nil
+}
+
+// labelsOf finds the labels of a live object; the caller holds s.mu.
+func (st *state) labelsOf(kind string, id int64) (*map[string]string, *apiError) {
+	var target *map[string]string
+	switch kind {
+	case "server":
+		if o, ok := st.servers[id]; ok {
+			target = &o.s.Labels
+		}
+	case "ssh_key":
+		if o, ok := st.sshKeys[id]; ok {
+			target = &o.Labels
+		}
+	case "network":
+		if o, ok := st.networks[id]; ok {
+			target = &o.Labels
+		}
+	case "firewall":
+		if o, ok := st.firewalls[id]; ok {
+			target = &o.Labels
+		}
+	case "placement_group":
+		if o, ok := st.placementGroups[id]; ok {
+			target = &o.Labels
+		}
+	case "volume":
+		if o, ok := st.volumes[id]; ok {
+			target = &o.v.Labels
+		}
+	case "image":
+		if o, ok := st.images[id]; ok {
+			target = &o.im.Labels
+		}
+	default:
+		return nil, invalidField("kind", "must be one of "+strings.Join(LabelKinds, ", "))
+	}
+	if target == nil {
+		return nil, notFound(kind, id)
+	}
+	return target, nil
 }

@@ -67,3 +67,19 @@ func (c *catalog) serverTypeLocation(serverType, location string) (*schema.Serve
 	}
 	return nil, fmt.Errorf("hcloudsim: unknown server type %q", serverType)
 }
+
+// soldOut makes the server type of the server a create answer holds (out["server"]) unavailable in the
+// server's location; any other answer changes nothing. The caller holds s.mu.
+func (st *state) soldOut(out any) {
+	m, ok := out.(map[string]any)
+	if !ok {
+		return
+	}
+	sv, ok := m["server"].(serverJSON)
+	if !ok {
+		return
+	}
+	if stl, err := st.cat.serverTypeLocation(sv.ServerType.Name, sv.Location.Name); err == nil {
+		stl.Available = false
+	}
+}

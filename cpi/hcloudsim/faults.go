@@ -22,12 +22,16 @@ const (
 	FaultDrop                FaultKind = "drop"                 // closes the connection without a response
 	FaultCommitThenFail      FaultKind = "commit_then_fail"     // applies the change, then answers 504 timeout
 	FaultActionError         FaultKind = "action_error"         // serves normally; the actions it starts end in status error
+	// FaultCommitThenCapacityGone applies the change like commit_then_fail; when the change created a
+	// server, its server type then becomes unavailable in its location (as SetAvailability(..., false)),
+	// before the answer: 504 timeout. A client retrying the create meets 412 resource_unavailable.
+	FaultCommitThenCapacityGone FaultKind = "commit_then_capacity_gone"
 )
 
 // FaultKinds lists every kind, for validation and documentation.
 var FaultKinds = []FaultKind{FaultRateLimit, FaultInternal, FaultBadGateway, FaultUnavailable,
 	FaultGatewayTimeout, FaultLocked, FaultConflict, FaultResourceUnavailable, FaultLatency, FaultDrop,
-	FaultCommitThenFail, FaultActionError}
+	FaultCommitThenFail, FaultActionError, FaultCommitThenCapacityGone}
 
 // Fault is one fault injection rule. A rule matches a request by method and route; a matching rule fires
 // on its next Times requests (a script), or, when Times is 0, with Probability on each request. Rules are

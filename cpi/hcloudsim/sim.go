@@ -31,6 +31,7 @@ type Options struct {
 	Delays        Delays        // zero in unit tests: transitions happen on the next read
 	Seed          int64         // seeds the random source of probabilistic faults
 	MaxServers    int           // project server limit: creating more answers 403 resource_limit_exceeded; 0 = none
+	Latency       time.Duration // added to every /v1 request before it is served (a realistic round trip: 40ms); see SetLatency
 }
 
 // Delays are the durations of the server lifecycle phases and of actions.
@@ -60,6 +61,7 @@ type Sim struct {
 	faults   []*faultRule
 	injected map[FaultKind]int
 	created  []Created
+	latency  time.Duration
 	st       *state
 }
 
@@ -83,7 +85,9 @@ func New(opts Options) *Sim {
 	opts.Delays.Initializing = max(opts.Delays.Initializing, 0)
 	opts.Delays.Starting = max(opts.Delays.Starting, 0)
 	opts.Delays.Action = max(opts.Delays.Action, 0)
+	opts.Latency = max(opts.Latency, 0)
 	s := &Sim{
+		latency:  opts.Latency,
 		opts:     opts,
 		rng:      rand.New(rand.NewPCG(uint64(opts.Seed), 0x5eed)),
 		requests: map[string]int{},
@@ -277,9 +281,26 @@ func isResourceActionsPath(path string) bool {
 	return len(parts) >= 3 && parts[0] == "v1" && parts[1] != "actions" && parts[2] == "actions"
 }
 
-// serveRoute applies, in order: counting, authentication, rate limiting, read-only check, fault injection,
-// then the handler. A nil handler answers not_found (unknown route).
+// SetLatency sets the time added to every /v1 request before it is served (negative counts as zero).
+func (s *Sim) SetLatency(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.latency = max(d, 0)
+}
+
+// Latency returns the time added to every /v1 request.
+func (s *Sim) Latency() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.latency
+}
+
+// serveRoute applies, in order: the latency, counting, authentication, rate limiting, read-only check,
+// fault injection, then the handler. A nil handler answers not_found (unknown route).
 func (s *Sim) serveRoute(w http.ResponseWriter, r *http.Request, pattern string, h handlerFunc) {
+	if !s.waitLatency(r) {
+		return
+	}
 	body, ok := s.readBody(w, r, pattern)
 	if !ok {
 		return
@@ -298,7 +319,7 @@ func (s *Sim) serveRoute(w http.ResponseWriter, r *http.Request, pattern string,
 	}
 	status, encoded, herr := s.runHandler(w, r, h, body, fault)
 	switch {
-	case fault != nil && fault.Kind == FaultCommitThenFail:
+	case fault != nil && (fault.Kind == FaultCommitThenFail || fault.Kind == FaultCommitThenCapacityGone):
 		writeError(w, newError("timeout", "the request could not be answered in time, please retry"))
 	case herr != nil:
 		writeError(w, herr)
@@ -306,6 +327,22 @@ func (s *Sim) serveRoute(w http.ResponseWriter, r *http.Request, pattern string,
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
 		_, _ = w.Write(encoded)
+	}
+}
+
+// waitLatency waits out the latency; it reports false when the client went away meanwhile.
+func (s *Sim) waitLatency(r *http.Request) bool {
+	d := s.Latency()
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+		return false
 	}
 }
 
@@ -319,6 +356,7 @@ func (s *Sim) readBody(w http.ResponseWriter, r *http.Request, pattern string) (
 	if err != nil {
 		s.mu.Lock()
 		s.count(pattern)
+		s.setRateHeaders(w, time.Now())
 		s.mu.Unlock()
 		writeError(w, newError("json_error", "request body unreadable or larger than %d bytes", maxBodyBytes))
 		return nil, false
@@ -366,7 +404,7 @@ func (s *Sim) applyFaultBefore(w http.ResponseWriter, r *http.Request, fault *fa
 	case FaultDrop:
 		dropConnection(w)
 		return false
-	case FaultCommitThenFail, FaultActionError:
+	case FaultCommitThenFail, FaultCommitThenCapacityGone, FaultActionError:
 		return true // handled around the handler
 	default:
 		writeError(w, fault.apiError())
@@ -386,6 +424,9 @@ func (s *Sim) runHandler(w http.ResponseWriter, r *http.Request, h handlerFunc, 
 	}
 	if fault != nil && fault.Kind == FaultActionError {
 		s.st.failActionsFrom(firstNewID)
+	}
+	if fault != nil && fault.Kind == FaultCommitThenCapacityGone && status == http.StatusCreated {
+		s.st.soldOut(out)
 	}
 	if m, ok := out.(map[string]any); ok {
 		if meta, ok := m["meta"].(listMeta); ok {
