@@ -70,7 +70,7 @@ func Body[T any]() Arg {
 // InvalidArguments error naming the field; unknown fields are ignored.
 func decodeBody(method string, raw json.RawMessage, v any) *Error {
 	if err := json.Unmarshal(raw, v); err != nil {
-		return NewError(InvalidArguments, "%s: %s", method, describeJSONError(err))
+		return NewError(InvalidArguments, "%s: %s", method, DescribeJSONError(err))
 	}
 	return nil
 }

@@ -287,7 +287,7 @@ func calculateVMCloudProperties(ctx context.Context, c BoshCPI, k Call) (any, er
 	var req VMRequirements
 	if raw := k.Raw(0); raw != nil {
 		if err := json.Unmarshal(raw, &req); err != nil {
-			return nil, NewError(BoshCpiError, "%s: %s", MethodCalculateVMCloudProperties, describeJSONError(err))
+			return nil, NewError(BoshCpiError, "%s: %s", MethodCalculateVMCloudProperties, DescribeJSONError(err))
 		}
 	}
 	return c.CalculateVMCloudProperties(ctx, req)

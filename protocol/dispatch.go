@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // Dispatcher serves requests from the method table. It is the transport
@@ -167,17 +166,4 @@ func (d *Dispatcher) write(out io.Writer, result any, err error) error {
 		return fmt.Errorf("writing response: %w", werr)
 	}
 	return nil
-}
-
-// Truncate shortens s to at most n bytes, cut at a character boundary,
-// and marks a cut with "...". It is for quoting untrusted input in
-// messages and logs.
-func Truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "..."
 }

@@ -3,7 +3,9 @@ package protocol_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -162,12 +164,11 @@ func TestTableIsConsistent(t *testing.T) {
 	}
 	assert.Equal(t, protocol.Signature{Params: []string{"server id"}, Body: true}, protocol.Signatures[protocol.MethodRenameServer])
 	assert.NotContains(t, protocol.Signatures, protocol.MethodCreateVM, "Signatures are the Nanobox methods'")
-	r, ok := protocol.RouteFor(protocol.MethodRebootServer)
-	require.True(t, ok)
-	assert.Equal(t, "PATCH /api/servers/{id}/reboot", r.Pattern("/api/"))
 	assert.Equal(t, protocol.Route{Verb: "POST", Path: "/keys", Method: "create_key", Status: 201, Body: true, Result: true, OperationID: "create-ssh-key"}, protocol.Routes[3])
-	_, ok = protocol.RouteFor(protocol.MethodAttachDisk)
-	assert.False(t, ok, "BOSH methods have no route")
+	for _, r := range protocol.Routes {
+		m, _ := protocol.Lookup(r.Method)
+		assert.Equal(t, protocol.FamilyNanobox, m.Family, "%s: only Nanobox methods have routes", r.Method)
+	}
 }
 
 func TestTruncate(t *testing.T) {
@@ -183,5 +184,37 @@ func TestTruncate(t *testing.T) {
 		{"", 0, ""},
 	} {
 		assert.Equal(t, tc.want, protocol.Truncate(tc.in, tc.n), "%q", tc.in)
+	}
+}
+
+func TestContextError(t *testing.T) {
+	for _, tc := range []struct {
+		op   string
+		err  error
+		want *protocol.Error
+	}{
+		{"", context.DeadlineExceeded, &protocol.Error{Type: protocol.Timeout, Message: "deadline exceeded before the cloud answered", OkToRetry: true}},
+		{"order_server", fmt.Errorf("waiting: %w", context.Canceled), &protocol.Error{Type: protocol.Timeout, Message: "order_server: call cancelled before the cloud answered", OkToRetry: true}},
+		{"x", errors.New("other"), nil},
+	} {
+		assert.Equal(t, tc.want, protocol.ContextError(tc.op, tc.err), "%v", tc.err)
+	}
+}
+
+func TestDescribeJSONError(t *testing.T) {
+	var v struct {
+		A struct{ B int } `json:"a"`
+	}
+	for in, want := range map[string]string{
+		`{"a":{"B":"secret-value"}}`: `"a.B" must be a number, not string`,
+		`{"a":`:                      "invalid JSON at byte 5",
+		`{"a" 1}`:                    "invalid JSON at byte 6",
+		`[1]`:                        "the request must be an object, not array",
+	} {
+		err := json.Unmarshal([]byte(in), &v)
+		require.Error(t, err, in)
+		got := protocol.DescribeJSONError(err)
+		assert.Equal(t, want, got, in)
+		assert.NotContains(t, got, "secret-value", "input is never echoed")
 	}
 }

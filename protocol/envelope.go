@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"maps"
 	"slices"
@@ -119,7 +118,7 @@ func ParseRequest(data []byte) (*Request, *Error) {
 	var w wireRequest
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&w); err != nil {
-		return nil, NewError(InvalidRequest, "malformed request: %s", describeJSONError(err))
+		return nil, NewError(InvalidRequest, "malformed request: %s", DescribeJSONError(err))
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, NewError(InvalidRequest, "malformed request: data after the JSON object")
@@ -127,7 +126,7 @@ func ParseRequest(data []byte) (*Request, *Error) {
 	req := Request{Method: w.Method, Arguments: w.Arguments, APIVersion: w.APIVersion}
 	if len(w.Context) > 0 && string(w.Context) != "null" {
 		if err := json.Unmarshal(w.Context, &req.Context); err != nil {
-			return nil, NewError(InvalidRequest, "malformed request: %s", describeJSONError(inField("context", err)))
+			return nil, NewError(InvalidRequest, "malformed request: %s", DescribeJSONError(inField("context", err)))
 		}
 		req.RawContext = w.Context
 	}
@@ -150,62 +149,6 @@ func (r *Request) check() *Error {
 		r.Arguments = []json.RawMessage{}
 	}
 	return nil
-}
-
-// inField places a decoding error of a nested value at field: a type
-// error's field path gets field in front.
-func inField(field string, err error) error {
-	var typeErr *json.UnmarshalTypeError
-	if errors.As(err, &typeErr) {
-		c := *typeErr
-		c.Field = strings.TrimSuffix(field+"."+c.Field, ".")
-		return &c
-	}
-	return err
-}
-
-// describeJSONError turns encoding/json's errors into messages that name the
-// field and never echo input bytes (which may hold secrets).
-func describeJSONError(err error) string {
-	var typeErr *json.UnmarshalTypeError
-	var syntaxErr *json.SyntaxError
-	switch {
-	case errors.As(err, &typeErr):
-		field := typeErr.Field
-		if field == "" {
-			field = "the request"
-		}
-		return fmt.Sprintf("%s must be %s, not %s", quoteField(field), jsonKind(typeErr.Type.Kind().String()), typeErr.Value)
-	case errors.As(err, &syntaxErr):
-		return fmt.Sprintf("invalid JSON at byte %d", syntaxErr.Offset)
-	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-		return "truncated JSON"
-	default:
-		return "invalid JSON"
-	}
-}
-
-func quoteField(f string) string {
-	if f == "the request" {
-		return f
-	}
-	return `"` + f + `"`
-}
-
-func jsonKind(goKind string) string {
-	switch goKind {
-	case "string":
-		return "a string"
-	case "slice", "array":
-		return "an array"
-	case "map", "struct":
-		return "an object"
-	case "int", "int64", "float64":
-		return "a number"
-	case "bool":
-		return "a boolean"
-	}
-	return goKind
 }
 
 // EncodeResponse writes resp as one line of JSON.

@@ -30,12 +30,6 @@ var Routes = func() []Route {
 	return out
 }()
 
-// Pattern is the route as a net/http ServeMux pattern under basePath,
-// e.g. "GET /api/servers/{id}".
-func (r Route) Pattern(basePath string) string {
-	return r.Verb + " " + strings.TrimSuffix(basePath, "/") + r.Path
-}
-
 // ParamNames lists the route's path parameters in order.
 func (r Route) ParamNames() []string {
 	var names []string
@@ -45,16 +39,6 @@ func (r Route) ParamNames() []string {
 		}
 	}
 	return names
-}
-
-// RouteFor returns the route that serves method.
-func RouteFor(method string) (Route, bool) {
-	for _, r := range Routes {
-		if r.Method == method {
-			return r, true
-		}
-	}
-	return Route{}, false
 }
 
 // Signature is the shape of a Nanobox method's arguments: its path
