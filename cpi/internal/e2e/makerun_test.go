@@ -1,0 +1,177 @@
+package e2e_test
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/testsupport"
+)
+
+// runReady is the line make run prints once the adapter and the simulator
+// answer.
+const runReady = "Ctrl-C stops both."
+
+// stoppingLines are what make run prints when it is told to stop, by
+// Ctrl-C or SIGTERM alike: its own line, then the shim's last log lines.
+var stoppingLines = []string{"stopping the adapter and the simulator...", "msg=stopped"}
+
+// openPTY is a pseudo-terminal: the controlling side and the terminal a
+// child gets as its stdin, stdout and stderr.
+func openPTY(t *testing.T) (ptmx, tty *os.File) {
+	t.Helper()
+	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	require.NoError(t, err, "a pseudo-terminal is needed to press Ctrl-C")
+	t.Cleanup(func() { ptmx.Close() })
+	require.NoError(t, unix.IoctlSetPointerInt(int(ptmx.Fd()), unix.TIOCSPTLCK, 0))
+	n, err := unix.IoctlGetInt(int(ptmx.Fd()), unix.TIOCGPTN)
+	require.NoError(t, err)
+	tty, err = os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
+	require.NoError(t, err)
+	t.Cleanup(func() { tty.Close() })
+	return ptmx, tty
+}
+
+// runOutput collects what make run prints and says when a line appeared.
+type runOutput struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	seen chan struct{}
+	once sync.Once
+}
+
+func (o *runOutput) consume(r io.Reader) {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		o.mu.Lock()
+		o.buf.WriteString(sc.Text() + "\n")
+		ready := strings.Contains(sc.Text(), runReady)
+		o.mu.Unlock()
+		if ready {
+			o.once.Do(func() { close(o.seen) })
+		}
+	}
+}
+
+func (o *runOutput) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.buf.String()
+}
+
+// makeRun is `make run` in the repository, without the make variables of a
+// make test that may be running this test.
+func makeRun(t *testing.T) *exec.Cmd {
+	cmd := exec.Command("make", "run")
+	cmd.Dir = testsupport.RepoRoot(t)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "MAKEFLAGS=") && !strings.HasPrefix(kv, "MAKELEVEL=") && !strings.HasPrefix(kv, "MFLAGS=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	return cmd
+}
+
+// waitReady waits for make run to be ready (or to have died), then checks
+// that the printed token is on no process's command line.
+func waitReady(t *testing.T, out *runOutput, exited <-chan error) {
+	t.Helper()
+	select {
+	case <-out.seen:
+	case err := <-exited:
+		t.Fatalf("make run exited before it was ready (%v):\n%s", err, out.String())
+	case <-time.After(3 * time.Minute):
+		t.Fatalf("make run was not ready within 3 minutes:\n%s", out.String())
+	}
+	m := regexp.MustCompile(`TOKEN=([0-9a-f]+)`).FindStringSubmatch(out.String())
+	require.Len(t, m, 2, "make run prints the token:\n%s", out.String())
+	cmdlines, err := filepath.Glob("/proc/[0-9]*/cmdline")
+	require.NoError(t, err)
+	for _, path := range cmdlines {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			continue // the process is gone
+		}
+		assert.NotContains(t, string(data), m[1], "the simulator token is on a command line (%s): ps shows it", path)
+	}
+}
+
+// TestMakeRunStopsOnCtrlCWithExitZero: Ctrl-C on make run, in a terminal,
+// stops the adapter and the simulator with the same lines as SIGTERM and
+// make exits 0.
+func TestMakeRunStopsOnCtrlCWithExitZero(t *testing.T) {
+	ptmx, tty := openPTY(t)
+	cmd := makeRun(t)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	require.NoError(t, cmd.Start())
+	tty.Close()
+	out := &runOutput{seen: make(chan struct{})}
+	go out.consume(ptmx)
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	waitReady(t, out, exited)
+
+	_, err := ptmx.Write([]byte{0x03}) // Ctrl-C: SIGINT to the terminal's foreground process group
+	require.NoError(t, err)
+	select {
+	case err := <-exited:
+		require.NoError(t, err, "make run exits 0 on Ctrl-C:\n%s", out.String())
+	case <-time.After(time.Minute):
+		_ = cmd.Process.Kill()
+		t.Fatalf("make run did not stop within a minute of Ctrl-C:\n%s", out.String())
+	}
+	for _, line := range stoppingLines {
+		assert.Eventually(t, func() bool { return strings.Contains(out.String(), line) }, 5*time.Second, 10*time.Millisecond,
+			"make run prints %q:\n%s", line, out.String())
+	}
+	assert.NotContains(t, out.String(), "make: ***")
+}
+
+// TestMakeRunStopsOnSIGTERMWithExitZero: without a terminal, SIGTERM to
+// make run's script stops both with exit 0, and make exits 0.
+func TestMakeRunStopsOnSIGTERMWithExitZero(t *testing.T) {
+	cmd := makeRun(t)
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	require.NoError(t, cmd.Start())
+	out := &runOutput{seen: make(chan struct{})}
+	done := make(chan struct{})
+	go func() { out.consume(pr); close(done) }()
+	exited := make(chan error, 1)
+	go func() { err := cmd.Wait(); pw.Close(); exited <- err }()
+	waitReady(t, out, exited)
+
+	// make runs the script as its one child.
+	children, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", cmd.Process.Pid, cmd.Process.Pid))
+	require.NoError(t, err)
+	var script int
+	_, err = fmt.Sscan(string(children), &script)
+	require.NoError(t, err, "make's child: %q", children)
+	require.NoError(t, syscall.Kill(script, syscall.SIGTERM))
+	select {
+	case err := <-exited:
+		require.NoError(t, err, "make run exits 0 on SIGTERM:\n%s", out.String())
+	case <-time.After(time.Minute):
+		_ = cmd.Process.Kill()
+		t.Fatalf("make run did not stop within a minute of SIGTERM:\n%s", out.String())
+	}
+	<-done
+	for _, line := range stoppingLines {
+		assert.Contains(t, out.String(), line)
+	}
+}
