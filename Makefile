@@ -11,16 +11,23 @@ LDFLAGS     := -s -w -X main.version=$(VERSION)
 BUILDFLAGS  := -trimpath -tags urfave_cli_no_docs
 export CGO_ENABLED := 0
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+GOCYCLO     := github.com/fzipp/gocyclo/cmd/gocyclo@v0.6.0
 BENCHSTAT   := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 COMMANDS    := hcloud-sim nanobox-hcloud-cpi nanobox-cpi-shim
 # The OCI image's labels (org.opencontainers.image.*); docs/deploy.md.
 IMAGE_SOURCE   ?= https://github.com/nanobox-hcloud/nanobox-hcloud
 IMAGE_LICENSES ?= NOASSERTION
 
+# What make test runs besides Go, as command:Debian-package: the release's
+# Ruby scripts, shellcheck on every shell script, systemd-analyze on the
+# unit (release/deploy), chromium for the landing page, curl for make run.
+# .ci/run installs the missing ones.
+TEST_TOOLS  := ruby:ruby shellcheck:shellcheck systemd-analyze:systemd chromium:chromium curl:curl
+
 # Tests that exec the binaries use these instead of building their own.
 export NANOBOX_HCLOUD_BIN := $(BIN)
 
-.PHONY: all build test run lint bench soak fuzz release image clean
+.PHONY: all build test test-tools missing-test-packages run lint bench soak fuzz release image clean
 
 all: build
 
@@ -28,10 +35,19 @@ build:
 	@mkdir -p $(BIN)
 	$(GO) build $(BUILDFLAGS) -ldflags '$(LDFLAGS)' -o $(BIN)/ $(addprefix ./cmd/,$(COMMANDS))
 
-test: build
+test: test-tools build
 	$(GO) test -count=1 -timeout 9m ./...
 	cd scripts/benchtool && $(GO) test -count=1 ./...
 	cd release/deploy && $(GO) test -count=1 -timeout 5m ./...
+
+# One line naming what is missing and how to install it, instead of a
+# failure per test that needs it.
+test-tools:
+	@missing=$$($(MAKE) -s --no-print-directory missing-test-packages); \
+	if [ -n "$$missing" ]; then echo "make test needs:$$missing. Install with: sudo apt-get install -y --no-install-recommends$$missing"; exit 1; fi
+
+missing-test-packages:
+	@for t in $(TEST_TOOLS); do command -v $${t%%:*} >/dev/null 2>&1 || printf ' %s' $${t#*:}; done
 
 run: build
 	bash scripts/run
@@ -40,6 +56,8 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
+	@# No production function above cyclomatic 20 (tests and the development-only scripts/ aside).
+	$(GO) run $(GOCYCLO) -over 20 -ignore '_test\.go$$|/testdata/' cmd cpi protocol release
 	cd scripts/benchtool && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...
 	cd release/deploy && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...
 
