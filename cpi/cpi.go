@@ -200,6 +200,11 @@ func (c *CPI) operatorToken() string {
 // action polling run under the caller's context, so they end with the
 // call's deadline.
 func (c *CPI) newClient(token string) *hcloud.Client {
+	return c.newClientVia(token, c.env.HTTPClient)
+}
+
+// newClientVia is newClient over httpClient (nil: the default).
+func (c *CPI) newClientVia(token string, httpClient *http.Client) *hcloud.Client {
 	backoff := c.env.RetryBackoff
 	if backoff == nil {
 		backoff = hcloud.ExponentialBackoffWithOpts(hcloud.ExponentialBackoffOpts{
@@ -213,18 +218,25 @@ func (c *CPI) newClient(token string) *hcloud.Client {
 		hcloud.WithRetryOpts(hcloud.RetryOpts{BackoffFunc: backoff, MaxRetries: 3}),
 		hcloud.WithPollOpts(hcloud.PollOpts{BackoffFunc: hcloud.ConstantBackoff(c.env.Config.PollInterval())}),
 	}
-	if c.env.HTTPClient != nil {
-		opts = append(opts, hcloud.WithHTTPClient(c.env.HTTPClient))
+	if httpClient != nil {
+		opts = append(opts, hcloud.WithHTTPClient(httpClient))
 	}
 	return hcloud.NewClient(opts...)
 }
 
 func (c *CPI) hetzner(token, method string) *Hetzner {
+	log := c.env.Log.WithField("method", method)
+	polls := c.pollingFor(token, log)
+	client := c.newClientVia(token, polls.httpClient(c.env.HTTPClient))
+	if polls.cache != nil {
+		polls.cache.SetClient(client)
+	}
 	return &Hetzner{
-		client: c.newClient(token),
+		client: client,
 		cfg:    c.env.Config,
-		log:    c.env.Log.WithField("method", method),
+		log:    log,
 		state:  newStateStore(c.env.Config.StateDir, c.env.Config.Endpoint, token),
 		model:  c.localModel,
+		polls:  polls,
 	}
 }

@@ -11,6 +11,8 @@ import (
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
 
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/budget"
+
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
 )
 
@@ -26,6 +28,9 @@ func cloudError(op string, resp *hcloud.Response, err error) *protocol.Error {
 	var pe *protocol.Error
 	if errors.As(err, &pe) {
 		return pe
+	}
+	if e, ok := budget.IsExhausted(err); ok {
+		return protocol.NewError(protocol.RateLimited, "%s: %s", op, e.Error())
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return protocol.NewError(protocol.Timeout, "%s: the call's deadline passed before Hetzner answered", op)

@@ -22,6 +22,7 @@ type Hetzner struct {
 	log    logrus.FieldLogger
 	state  *stateStore
 	model  func() (*catalog.Model, error)
+	polls  *polling // nil: every read is direct
 }
 
 // hidden reports whether labels mark an object as not Nanobox's to see:

@@ -458,10 +458,13 @@ func (h *Hetzner) ownServer(ctx context.Context, op, sid string) (*hcloud.Server
 // Hetzner status passes through, and config holds the server's real
 // settings.
 //
-// It is 1 API call, except on the poll that converges a server ordered
-// with backups (label nanobox-backups=enabled, see OrderServer): when such
+// Its read comes from the shared snapshot when that holds a fresh copy of
+// the server (see readServer: one list request, a page per 50 servers,
+// refreshes it for every poll within polling.window_ms), else it is 1 API
+// call. The poll that converges a server ordered with backups (label nanobox-backups=enabled, see OrderServer): when such
 // a server runs, is not locked and has no backup window yet, the poll
-// enables them (1 more call) and reports "active" with backups "enabled".
+// enables them (1 more call, after which the snapshot reads the server
+// afresh) and reports "active" with backups "enabled".
 // Until then the status is the Hetzner status, or "provisioning" for a
 // running server, so an orchestrator polling until "active" keeps polling:
 // the server is not what was ordered yet. A locked server, or an enable
@@ -475,7 +478,7 @@ func (h *Hetzner) QueryServer(ctx context.Context, sid string) (protocol.Server,
 	if err != nil {
 		return protocol.Server{}, err
 	}
-	server, err := h.getServer(ctx, op, id)
+	server, err := h.readServer(ctx, op, id)
 	if err != nil {
 		return protocol.Server{}, err
 	}

@@ -364,7 +364,7 @@ func TestFaultKinds(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(string(tc.kind), func(t *testing.T) {
 			h.sim.Sim.ClearFaults()
-			route := "/v1/servers/{id}"
+			route := "" // every read of query_server: the shared snapshot's list, then the direct GET
 			if tc.method == "POST" {
 				route = "/v1/servers/{id}/actions/reboot"
 			}
@@ -389,7 +389,8 @@ func TestFaultKinds(t *testing.T) {
 func TestDeadlineBoundsLatency(t *testing.T) {
 	h := newHarness(t, func(c *config.Config) { c.Timeouts.CallSeconds = 1 })
 	id, _ := h.orderOK("web1", "nbg1", "cx23")
-	h.sim.Sim.AddFault(hcloudsim.Fault{Method: "GET", Route: "/v1/servers/{id}", Kind: hcloudsim.FaultLatency, Latency: 30 * time.Second, Times: 1})
+	// Any GET: query_server's first read is the shared snapshot's list.
+	h.sim.Sim.AddFault(hcloudsim.Fault{Method: "GET", Kind: hcloudsim.FaultLatency, Latency: 30 * time.Second, Times: 1})
 	e := h.fails(h.call("query_server", id), protocol.Timeout, "deadline")
 	require.True(t, e.OkToRetry)
 	require.Equal(t, 1, h.sim.Sim.FaultsInjected()[hcloudsim.FaultLatency])

@@ -85,6 +85,10 @@ type Config struct {
 	// $XDG_CACHE_HOME/nanobox-hcloud, else $HOME/.cache/nanobox-hcloud,
 	// else nanobox-hcloud in the temporary directory.
 	StateDir string `json:"state_dir"`
+	// How query_server reads servers (a snapshot shared by every CPI
+	// process through state_dir) and how the project's rate-limit budget
+	// is spent.
+	Polling Polling `json:"polling"`
 	// The BOSH agent settings the BOSH CPI methods write into a new VM's
 	// user_data; the Nanobox methods do not read them.
 	Agent Agent `json:"agent"`
@@ -193,6 +197,7 @@ func (c *Config) applyDefaults() {
 	if c.BootstrapTimeout == 0 {
 		c.BootstrapTimeout = 900
 	}
+	c.Polling.applyDefaults()
 	c.Agent.applyDefaults()
 }
 
@@ -380,6 +385,7 @@ func (c *Config) Validate() error {
 	if c.StateDir != "" && !filepath.IsAbs(c.StateDir) {
 		p.add("state_dir: %q must be an absolute path", c.StateDir)
 	}
+	c.Polling.validate(p.add)
 	c.Agent.validate(p.add)
 	if len(p) > 0 {
 		return &ProblemsError{Problems: p}

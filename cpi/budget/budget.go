@@ -1,0 +1,217 @@
+// Package budget tracks a Hetzner project's rate-limit budget across CPI
+// processes.
+//
+// Hetzner gives each project a bucket of requests (RateLimit-Limit, 3600)
+// that refills steadily until it is full again at RateLimit-Reset. Every
+// response says what is left (RateLimit-Remaining). Transport reads those
+// headers on every response and keeps the latest in the project's state
+// directory (budget-<project>.json, and budget-<project>.prom for the
+// metric), so the next process knows the budget before it sends anything;
+// and it refuses a write the budget cannot pay for before sending it.
+package budget
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/statedir"
+)
+
+// State is the budget as last seen in a response.
+type State struct {
+	Limit      int       `json:"limit"`
+	Remaining  int       `json:"remaining"`
+	Reset      time.Time `json:"reset"`       // when the bucket is full again
+	ObservedAt time.Time `json:"observed_at"` // when the response arrived
+}
+
+// Estimate is the budget left at now: what was remaining, plus the steady
+// refill since ObservedAt that makes the bucket full at Reset.
+func (s State) Estimate(now time.Time) float64 {
+	missing := float64(s.Limit - s.Remaining)
+	if missing <= 0 {
+		return float64(s.Limit)
+	}
+	span := s.Reset.Sub(s.ObservedAt)
+	elapsed := now.Sub(s.ObservedAt)
+	if span <= 0 || elapsed >= span {
+		return float64(s.Limit)
+	}
+	if elapsed < 0 {
+		elapsed = 0
+	}
+	return float64(s.Remaining) + missing*float64(elapsed)/float64(span)
+}
+
+// RetryAfter is how long until the bucket holds one request again, derived
+// from the reset time (the refill rate is what is missing over the time to
+// Reset); at least one second.
+func (s State) RetryAfter(now time.Time) time.Duration {
+	missing := float64(s.Limit - s.Remaining)
+	span := s.Reset.Sub(s.ObservedAt)
+	if missing <= 0 || span <= 0 {
+		return time.Second
+	}
+	perRequest := time.Duration(float64(span) / missing)
+	have := s.Estimate(now)
+	wait := time.Duration((1 - have) * float64(perRequest))
+	return max(time.Second, wait.Round(time.Second))
+}
+
+// ExhaustedError is a write refused before it was sent: the project's
+// budget cannot pay for it until RetryAfter has passed.
+type ExhaustedError struct {
+	RetryAfter time.Duration
+}
+
+func (e *ExhaustedError) Error() string {
+	return fmt.Sprintf("the project's API rate limit is spent; the request was not sent (retry after %d s)", int(math.Ceil(e.RetryAfter.Seconds())))
+}
+
+// Tracker keeps one project's budget on disk.
+type Tracker struct {
+	path, metricPath, project string
+	now                       func() time.Time
+}
+
+// NewTracker keeps the budget of project p; now is time.Now when nil.
+func NewTracker(p *statedir.Project, now func() time.Time) *Tracker {
+	if now == nil {
+		now = time.Now
+	}
+	return &Tracker{path: p.Path("budget", "json"), metricPath: p.Path("budget", "prom"), project: p.ID(), now: now}
+}
+
+// Load returns the last budget seen by any process; ok is false when none
+// was recorded, or the file is unreadable.
+func (t *Tracker) Load() (State, bool) {
+	data, err := os.ReadFile(t.path)
+	if err != nil {
+		return State{}, false
+	}
+	var s State
+	if json.Unmarshal(data, &s) != nil || s.Limit <= 0 || s.Remaining < 0 || s.Remaining > s.Limit {
+		return State{}, false
+	}
+	return s, true
+}
+
+// Low reports whether the estimated budget now is below reservePercent of
+// the limit.
+func (t *Tracker) Low(reservePercent int) bool {
+	s, ok := t.Load()
+	if !ok {
+		return false
+	}
+	return s.Estimate(t.now()) < float64(s.Limit)*float64(reservePercent)/100
+}
+
+// Record keeps the budget a response announced; a response without the
+// headers changes nothing.
+func (t *Tracker) Record(h http.Header) error {
+	s, ok := parseHeaders(h)
+	if !ok {
+		return nil
+	}
+	s.ObservedAt = t.now()
+	data, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	if err := statedir.WriteFile(t.path, data); err != nil {
+		return err
+	}
+	return statedir.WriteFile(t.metricPath, []byte(t.metric(s)))
+}
+
+func parseHeaders(h http.Header) (State, bool) {
+	limit, err1 := strconv.Atoi(h.Get("RateLimit-Limit"))
+	remaining, err2 := strconv.Atoi(h.Get("RateLimit-Remaining"))
+	reset, err3 := strconv.ParseInt(h.Get("RateLimit-Reset"), 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil || limit <= 0 || remaining < 0 || remaining > limit {
+		return State{}, false
+	}
+	return State{Limit: limit, Remaining: remaining, Reset: time.Unix(reset, 0)}, true
+}
+
+// Metric names of the budget in the Prometheus text format.
+const (
+	MetricRemaining = "nanobox_cpi_rate_limit_remaining"
+	MetricLimit     = "nanobox_cpi_rate_limit_limit"
+	MetricReset     = "nanobox_cpi_rate_limit_reset_timestamp_seconds"
+)
+
+// metric renders s in the Prometheus text format, labelled with the
+// project's hash.
+func (t *Tracker) metric(s State) string {
+	var b strings.Builder
+	gauge := func(name, help string, v float64) {
+		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s gauge\n%s{project=%q} %s\n", name, help, name, name, t.project, strconv.FormatFloat(v, 'f', -1, 64))
+	}
+	gauge(MetricRemaining, "Hetzner API requests left in the project's rate-limit bucket, as the last CPI response saw them.", float64(s.Remaining))
+	gauge(MetricLimit, "Size of the project's Hetzner rate-limit bucket.", float64(s.Limit))
+	gauge(MetricReset, "When the project's Hetzner rate-limit bucket is full again (Unix time).", float64(s.Reset.Unix()))
+	return b.String()
+}
+
+// Transport is an http.RoundTripper for hcloud-go (hcloud.WithHTTPClient)
+// that records the budget of every response and refuses a write (any
+// method but GET, HEAD, OPTIONS) the budget cannot pay for, with an
+// *ExhaustedError, before it is sent. After every write it sent, answered
+// or not, it calls AfterWrite (when set) with the request.
+type Transport struct {
+	Base       http.RoundTripper // http.DefaultTransport when nil
+	Tracker    *Tracker
+	AfterWrite func(*http.Request)
+}
+
+// RoundTrip implements http.RoundTripper.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	write := isWrite(req.Method)
+	if write && t.Tracker != nil {
+		if s, ok := t.Tracker.Load(); ok {
+			now := t.Tracker.now()
+			if s.Estimate(now) < 1 {
+				if req.Body != nil {
+					req.Body.Close()
+				}
+				return nil, &ExhaustedError{RetryAfter: s.RetryAfter(now)}
+			}
+		}
+	}
+	base := t.Base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	resp, err := base.RoundTrip(req)
+	if resp != nil && t.Tracker != nil {
+		_ = t.Tracker.Record(resp.Header) // a budget not kept only costs precision
+	}
+	if write && t.AfterWrite != nil {
+		t.AfterWrite(req)
+	}
+	return resp, err
+}
+
+func isWrite(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return false
+	}
+	return true
+}
+
+// IsExhausted reports whether err is (or wraps) an *ExhaustedError, and
+// returns it.
+func IsExhausted(err error) (*ExhaustedError, bool) {
+	var e *ExhaustedError
+	ok := errors.As(err, &e)
+	return e, ok
+}

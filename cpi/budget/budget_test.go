@@ -1,0 +1,98 @@
+package budget_test
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/budget"
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/statedir"
+)
+
+func TestEstimateAndRetryAfter(t *testing.T) {
+	at := time.Unix(1_000_000, 0)
+	cases := []struct {
+		name      string
+		s         budget.State
+		after     time.Duration
+		estimate  float64
+		retryWait time.Duration
+	}{
+		{"full bucket", budget.State{Limit: 3600, Remaining: 3600, Reset: at, ObservedAt: at}, 0, 3600, time.Second},
+		{"empty, just seen", budget.State{Limit: 3600, Remaining: 0, Reset: at.Add(time.Hour), ObservedAt: at}, 0, 0, time.Second},
+		{"empty, refilled one", budget.State{Limit: 3600, Remaining: 0, Reset: at.Add(time.Hour), ObservedAt: at}, time.Second, 1, time.Second},
+		{"slow refill", budget.State{Limit: 10, Remaining: 0, Reset: at.Add(100 * time.Second), ObservedAt: at}, 0, 0, 10 * time.Second},
+		{"half way", budget.State{Limit: 100, Remaining: 50, Reset: at.Add(50 * time.Second), ObservedAt: at}, 25 * time.Second, 75, time.Second},
+		{"past the reset", budget.State{Limit: 100, Remaining: 0, Reset: at.Add(100 * time.Second), ObservedAt: at}, time.Hour, 100, time.Second},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			now := at.Add(tc.after)
+			require.InDelta(t, tc.estimate, tc.s.Estimate(now), 0.001)
+			require.Equal(t, tc.retryWait, tc.s.RetryAfter(now))
+		})
+	}
+}
+
+// TestTransport: the budget of every response is kept on disk (and as a
+// metric); a write the budget cannot pay is refused unsent; a read is sent.
+func TestTransport(t *testing.T) {
+	remaining := 3000
+	sent := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sent[r.Method]++
+		w.Header().Set("RateLimit-Limit", "3600")
+		w.Header().Set("RateLimit-Remaining", strconv.Itoa(remaining))
+		w.Header().Set("RateLimit-Reset", strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10))
+	}))
+	defer srv.Close()
+	p, err := statedir.Open(t.TempDir(), srv.URL, "secret-token")
+	require.NoError(t, err)
+	tracker := budget.NewTracker(p, nil)
+	var written []string
+	client := &http.Client{Transport: &budget.Transport{Tracker: tracker, AfterWrite: func(r *http.Request) { written = append(written, r.Method) }}}
+
+	resp, err := client.Post(srv.URL+"/servers", "application/json", strings.NewReader("{}"))
+	require.NoError(t, err)
+	resp.Body.Close()
+	s, ok := tracker.Load()
+	require.True(t, ok)
+	require.Equal(t, 3000, s.Remaining)
+	require.Equal(t, 3600, s.Limit)
+	metric, err := os.ReadFile(p.Path("budget", "prom"))
+	require.NoError(t, err)
+	require.Contains(t, string(metric), budget.MetricRemaining+`{project="`+p.ID()+`"} 3000`)
+	require.False(t, tracker.Low(10))
+
+	remaining = 0
+	resp, err = client.Get(srv.URL + "/servers/1")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.True(t, tracker.Low(10))
+
+	_, err = client.Post(srv.URL+"/servers", "application/json", strings.NewReader("{}"))
+	var exhausted *budget.ExhaustedError
+	require.True(t, errors.As(err, &exhausted), "%v", err)
+	require.Equal(t, time.Second, exhausted.RetryAfter)
+	require.Equal(t, map[string]int{"POST": 1, "GET": 1}, sent, "the refused write was not sent")
+	require.Equal(t, []string{"POST"}, written, "AfterWrite sees every write sent, answered or not")
+}
+
+func TestLoadIgnoresDamage(t *testing.T) {
+	p, err := statedir.Open(t.TempDir(), "e", "t")
+	require.NoError(t, err)
+	tracker := budget.NewTracker(p, nil)
+	for _, bad := range []string{"", "{", `{"limit":0}`, `{"limit":10,"remaining":11}`, `{"limit":10,"remaining":-1}`} {
+		require.NoError(t, os.WriteFile(p.Path("budget", "json"), []byte(bad), 0o600))
+		_, ok := tracker.Load()
+		require.False(t, ok, bad)
+		require.False(t, tracker.Low(10), bad)
+	}
+}
