@@ -9,18 +9,18 @@ import "time"
 // the window, and each change the adapter makes updates it.
 type Polling struct {
 	// Whether query_server answers from the shared snapshot. false: one
-	// API request per poll. Empty: true.
+	// API request per poll.
 	Coalesce *bool `json:"coalesce"`
 	// How long a snapshot answers polls, 100 to 60000 ms: no status
-	// answered is older. Empty: 1000.
+	// answered is older.
 	WindowMS int `json:"window_ms"`
 	// The share of the project's rate limit kept for writes, 1 to 90
 	// percent: while less is left, polls are answered with
-	// low_budget_window_ms. Empty: 10.
+	// low_budget_window_ms.
 	ReservePercent int `json:"reserve_percent"`
 	// How long a snapshot answers polls while the budget is below the
-	// reserve, window_ms to 600000 ms. Empty: 10000 (or window_ms, if
-	// larger).
+	// reserve, window_ms to 600000 ms. Empty: 10000, or window_ms if
+	// larger.
 	LowBudgetWindowMS int `json:"low_budget_window_ms"`
 }
 
