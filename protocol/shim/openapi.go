@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/textproto"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -160,22 +161,9 @@ func BuildOpenAPI(meta protocol.Meta, info protocol.Info, basePath string) ([]by
 	doc["basePath"] = basePath
 
 	basePaths, _ := doc["paths"].(map[string]any)
-	paths := map[string]any{}
-	for _, rt := range protocol.Routes {
-		if !RouteSupported(rt, meta, info) {
-			continue
-		}
-		item, _ := basePaths[rt.Path].(map[string]any)
-		op, ok := item[strings.ToLower(rt.Verb)]
-		if !ok {
-			return nil, fmt.Errorf("the OpenAPI base has no %s %s", rt.Verb, rt.Path)
-		}
-		out, _ := paths[rt.Path].(map[string]any)
-		if out == nil {
-			out = map[string]any{}
-			paths[rt.Path] = out
-		}
-		out[strings.ToLower(rt.Verb)] = op
+	paths, err := supportedPaths(basePaths, meta, info)
+	if err != nil {
+		return nil, err
 	}
 	doc["paths"] = paths
 
@@ -200,5 +188,57 @@ func BuildOpenAPI(meta protocol.Meta, info protocol.Info, basePath string) ([]by
 		delete(doc, "securityDefinitions")
 		delete(doc, "security")
 	}
+	dropNonStandardFormats(doc)
 	return json.MarshalIndent(doc, "", "  ")
+}
+
+// supportedPaths are the operations of basePaths the adapter supports (see
+// RouteSupported). Each documents the shared {"errors"} response as its
+// default: the spec says every endpoint answers errors that way, though the
+// reference document omits it for /meta and /catalog.
+func supportedPaths(basePaths map[string]any, meta protocol.Meta, info protocol.Info) (map[string]any, error) {
+	paths := map[string]any{}
+	for _, rt := range protocol.Routes {
+		if !RouteSupported(rt, meta, info) {
+			continue
+		}
+		item, _ := basePaths[rt.Path].(map[string]any)
+		op, ok := item[strings.ToLower(rt.Verb)].(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("the OpenAPI base has no %s %s", rt.Verb, rt.Path)
+		}
+		if responses, ok := op["responses"].(map[string]any); ok && responses["default"] == nil {
+			responses["default"] = map[string]any{"$ref": "#/responses/default"}
+		}
+		out, _ := paths[rt.Path].(map[string]any)
+		if out == nil {
+			out = map[string]any{}
+			paths[rt.Path] = out
+		}
+		out[strings.ToLower(rt.Verb)] = op
+	}
+	return paths, nil
+}
+
+// swagger2Formats are the formats Swagger 2.0 defines for its data types.
+// Contract testers (Dredd, kin-openapi with format validation) refuse a
+// document with any other, such as the reference's "currency".
+var swagger2Formats = []string{"int32", "int64", "float", "double", "byte", "binary", "date", "date-time", "password"}
+
+// dropNonStandardFormats removes, everywhere in the document v, every
+// schema's format that Swagger 2.0 does not define; the type stays.
+func dropNonStandardFormats(v any) {
+	switch v := v.(type) {
+	case map[string]any:
+		if f, ok := v["format"].(string); ok && v["type"] != nil && !slices.Contains(swagger2Formats, f) {
+			delete(v, "format")
+		}
+		for _, child := range v {
+			dropNonStandardFormats(child)
+		}
+	case []any:
+		for _, child := range v {
+			dropNonStandardFormats(child)
+		}
+	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/shim"
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/shim/shimtest"
 )
 
 func TestOpenAPI_EveryRouteIsInTheBase(t *testing.T) {
@@ -151,4 +152,65 @@ func TestOpenAPI_FailingCPIAnswers502(t *testing.T) {
 	resp := ts.do(t, http.MethodGet, "/openapi.json", "")
 	assert.Equal(t, http.StatusBadGateway, resp.Status)
 	assertErrorsBody(t, resp, "building the OpenAPI document")
+}
+
+// servedDocument fetches and loads ts's /openapi.json.
+func servedDocument(t *testing.T, ts *testShim) *shimtest.Document {
+	t.Helper()
+	resp := ts.do(t, http.MethodGet, "/openapi.json", "")
+	require.Equal(t, http.StatusOK, resp.Status, "%s", resp.Body)
+	doc, err := shimtest.LoadDocument(resp.Body)
+	require.NoError(t, err)
+	return doc
+}
+
+// TestOpenAPI_ServedDocumentPassesAValidator: the served document passes
+// kin-openapi's validator with schema formats checked; the reference's
+// non-standard "format": "currency" (which stops Dredd) is dropped.
+func TestOpenAPI_ServedDocumentPassesAValidator(t *testing.T) {
+	ts := startShim(t, shim.Options{})
+	require.NoError(t, servedDocument(t, ts).Validate())
+
+	base, err := shimtest.LoadDocument(shim.BaseOpenAPI)
+	require.NoError(t, err)
+	assert.ErrorContains(t, base.Validate(), `unsupported 'format' value "currency"`, "the check has teeth")
+}
+
+// TestOpenAPI_ReplayEveryDocumentedOperation plays every operation of the
+// served document against the running shim, as a contract tester driven by
+// /openapi.json would (a request built from the documented parameters and
+// security headers), and checks every answer, success and error, against
+// the same document.
+func TestOpenAPI_ReplayEveryDocumentedOperation(t *testing.T) {
+	ts := startShim(t, shim.Options{})
+	doc := servedDocument(t, ts)
+	ops, err := doc.Operations("42")
+	require.NoError(t, err)
+	var security []string
+	for name, value := range doc.APIKeyHeaders() {
+		security = append(security, name+": "+value)
+	}
+	require.NotEmpty(t, security, "the document names the credential headers")
+
+	documented := map[string]bool{}
+	for _, op := range ops {
+		documented[op.OperationID] = true
+		for _, mode := range []string{"ok", "error:NotFound", "error:Conflict"} {
+			t.Run(op.OperationID+"/"+mode, func(t *testing.T) {
+				resp := ts.do(t, op.Verb, op.Path, op.Body, append(security, "Auth-Stub-Mode: "+mode)...)
+				if mode == "ok" {
+					assert.Less(t, resp.Status, 300, "%s %s: %d %s", op.Verb, op.Path, resp.Status, resp.Body)
+				} else {
+					assert.GreaterOrEqual(t, resp.Status, 400)
+				}
+				assert.Equal(t, "application/json", resp.Header.Get("Content-Type"), "the document produces application/json")
+				assert.NoError(t, doc.ValidateResponse(op.Verb, op.PathTemplate, resp.Status, resp.Header, resp.Body),
+					"%s %s answered %d %s", op.Verb, op.Path, resp.Status, resp.Body)
+			})
+		}
+	}
+	// The stub's meta takes key references: every route but Install Server Key.
+	for _, rt := range protocol.Routes {
+		assert.Equal(t, rt.Method != protocol.MethodInstallKey, documented[rt.OperationID], rt.OperationID)
+	}
 }

@@ -4,19 +4,14 @@
 package shimtest
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"sync"
 
 	"github.com/getkin/kin-openapi/openapi2"
 	"github.com/getkin/kin-openapi/openapi2conv"
 	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/getkin/kin-openapi/routers"
 
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/shim"
 )
@@ -73,19 +68,5 @@ func ValidateResponse(verb, pathTemplate string, status int, header http.Header,
 		patched.Responses.Set("default", shared)
 		op = &patched
 	}
-	req, err := http.NewRequest(verb, "http://adapter.test"+pathTemplate, nil)
-	if err != nil {
-		return err
-	}
-	input := &openapi3filter.ResponseValidationInput{
-		RequestValidationInput: &openapi3filter.RequestValidationInput{
-			Request: req,
-			Route:   &routers.Route{Spec: doc, Path: pathTemplate, PathItem: item, Method: verb, Operation: op},
-		},
-		Status:  status,
-		Header:  header,
-		Body:    io.NopCloser(bytes.NewReader(body)),
-		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
-	}
-	return openapi3filter.ValidateResponse(context.Background(), input)
+	return validateResponse(doc, item, op, verb, pathTemplate, status, header, body)
 }
