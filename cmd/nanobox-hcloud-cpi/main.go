@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi"
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/bosh"
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
 )
 
@@ -34,7 +35,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		Description: "Environment: HCLOUD_TOKEN (token when the request carries none), " +
 			"HCLOUD_ENDPOINT (API endpoint when the config sets none).",
 		Setup: func(configPath string) protocol.Setup {
-			return cpi.Process{ConfigPath: configPath, Version: version, Getenv: getenv, Stderr: stderr}.Setup
+			return cpi.Process{ConfigPath: configPath, Version: version, Getenv: getenv, Stderr: stderr, Bosh: boshFactory}.Setup
 		},
 	}.Run(ctx, args, stdin, stdout, stderr)
+}
+
+// boshFactory registers the BOSH methods (package cpi/bosh) with the CPI.
+func boshFactory(e cpi.Env) protocol.BoshFactory {
+	return bosh.Factory{Env: bosh.Env{Config: e.Config, Version: e.Version, Log: e.Log, Now: e.Now,
+		HTTPClient: e.HTTPClient, RetryBackoff: e.RetryBackoff}}
 }

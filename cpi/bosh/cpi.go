@@ -3,9 +3,11 @@
 // the agent settings in user_data, and persistent disks are Hetzner
 // Volumes.
 //
-// Methods builds the table of BOSH methods; each call gets a CPI built for
-// it (New) from the job's rendered config and the request's context, where
-// a director with a cpi-config sends the CPI's properties. Every object the
+// Factory is the protocol.BoshFactory: each call gets a CPI built for it
+// (New) from the job's rendered config and the request's context, where a
+// director with a cpi-config sends the CPI's properties. The dispatcher
+// checks the arguments, shapes the answers by api_version and bounds each
+// call by timeouts.call_seconds. Every object the
 // CPI creates carries the labels nanobox=true and managed-by=nanobox-hcloud;
 // it never changes an object without them, nor one labelled nanobox=false.
 package bosh
@@ -28,14 +30,6 @@ import (
 
 // Name is the CPI's name in hcloud-go's User-Agent.
 const Name = "nanobox-hcloud"
-
-// StemcellFormats are the stemcell formats create_stemcell takes.
-var StemcellFormats = []string{"hetzner-light"}
-
-// MinCallTimeout is the least deadline of a BOSH call: create_vm waits for
-// a server to be created, attached and started, which on Hetzner takes
-// longer than the Nanobox calls' timeouts.call_seconds default.
-const MinCallTimeout = 10 * time.Minute
 
 // Env is everything a BOSH CPI call depends on outside itself.
 type Env struct {
@@ -76,25 +70,13 @@ func New(env Env) (*CPI, error) {
 		env.Now = time.Now
 	}
 	if env.Config == nil {
-		env.Config = config.Default()
+		env.Config, _ = config.Load("", nil) // the defaults, which are valid
 	}
 	cfg, err := overlay(env.Config, env.Context)
 	if err != nil {
 		return nil, err
 	}
 	return &CPI{env: env, cfg: cfg, log: env.Log}, nil
-}
-
-// ContextSecrets returns the secret values a request's context carries (a
-// cpi-config token), for redacting output.
-func ContextSecrets(raw json.RawMessage) []string {
-	var ctx struct {
-		Token string `json:"token"`
-	}
-	if json.Unmarshal(raw, &ctx) != nil || ctx.Token == "" {
-		return nil
-	}
-	return []string{ctx.Token}
 }
 
 // overlay applies the context's cpi-config keys to a copy of cfg and
@@ -170,6 +152,11 @@ func (c *CPI) hcloud() (*hcloud.Client, error) {
 	c.client = hcloud.NewClient(opts...)
 	return c.client, nil
 }
+
+// MinCallTimeout is the least deadline of a BOSH call: create_vm waits for
+// a server to be created, attached to its networks and started, which on
+// Hetzner takes longer than the Nanobox calls' default call_seconds.
+const MinCallTimeout = 10 * time.Minute
 
 // deadline bounds one call: timeouts.call_seconds, at least MinCallTimeout.
 func (c *CPI) deadline(ctx context.Context) (context.Context, context.CancelFunc) {

@@ -10,17 +10,15 @@ import (
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
 )
 
-// The BOSH error types this package answers (Bosh::Clouds::*, the names the
-// director and the CLI know).
+// The BOSH error types this package answers (protocol's error table).
 const (
-	CloudError       protocol.ErrorType = "Bosh::Clouds::CloudError"
-	CpiError         protocol.ErrorType = "Bosh::Clouds::CpiError"
-	NotSupported     protocol.ErrorType = "Bosh::Clouds::NotSupported"
-	NotImplemented   protocol.ErrorType = "Bosh::Clouds::NotImplemented"
-	VMNotFound       protocol.ErrorType = "Bosh::Clouds::VMNotFound"
-	DiskNotFound     protocol.ErrorType = "Bosh::Clouds::DiskNotFound"
-	DiskNotAttached  protocol.ErrorType = "Bosh::Clouds::DiskNotAttached"
-	VMCreationFailed protocol.ErrorType = "Bosh::Clouds::VMCreationFailed"
+	CloudError       = protocol.BoshCloudError
+	CpiError         = protocol.BoshCpiError
+	NotSupported     = protocol.BoshNotSupported
+	VMNotFound       = protocol.BoshVMNotFound
+	DiskNotFound     = protocol.BoshDiskNotFound
+	DiskNotAttached  = protocol.BoshDiskNotAttached
+	VMCreationFailed = protocol.BoshVMCreationFailed
 )
 
 // newError returns a BOSH error with ok_to_retry false.

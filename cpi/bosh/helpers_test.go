@@ -7,7 +7,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -16,11 +18,13 @@ import (
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
 	"github.com/stretchr/testify/require"
 
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/bosh"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/config"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/hcloudsim"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/internal/simtest"
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/testsupport"
 )
 
 const testMbus = "https://mbus:secret@0.0.0.0:6868"
@@ -100,16 +104,28 @@ func (f *fixture) cpi(context string) *bosh.CPI {
 	return c
 }
 
-// call runs one method through the table, as the dispatcher does.
+// call runs one request through the CPI's dispatcher, as the binary does,
+// and returns the result as it reads on the wire (decoded JSON).
 func (f *fixture) call(apiVersion int, method string, args ...any) (any, error) {
 	f.t.Helper()
-	raw := make([]json.RawMessage, len(args))
-	for i, a := range args {
-		b, err := json.Marshal(a)
-		require.NoError(f.t, err)
-		raw[i] = b
+	if args == nil {
+		args = []any{}
 	}
-	return bosh.Serve(context.Background(), f.env(), bosh.Call{Method: method, Arguments: raw, APIVersion: apiVersion})
+	data, err := json.Marshal(map[string]any{"method": method, "arguments": args, "context": map[string]any{"director_uuid": "d"}, "api_version": apiVersion})
+	require.NoError(f.t, err)
+	req, perr := protocol.ParseRequest(data)
+	require.Nil(f.t, perr)
+	env := f.env()
+	d := cpi.New(cpi.Env{Config: f.cfg, Bosh: func(cpi.Env) protocol.BoshFactory { return bosh.Factory{Env: env} }}).Dispatcher(nil)
+	result, err := d.Dispatch(context.Background(), req)
+	if err != nil {
+		return nil, err
+	}
+	wire, merr := json.Marshal(result)
+	require.NoError(f.t, merr)
+	var out any
+	require.NoError(f.t, json.Unmarshal(wire, &out))
+	return out, nil
 }
 
 // boshErr asserts err is a BOSH error of type want and returns it.
@@ -150,4 +166,21 @@ func (f *fixture) server(id int64) *hcloud.Server {
 	s, _, err := f.api.Server.GetByID(context.Background(), id)
 	require.NoError(f.t, err)
 	return s
+}
+
+func sortedStrings[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestMain removes the binaries the tests built (none under make test,
+// which builds them into $NANOBOX_HCLOUD_BIN first).
+func TestMain(m *testing.M) {
+	code := m.Run()
+	_ = testsupport.RemoveBuilt()
+	os.Exit(code)
 }

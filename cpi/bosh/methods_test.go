@@ -22,17 +22,18 @@ func TestArgumentsAreChecked(t *testing.T) {
 		want   protocol.ErrorType
 		msg    string
 	}{
-		{"unknown method", "update_disk", []any{"1", 1, map[string]any{}}, bosh.NotImplemented, "Method is not known"},
-		{"too few", bosh.MethodAttachDisk, []any{"1"}, bosh.CpiError, "Not enough arguments"},
-		{"cid not a string", bosh.MethodHasVM, []any{1}, bosh.CpiError, "vm_cid"},
-		{"empty cid", bosh.MethodHasDisk, []any{""}, bosh.CpiError, "disk_cid"},
-		{"cid not ours", bosh.MethodHasVM, []any{"vm-abc"}, bosh.CpiError, "not a VM cid"},
-		{"size not a number", bosh.MethodCreateDisk, []any{"10", map[string]any{}, nil}, bosh.CpiError, "size"},
-		{"cloud properties not an object", bosh.MethodCreateVM, []any{"a", "1", []any{}, map[string]any{}, nil, nil}, bosh.CpiError, "cloud_properties"},
-		{"unknown disk property", bosh.MethodCreateDisk, []any{1024, map[string]any{"type": "ssd"}, nil}, bosh.CpiError, "known: labels, location"},
-		{"wrong property type", bosh.MethodCreateDisk, []any{1024, map[string]any{"location": 1}, nil}, bosh.CpiError, "location"},
-		{"snapshot_disk", bosh.MethodSnapshotDisk, []any{"1", map[string]any{}}, bosh.NotSupported, "no snapshots"},
-		{"delete_snapshot", bosh.MethodDeleteSnapshot, []any{"1"}, bosh.NotSupported, "no snapshots"},
+		{"a method without a binding", protocol.MethodPing, []any{}, protocol.BoshNotImplemented, "not implemented"},
+		{"update_disk", protocol.MethodUpdateDisk, []any{"1", 10240, map[string]any{}}, bosh.NotSupported, "resize_disk"},
+		{"too few", protocol.MethodAttachDisk, []any{"1"}, bosh.CpiError, "takes 2 argument(s)"},
+		{"cid not a string", protocol.MethodHasVM, []any{1}, bosh.CpiError, "vm_cid"},
+		{"empty cid", protocol.MethodHasDisk, []any{""}, bosh.CpiError, "disk_cid"},
+		{"cid not ours", protocol.MethodHasVM, []any{"vm-abc"}, bosh.CpiError, "not a VM cid"},
+		{"size not a number", protocol.MethodCreateDisk, []any{"10", map[string]any{}, nil}, bosh.CpiError, "size"},
+		{"cloud properties not an object", protocol.MethodCreateVM, []any{"a", "1", []any{}, map[string]any{}, nil, nil}, bosh.CpiError, "cloud_properties"},
+		{"unknown disk property", protocol.MethodCreateDisk, []any{1024, map[string]any{"type": "ssd"}, nil}, bosh.CpiError, "known: labels, location"},
+		{"wrong property type", protocol.MethodCreateDisk, []any{1024, map[string]any{"location": 1}, nil}, bosh.CpiError, "location"},
+		{"snapshot_disk", protocol.MethodSnapshotDisk, []any{"1", map[string]any{}}, bosh.NotSupported, "no snapshots"},
+		{"delete_snapshot", protocol.MethodDeleteSnapshot, []any{"1"}, bosh.NotSupported, "no snapshots"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -43,7 +44,7 @@ func TestArgumentsAreChecked(t *testing.T) {
 		})
 	}
 	t.Run("extra arguments are ignored", func(t *testing.T) {
-		got, err := f.call(2, bosh.MethodHasVM, "12345", "extra")
+		got, err := f.call(2, protocol.MethodHasVM, "12345", "extra")
 		require.NoError(t, err)
 		assert.Equal(t, false, got)
 	})
@@ -52,10 +53,10 @@ func TestArgumentsAreChecked(t *testing.T) {
 func TestNoTokenIsACpiErrorOnlyForMethodsThatNeedTheAPI(t *testing.T) {
 	f := newFixture(t)
 	f.cfg.Token = ""
-	_, err := f.call(2, bosh.MethodHasVM, "1")
+	_, err := f.call(2, protocol.MethodHasVM, "1")
 	pe := boshErr(t, err, bosh.CpiError)
 	assert.Contains(t, pe.Message, "nanobox_hcloud.token")
-	_, err = f.call(2, bosh.MethodCalculateVMProps, map[string]any{"cpu": 1, "ram": 1024, "ephemeral_disk_size": 1024})
+	_, err = f.call(2, protocol.MethodCalculateVMCloudProperties, map[string]any{"cpu": 1, "ram": 1024, "ephemeral_disk_size": 1024})
 	require.NoError(t, err)
 }
 
@@ -75,8 +76,6 @@ func TestCpiConfigContextWinsOverTheJobConfig(t *testing.T) {
 	_, err = bosh.New(bosh.Env{Config: f.cfg, Context: json.RawMessage(`{"token": "secret-value", "labels": {"managed-by": "x"}}`)})
 	pe = boshErr(t, err, bosh.CpiError)
 	assert.NotContains(t, pe.Message, "secret-value")
-	assert.Equal(t, []string{"secret-value"}, bosh.ContextSecrets(json.RawMessage(`{"token": "secret-value"}`)))
-	assert.Empty(t, bosh.ContextSecrets(json.RawMessage(`{"director_uuid": "d"}`)))
 }
 
 func TestCalculateVMCloudPropertiesPicksTheCheapestFit(t *testing.T) {
@@ -93,7 +92,7 @@ func TestCalculateVMCloudPropertiesPicksTheCheapestFit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := f.call(2, bosh.MethodCalculateVMProps, map[string]any{"cpu": tt.cpu, "ram": tt.ram, "ephemeral_disk_size": tt.eph})
+			got, err := f.call(2, protocol.MethodCalculateVMCloudProperties, map[string]any{"cpu": tt.cpu, "ram": tt.ram, "ephemeral_disk_size": tt.eph})
 			require.NoError(t, err)
 			name := got.(map[string]any)["server_type"].(string)
 			chosen, ok := m.ServerType(name)
@@ -112,9 +111,9 @@ func TestCalculateVMCloudPropertiesPicksTheCheapestFit(t *testing.T) {
 			}
 		})
 	}
-	_, err = f.call(2, bosh.MethodCalculateVMProps, map[string]any{"cpu": 1000, "ram": 1024, "ephemeral_disk_size": 0})
+	_, err = f.call(2, protocol.MethodCalculateVMCloudProperties, map[string]any{"cpu": 1000, "ram": 1024, "ephemeral_disk_size": 0})
 	boshErr(t, err, bosh.CloudError)
-	_, err = f.call(2, bosh.MethodCalculateVMProps, map[string]any{"cpu": 0, "ram": 1024})
+	_, err = f.call(2, protocol.MethodCalculateVMCloudProperties, map[string]any{"cpu": 0, "ram": 1024})
 	boshErr(t, err, bosh.CpiError)
 }
 

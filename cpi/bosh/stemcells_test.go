@@ -41,7 +41,7 @@ func TestCreateStemcellFindsTheLightStemcellsImage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := f.call(2, bosh.MethodCreateStemcell, emptyImage(t), tt.props)
+			got, err := f.call(2, protocol.MethodCreateStemcell, emptyImage(t), tt.props)
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, got)
 		})
@@ -69,7 +69,7 @@ func TestCreateStemcellRefusals(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := f.call(2, bosh.MethodCreateStemcell, tt.image, tt.props)
+			_, err := f.call(2, protocol.MethodCreateStemcell, tt.image, tt.props)
 			pe := boshErr(t, err, tt.want)
 			if tt.name == "heavy stemcell" {
 				assert.Contains(t, pe.Message, "light stemcell")
@@ -81,14 +81,14 @@ func TestCreateStemcellRefusals(t *testing.T) {
 func TestDeleteStemcellLeavesImagesItDidNotMake(t *testing.T) {
 	f := newFixture(t)
 	id := f.ubuntuID()
-	_, err := f.call(2, bosh.MethodDeleteStemcell, strconv.FormatInt(id, 10))
+	_, err := f.call(2, protocol.MethodDeleteStemcell, strconv.FormatInt(id, 10))
 	require.NoError(t, err)
 	im, _, err := f.api.Image.GetByID(context.Background(), id)
 	require.NoError(t, err)
 	require.NotNil(t, im, "a system image the CPI was given stays")
 
-	_, err = f.call(2, bosh.MethodDeleteStemcell, "987654321")
+	_, err = f.call(2, protocol.MethodDeleteStemcell, "987654321")
 	require.NoError(t, err, "a missing image is success")
-	_, err = f.call(2, bosh.MethodDeleteStemcell, "not-a-number")
+	_, err = f.call(2, protocol.MethodDeleteStemcell, "not-a-number")
 	boshErr(t, err, bosh.CpiError)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/bosh"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/hcloudsim"
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
 )
 
 func dynamicNetworks() map[string]any {
@@ -32,7 +33,7 @@ var createEnv = map[string]any{"bosh": map[string]any{"password": "*", "group": 
 // createVM runs create_vm at v2 and returns the cid and the networks.
 func (f *fixture) createVM(agentID string, props, networks map[string]any) (string, map[string]any) {
 	f.t.Helper()
-	res, err := f.call(2, bosh.MethodCreateVM, agentID, strconv.FormatInt(f.ubuntuID(), 10), props, networks, []string{}, createEnv)
+	res, err := f.call(2, protocol.MethodCreateVM, agentID, strconv.FormatInt(f.ubuntuID(), 10), props, networks, []string{}, createEnv)
 	require.NoError(f.t, err)
 	pair, ok := res.([]any)
 	require.True(f.t, ok, "v2 create_vm answers [vm_cid, networks], got %T", res)
@@ -64,7 +65,7 @@ func TestCreateVMWithADynamicNetwork(t *testing.T) {
 	assert.Equal(t, s.PublicNet.IPv4.IP.String(), nets["default"].(map[string]any)["ip"], "the dynamic network answers the public IPv4")
 
 	// The v1 answer is the cid alone.
-	res, err := f.call(1, bosh.MethodCreateVM, uuid.NewString(), strconv.FormatInt(f.ubuntuID(), 10), map[string]any{}, dynamicNetworks(), nil, nil)
+	res, err := f.call(1, protocol.MethodCreateVM, uuid.NewString(), strconv.FormatInt(f.ubuntuID(), 10), map[string]any{}, dynamicNetworks(), nil, nil)
 	require.NoError(t, err)
 	_, isString := res.(string)
 	assert.True(t, isString, "v1 create_vm answers the cid, got %T", res)
@@ -139,7 +140,7 @@ func TestCreateVMRefusesBadInputAndCreatesNothing(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := f.call(2, bosh.MethodCreateVM, tt.agent, image, tt.props, tt.networks, []string{}, map[string]any{})
+			_, err := f.call(2, protocol.MethodCreateVM, tt.agent, image, tt.props, tt.networks, []string{}, map[string]any{})
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.want)
 		})
@@ -179,7 +180,7 @@ func TestCreateVMDeletesAServerItCouldNotFinish(t *testing.T) {
 	f := newFixture(t)
 	n := f.network("bosh", nil)
 	f.sim.Sim.AddFault(hcloudsim.Fault{Method: "POST", Route: "/v1/servers/{id}/actions/attach_to_network", Kind: hcloudsim.FaultInternal, Times: 10})
-	_, err := f.call(2, bosh.MethodCreateVM, uuid.NewString(), strconv.FormatInt(f.ubuntuID(), 10), map[string]any{}, manualNetworks(n.Name), []string{}, map[string]any{})
+	_, err := f.call(2, protocol.MethodCreateVM, uuid.NewString(), strconv.FormatInt(f.ubuntuID(), 10), map[string]any{}, manualNetworks(n.Name), []string{}, map[string]any{})
 	pe := boshErr(t, err, bosh.VMCreationFailed)
 	assert.True(t, pe.OkToRetry)
 	assert.Empty(t, f.sim.Sim.Snapshot().Servers, "nothing left behind")
@@ -193,14 +194,14 @@ func TestVMLifecycle(t *testing.T) {
 	require.NotNil(t, s.PlacementGroup)
 	assert.Equal(t, "bosh-spread", s.PlacementGroup.Name)
 
-	has, err := f.call(2, bosh.MethodHasVM, cid)
+	has, err := f.call(2, protocol.MethodHasVM, cid)
 	require.NoError(t, err)
 	assert.Equal(t, true, has)
 
-	_, err = f.call(2, bosh.MethodRebootVM, cid)
+	_, err = f.call(2, protocol.MethodRebootVM, cid)
 	require.NoError(t, err)
 
-	_, err = f.call(2, bosh.MethodSetVMMetadata, cid, map[string]any{
+	_, err = f.call(2, protocol.MethodSetVMMetadata, cid, map[string]any{
 		"director": "bosh-init", "deployment": "bosh", "name": "bosh/0", "index": "0",
 		"created_at": "2026-11-30T11:38:35Z", "managed-by": "someone",
 	})
@@ -211,15 +212,15 @@ func TestVMLifecycle(t *testing.T) {
 	assert.Equal(t, "nanobox-hcloud", s.Labels["managed-by"], "the CPI's own labels stay")
 	assert.Equal(t, "someone", s.Labels["bosh-managed-by"])
 
-	_, err = f.call(2, bosh.MethodDeleteVM, cid)
+	_, err = f.call(2, protocol.MethodDeleteVM, cid)
 	require.NoError(t, err)
 	assert.Nil(t, f.server(id))
-	_, err = f.call(2, bosh.MethodDeleteVM, cid)
+	_, err = f.call(2, protocol.MethodDeleteVM, cid)
 	require.NoError(t, err, "delete_vm of a server already gone is success")
-	has, err = f.call(2, bosh.MethodHasVM, cid)
+	has, err = f.call(2, protocol.MethodHasVM, cid)
 	require.NoError(t, err)
 	assert.Equal(t, false, has)
-	_, err = f.call(2, bosh.MethodRebootVM, cid)
+	_, err = f.call(2, protocol.MethodRebootVM, cid)
 	boshErr(t, err, bosh.VMNotFound)
 }
 
@@ -235,17 +236,17 @@ func TestForeignAndHiddenServersAreNeverChanged(t *testing.T) {
 	foreign := mk("foreign", map[string]string{"team": "x"})
 	hiddenOurs := mk("hidden", map[string]string{"managed-by": "nanobox-hcloud", "nanobox": "false"})
 	for _, cid := range []string{foreign, hiddenOurs} {
-		has, err := f.call(2, bosh.MethodHasVM, cid)
+		has, err := f.call(2, protocol.MethodHasVM, cid)
 		require.NoError(t, err)
 		assert.Equal(t, false, has)
-		_, err = f.call(2, bosh.MethodSetVMMetadata, cid, map[string]any{"a": "b"})
+		_, err = f.call(2, protocol.MethodSetVMMetadata, cid, map[string]any{"a": "b"})
 		require.Error(t, err)
-		_, err = f.call(2, bosh.MethodRebootVM, cid)
+		_, err = f.call(2, protocol.MethodRebootVM, cid)
 		require.Error(t, err)
 	}
-	_, err := f.call(2, bosh.MethodDeleteVM, foreign)
+	_, err := f.call(2, protocol.MethodDeleteVM, foreign)
 	boshErr(t, err, bosh.CloudError)
-	_, err = f.call(2, bosh.MethodDeleteVM, hiddenOurs)
+	_, err = f.call(2, protocol.MethodDeleteVM, hiddenOurs)
 	require.NoError(t, err, "a hidden server does not exist for the CPI")
 	assert.Len(t, f.sim.Sim.Snapshot().Servers, 2, "both servers are still there")
 	for _, s := range f.sim.Sim.Snapshot().Servers {

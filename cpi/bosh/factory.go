@@ -1,0 +1,226 @@
+package bosh
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"strings"
+
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
+)
+
+// Factory is the protocol.BoshFactory of this package: for each call it
+// makes the CPI from the job's config and the call's context (a director's
+// cpi-config properties). cmd/nanobox-hcloud-cpi registers it.
+type Factory struct {
+	Env Env
+}
+
+var _ protocol.BoshFactory = Factory{}
+
+// NewBosh makes the BoshCPI of one call; a bad cpi-config in the context
+// is the call's CpiError.
+func (f Factory) NewBosh(call protocol.Call) (protocol.BoshCPI, error) {
+	env := f.Env
+	env.Context = call.RawContext
+	c, err := New(env)
+	if err != nil {
+		return nil, err
+	}
+	return boshCall{c}, nil
+}
+
+// boshCall is the protocol.BoshCPI of one call: it decodes the raw objects
+// the dispatcher passes (cloud properties strictly: an unknown key is a
+// CpiError naming the known ones) and runs the CPI's methods.
+type boshCall struct {
+	c *CPI
+}
+
+var _ protocol.BoshCPI = boshCall{}
+
+func (b boshCall) CreateStemcell(ctx context.Context, imagePath string, cloudProps json.RawMessage) (string, error) {
+	ctx, cancel := b.c.deadline(ctx)
+	defer cancel()
+	var props StemcellProperties
+	if err := decodeObject(protocol.MethodCreateStemcell, "cloud_properties", cloudProps, &props, false); err != nil {
+		return "", err
+	}
+	return b.c.CreateStemcell(ctx, imagePath, props)
+}
+
+func (b boshCall) DeleteStemcell(ctx context.Context, cid string) error {
+	ctx, cancel := b.c.deadline(ctx)
+	defer cancel()
+	return b.c.DeleteStemcell(ctx, cid)
+}
+
+func (b boshCall) CreateVM(ctx context.Context, vm protocol.CreateVMArgs) (string, json.RawMessage, error) {
+	ctx, cancel := b.c.deadline(ctx)
+	defer cancel()
+	const op = protocol.MethodCreateVM
+	var props VMProperties
+	if err := decodeObject(op, "cloud_properties", vm.CloudProperties, &props, true); err != nil {
+		return "", nil, err
+	}
+	var networks map[string]json.RawMessage
+	if err := decodeObject(op, "networks", vm.Networks, &networks, false); err != nil {
+		return "", nil, err
+	}
+	if networks == nil {
+		networks = map[string]json.RawMessage{}
+	}
+	created, err := b.c.CreateVM(ctx, vm.AgentID, vm.StemcellCID, props, networks, vm.DiskCIDs, vm.Env)
+	if err != nil {
+		return "", nil, err
+	}
+	answer, err := json.Marshal(created.Networks)
+	if err != nil {
+		return "", nil, newError(CloudError, "%s: encoding the networks: %v", op, err)
+	}
+	return created.CID, answer, nil
+}
+
+func (b boshCall) DeleteVM(ctx context.Context, cid string) error {
+	ctx, cancel := b.c.deadline(ctx)
+	defer cancel()
+	return b.c.DeleteVM(ctx, cid)
+}
+
+func (b boshCall) HasVM(ctx context.Context, cid string) (bool, error) {
+	ctx, cancel := b.c.deadline(ctx)
+	defer cancel()
+	return b.c.HasVM(ctx, cid)
+}
+
+func (b boshCall) RebootVM(ctx context.Context, cid string) error {
+	ctx, cancel := b.c.deadline(ctx)
+	defer cancel()
+	return b.c.RebootVM(ctx, cid)
+}
+
+func (b boshCall) SetVMMetadata(ctx context.Context, cid string, metadata json.RawMessage) error {
+	ctx, cancel := b.c.deadline(ctx)
+	defer cancel()
+	var md map[string]any
+	if err := decodeObject(protocol.MethodSetVMMetadata, "metadata", metadata, &md, false); err != nil {
+		return err
+	}
+	return b.c.SetVMMetadata(ctx, cid, md)
+}
+
+func (b boshCall) CalculateVMCloudProperties(_ context.Context, req protocol.VMRequirements) (any, error) {
+	return b.c.CalculateVMCloudProperties(VMResources{CPU: int64(req.CPU), RAM: int64(req.RAM), EphemeralDiskSize: int64(req.EphemeralDiskSize)})
+}
+
+func (b boshCall) CreateDisk(ctx context.Context, sizeMiB int, cloudProps json.RawMessage, vmCID string) (string, error) {
+	ctx, cancel := b.c.deadline(ctx)
+	defer cancel()
+	var props DiskProperties
+	if err := decodeObject(protocol.MethodCreateDisk, "cloud_properties", cloudProps, &props, true); err != nil {
+		return "", err
+	}
+	return b.c.CreateDisk(ctx, int64(sizeMiB), props, vmCID)
+}
+
+func (b boshCall) DeleteDisk(ctx context.Context, cid string) error {
+	ctx, cancel := b.c.deadline(ctx)
+	defer cancel()
+	return b.c.DeleteDisk(ctx, cid)
+}
+
+func (b boshCall) AttachDisk(ctx context.Context, vmCID, diskCID string) (any, error) {
+	ctx, cancel := b.c.deadline(ctx)
+	defer cancel()
+	return b.c.AttachDisk(ctx, vmCID, diskCID)
+}
+
+func (b boshCall) DetachDisk(ctx context.Context, vmCID, diskCID string) error {
+	ctx, cancel := b.c.deadline(ctx)
+	defer cancel()
+	return b.c.DetachDisk(ctx, vmCID, diskCID)
+}
+
+func (b boshCall) HasDisk(ctx context.Context, cid string) (bool, error) {
+	ctx, cancel := b.c.deadline(ctx)
+	defer cancel()
+	return b.c.HasDisk(ctx, cid)
+}
+
+func (b boshCall) GetDisks(ctx context.Context, vmCID string) ([]string, error) {
+	ctx, cancel := b.c.deadline(ctx)
+	defer cancel()
+	return b.c.GetDisks(ctx, vmCID)
+}
+
+func (b boshCall) SetDiskMetadata(ctx context.Context, cid string, metadata json.RawMessage) error {
+	ctx, cancel := b.c.deadline(ctx)
+	defer cancel()
+	var md map[string]any
+	if err := decodeObject(protocol.MethodSetDiskMetadata, "metadata", metadata, &md, false); err != nil {
+		return err
+	}
+	return b.c.SetDiskMetadata(ctx, cid, md)
+}
+
+func (b boshCall) ResizeDisk(ctx context.Context, cid string, newSizeMiB int) error {
+	ctx, cancel := b.c.deadline(ctx)
+	defer cancel()
+	return b.c.ResizeDisk(ctx, cid, int64(newSizeMiB))
+}
+
+// UpdateDisk is NotSupported: a Volume's size changes with resize_disk and
+// it has no type to change; the director then copies to a new disk.
+func (b boshCall) UpdateDisk(context.Context, string, int, json.RawMessage) (string, error) {
+	return "", newError(NotSupported, "%s: Hetzner Volumes have no type to change; resize_disk grows them", protocol.MethodUpdateDisk)
+}
+
+func (b boshCall) SnapshotDisk(context.Context, string, json.RawMessage) (string, error) {
+	return "", errNoSnapshots(protocol.MethodSnapshotDisk)
+}
+
+func (b boshCall) DeleteSnapshot(context.Context, string) error {
+	return errNoSnapshots(protocol.MethodDeleteSnapshot)
+}
+
+// decodeObject decodes a raw object argument (nil reads as {}); strict
+// rejects unknown keys, naming them and the known ones.
+func decodeObject(method, name string, raw json.RawMessage, v any, strict bool) error {
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if strict {
+		dec.DisallowUnknownFields()
+	}
+	err := dec.Decode(v)
+	if err == nil {
+		return nil
+	}
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &typeErr):
+		return newError(CpiError, "%s: %s: %q has the wrong type (%s given)", method, name, typeErr.Field, typeErr.Value)
+	case strict && strings.HasPrefix(err.Error(), "json: unknown field "):
+		return newError(CpiError, "%s: %s: unknown key %s (known: %s)", method, name,
+			strings.TrimPrefix(err.Error(), "json: unknown field "), strings.Join(jsonFields(v), ", "))
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return newError(CpiError, "%s: %s is not a complete JSON object", method, name)
+	}
+	return newError(CpiError, "%s: %s: %s", method, name, truncate(err.Error(), 200))
+}
+
+// jsonFields lists the JSON keys of the struct v points to.
+func jsonFields(v any) []string {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return nil
+	}
+	var m map[string]any
+	if json.Unmarshal(data, &m) != nil {
+		return nil
+	}
+	return sortedKeys(m)
+}
