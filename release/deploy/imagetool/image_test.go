@@ -26,6 +26,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nanobox-hcloud/nanobox-hcloud/release/deploy/internal/repo"
+	"github.com/nanobox-hcloud/nanobox-hcloud/release/deploy/ociimage"
 )
 
 func TestMain(m *testing.M) {
@@ -36,10 +37,10 @@ func TestMain(m *testing.M) {
 
 // testOptions builds from the repository's binaries and a stand-in CA
 // bundle (the test must not depend on the host's).
-func testOptions(t *testing.T) Options {
+func testOptions(t *testing.T) ociimage.Options {
 	ca := filepath.Join(t.TempDir(), "ca.pem")
 	require.NoError(t, os.WriteFile(ca, []byte("-----BEGIN CERTIFICATE-----\nstand-in\n-----END CERTIFICATE-----\n"), 0o644))
-	return Options{
+	return ociimage.Options{
 		BinDir: repo.BinDir(t), CABundle: ca, Version: "v9.8.7-test", Revision: "0123456789abcdef",
 		Source: "https://github.com/nanobox-hcloud/nanobox-hcloud", Licenses: "NOASSERTION",
 		Created: time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC),
@@ -48,7 +49,7 @@ func testOptions(t *testing.T) Options {
 
 // builtImages writes the image with `imagetool` itself and opens both the
 // OCI layout and the tarball it wrote.
-func builtImages(t *testing.T, o Options) map[string]v1.Image {
+func builtImages(t *testing.T, o ociimage.Options) map[string]v1.Image {
 	dir := t.TempDir()
 	layoutDir, tarPath := filepath.Join(dir, "oci"), filepath.Join(dir, "image.tar")
 	var out bytes.Buffer
@@ -80,10 +81,10 @@ func TestImageConfig(t *testing.T) {
 			assert.Equal(t, "linux", cf.OS)
 			assert.NotEmpty(t, cf.Architecture)
 			assert.Equal(t, "65532:65532", cf.Config.User, "not root")
-			assert.Equal(t, []string{ShimPath}, cf.Config.Entrypoint)
+			assert.Equal(t, []string{ociimage.ShimPath}, cf.Config.Entrypoint)
 			assert.Empty(t, cf.Config.Cmd)
 			assert.Subset(t, cf.Config.Env, []string{
-				"NANOBOX_SHIM_CPI=" + CPIPath, "NANOBOX_SHIM_CPI_CONFIG=" + ConfigPath, "NANOBOX_SHIM_LISTEN=0.0.0.0:8080",
+				"NANOBOX_SHIM_CPI=" + ociimage.CPIPath, "NANOBOX_SHIM_CPI_CONFIG=" + ociimage.ConfigPath, "NANOBOX_SHIM_LISTEN=0.0.0.0:8080",
 			})
 			assert.Contains(t, cf.Config.ExposedPorts, "8080/tcp")
 			assert.Equal(t, map[string]string{
@@ -152,14 +153,14 @@ func TestImageFilesystem(t *testing.T) {
 		"/etc": root, "/etc/ssl": root, "/etc/ssl/certs": root, "/etc/nanobox-hcloud": root,
 		"/usr": root, "/usr/local": root, "/usr/local/bin": root, "/var": root, "/var/lib": root, "/home": root,
 		"/tmp":                               {mode: 0o1777, dir: true},
-		"/home/nonroot":                      {mode: 0o700, uid: UID, gid: GID, dir: true},
-		StateDir:                             {mode: 0o700, uid: UID, gid: GID, dir: true},
+		"/home/nonroot":                      {mode: 0o700, uid: ociimage.UID, gid: ociimage.GID, dir: true},
+		ociimage.StateDir:                    {mode: 0o700, uid: ociimage.UID, gid: ociimage.GID, dir: true},
 		"/etc/passwd":                        {mode: 0o644},
 		"/etc/group":                         {mode: 0o644},
 		"/etc/ssl/certs/ca-certificates.crt": {mode: 0o644},
-		ConfigPath:                           {mode: 0o644},
-		ShimPath:                             {mode: 0o755},
-		CPIPath:                              {mode: 0o755},
+		ociimage.ConfigPath:                  {mode: 0o644},
+		ociimage.ShimPath:                    {mode: 0o755},
+		ociimage.CPIPath:                     {mode: 0o755},
 	}
 	got := map[string]want{}
 	for p, f := range files {
@@ -180,12 +181,12 @@ func TestImageFilesystem(t *testing.T) {
 		assert.Equal(t, sha256.Sum256(want), sha256.Sum256(got), "%s is the built binary", name)
 		assertStatic(t, name, got)
 	}
-	assert.Contains(t, string(files["/etc/passwd"].data), fmt.Sprintf("nonroot:x:%d:%d:", UID, GID))
+	assert.Contains(t, string(files["/etc/passwd"].data), fmt.Sprintf("nonroot:x:%d:%d:", ociimage.UID, ociimage.GID))
 	assert.Contains(t, string(files["/etc/passwd"].data), ":/sbin/nologin\n", "no login shell")
 
 	var cfg map[string]any
-	require.NoError(t, json.Unmarshal(files[ConfigPath].data, &cfg))
-	assert.Equal(t, StateDir, cfg["state_dir"])
+	require.NoError(t, json.Unmarshal(files[ociimage.ConfigPath].data, &cfg))
+	assert.Equal(t, ociimage.StateDir, cfg["state_dir"])
 	assert.Equal(t, false, cfg["operator_token_for_calls"])
 }
 
@@ -220,8 +221,8 @@ func TestImageRunsTheShimOnItsCPI(t *testing.T) {
 	}
 	// The shipped config points the state dir at the image's; here it is
 	// the unpacked one.
-	cfgPath := filepath.Join(rootfs, ConfigPath)
-	cfg := bytes.ReplaceAll(must(os.ReadFile(cfgPath)), []byte(`"`+StateDir+`"`), []byte(`"`+filepath.Join(rootfs, StateDir)+`"`))
+	cfgPath := filepath.Join(rootfs, ociimage.ConfigPath)
+	cfg := bytes.ReplaceAll(must(os.ReadFile(cfgPath)), []byte(`"`+ociimage.StateDir+`"`), []byte(`"`+filepath.Join(rootfs, ociimage.StateDir)+`"`))
 	require.NoError(t, os.WriteFile(cfgPath, cfg, 0o644))
 
 	cf, err := img.ConfigFile()

@@ -15,6 +15,8 @@ import (
 	"io"
 	"os"
 	"time"
+
+	"github.com/nanobox-hcloud/nanobox-hcloud/release/deploy/ociimage"
 )
 
 func main() {
@@ -25,7 +27,7 @@ func main() {
 }
 
 func run(args []string, stdout io.Writer) error {
-	var o Options
+	var o ociimage.Options
 	var layoutDir, tarPath, created string
 	fs := flag.NewFlagSet("imagetool", flag.ContinueOnError)
 	fs.StringVar(&o.BinDir, "bin", "", "directory holding the static nanobox-cpi-shim and nanobox-hcloud-cpi")
@@ -54,18 +56,18 @@ func run(args []string, stdout io.Writer) error {
 		}
 		o.Created = t
 	}
-	img, err := Build(o)
+	img, err := ociimage.Build(o)
 	if err != nil {
 		return err
 	}
-	if err := Write(img, o, layoutDir, tarPath); err != nil {
+	if err := ociimage.Write(img, o, layoutDir, tarPath); err != nil {
 		return err
 	}
 	digest, err := img.Digest()
 	if err != nil {
 		return err
 	}
-	size, err := imageSize(img)
+	size, err := ociimage.Size(img)
 	if err != nil {
 		return err
 	}

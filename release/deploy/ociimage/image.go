@@ -1,4 +1,8 @@
-package main
+// Package ociimage builds the OCI image of nanobox-cpi-shim and
+// nanobox-hcloud-cpi with go-containerregistry, without a container daemon.
+// Its constants say where things are in the image; the Kubernetes
+// manifests' test holds them to the same facts.
+package ociimage
 
 import (
 	"archive/tar"
@@ -286,9 +290,9 @@ func Write(img v1.Image, o Options, layoutDir, tarPath string) error {
 	return nil
 }
 
-// imageSize is what a registry stores: the manifest, the config and the
+// Size is what a registry stores: the manifest, the config and the
 // compressed layers.
-func imageSize(img v1.Image) (int64, error) {
+func Size(img v1.Image) (int64, error) {
 	m, err := img.Manifest()
 	if err != nil {
 		return 0, err

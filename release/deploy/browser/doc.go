@@ -1,0 +1,2 @@
+// Package browser loads the shim's landing page in headless Chromium.
+package browser
