@@ -21,7 +21,8 @@ import (
 // The landing page: GET <base path>/ answers a browser (an Accept header
 // that prefers text/html) with a page that says what the adapter is, its
 // version and health, its route table (from protocol.Routes) and an
-// interactive API reference rendered by Swagger UI from /openapi.json.
+// interactive API reference rendered by Swagger UI from /openapi.json. The
+// page's script asks the liveness and readiness endpoints.
 // Every other client gets the 404 {"errors": [...]} it always got: the
 // Nanobox spec defines no route at the base path itself.
 //
@@ -32,15 +33,14 @@ import (
 // landingUIPath is where the page's assets are served, under the base path.
 const landingUIPath = "/ui/"
 
-// landingHealthPath is the health endpoint the page polls and links to.
-const landingHealthPath = "/healthz"
-
 // landingOpsLinks are the shim's operational endpoints, linked from the
 // page (served at the server root, not under the base path).
 var landingOpsLinks = []struct{ Path, What string }{
 	{"/openapi.json", "the OpenAPI (Swagger 2.0) document of this adapter"},
 	{"/metrics", "Prometheus metrics"},
-	{landingHealthPath, "health: the CPI answers info"},
+	{LivenessPath, "liveness: the process and its CPI work (a busy shim is alive)"},
+	{LivenessLegacyPath, "the same as " + LivenessPath},
+	{ReadinessPath, "readiness: a new call would be taken now"},
 }
 
 //go:embed landing/page.html landing/landing.js landing/landing.css
@@ -112,12 +112,13 @@ type landingRoute struct {
 
 // landingData is what page.html renders.
 type landingData struct {
-	Version  string
-	BasePath string
-	UI       string // the assets' URL prefix
-	Health   string
-	Ops      []struct{ Path, What string }
-	Routes   []landingRoute
+	Version   string
+	BasePath  string
+	UI        string // the assets' URL prefix
+	Liveness  string
+	Readiness string
+	Ops       []struct{ Path, What string }
+	Routes    []landingRoute
 }
 
 // registerLanding adds the page and its assets to mux.
@@ -132,7 +133,7 @@ func (s *Shim) registerLanding(mux *http.ServeMux) {
 		data.BasePath = "/"
 	}
 	data.UI = s.basePath + strings.TrimSuffix(landingUIPath, "/")
-	data.Health = landingHealthPath
+	data.Liveness, data.Readiness = LivenessPath, ReadinessPath
 	data.Ops = landingOpsLinks
 	for _, rt := range protocol.Routes {
 		data.Routes = append(data.Routes, landingRoute{

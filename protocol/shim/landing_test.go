@@ -78,6 +78,7 @@ func TestLandingPageListsEveryRouteUnderTheBasePath(t *testing.T) {
 			}
 			assert.Equal(t, len(protocol.Routes), strings.Count(page, "<tr data-operation="))
 			for _, link := range []string{`href="/openapi.json"`, `href="/metrics"`, `href="/healthz"`,
+				`href="` + shim.LivenessPath + `"`, `href="` + shim.ReadinessPath + `"`,
 				`src="` + prefix + `/ui/swagger-ui/swagger-ui-bundle.js"`, `src="` + prefix + `/ui/landing.js"`} {
 				assert.Contains(t, page, link)
 			}
@@ -97,7 +98,7 @@ func TestLandingAssets(t *testing.T) {
 		{"/ui/swagger-ui/NOTICE", "text/plain; charset=utf-8", "swagger-ui"},
 		{"/ui/swagger-ui/favicon-32x32.png", "image/png", "PNG"},
 		{"/ui/landing.js", "text/javascript; charset=utf-8", "SwaggerUIBundle("},
-		{"/ui/landing.css", "text/css; charset=utf-8", "#health"},
+		{"/ui/landing.css", "text/css; charset=utf-8", "data-state"},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
 			resp := ts.do(t, http.MethodGet, tc.path, "")

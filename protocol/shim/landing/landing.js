@@ -1,39 +1,63 @@
-// The landing page's script: shows the adapter's health and starts Swagger
-// UI on /openapi.json. Everything it loads comes from this server.
+// The landing page's script: shows the adapter's liveness and readiness,
+// and starts Swagger UI on /openapi.json. Everything it loads comes from
+// this server.
 "use strict";
 (function () {
   var health = document.getElementById("health");
+  var ready = document.getElementById("ready");
   var cpi = document.getElementById("cpi");
   var cpiName = document.getElementById("cpi-name");
 
-  function show(state, text) {
-    health.dataset.state = state;
-    health.textContent = text;
+  function show(el, state, text) {
+    el.dataset.state = state;
+    el.textContent = text;
   }
 
-  fetch(health.dataset.url, { headers: { Accept: "application/json" }, cache: "no-store" })
-    .then(function (resp) {
-      return resp.json().catch(function () { return {}; }).then(function (body) {
-        if (resp.ok) {
-          show("ok", "healthy (" + health.dataset.url + " answers " + resp.status + ")");
-        } else {
-          var why = body && body.errors && body.errors.length ? body.errors.join("; ") : "HTTP " + resp.status;
-          show("unhealthy", "unhealthy: " + why);
-        }
-        var info = body && body.cpi;
-        if (info && info.name) {
-          cpi.textContent = info.name + (info.version ? " " + info.version : "") +
-            (info.api_version ? " (protocol version " + info.api_version + ")" : "");
-          cpiName.textContent = "for " + info.name;
-        } else {
-          cpi.textContent = "unknown (the health check did not name it)";
-        }
+  // ask fetches a health endpoint and calls done(ok, status, body).
+  function ask(el, done) {
+    fetch(el.dataset.url, { headers: { Accept: "application/json" }, cache: "no-store" })
+      .then(function (resp) {
+        return resp.json().catch(function () { return {}; }).then(function (body) {
+          done(resp.ok, resp.status, body || {});
+        });
+      })
+      .catch(function (err) {
+        show(el, "unreachable", "unreachable: " + err.message);
       });
-    })
-    .catch(function (err) {
-      show("unreachable", "unreachable: " + err.message);
-      cpi.textContent = "unknown";
-    });
+  }
+
+  function why(status, body) {
+    if (body.errors && body.errors.length) {
+      return body.errors.join("; ");
+    }
+    return body.status || "HTTP " + status;
+  }
+
+  ask(health, function (ok, status, body) {
+    if (ok) {
+      show(health, "ok", "alive (" + health.dataset.url + " answers " + status + ")");
+    } else {
+      show(health, "unhealthy", "unhealthy: " + why(status, body));
+    }
+    var info = body.cpi;
+    if (info && info.name) {
+      cpi.textContent = info.name + (info.version ? " " + info.version : "") +
+        (info.api_version ? " (protocol version " + info.api_version + ")" : "");
+      cpiName.textContent = "for " + info.name;
+    } else {
+      cpi.textContent = "unknown (the liveness check did not name it)";
+    }
+  });
+
+  ask(ready, function (ok, status, body) {
+    var load = typeof body.in_flight === "number" ?
+      " (" + body.in_flight + " CPI calls running, " + body.queued + " waiting)" : "";
+    if (ok) {
+      show(ready, "ok", "ready" + load);
+    } else {
+      show(ready, "unhealthy", "not ready: " + why(status, body) + load);
+    }
+  });
 
   var ref = document.getElementById("swagger-ui");
   window.ui = SwaggerUIBundle({

@@ -22,7 +22,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
 	"github.com/nanobox-hcloud/nanobox-hcloud/release/deploy/internal/repo"
 )
 
@@ -107,7 +106,7 @@ func (l *pageLog) listen(ev any) {
 }
 
 // openPage loads url in a fresh headless Chromium and waits until the
-// health check has answered and Swagger UI has rendered wantOps operations.
+// liveness and readiness checks have answered and Swagger UI has rendered wantOps operations.
 func openPage(t *testing.T, url string, wantOps int) (context.Context, *pageLog) {
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium(t)), chromedp.WindowSize(1280, 1600),
@@ -125,11 +124,13 @@ func openPage(t *testing.T, url string, wantOps int) (context.Context, *pageLog)
 	step, stepCancel := context.WithTimeout(ctx, 90*time.Second)
 	defer stepCancel()
 	require.NoError(t, chromedp.Do(step, chromedp.Navigate(url)))
-	state, err := chromedp.Run(step, chromedp.Poll[string](
-		`document.getElementById("health").dataset.state !== "checking" && document.getElementById("health").dataset.state`))
-	require.NoError(t, err, "the health check never answered")
-	assert.Equal(t, "ok", state)
-	_, err = chromedp.Run(step, chromedp.Poll[bool](
+	for _, id := range []string{"health", "ready"} {
+		state, err := chromedp.Run(step, chromedp.Poll[string](
+			fmt.Sprintf(`document.getElementById(%q).dataset.state !== "checking" && document.getElementById(%q).dataset.state`, id, id)))
+		require.NoError(t, err, "#%s never answered", id)
+		assert.Equal(t, "ok", state, "#%s", id)
+	}
+	_, err := chromedp.Run(step, chromedp.Poll[bool](
 		fmt.Sprintf(`document.querySelectorAll("#swagger-ui .opblock").length >= %d`, wantOps)))
 	require.NoError(t, err, "Swagger UI never rendered %d operations", wantOps)
 	return ctx, pl
@@ -183,17 +184,23 @@ func TestLandingPageRendersInChromium(t *testing.T) {
 			}
 			ctx, pl := openPage(t, page, len(ops))
 
-			// The route table is protocol.Routes, under the base path.
+			// The route table (protocol.Routes; protocol/shim's landing test
+			// holds it to that) lists every documented operation under the
+			// base path, with its CPI method.
 			rows, err := chromedp.Run(ctx, chromedp.Evaluate[[]row](`Array.from(document.querySelectorAll("#routes tbody tr")).map(tr => {
 				const td = tr.querySelectorAll("td");
 				return {verb: td[0].textContent, path: td[1].textContent, method: td[2].textContent};
 			})`))
 			require.NoError(t, err)
-			var want []row
-			for _, rt := range protocol.Routes {
-				want = append(want, row{Verb: rt.Verb, Path: tc.basePath + rt.Path, Method: rt.Method})
+			listed := map[string]bool{}
+			for _, r := range rows {
+				assert.NotEmpty(t, r.Method, "%s %s names its CPI method", r.Verb, r.Path)
+				listed[r.Verb+" "+r.Path] = true
 			}
-			assert.Equal(t, want, rows)
+			for _, op := range ops {
+				verb, p, _ := strings.Cut(op, " ")
+				assert.True(t, listed[verb+" "+tc.basePath+p], "the route table lists %s %s%s", verb, tc.basePath, p)
+			}
 
 			// Swagger UI shows every documented operation, and only those.
 			rendered, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("#swagger-ui .opblock")).map(op =>
@@ -205,7 +212,7 @@ func TestLandingPageRendersInChromium(t *testing.T) {
 
 			links, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("ul.links a")).map(a => a.getAttribute("href"))`))
 			require.NoError(t, err)
-			assert.Subset(t, links, []string{"/openapi.json", "/metrics", "/healthz"})
+			assert.Subset(t, links, []string{"/openapi.json", "/metrics", "/healthz", "/livez", "/readyz"})
 
 			cpi, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("cpi").textContent`))
 			require.NoError(t, err)
