@@ -1,0 +1,3 @@
+// Package kubernetes holds the Kubernetes manifests of the adapter and
+// their tests.
+package kubernetes
