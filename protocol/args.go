@@ -3,7 +3,9 @@ package protocol
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -53,7 +55,8 @@ func IDOrNull(name string) Arg { return Arg{Name: name, Kind: KindIDOrNull} }
 func IDList(name string) Arg { return Arg{Name: name, Kind: KindIDList} }
 
 // Body is an argument that is a JSON object of type T: the dispatcher
-// decodes it before the method runs, and the method reads it with BodyOf.
+// decodes it before the method runs (a key T lacks is an InvalidArguments
+// error; see decodeBody), and the method reads it with BodyOf.
 func Body[T any]() Arg {
 	return Arg{Name: "body object", Kind: KindBody, body: &bodyShape{
 		decode: func(method string, raw json.RawMessage) (any, *Error) {
@@ -67,12 +70,61 @@ func Body[T any]() Arg {
 }
 
 // decodeBody decodes a body object into v. A body of the wrong shape is an
-// InvalidArguments error naming the field; unknown fields are ignored.
+// InvalidArguments error naming the field; so is a key that v's type does
+// not have (a misspelt "regoin" must not order a server in the default
+// region), with the keys it has. Keys match as encoding/json matches them,
+// ignoring case. A map type takes any key.
 func decodeBody(method string, raw json.RawMessage, v any) *Error {
 	if err := json.Unmarshal(raw, v); err != nil {
 		return NewError(InvalidArguments, "%s: %s", method, DescribeJSONError(err))
 	}
-	return nil
+	known := bodyKeys(reflect.TypeOf(v))
+	if known == nil {
+		return nil
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return NewError(InvalidArguments, "%s: %s", method, DescribeJSONError(err))
+	}
+	var unknown []string
+	for k := range fields {
+		if !slices.ContainsFunc(known, func(name string) bool { return strings.EqualFold(name, k) }) {
+			unknown = append(unknown, strconv.Quote(Truncate(k, 64)))
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	slices.Sort(unknown)
+	noun := "field"
+	if len(unknown) > 1 {
+		noun = "fields"
+	}
+	return NewError(InvalidArguments, "%s: unknown %s %s (known: %s)", method, noun, strings.Join(unknown, ", "), strings.Join(known, ", "))
+}
+
+// bodyKeys lists the JSON keys of a struct type (or pointer to one) in
+// field order; nil for any other type.
+func bodyKeys(t reflect.Type) []string {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || t.Kind() != reflect.Struct {
+		return nil
+	}
+	keys := []string{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch {
+		case !f.IsExported() || name == "-":
+			continue
+		case name == "":
+			name = f.Name
+		}
+		keys = append(keys, name)
+	}
+	return keys
 }
 
 // Call is a request whose arguments have been checked against its method's
@@ -115,8 +167,9 @@ func BodyOf[T any](c Call) T {
 	return v
 }
 
-// DecodeBody decodes the call's raw body into v. A body of the wrong
-// shape is an InvalidArguments error naming the field.
+// DecodeBody decodes the call's raw body into v, as the dispatcher decodes
+// a Body argument: a wrong shape or an unknown key is an InvalidArguments
+// error naming the field.
 func (c Call) DecodeBody(v any) *Error {
 	if c.Body == nil {
 		return NewError(InvalidArguments, "%s takes a JSON object body", c.Method)
