@@ -187,3 +187,30 @@ func adminCall(t *testing.T, h http.Handler, method, path, body string) *httptes
 	h.ServeHTTP(rec, req)
 	return rec
 }
+
+// TestRelabelThroughTheAPI: placement groups and firewalls take new names and labels with PUT, as servers,
+// SSH keys, networks, volumes and images do; a taken name is uniqueness_error.
+func TestRelabelThroughTheAPI(t *testing.T) {
+	env := simtest.Start(t, hcloudsim.Options{})
+	c := env.Client()
+	ctx := testCtx(t)
+	pg, _, err := c.PlacementGroup.Create(ctx, hcloud.PlacementGroupCreateOpts{Name: "pg", Type: hcloud.PlacementGroupTypeSpread, Labels: map[string]string{"Nanobox": "true"}})
+	require.NoError(t, err)
+	_, _, err = c.PlacementGroup.Create(ctx, hcloud.PlacementGroupCreateOpts{Name: "taken", Type: hcloud.PlacementGroupTypeSpread})
+	require.NoError(t, err)
+	got, _, err := c.PlacementGroup.Update(ctx, pg.PlacementGroup, hcloud.PlacementGroupUpdateOpts{Labels: map[string]string{"Nanobox": "false"}})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"Nanobox": "false"}, got.Labels)
+	assert.Equal(t, "pg", got.Name)
+	_, _, err = c.PlacementGroup.Update(ctx, pg.PlacementGroup, hcloud.PlacementGroupUpdateOpts{Name: "taken"})
+	assert.True(t, hcloud.IsError(err, hcloud.ErrorCodeUniquenessError), "%v", err)
+
+	fw, _, err := c.Firewall.Create(ctx, hcloud.FirewallCreateOpts{Name: "fw", Labels: map[string]string{"Nanobox": "true"}})
+	require.NoError(t, err)
+	gotFW, _, err := c.Firewall.Update(ctx, fw.Firewall, hcloud.FirewallUpdateOpts{Name: "fw-2", Labels: map[string]string{"Nanobox": "false"}})
+	require.NoError(t, err)
+	assert.Equal(t, "fw-2", gotFW.Name)
+	assert.Equal(t, map[string]string{"Nanobox": "false"}, gotFW.Labels)
+	status, body := rawCall(t, env, http.MethodPut, "/firewalls/"+strconv.FormatInt(fw.Firewall.ID, 10), `{"colour":"red"}`)
+	assert.Equal(t, http.StatusUnprocessableEntity, status, "the request schema forbids unknown fields: %s", body)
+}

@@ -349,3 +349,37 @@ func setFirewallRules(s *Sim, c *call) (int, any, *apiError) {
 	}
 	return http.StatusCreated, map[string]any{"actions": actions}, nil
 }
+
+// updateFirewall changes the name (unique) and the labels; unknown fields are invalid_input, as the
+// request schema forbids them.
+func updateFirewall(s *Sim, c *call) (int, any, *apiError) {
+	f, err := s.firewallByPath(c)
+	if err != nil {
+		return 0, nil, err
+	}
+	var req schema.FirewallUpdateRequest
+	if err := c.decodeStrict(&req); err != nil {
+		return 0, nil, err
+	}
+	if req.Name != nil {
+		if err := validName("name", *req.Name); err != nil {
+			return 0, nil, err
+		}
+		for _, o := range s.st.firewalls {
+			if o.ID != f.ID && o.Name == *req.Name {
+				return 0, nil, notUnique("name", "firewall name is already used")
+			}
+		}
+	}
+	var labels map[string]string
+	if req.Labels != nil {
+		if labels, err = validLabels(req.Labels); err != nil {
+			return 0, nil, err
+		}
+		f.Labels = labels
+	}
+	if req.Name != nil {
+		f.Name = *req.Name
+	}
+	return http.StatusOK, map[string]any{"firewall": s.st.firewallView(f)}, nil
+}

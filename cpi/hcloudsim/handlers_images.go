@@ -219,3 +219,20 @@ func createImage(s *Sim, c *call, sv *server) (string, []schema.ActionResourceRe
 	view.ImageSize = nil
 	return "create_image", nil, map[string]any{"image": view}, nil
 }
+
+// changeImageProtection serves POST /images/{id}/actions/change_protection on a snapshot or backup.
+func changeImageProtection(s *Sim, c *call) (int, any, *apiError) {
+	img, err := s.ownImageByPath(c)
+	if err != nil {
+		return 0, nil, err
+	}
+	var req schema.ImageActionChangeProtectionRequest
+	if err := c.decode(&req); err != nil {
+		return 0, nil, err
+	}
+	if req.Delete != nil {
+		img.im.Protection.Delete = *req.Delete
+	}
+	ac := s.st.newAction(c.now, "change_protection", s.opts.Delays.Action, schema.ActionResourceReference{ID: img.im.ID, Type: "image"})
+	return http.StatusCreated, map[string]any{"action": ac.runningView()}, nil
+}

@@ -88,3 +88,40 @@ func deletePlacementGroup(s *Sim, c *call) (int, any, *apiError) {
 	delete(s.st.placementGroups, id)
 	return http.StatusNoContent, nil, nil
 }
+
+// updatePlacementGroup changes the name (unique) and the labels.
+func updatePlacementGroup(s *Sim, c *call) (int, any, *apiError) {
+	id, err := c.pathID("id")
+	if err != nil {
+		return 0, nil, err
+	}
+	p, ok := s.st.placementGroups[id]
+	if !ok {
+		return 0, nil, notFound("placement_group", id)
+	}
+	var req schema.PlacementGroupUpdateRequest
+	if err := c.decode(&req); err != nil {
+		return 0, nil, err
+	}
+	if req.Name != nil {
+		if err := validName("name", *req.Name); err != nil {
+			return 0, nil, err
+		}
+		for _, o := range s.st.placementGroups {
+			if o.ID != id && o.Name == *req.Name {
+				return 0, nil, notUnique("name", "placement group name is already used")
+			}
+		}
+	}
+	var labels map[string]string
+	if req.Labels != nil {
+		if labels, err = validLabels(req.Labels); err != nil {
+			return 0, nil, err
+		}
+		p.Labels = labels
+	}
+	if req.Name != nil {
+		p.Name = *req.Name
+	}
+	return http.StatusOK, map[string]any{"placement_group": placementGroupView(p)}, nil
+}

@@ -73,6 +73,18 @@ func TestSnapshotLifecycleWithHcloudGo(t *testing.T) {
 	assert.Equal(t, "renamed", snap.Description)
 	assert.Equal(t, map[string]string{"Nanobox": "false"}, snap.Labels)
 
+	act, _, err := c.Image.ChangeProtection(ctx, snap, hcloud.ImageChangeProtectionOpts{Delete: hcloud.Ptr(true)})
+	require.NoError(t, err)
+	require.NoError(t, c.Action.WaitFor(ctx, act))
+	_, err = c.Image.Delete(ctx, snap)
+	assert.True(t, hcloud.IsError(err, hcloud.ErrorCodeProtected), "%v", err)
+	act, _, err = c.Image.ChangeProtection(ctx, snap, hcloud.ImageChangeProtectionOpts{Delete: hcloud.Ptr(false)})
+	require.NoError(t, err)
+	require.NoError(t, c.Action.WaitFor(ctx, act))
+	acts, err := c.Image.Action.All(ctx, hcloud.ActionListOpts{ID: []int64{act.ID}})
+	require.NoError(t, err)
+	assert.Len(t, acts, 1, "image actions list under /images/actions")
+
 	_, err = c.Image.Delete(ctx, snap)
 	require.NoError(t, err)
 	gone, _, err := c.Image.GetByID(ctx, snap.ID)

@@ -24,6 +24,7 @@ func routeTable() []route {
 		{"GET /v1/images/{id}", getImage},
 		{"PUT /v1/images/{id}", updateImage},
 		{"DELETE /v1/images/{id}", deleteImage},
+		{"POST /v1/images/{id}/actions/change_protection", changeImageProtection},
 		{"GET /v1/pricing", getPricing},
 
 		{"GET /v1/ssh_keys", getSSHKeys},
@@ -38,6 +39,7 @@ func routeTable() []route {
 		{"PUT /v1/servers/{id}", updateServer},
 		{"DELETE /v1/servers/{id}", deleteServer},
 	}
+	rs = append(rs, actionRoutes("images", "image")...)
 	rs = append(rs, actionRoutes("servers", "server")...)
 	for _, name := range sortedStrings(serverActions) {
 		rs = append(rs, route{"POST /v1/servers/{id}/actions/" + name, serveServerAction(name, serverActions[name])})
@@ -71,6 +73,7 @@ func routeTable() []route {
 		route{"GET /v1/firewalls", getFirewalls},
 		route{"POST /v1/firewalls", createFirewall},
 		route{"GET /v1/firewalls/{id}", getFirewall},
+		route{"PUT /v1/firewalls/{id}", updateFirewall},
 		route{"DELETE /v1/firewalls/{id}", deleteFirewall},
 		route{"POST /v1/firewalls/{id}/actions/apply_to_resources", applyFirewallToResources},
 		route{"POST /v1/firewalls/{id}/actions/remove_from_resources", removeFirewallFromResources},
@@ -82,6 +85,7 @@ func routeTable() []route {
 		route{"GET /v1/placement_groups", getPlacementGroups},
 		route{"POST /v1/placement_groups", createPlacementGroup},
 		route{"GET /v1/placement_groups/{id}", getPlacementGroup},
+		route{"PUT /v1/placement_groups/{id}", updatePlacementGroup},
 		route{"DELETE /v1/placement_groups/{id}", deletePlacementGroup},
 
 		route{"GET /v1/actions", getActions},
