@@ -212,7 +212,6 @@ func (c *cliCPI) deleteEnv(st *deployState) {
 	c.ok(nil, "delete_stemcell", st.stemcellCID)
 }
 
-
 // assertNothingLeft: no server, volume or image made by the CPI.
 func (c *cliCPI) assertNothingLeft() {
 	c.t.Helper()
