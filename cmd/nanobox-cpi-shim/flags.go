@@ -30,6 +30,7 @@ func flags() []cli.Flag {
 		&cli.StringFlag{Name: "listen", Value: "127.0.0.1:8080", Usage: "address to listen on (host:port)", EnvVars: []string{"NANOBOX_SHIM_LISTEN"}},
 		&cli.StringFlag{Name: "cpi", Usage: "path of the CPI binary (required)", EnvVars: []string{"NANOBOX_SHIM_CPI"}},
 		&cli.StringFlag{Name: "cpi-config", Usage: "CPI config file, passed to the CPI as -configPath", EnvVars: []string{"NANOBOX_SHIM_CPI_CONFIG"}},
+		&cli.StringFlag{Name: "cpi-metrics-dir", Usage: "directory where the CPI leaves Prometheus text files (*.prom), served in /metrics (the Hetzner CPI's state_dir: its rate-limit budget)", EnvVars: []string{"NANOBOX_SHIM_CPI_METRICS_DIR"}},
 		&cli.StringSliceFlag{Name: "pass-env", Value: cli.NewStringSlice(defaultPassEnv...),
 			Usage: "name of an environment variable the CPI gets, besides PATH and TMPDIR (repeatable; setting it replaces the default list)"},
 		&cli.StringFlag{Name: "base-path", Value: "/", Usage: "path prefix of the Nanobox routes, e.g. /api/v1"},
@@ -143,12 +144,13 @@ func settingsFrom(c *cli.Context, logger *logrus.Logger) (settings, []string) {
 	k := &checker{c: c}
 	k.logging(logger)
 	set := settings{opts: shim.Options{
-		CPI:       c.String("cpi"),
-		CPIConfig: c.String("cpi-config"),
-		BasePath:  c.String("base-path"),
-		PassEnv:   c.StringSlice("pass-env"),
-		Logger:    logger,
-		Version:   version,
+		CPI:           c.String("cpi"),
+		CPIConfig:     c.String("cpi-config"),
+		CPIMetricsDir: c.String("cpi-metrics-dir"),
+		BasePath:      c.String("base-path"),
+		PassEnv:       c.StringSlice("pass-env"),
+		Logger:        logger,
+		Version:       version,
 	}}
 	if set.opts.CPI == "" {
 		k.problem("--cpi is required: the path of the CPI binary")

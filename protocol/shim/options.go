@@ -65,6 +65,11 @@ type Options struct {
 	Logger *logrus.Logger
 	// Version is the shim's version, shown in /healthz.
 	Version string
+	// CPIMetricsDir is a directory where the CPI leaves metrics between
+	// calls as Prometheus text files (*.prom); their gauges are served in
+	// /metrics beside the shim's. The Hetzner CPI writes its rate-limit
+	// budget into its state_dir. "" serves none.
+	CPIMetricsDir string
 }
 
 // Validate reports every problem with o at once.

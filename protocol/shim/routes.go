@@ -55,7 +55,7 @@ func (s *Shim) opsRoutes(mux *http.ServeMux) {
 		mux.Handle(p, s.opsEndpoint(p, http.HandlerFunc(s.serveLiveness)))
 	}
 	mux.Handle(ReadinessPath, s.opsEndpoint(ReadinessPath, http.HandlerFunc(s.serveReadiness)))
-	mux.Handle("/metrics", s.opsEndpoint("/metrics", s.metrics.handler()))
+	mux.Handle("/metrics", s.opsEndpoint("/metrics", s.metrics.handler(s.gatherer())))
 	mux.Handle("/openapi.json", s.opsEndpoint("/openapi.json", http.HandlerFunc(s.serveOpenAPI)))
 }
 
