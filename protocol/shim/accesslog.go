@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
 )
 
 // RequestIDHeader carries the request id in and out.
@@ -147,5 +149,5 @@ func newRequestID() string {
 // with every credential value of the request redacted (a client may put
 // its token in the URL by mistake), then cut to 200 bytes.
 func shownPath(r *http.Request) string {
-	return truncate(requestSecrets(r.Header).String(r.URL.Path), 200)
+	return protocol.Truncate(requestSecrets(r.Header).String(r.URL.Path), 200)
 }

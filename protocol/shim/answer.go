@@ -83,7 +83,7 @@ func (s *Shim) interpret(parent, life context.Context, method string, timeout ti
 	}
 	resp, perr := parseResponse(out.Stdout)
 	if perr != nil {
-		cl.log.WithField("stdout_head", secrets.String(truncate(string(out.Stdout), 200))).Debug("unparseable CPI output")
+		cl.log.WithField("stdout_head", secrets.String(protocol.Truncate(string(out.Stdout), 200))).Debug("unparseable CPI output")
 		return nil, cl.fail(out, perr.Error())
 	}
 	if resp.Log != nil && *resp.Log != "" {
@@ -171,7 +171,7 @@ func (cl callLog) cpiError(e *protocol.Error) *callError {
 		msg = string(e.Type)
 	}
 	if !e.Type.Known() {
-		cl.log.WithField("error_type", truncate(string(e.Type), 64)).Warn("CPI answered an unknown error type")
+		cl.log.WithField("error_type", protocol.Truncate(string(e.Type), 64)).Warn("CPI answered an unknown error type")
 		return &callError{status: http.StatusBadGateway, message: "the CPI failed: " + msg}
 	}
 	return &callError{status: e.Type.HTTPStatus(), message: msg, errorType: e.Type, advisesRetry: true, okToRetry: e.OkToRetry}
@@ -208,11 +208,4 @@ func writeErrors(w http.ResponseWriter, status int, msgs ...string) {
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }

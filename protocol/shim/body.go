@@ -7,7 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
+
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
 )
 
 // readBody reads and checks a JSON object body. A non-zero status means the
@@ -59,8 +60,9 @@ func (s *Shim) refuse(reason string, status int) int {
 }
 
 // checkJSONObject describes what is wrong with body as one JSON object, or
-// returns "". A syntax error is given with its position (line, column and
-// byte offset); the message never quotes the body, which may hold secrets.
+// returns "". Errors are described by protocol.DescribeJSONError, with the
+// line and column of the position added; the message never quotes the
+// body, which may hold secrets.
 func checkJSONObject(body []byte) string {
 	data := bytes.TrimSpace(body)
 	if len(data) == 0 {
@@ -69,48 +71,32 @@ func checkJSONObject(body []byte) string {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	var v json.RawMessage
 	err := dec.Decode(&v)
-	if err == nil {
-		end := dec.InputOffset()
-		if rest := bytes.TrimLeft(body[end:], " \t\r\n"); len(rest) > 0 {
-			next := int64(len(body)-len(rest)) + 1
-			return "the request body is not one JSON object: " +
-				fmt.Sprintf("data after the JSON value, at %s", position(body, next))
-		}
-	}
 	var syntaxErr *json.SyntaxError
 	switch {
 	case errors.As(err, &syntaxErr):
-		return fmt.Sprintf("the request body is not valid JSON: %s at %s",
-			syntaxMessage(syntaxErr), position(body, syntaxErr.Offset))
+		return fmt.Sprintf("the request body is not valid JSON: %s (%s)",
+			protocol.DescribeJSONError(err), lineColumn(body, syntaxErr.Offset))
 	case err != nil:
-		return fmt.Sprintf("the request body is not valid JSON: it ends early, at %s", position(body, int64(len(body))+1))
+		return fmt.Sprintf("the request body is not valid JSON: %s (it ends at %s)",
+			protocol.DescribeJSONError(err), lineColumn(body, int64(len(body))+1))
 	case data[0] != '{':
 		return "the request body is not a JSON object"
+	}
+	if rest := bytes.TrimLeft(body[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
+		next := int64(len(body)-len(rest)) + 1
+		return fmt.Sprintf("the request body is not one JSON object: data after it at byte %d (%s)", next, lineColumn(body, next))
 	}
 	return ""
 }
 
-// syntaxMessage is encoding/json's description of a syntax error without
-// the character it quotes (a piece of the body).
-func syntaxMessage(err *json.SyntaxError) string {
-	msg := err.Error()
-	if i := strings.IndexByte(msg, '\''); i >= 0 {
-		// "invalid character 'x' looking for beginning of value"
-		if j := strings.LastIndexByte(msg, '\''); j > i {
-			return msg[:i] + strings.TrimPrefix(msg[j+1:], " ")
-		}
-	}
-	return msg
-}
-
-// position is the off-th byte of data (counted from 1; len(data)+1 is just
-// past its end) as "line L, column C (byte N)", counted from 1 as editors
+// lineColumn places the off-th byte of data (counted from 1; len(data)+1
+// is just past its end) as "line L, column C", counted from 1 as editors
 // show them. A json.SyntaxError's Offset counts the bytes read up to and
-// including the offending one, so it is that byte's position.
-func position(data []byte, off int64) string {
+// including the offending one, so it is that byte's place.
+func lineColumn(data []byte, off int64) string {
 	off = min(max(off, 1), int64(len(data))+1)
 	before := data[:off-1]
 	line := bytes.Count(before, []byte("\n")) + 1
 	col := len(before) - (bytes.LastIndexByte(before, '\n') + 1) + 1
-	return fmt.Sprintf("line %d, column %d (byte %d)", line, col, off)
+	return fmt.Sprintf("line %d, column %d", line, col)
 }

@@ -150,9 +150,9 @@ func TestContract_JSONSyntaxErrorsGiveTheirPosition(t *testing.T) {
 	cases := []struct {
 		name, body, want string
 	}{
-		{"bad character on line 2", "{\n  \"name\": secret-x1\n}", "invalid character looking for beginning of value at line 2, column 11 (byte 13)"},
-		{"missing comma", `{"name": "a" "size": "b"}`, "after object key:value pair at line 1, column 14 (byte 14)"},
-		{"truncated", "{\"name\":\n", "it ends early, at line 2, column 1 (byte 10)"},
+		{"bad character on line 2", "{\n  \"name\": secret-x1\n}", "invalid JSON at byte 13 (line 2, column 11)"},
+		{"missing comma", `{"name": "a" "size": "b"}`, "invalid JSON at byte 14 (line 1, column 14)"},
+		{"truncated", "{\"name\":\n", "truncated JSON (it ends at line 2, column 1)"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -176,10 +176,10 @@ func TestContract_ShimErrorsMatchTheSpec(t *testing.T) {
 		{"unknown path", http.MethodGet, "/nowhere", "", http.StatusNotFound, "no such endpoint", http.MethodGet, "/keys/{id}"},
 		{"trailing slash", http.MethodGet, "/servers/", "", http.StatusNotFound, "no such endpoint", http.MethodGet, "/servers/{id}"},
 		{"wrong method", http.MethodPut, "/servers/1", "", http.StatusMethodNotAllowed, "method not allowed", http.MethodGet, "/servers/{id}"},
-		{"truncated JSON", http.MethodPost, "/keys", `{"id": "a",`, http.StatusBadRequest, "not valid JSON: it ends early, at line 1, column 12 (byte 12)", http.MethodPost, "/keys"},
+		{"truncated JSON", http.MethodPost, "/keys", `{"id": "a",`, http.StatusBadRequest, "not valid JSON: truncated JSON (it ends at line 1, column 12)", http.MethodPost, "/keys"},
 		{"body not an object", http.MethodPost, "/servers", `["a"]`, http.StatusBadRequest, "not a JSON object", http.MethodPost, "/servers"},
 		{"empty body", http.MethodPatch, "/servers/1/rename", "", http.StatusBadRequest, "body is empty", http.MethodPatch, "/servers/{id}/rename"},
-		{"trailing data", http.MethodPatch, "/servers/1/config", `{} {}`, http.StatusBadRequest, "not one JSON object: data after the JSON value, at line 1, column 4 (byte 4)", http.MethodPatch, "/servers/{id}/config"},
+		{"trailing data", http.MethodPatch, "/servers/1/config", `{} {}`, http.StatusBadRequest, "not one JSON object: data after it at byte 4 (line 1, column 4)", http.MethodPatch, "/servers/{id}/config"},
 		{"oversized body where none is due", http.MethodPost, "/verify", strings.Repeat("x", 2000), http.StatusRequestEntityTooLarge, "larger than 1024 bytes", http.MethodPost, "/verify"},
 		{"oversized body", http.MethodPost, "/keys", `{"id": "a", "key": "` + strings.Repeat("A", 2000) + `"}`, http.StatusRequestEntityTooLarge, "larger than 1024 bytes", http.MethodPost, "/keys"},
 	}
