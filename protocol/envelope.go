@@ -8,6 +8,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/redact"
 )
 
 // APIVersion is the highest protocol version this package speaks: info
@@ -60,7 +62,7 @@ type Credentials map[string]string
 func (c Credentials) String() string {
 	keys := slices.Sorted(maps.Keys(c))
 	for i, k := range keys {
-		keys[i] = k + "=<redacted>"
+		keys[i] = k + "=" + redact.Placeholder
 	}
 	return "{" + strings.Join(keys, " ") + "}"
 }
