@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"strings"
 	"time"
@@ -91,7 +92,7 @@ func (s *Sim) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /_sim/requests", func(w http.ResponseWriter, _ *http.Request) {
 		s.mu.Lock()
-		out := map[string]any{"requests": copyCounts(s.requests), "total": s.total}
+		out := map[string]any{"requests": maps.Clone(s.requests), "total": s.total}
 		s.mu.Unlock()
 		writeJSON(w, http.StatusOK, out)
 	})
@@ -186,14 +187,6 @@ func (s *Sim) Faults() []Fault {
 			c.Times = f.left
 		}
 		out = append(out, c)
-	}
-	return out
-}
-
-func copyCounts(m map[string]int) map[string]int {
-	out := make(map[string]int, len(m))
-	for k, v := range m {
-		out[k] = v
 	}
 	return out
 }

@@ -1,6 +1,7 @@
 package hcloudsim
 
 import (
+	"maps"
 	"net/http"
 	"time"
 )
@@ -107,11 +108,7 @@ func (s *Sim) ClearFaults() {
 func (s *Sim) FaultsInjected() map[FaultKind]int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make(map[FaultKind]int, len(s.injected))
-	for k, v := range s.injected {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(s.injected)
 }
 
 // pickFault returns the rule that fires for this request, if any; the caller holds s.mu.

@@ -1,6 +1,7 @@
 package hcloudsim
 
 import (
+	"maps"
 	"net"
 	"net/http"
 	"slices"
@@ -49,9 +50,7 @@ func serveServerAction(name string, act serverAction) handlerFunc {
 		refs := append([]schema.ActionResourceReference{serverRef(sv.s.ID)}, extra...)
 		ac := s.st.newAction(c.now, command, s.opts.Delays.Action, refs...)
 		body := map[string]any{"action": ac.runningView()}
-		for k, v := range fields {
-			body[k] = v
-		}
+		maps.Copy(body, fields)
 		return http.StatusCreated, body, nil
 	}
 }

@@ -2,7 +2,6 @@ package hcloudsim
 
 import (
 	"slices"
-	"sort"
 )
 
 // route is one simulated endpoint: its pattern ("METHOD /v1/...") and handler.
@@ -41,7 +40,7 @@ func routeTable() []route {
 	}
 	rs = append(rs, actionRoutes("images", "image")...)
 	rs = append(rs, actionRoutes("servers", "server")...)
-	for _, name := range sortedStrings(serverActions) {
+	for _, name := range sortedKeys(serverActions) {
 		rs = append(rs, route{"POST /v1/servers/{id}/actions/" + name, serveServerAction(name, serverActions[name])})
 	}
 
@@ -53,7 +52,7 @@ func routeTable() []route {
 		route{"DELETE /v1/volumes/{id}", deleteVolume},
 	)
 	rs = append(rs, actionRoutes("volumes", "volume")...)
-	for _, name := range sortedStrings(volumeActions) {
+	for _, name := range sortedKeys(volumeActions) {
 		rs = append(rs, route{"POST /v1/volumes/{id}/actions/" + name, serveVolumeAction(volumeActions[name])})
 	}
 
@@ -65,7 +64,7 @@ func routeTable() []route {
 		route{"DELETE /v1/networks/{id}", deleteNetwork},
 	)
 	rs = append(rs, actionRoutes("networks", "network")...)
-	for _, name := range sortedStrings(networkActions) {
+	for _, name := range sortedKeys(networkActions) {
 		rs = append(rs, route{"POST /v1/networks/{id}/actions/" + name, serveNetworkAction(networkActions[name])})
 	}
 
@@ -120,6 +119,6 @@ func Routes() []string {
 	for _, r := range routeTable() {
 		out = append(out, r.pattern)
 	}
-	sort.Strings(out)
+	slices.Sort(out)
 	return slices.Compact(out)
 }

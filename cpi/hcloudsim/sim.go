@@ -9,13 +9,14 @@ package hcloudsim
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"path"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -108,11 +109,7 @@ func New(opts Options) *Sim {
 func (s *Sim) Requests() map[string]int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make(map[string]int, len(s.requests))
-	for k, v := range s.requests {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(s.requests)
 }
 
 // TotalRequests returns the number of requests received under /v1 since creation or the last ResetRequests.
@@ -186,7 +183,7 @@ func (c *call) decodeBody(v any, strict bool, nullable ...string) *apiError {
 	if err := json.Unmarshal(trimmed, &fields); err != nil {
 		return newError("json_error", "invalid JSON: %v", err)
 	}
-	for _, k := range sortedStrings(fields) {
+	for _, k := range sortedKeys(fields) {
 		if string(bytes.TrimSpace(fields[k])) == "null" && !slices.Contains(nullable, k) {
 			return invalidField(k, "must not be null")
 		}
@@ -202,15 +199,6 @@ func (c *call) decodeBody(v any, strict bool, nullable ...string) *apiError {
 		return newError("json_error", "invalid JSON: %v", err)
 	}
 	return nil
-}
-
-func sortedStrings[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // decodeOptional is decode for bodies the API allows to be absent (action requests without fields).
@@ -556,11 +544,6 @@ func dropConnection(w http.ResponseWriter) {
 }
 
 // sortedKeys returns the keys of m in order.
-func sortedKeys[V any](m map[int64]V) []int64 {
-	keys := make([]int64, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
-	return keys
+func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K {
+	return slices.Sorted(maps.Keys(m))
 }

@@ -2,6 +2,7 @@ package hcloudsim
 
 import (
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud/schema"
@@ -201,12 +202,12 @@ func (st *state) serverView(sv *server, now time.Time) serverJSON {
 	}
 }
 
+// copyLabels copies m; nil becomes an empty map, since the API answers "labels": {}.
 func copyLabels(m map[string]string) map[string]string {
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
+	if m == nil {
+		return map[string]string{}
 	}
-	return out
+	return maps.Clone(m)
 }
 
 // allocIPv4 hands out addresses from 198.18.0.0/15 (reserved for benchmarks, never routed).
