@@ -261,3 +261,49 @@ func TestHcloudGoAgainstTheBinary(t *testing.T) {
 	require.Equal(t, http.StatusOK, status)
 	assert.JSONEq(t, `{"failures":[],"abandoned":0}`, string(body))
 }
+
+// TestVolumesAndImagesAgainstTheBinary: the BOSH CPI's calls (snapshot, volume create, attach, resize,
+// detach, delete) against the standalone simulator, every exchange validated against the document.
+func TestVolumesAndImagesAgainstTheBinary(t *testing.T) {
+	sim := start(t, "--token", "T", "--validate-spec", specPath(t), "--delay-action", "50ms")
+	c := hcloud.NewClient(hcloud.WithToken("T"), hcloud.WithEndpoint(sim.url),
+		hcloud.WithRetryOpts(hcloud.RetryOpts{BackoffFunc: hcloud.ConstantBackoff(0), MaxRetries: 5}),
+		hcloud.WithPollOpts(hcloud.PollOpts{BackoffFunc: hcloud.ConstantBackoff(20 * time.Millisecond)}))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	wait := func(as ...*hcloud.Action) {
+		t.Helper()
+		require.NoError(t, c.Action.WaitFor(ctx, as...))
+	}
+
+	res, _, err := c.Server.Create(ctx, hcloud.ServerCreateOpts{
+		Name: "vm-1", ServerType: &hcloud.ServerType{Name: "cx23"}, Image: &hcloud.Image{Name: "ubuntu-24.04"},
+		Location: &hcloud.Location{Name: "fsn1"},
+	})
+	require.NoError(t, err)
+	wait(append([]*hcloud.Action{res.Action}, res.NextActions...)...)
+	img, _, err := c.Server.CreateImage(ctx, res.Server, &hcloud.ServerCreateImageOpts{Type: hcloud.ImageTypeSnapshot, Labels: map[string]string{"bosh": "stemcell"}})
+	require.NoError(t, err)
+	wait(img.Action)
+
+	vol, _, err := c.Volume.Create(ctx, hcloud.VolumeCreateOpts{Name: "disk-1", Size: 10, Location: res.Server.Location})
+	require.NoError(t, err)
+	wait(vol.Action)
+	act, _, err := c.Volume.Attach(ctx, vol.Volume, res.Server)
+	require.NoError(t, err)
+	wait(act)
+	act, _, err = c.Volume.Resize(ctx, vol.Volume, 20)
+	require.NoError(t, err)
+	wait(act)
+	act, _, err = c.Volume.Detach(ctx, vol.Volume)
+	require.NoError(t, err)
+	wait(act)
+	_, err = c.Volume.Delete(ctx, vol.Volume)
+	require.NoError(t, err)
+	_, err = c.Image.Delete(ctx, img.Image)
+	require.NoError(t, err)
+
+	status, _, body := call(t, "GET", strings.TrimSuffix(sim.url, "/v1")+"/_sim/spec-failures", "T", "")
+	require.Equal(t, http.StatusOK, status)
+	assert.JSONEq(t, `{"failures":[],"abandoned":0}`, string(body))
+}
