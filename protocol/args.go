@@ -177,16 +177,6 @@ func (c Call) DecodeBody(v any) *Error {
 	return decodeBody(c.Method, c.Body, v)
 }
 
-// DecodeContext decodes the request's context object into v (a BOSH
-// method reads director_uuid, vm.stemcell.api_version and the cpi-config
-// properties this way).
-func (c Call) DecodeContext(v any) error {
-	if len(c.RawContext) == 0 {
-		return nil
-	}
-	return json.Unmarshal(c.RawContext, v)
-}
-
 // CheckArguments checks req's arguments against its method's Args and
 // decodes them. A Nanobox method takes exactly its arguments; a BOSH
 // method ignores extra ones, as bosh-cpi-go does.

@@ -36,11 +36,12 @@ const (
 // per protocol method. A BoshFactory makes one for each call.
 //
 // Registration point. Package cpi/bosh implements BoshCPI and a
-// BoshFactory; cmd/nanobox-hcloud-cpi wires that factory in (cpi.Env.Bosh),
-// and the dispatcher then serves the BOSH methods and lists them in info.
-// Until a factory is wired, every BOSH method answers
-// Bosh::Clouds::NotImplemented. An implementation may embed
-// UnimplementedBosh and override methods one by one.
+// BoshFactory (bosh.Factory); cmd/nanobox-hcloud-cpi wires that factory
+// in (cpi.Process.Bosh, which becomes cpi.Env.Bosh and so
+// Dispatcher.Bosh), and the dispatcher then serves the BOSH methods and
+// lists them in info. Without a factory every BOSH method answers
+// Bosh::Clouds::NotImplemented. A new BOSH method is one entry in
+// boshMethods (name, argument shapes, binding) plus its Go method here.
 //
 // The dispatcher has checked and decoded the arguments by the shapes in
 // Table (a bad argument answers Bosh::Clouds::CpiError), and it shapes the
@@ -50,7 +51,7 @@ const (
 // arrive raw (nil for JSON null). Errors: return a *Error of a BOSH type
 // (BoshVMNotFound, ...); a Nanobox type is translated by Error.ForBosh and
 // any other error is a Bosh::Clouds::CloudError (a context's error a
-// retryable one). The call's context is Call.RawContext (Call.DecodeContext).
+// retryable one). The call's context is Call.RawContext.
 type BoshCPI interface {
 	CreateStemcell(ctx context.Context, imagePath string, cloudProps json.RawMessage) (stemcellCID string, err error)
 	DeleteStemcell(ctx context.Context, stemcellCID string) error
@@ -98,74 +99,10 @@ type VMRequirements struct {
 	EphemeralDiskSize int `json:"ephemeral_disk_size"`
 }
 
-// UnimplementedBosh answers every BOSH method with
-// Bosh::Clouds::NotImplemented. Embed it to implement BoshCPI step by step.
-type UnimplementedBosh struct{}
-
+// boshNotImplemented is the answer of a BOSH method nobody serves.
 func boshNotImplemented(method string) *Error {
 	return NewError(BoshNotImplemented, "%s is not implemented by this CPI", method)
 }
-
-func (UnimplementedBosh) CreateStemcell(context.Context, string, json.RawMessage) (string, error) {
-	return "", boshNotImplemented(MethodCreateStemcell)
-}
-func (UnimplementedBosh) DeleteStemcell(context.Context, string) error {
-	return boshNotImplemented(MethodDeleteStemcell)
-}
-func (UnimplementedBosh) CreateVM(context.Context, CreateVMArgs) (string, json.RawMessage, error) {
-	return "", nil, boshNotImplemented(MethodCreateVM)
-}
-func (UnimplementedBosh) DeleteVM(context.Context, string) error {
-	return boshNotImplemented(MethodDeleteVM)
-}
-func (UnimplementedBosh) HasVM(context.Context, string) (bool, error) {
-	return false, boshNotImplemented(MethodHasVM)
-}
-func (UnimplementedBosh) RebootVM(context.Context, string) error {
-	return boshNotImplemented(MethodRebootVM)
-}
-func (UnimplementedBosh) SetVMMetadata(context.Context, string, json.RawMessage) error {
-	return boshNotImplemented(MethodSetVMMetadata)
-}
-func (UnimplementedBosh) CalculateVMCloudProperties(context.Context, VMRequirements) (any, error) {
-	return nil, boshNotImplemented(MethodCalculateVMCloudProperties)
-}
-func (UnimplementedBosh) CreateDisk(context.Context, int, json.RawMessage, string) (string, error) {
-	return "", boshNotImplemented(MethodCreateDisk)
-}
-func (UnimplementedBosh) DeleteDisk(context.Context, string) error {
-	return boshNotImplemented(MethodDeleteDisk)
-}
-func (UnimplementedBosh) AttachDisk(context.Context, string, string) (any, error) {
-	return nil, boshNotImplemented(MethodAttachDisk)
-}
-func (UnimplementedBosh) DetachDisk(context.Context, string, string) error {
-	return boshNotImplemented(MethodDetachDisk)
-}
-func (UnimplementedBosh) HasDisk(context.Context, string) (bool, error) {
-	return false, boshNotImplemented(MethodHasDisk)
-}
-func (UnimplementedBosh) GetDisks(context.Context, string) ([]string, error) {
-	return nil, boshNotImplemented(MethodGetDisks)
-}
-func (UnimplementedBosh) SetDiskMetadata(context.Context, string, json.RawMessage) error {
-	return boshNotImplemented(MethodSetDiskMetadata)
-}
-func (UnimplementedBosh) ResizeDisk(context.Context, string, int) error {
-	return boshNotImplemented(MethodResizeDisk)
-}
-func (UnimplementedBosh) UpdateDisk(context.Context, string, int, json.RawMessage) (string, error) {
-	return "", boshNotImplemented(MethodUpdateDisk)
-}
-func (UnimplementedBosh) SnapshotDisk(context.Context, string, json.RawMessage) (string, error) {
-	return "", boshNotImplemented(MethodSnapshotDisk)
-}
-func (UnimplementedBosh) DeleteSnapshot(context.Context, string) error {
-	return boshNotImplemented(MethodDeleteSnapshot)
-}
-
-// boshFn is the binding of one BOSH method to a BoshCPI.
-type boshFn = func(ctx context.Context, c BoshCPI, k Call) (any, error)
 
 // none answers null on success, as bosh-cpi-go does.
 func none(err error) (any, error) { return nil, err }

@@ -15,10 +15,14 @@ import (
 )
 
 // fakeBosh implements a few BOSH methods and records what it was given;
-// the rest answer NotImplemented through UnimplementedBosh.
+// calling another panics, which the dispatcher contains.
 type fakeBosh struct {
-	protocol.UnimplementedBosh
+	protocol.BoshCPI
 	got *[]any
+}
+
+func (f fakeBosh) SnapshotDisk(context.Context, string, json.RawMessage) (string, error) {
+	return "", protocol.NewError(protocol.BoshNotImplemented, "snapshot_disk: Hetzner has no volume snapshots")
 }
 
 func (f fakeBosh) CreateVM(_ context.Context, vm protocol.CreateVMArgs) (string, json.RawMessage, error) {
@@ -91,7 +95,9 @@ func TestBoshGolden(t *testing.T) {
 		{"a plain error is a CloudError", `{"method":"delete_vm","arguments":["1"],"api_version":2}`,
 			`{"result":null,"error":{"type":"Bosh::Clouds::CloudError","message":"plain failure","ok_to_retry":false},"log":""}`},
 		{"an unimplemented method", `{"method":"snapshot_disk","arguments":["1",{}],"api_version":2}`,
-			`{"result":null,"error":{"type":"Bosh::Clouds::NotImplemented","message":"snapshot_disk is not implemented by this CPI","ok_to_retry":false},"log":""}`},
+			`{"result":null,"error":{"type":"Bosh::Clouds::NotImplemented","message":"snapshot_disk: Hetzner has no volume snapshots","ok_to_retry":false},"log":""}`},
+		{"a panic is contained", `{"method":"reboot_vm","arguments":["1"],"api_version":2}`,
+			`{"result":null,"error":{"type":"Bosh::Clouds::CloudError","message":"reboot_vm failed unexpectedly (a bug in the CPI); see its log","ok_to_retry":false},"log":""}`},
 		{"a method without binding", `{"method":"current_vm_id","arguments":[],"api_version":2}`,
 			`{"result":null,"error":{"type":"Bosh::Clouds::NotImplemented","message":"current_vm_id is not implemented by this CPI","ok_to_retry":false},"log":""}`},
 		{"too few arguments", `{"method":"attach_disk","arguments":["1"],"api_version":2}`,
