@@ -27,7 +27,7 @@ TEST_TOOLS  := ruby:ruby shellcheck:shellcheck systemd-analyze:systemd chromium:
 # Tests that exec the binaries use these instead of building their own.
 export NANOBOX_HCLOUD_BIN := $(BIN)
 
-.PHONY: all build test test-tools missing-test-packages run lint bench soak fuzz release image clean
+.PHONY: all build test test-tools missing-test-packages run lint docs bench soak fuzz release image clean
 
 all: build
 
@@ -60,6 +60,10 @@ lint:
 	$(GO) run $(GOCYCLO) -over 20 -ignore '_test\.go$$|/testdata/' cmd cpi protocol release
 	cd scripts/benchtool && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...
 	cd release/deploy && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...
+
+# The docs derived from code: docs/configuration.md, the README's route and error tables.
+docs:
+	$(GO) run ./cpi/internal/docgen
 
 bench: build
 	BENCHSTAT='$(GO) run $(BENCHSTAT)' bash scripts/bench

@@ -7,8 +7,6 @@
 // user's cache directory) once: the loaded config is what the CPI uses.
 package config
 
-//go:generate go run ./gendoc -src . -out ../../docs/configuration.md
-
 import (
 	"bytes"
 	"encoding/json"
@@ -41,7 +39,7 @@ const (
 const DefaultEndpoint = "https://api.hetzner.cloud/v1"
 
 // Config is the CPI config file. docs/configuration.md is generated from
-// these field comments (go generate ./cpi/config); each states what the
+// these field comments (make docs); each states what the
 // field does and, where the file may leave it empty, what Load puts there.
 type Config struct {
 	// The operator's Hetzner API token, used for the live catalog and, with

@@ -175,3 +175,65 @@ func TestMakeRunStopsOnSIGTERMWithExitZero(t *testing.T) {
 		assert.Contains(t, out.String(), line)
 	}
 }
+
+// readmeLifecycle is the shell block of README.md's lifecycle section.
+func readmeLifecycle(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(testsupport.RepoRoot(t), "README.md"))
+	require.NoError(t, err)
+	_, rest, ok := strings.Cut(string(data), "<!-- lifecycle")
+	require.True(t, ok, "README.md has a lifecycle block")
+	block, _, ok := strings.Cut(rest, "<!-- end of lifecycle -->")
+	require.True(t, ok)
+	_, block, ok = strings.Cut(block, "```sh\n")
+	require.True(t, ok)
+	block, _, ok = strings.Cut(block, "```")
+	require.True(t, ok)
+	return block
+}
+
+// TestReadmeLifecycleWorksAsPrinted: the README's curl lines, pasted after
+// the export line make run prints, run a whole lifecycle.
+func TestReadmeLifecycleWorksAsPrinted(t *testing.T) {
+	block := readmeLifecycle(t)
+	cmd := makeRun(t)
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	require.NoError(t, cmd.Start())
+	out := &runOutput{seen: make(chan struct{})}
+	go out.consume(pr)
+	exited := make(chan error, 1)
+	go func() { err := cmd.Wait(); pw.Close(); exited <- err }()
+	t.Cleanup(func() {
+		children, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", cmd.Process.Pid, cmd.Process.Pid))
+		var script int
+		if _, err := fmt.Sscan(string(children), &script); err == nil {
+			_ = syscall.Kill(script, syscall.SIGTERM)
+		}
+		select {
+		case <-exited:
+		case <-time.After(time.Minute):
+			_ = cmd.Process.Kill()
+		}
+	})
+	waitReady(t, out, exited)
+	export := regexp.MustCompile(`(?m)^\s*(export URL=\S+ TOKEN=\S+)$`).FindStringSubmatch(out.String())
+	require.Len(t, export, 2, "make run prints the export line:\n%s", out.String())
+
+	sh := exec.Command("bash", "-euo", "pipefail", "-c", export[1]+"\n"+block)
+	done := make(chan struct{})
+	var shOut []byte
+	var shErr error
+	go func() { shOut, shErr = sh.CombinedOutput(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Minute):
+		_ = sh.Process.Kill()
+		<-done
+		t.Fatalf("the README lifecycle did not finish within 2 minutes:\n%s", shOut)
+	}
+	require.NoError(t, shErr, "%s", shOut)
+	assert.Contains(t, string(shOut), `"id":"hetzner"`, "meta")
+	assert.Equal(t, 5, strings.Count(string(shOut), "200\n"), "verify, rename, reboot, cancel and delete_key answer 200:\n%s", shOut)
+	assert.Contains(t, string(shOut), `"status":"`, "the server's status:\n%s", shOut)
+}
