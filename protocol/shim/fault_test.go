@@ -419,3 +419,41 @@ func TestFaults_ManyConcurrentCallsAllAnswered(t *testing.T) {
 	}
 	require.NoError(t, ts.Wait(context.Background()))
 }
+
+// TestFaults_AbortEndsRunningCallsAndAnswersThem: Abort kills the process
+// groups of the running calls, answers each 503 with retry advice, refuses
+// later calls the same way without running a CPI, and Wait then returns.
+func TestFaults_AbortEndsRunningCallsAndAnswersThem(t *testing.T) {
+	ts := startShim(t, shim.Options{})
+	dir := t.TempDir()
+	statuses := make(chan response, 1)
+	go func() {
+		statuses <- ts.do(t, http.MethodPost, "/servers", `{"name": "a"}`, "Auth-Stub-Mode: block", "Auth-Stub-Dir: "+dir)
+	}()
+	waitFor(t, "the blocked CPI", 20*time.Second, func() bool {
+		m, _ := filepath.Glob(filepath.Join(dir, "started-*"))
+		return len(m) == 1
+	})
+	pids := startedPids(t, dir)
+	killLeftovers(t, pids)
+
+	ts.Abort()
+	resp := <-statuses
+	require.Equal(t, http.StatusServiceUnavailable, resp.Status, "%s", resp.Body)
+	assertErrorsBody(t, resp, "the shim is shutting down")
+	assert.Equal(t, "true", resp.Header.Get("X-Cpi-Ok-To-Retry"))
+	assert.Equal(t, "5", resp.Header.Get("Retry-After"))
+	validateAgainstSpec(t, http.MethodPost, "/servers", resp)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, ts.Wait(ctx))
+	assert.True(t, gone(pids[0]) && len(groupMembers(pids[0])) == 0, "the CPI's group is gone")
+
+	later := ts.do(t, http.MethodPatch, "/servers/1/reboot", "")
+	assert.Equal(t, http.StatusServiceUnavailable, later.Status)
+	assert.Equal(t, "false", later.Header.Get("X-Cpi-Ok-To-Retry"))
+	assert.Empty(t, later.Header.Get("Retry-After"))
+	assert.Equal(t, http.StatusServiceUnavailable, ts.do(t, http.MethodGet, "/readyz", "").Status)
+	metrics := string(ts.do(t, http.MethodGet, "/metrics", "").Body)
+	assert.NotContains(t, metrics, `cpi_method="reboot_server"`, "no CPI ran after Abort")
+}

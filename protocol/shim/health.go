@@ -45,9 +45,12 @@ func (s *Shim) checkCPI(ctx context.Context, rid string) (protocol.Info, *callEr
 	s.check.mu.Lock()
 	run := s.check.running
 	if run == nil {
+		if !s.startCall() {
+			s.check.mu.Unlock()
+			return protocol.Info{}, abortedError(protocol.MethodInfo)
+		}
 		run = &checkRun{done: make(chan struct{})}
 		s.check.running = run
-		s.calls.Add(1)
 		go s.runCheck(run, rid)
 	}
 	s.check.mu.Unlock()

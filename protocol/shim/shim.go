@@ -29,8 +29,9 @@ type Shim struct {
 	bufs     sync.Pool
 	draining atomic.Bool
 	// life is the parent of every CPI call's context; Abort cancels it.
-	life  context.Context
-	abort context.CancelFunc
+	life   context.Context
+	abort  context.CancelFunc
+	lifeMu sync.Mutex // orders startCall and Abort
 }
 
 // New builds a shim from opts (validated).
@@ -89,11 +90,26 @@ func (s *Shim) Wait(ctx context.Context) error {
 // so load balancers and Kubernetes stop sending work. Calls are still served.
 func (s *Shim) Drain() { s.draining.Store(true) }
 
+// startCall counts a CPI call that is about to run, unless Abort was
+// called: then it reports false and the call must not run. Counting and
+// aborting exclude each other, so Wait never misses a call.
+func (s *Shim) startCall() bool {
+	s.lifeMu.Lock()
+	defer s.lifeMu.Unlock()
+	if s.life.Err() != nil {
+		return false
+	}
+	s.calls.Add(1)
+	return true
+}
+
 // Abort ends every running CPI call at once, on the way out of the
 // process: their process groups are killed and each call is answered 503
 // (see abortedError); calls that arrive later are refused the same way.
 // Wait then returns once every child has been reaped.
 func (s *Shim) Abort() {
 	s.draining.Store(true)
+	s.lifeMu.Lock()
+	defer s.lifeMu.Unlock()
 	s.abort()
 }

@@ -19,14 +19,14 @@ func (s *Shim) call(ctx context.Context, req *protocol.Request) (json.RawMessage
 }
 
 func (s *Shim) callWithin(parent context.Context, req *protocol.Request, timeout time.Duration) (json.RawMessage, *callError) {
-	if cerr := s.acquireSlot(parent); cerr != nil {
+	if cerr := s.acquireSlot(parent, req.Method); cerr != nil {
 		return nil, cerr
 	}
-	s.calls.Add(1)
-	defer func() { <-s.slots; s.calls.Done() }()
-	if s.life.Err() != nil {
+	defer func() { <-s.slots }()
+	if !s.startCall() {
 		return nil, abortedError(req.Method)
 	}
+	defer s.calls.Done()
 	return s.run(parent, req, timeout)
 }
 
@@ -66,7 +66,10 @@ func outcomeLabel(cerr *callError) string {
 
 // acquireSlot takes a CPI slot, waiting up to QueueWait (in FIFO order)
 // when all are busy and fewer than MaxQueue requests already wait.
-func (s *Shim) acquireSlot(ctx context.Context) *callError {
+func (s *Shim) acquireSlot(ctx context.Context, method string) *callError {
+	if s.life.Err() != nil {
+		return abortedError(method)
+	}
 	select {
 	case s.slots <- struct{}{}:
 		return nil
@@ -95,5 +98,7 @@ func (s *Shim) acquireSlot(ctx context.Context) *callError {
 		return busy()
 	case <-ctx.Done():
 		return &callError{status: statusClientClosed, message: "client closed the request"}
+	case <-s.life.Done():
+		return abortedError(method)
 	}
 }
