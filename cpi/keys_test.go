@@ -208,7 +208,9 @@ func TestNonCanonicalIDsAreNotFound(t *testing.T) {
 
 	// In an order, ssh_key is a key id too.
 	for _, bad := range spellings(keyID) {
-		h.budget(0, func() { h.fails(h.order("web-canonical-2", "nbg1", "cx23", bad, nil), protocol.InvalidArguments, "ssh_key") })
+		h.budget(0, func() {
+			h.fails(h.order("web-canonical-2", "nbg1", "cx23", bad, nil), protocol.InvalidArguments, "ssh_key")
+		})
 	}
 }
 
