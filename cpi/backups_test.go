@@ -49,14 +49,15 @@ func TestOrderWithBackupsConvergesOnTheFirstRunningPoll(t *testing.T) {
 	h.ok(h.order("warmup", "nbg1", "cx23", key, nil), nil) // network cached
 
 	var res protocol.IDResult
-	reqs := h.budget(2, func() { h.ok(h.order("web1", "nbg1", "cx23", key, map[string]any{"backups": "enabled"}), &res) })
+	reqs := h.budget(3, func() { h.ok(h.order("web1", "nbg1", "cx23", key, map[string]any{"backups": "enabled"}), &res) })
 	require.Zero(t, reqs[enableBackupRoute], "order_server does not wait for the server")
 	sv := h.simServer(res.ID)
 	require.Equal(t, "enabled", sv.Labels[cpi.LabelBackups])
 	require.Nil(t, sv.BackupWindow)
 
-	// The converging poll: 2 calls, and the server is what was ordered.
-	srv, reqs := h.query(res.ID, 2)
+	// The converging poll: 3 calls (the enable, then the wish read again),
+	// and the server is what was ordered.
+	srv, reqs := h.query(res.ID, 3)
 	require.Equal(t, 1, reqs[enableBackupRoute])
 	require.Equal(t, "active", srv.Status)
 	require.Equal(t, "enabled", srv.Config["backups"])
@@ -110,7 +111,7 @@ func TestOrderWithBackupsOnASlowBoot(t *testing.T) {
 			enables := 0
 			deadline := time.Now().Add(20 * time.Second)
 			for {
-				srv, reqs := h.query(res.ID, 2)
+				srv, reqs := h.query(res.ID, 3)
 				enables += reqs[enableBackupRoute]
 				seen = append(seen, srv.Status)
 				if srv.Status == "active" {
@@ -156,7 +157,7 @@ func TestBackupsNotYetIsNotAnError(t *testing.T) {
 			require.Equal(t, "disabled", srv.Config["backups"])
 			require.Equal(t, 1, h.sim.Sim.FaultsInjected()[tc.kind])
 
-			srv, _ = h.query(res.ID, 2)
+			srv, _ = h.query(res.ID, 3)
 			require.Equal(t, "active", srv.Status)
 			require.Equal(t, "enabled", srv.Config["backups"])
 		})
@@ -188,7 +189,7 @@ func TestBackupsRefusedForGoodIsTheAnswer(t *testing.T) {
 	e := h.fails(h.callWith("read-only-token", "query_server", res.ID), protocol.Forbidden, "backups", "update_config")
 	require.False(t, e.OkToRetry)
 
-	h.budget(2, func() { h.ok(h.call("update_config", res.ID, map[string]string{"backups": "disabled"}), nil) })
+	h.budget(3, func() { h.ok(h.call("update_config", res.ID, map[string]string{"backups": "disabled"}), nil) })
 	require.Equal(t, "disabled", h.simServer(res.ID).Labels[cpi.LabelBackups])
 	var srv protocol.Server
 	h.budget(1, func() { h.ok(h.callWith("read-only-token", "query_server", res.ID), &srv) })
@@ -196,20 +197,20 @@ func TestBackupsRefusedForGoodIsTheAnswer(t *testing.T) {
 	require.Equal(t, "disabled", srv.Config["backups"])
 }
 
-// TestUpdateConfigKeepsTheBackupsWishInStep: turning backups off on a
-// server ordered with them clears the wish first (the one update_config
-// that costs a call more than its budget), so query_server does not turn
-// them on again; turning them on needs no wish: a failed enable is a
-// retryable error, and the orchestrator's retry completes it.
+// TestUpdateConfigKeepsTheBackupsWishInStep: update_config records the
+// wish before it switches (so query_server converges to it, never against
+// it), reads the server again, switches, and reads the wish again; a
+// switch that meets a lock waits the other action out.
 func TestUpdateConfigKeepsTheBackupsWishInStep(t *testing.T) {
 	h := newHarness(t)
 	key := h.createKey()
 	var res protocol.IDResult
 	h.ok(h.order("web1", "nbg1", "cx23", key, map[string]any{"backups": "enabled"}), &res)
-	srv, _ := h.query(res.ID, 2)
+	srv, _ := h.query(res.ID, 3)
 	require.Equal(t, "enabled", srv.Config["backups"])
 
-	reqs := h.budget(3, func() { h.ok(h.call("update_config", res.ID, map[string]string{"backups": "disabled"}), nil) })
+	// Off: read, record, read again, disable, read the wish again.
+	reqs := h.budget(5, func() { h.ok(h.call("update_config", res.ID, map[string]string{"backups": "disabled"}), nil) })
 	require.Equal(t, 1, reqs["PUT /v1/servers/{id}"])
 	require.Equal(t, "disabled", h.simServer(res.ID).Labels[cpi.LabelBackups])
 	require.Equal(t, "true", h.simServer(res.ID).Labels["nanobox"], "the other labels stay")
@@ -217,22 +218,15 @@ func TestUpdateConfigKeepsTheBackupsWishInStep(t *testing.T) {
 	require.Equal(t, "active", srv.Status)
 	require.Equal(t, "disabled", srv.Config["backups"])
 
-	// On again, but the enable meets a lock: a retryable error, nothing
-	// recorded, and polls leave the server as it is.
+	// On again; the enable meets a lock once: waited out, then done.
 	h.sim.Sim.AddFault(hcloudsim.Fault{Method: "POST", Route: "/v1/servers/{id}/actions/enable_backup", Kind: hcloudsim.FaultLocked, Times: 1})
-	e := h.fails(h.call("update_config", res.ID, map[string]string{"backups": "enabled"}), protocol.Conflict, "locked")
-	require.True(t, e.OkToRetry)
-	require.Equal(t, "disabled", h.simServer(res.ID).Labels[cpi.LabelBackups])
+	reqs = h.budget(7, func() { h.ok(h.call("update_config", res.ID, map[string]string{"backups": "enabled"}), nil) })
+	require.Equal(t, 2, reqs[enableBackupRoute])
+	require.Equal(t, "enabled", h.simServer(res.ID).Labels[cpi.LabelBackups])
 	srv, reqs = h.query(res.ID, 1)
-	require.Zero(t, reqs[enableBackupRoute])
 	require.Equal(t, "active", srv.Status)
-	require.Equal(t, "disabled", srv.Config["backups"])
-
-	// The orchestrator's retry: the lookup and the enable, no label.
-	reqs = h.budget(2, func() { h.ok(h.call("update_config", res.ID, map[string]string{"backups": "enabled"}), nil) })
-	require.Zero(t, reqs["PUT /v1/servers/{id}"])
-	srv, _ = h.query(res.ID, 1)
 	require.Equal(t, "enabled", srv.Config["backups"])
+
 	// Already as wished: just the lookup.
 	h.budget(1, func() { h.ok(h.call("update_config", res.ID, map[string]string{"backups": "enabled"}), nil) })
 }
@@ -254,11 +248,11 @@ func TestReorderWithBackupsRecordsTheWishOnTheAdoptedServer(t *testing.T) {
 	require.Equal(t, []string{"web1"}, h.liveServers())
 
 	var again protocol.IDResult
-	reqs := h.budget(4, func() { h.ok(h.order("web1", "nbg1", "cx23", key, map[string]any{"backups": "enabled"}), &again) })
+	reqs := h.budget(5, func() { h.ok(h.order("web1", "nbg1", "cx23", key, map[string]any{"backups": "enabled"}), &again) })
 	require.Equal(t, 1, reqs["PUT /v1/servers/{id}"])
 	require.Equal(t, first.ID, again.ID)
 	require.Equal(t, 1, h.createdServers())
-	srv, _ := h.query(again.ID, 2)
+	srv, _ := h.query(again.ID, 3)
 	require.Equal(t, "active", srv.Status)
 	require.Equal(t, "enabled", srv.Config["backups"])
 }

@@ -80,7 +80,8 @@ func apiError(op string, e hcloud.Error) *protocol.Error {
 	case hcloud.ErrorCodeUniquenessError, hcloud.ErrorCodeConflict:
 		return protocol.NewError(protocol.Conflict, "%s: %s (%s)", op, msg, e.Code)
 	case hcloud.ErrorCodeLocked:
-		return protocol.NewError(protocol.Conflict, "%s: the object is locked by another action; retry shortly (%s)", op, msg).WithRetry(true)
+		// Busy, not a clash: clients retry a 503, few retry a 409.
+		return protocol.NewError(protocol.Unavailable, "%s: the object is locked by another action; retry shortly (%s)", op, msg)
 	case hcloud.ErrorCodeRateLimitExceeded:
 		return protocol.NewError(protocol.RateLimited, "%s: Hetzner's rate limit for this project is spent; retry later (%s)", op, msg)
 	case hcloud.ErrorCodeResourceUnavailable, hcloud.ErrorCodeMaintenance, hcloud.ErrorCodeServiceError,
@@ -115,7 +116,7 @@ func statusError(op string, status int) *protocol.Error {
 	case status == http.StatusConflict:
 		return protocol.NewError(protocol.Conflict, "%s: conflict (HTTP 409)", op)
 	case status == http.StatusLocked:
-		return protocol.NewError(protocol.Conflict, "%s: locked (HTTP 423)", op).WithRetry(true)
+		return protocol.NewError(protocol.Unavailable, "%s: locked by another action (HTTP 423); retry shortly", op)
 	case status == http.StatusTooManyRequests:
 		return protocol.NewError(protocol.RateLimited, "%s: rate limited (HTTP 429)", op)
 	case status == http.StatusGatewayTimeout:

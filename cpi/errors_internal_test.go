@@ -30,7 +30,7 @@ func TestCloudErrorMapping(t *testing.T) {
 		{api(hcloud.ErrorCodeJSONError), protocol.InvalidArguments, false},
 		{api(hcloud.ErrorCodeUniquenessError), protocol.Conflict, true},
 		{api(hcloud.ErrorCodeConflict), protocol.Conflict, true},
-		{api(hcloud.ErrorCodeLocked), protocol.Conflict, true},
+		{api(hcloud.ErrorCodeLocked), protocol.Unavailable, true},
 		{api(hcloud.ErrorCodeRateLimitExceeded), protocol.RateLimited, true},
 		{api(hcloud.ErrorCodeResourceUnavailable), protocol.Unavailable, true},
 		{api(hcloud.ErrorCodeMaintenance), protocol.Unavailable, true},
@@ -63,7 +63,7 @@ func TestCloudErrorMapping(t *testing.T) {
 func TestStatusErrorMapping(t *testing.T) {
 	cases := map[int]protocol.ErrorType{
 		401: protocol.Unauthorized, 403: protocol.Forbidden, 404: protocol.NotFound, 409: protocol.Conflict,
-		423: protocol.Conflict, 429: protocol.RateLimited, 500: protocol.Unavailable, 502: protocol.Unavailable,
+		423: protocol.Unavailable, 429: protocol.RateLimited, 500: protocol.Unavailable, 502: protocol.Unavailable,
 		503: protocol.Unavailable, 504: protocol.Timeout, 418: protocol.CloudError,
 	}
 	for status, want := range cases {

@@ -2,6 +2,7 @@ package cpi
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/netip"
 	"slices"
@@ -50,54 +51,91 @@ func fromIPNet(n *net.IPNet) (netip.Prefix, bool) {
 }
 
 // ensureNetwork returns the id of the private network with a subnet in
-// zone. Warm path: the cached id, no API call. Cold path: find the network
-// by name (1 call) or create it (1 more), add the zone's subnet if missing,
-// and cache the result. fromCache says whether the id came from the cache
-// (and so may be stale).
-func (h *Hetzner) ensureNetwork(ctx context.Context, zone string) (id int64, fromCache bool, err error) {
+// zone, checked at the moment of use: it exists, has that zone, and is not
+// labelled nanobox=false. Warm path: the cached id, read by id (1 call).
+// Cold path, and when the cached network is gone or changed: find the
+// network by name (1 call) or create it (1 more), add the zone's subnet if
+// missing, and cache the result. The cache only saves the look-up by name;
+// it never outranks the labels.
+func (h *Hetzner) ensureNetwork(ctx context.Context, zone string) (int64, error) {
 	const op = "order_server: private network"
 	name, ipRange := h.cfg.Network.Name, h.cfg.Network.IPRange
 	if cached, ok := h.state.network(name, ipRange); ok && slices.Contains(cached.Zones, zone) {
-		return cached.ID, true, nil
+		network, resp, err := h.client.Network.GetByID(ctx, cached.ID)
+		if err != nil {
+			return 0, cloudError(op+": looking up "+name, resp, err)
+		}
+		if network != nil && network.Name == name && hasZone(network, zone) {
+			if err := usableNetwork(op, network, ipRange); err != nil {
+				return 0, err
+			}
+			return network.ID, nil
+		}
+		h.log.Warnf("order_server: cached network %d is gone or changed; looking %s up again", cached.ID, name)
+		_ = h.state.forgetNetwork(name)
 	}
 	subnet, ok := zoneSubnet(ipRange, zone)
 	if !ok {
-		return 0, false, protocol.NewError(protocol.InvalidArguments, "%s: no subnet can be carved from %s for network zone %q", op, ipRange, zone)
+		return 0, protocol.NewError(protocol.InvalidArguments, "%s: no subnet can be carved from %s for network zone %q", op, ipRange, zone)
 	}
 	network, resp, err := h.client.Network.GetByName(ctx, name)
 	if err != nil {
-		return 0, false, cloudError(op+": looking up "+name, resp, err)
+		return 0, cloudError(op+": looking up "+name, resp, err)
 	}
 	if network == nil {
 		network, err = h.createNetwork(ctx, name, ipRange)
 		if err != nil {
-			return 0, false, err
+			return 0, err
 		}
 	}
-	if hidden(network.Labels) {
-		return 0, false, protocol.NewError(protocol.Conflict,
-			"%s: the network named %q is labelled nanobox=false; set network.name in the CPI config to another name", op, name).WithRetry(false)
-	}
-	if got, ok := fromIPNet(network.IPRange); !ok || got.String() != ipRange {
-		return 0, false, protocol.NewError(protocol.Conflict,
-			"%s: the network %q has ip_range %v but the CPI config says %s; fix network.ip_range or network.name", op, name, network.IPRange, ipRange).WithRetry(false)
+	if err := usableNetwork(op, network, ipRange); err != nil {
+		return 0, err
 	}
 	zones := subnetZones(network)
 	if !slices.Contains(zones, zone) {
 		for _, s := range network.Subnets {
 			if p, ok := fromIPNet(s.IPRange); ok && p.Overlaps(subnet) {
-				return 0, false, protocol.NewError(protocol.Conflict,
+				return 0, protocol.NewError(protocol.Conflict,
 					"%s: the network %q has no subnet in zone %s and the range reserved for it (%s) is taken by subnet %s", op, name, zone, subnet, p).WithRetry(false)
 			}
 		}
 		if zones, err = h.addZoneSubnet(ctx, network, zone, subnet); err != nil {
-			return 0, false, err
+			return 0, err
 		}
 	}
 	if err := h.state.setNetwork(name, networkState{ID: network.ID, IPRange: ipRange, Zones: zones}); err != nil {
 		h.log.WithError(err).Warn("order_server: could not cache the network id")
 	}
-	return network.ID, false, nil
+	return network.ID, nil
+}
+
+// usableNetwork refuses a network labelled nanobox=false, or one whose
+// range is not the configured one.
+func usableNetwork(op string, network *hcloud.Network, ipRange string) error {
+	if hidden(network.Labels) {
+		return protocol.NewError(protocol.Conflict,
+			"%s: the network named %q is labelled nanobox=false; set network.name in the CPI config to another name", op, network.Name).WithRetry(false)
+	}
+	if got, ok := fromIPNet(network.IPRange); !ok || got.String() != ipRange {
+		return protocol.NewError(protocol.Conflict,
+			"%s: the network %q has ip_range %v but the CPI config says %s; fix network.ip_range or network.name", op, network.Name, network.IPRange, ipRange).WithRetry(false)
+	}
+	return nil
+}
+
+// outcomeUnknown reports whether a failed request may have been carried
+// out anyway: the API or the connection failed, rather than refusing.
+func outcomeUnknown(err error) bool {
+	var apiErr hcloud.Error
+	if errors.As(err, &apiErr) {
+		switch apiErr.Code {
+		case hcloud.ErrorCodeTimeout, hcloud.ErrorCodeBadGateway, hcloud.ErrorCodeServiceError,
+			hcloud.ErrorCodeServerError, hcloud.ErrorCodeUnknownError:
+			return true
+		}
+		return false
+	}
+	return true // HTTP 5xx without a body, connection errors, deadline
 }
 
 // addZoneSubnet adds zone's subnet to network and returns the network's

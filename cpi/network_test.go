@@ -71,7 +71,7 @@ func TestOrderAddsTheZonesSubnetToAnExistingNetwork(t *testing.T) {
 
 			h.sim.Sim.ClearFaults()
 			for _, o := range []struct{ name, region, size string }{{"east2", "ash", "cpx11"}, {"eu1", "nbg1", "cx23"}} {
-				reqs := h.budget(2, func() { h.ok(h.order(o.name, o.region, o.size, key, nil), nil) })
+				reqs := h.budget(3, func() { h.ok(h.order(o.name, o.region, o.size, key, nil), nil) })
 				require.Zero(t, reqs[addSubnetRoute], o.name)
 			}
 		})

@@ -2,7 +2,6 @@ package cpi
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"regexp"
@@ -198,9 +197,22 @@ func sizeError(op string, m *catalog.Model, location, size string) error {
 		op, size, location, strings.Join(alt, ", "))
 }
 
+// Labels recording what an order asked for that a server does not show by
+// itself: the SSH key id and the image name (size and region are the
+// server's own type and location). A re-order adopts a server of its name
+// only when all four match.
+const (
+	LabelSSHKey = config.LabelSSHKey
+	LabelImage  = config.LabelImage
+)
+
 // OrderServer creates a server and returns its id without waiting for it
-// to boot. Warm path (network id cached): 2 API calls (the SSH key, the
-// create), with or without backups.
+// to boot. Warm path (network id cached): 3 API calls (the SSH key, the
+// network, the create), with or without backups.
+//
+// Every object the order uses is checked when it is used: the SSH key,
+// the placement group and the private network must exist and not be
+// labelled nanobox=false; the cached network id is only a hint.
 //
 // Backups cannot be part of Hetzner's create, and a new server is locked by
 // its create action for tens of seconds, so the order records the wish as
@@ -208,26 +220,31 @@ func sizeError(op string, m *catalog.Model, location, size string) error {
 // server runs (see QueryServer); the label also travels with a server that
 // a retried order adopts.
 //
-// It never leaves a server behind that nobody knows of: a create answered
-// with uniqueness_error adopts our own identical server (a retried create);
-// a create whose outcome is unknown (timeout, 5xx, dropped connection)
-// looks the name up and adopts what it created; once a server exists, its
-// id is the answer (see adopted).
+// It never leaves a server behind that nobody knows of: after a failed
+// create it looks the name up (see create), and once a server exists, its
+// id is the answer.
 func (h *Hetzner) OrderServer(ctx context.Context, body protocol.OrderServerBody) (protocol.IDResult, error) {
-	const op = "order_server"
 	o, err := h.validateOrder(body)
 	if err != nil {
 		return protocol.IDResult{}, err
 	}
-	// The key must exist and be usable: one labelled nanobox=false does
-	// not exist for Nanobox. Checked before anything is created.
-	key, resp, err := h.client.SSHKey.GetByID(ctx, o.sshKey)
+	opts, err := h.createOpts(ctx, o)
 	if err != nil {
-		return protocol.IDResult{}, cloudError(op+": looking up the SSH key", resp, err)
+		return protocol.IDResult{}, err
 	}
-	if key == nil || hidden(key.Labels) {
-		return protocol.IDResult{}, protocol.NewError(protocol.InvalidArguments,
-			"%s: SSH key %d does not exist; create it with create_key and pass the id it returns", op, o.sshKey)
+	server, err := h.create(ctx, o, opts)
+	if err != nil {
+		return protocol.IDResult{}, err
+	}
+	return protocol.IDResult{ID: strconv.FormatInt(server.ID, 10)}, nil
+}
+
+// createOpts checks the objects the order uses, at the moment of use, and
+// builds the create request. Nothing is created before the SSH key is
+// known to be usable.
+func (h *Hetzner) createOpts(ctx context.Context, o order) (hcloud.ServerCreateOpts, error) {
+	if err := h.usableKey(ctx, o.sshKey); err != nil {
+		return hcloud.ServerCreateOpts{}, err
 	}
 	opts := hcloud.ServerCreateOpts{
 		Name:             o.name,
@@ -235,7 +252,7 @@ func (h *Hetzner) OrderServer(ctx context.Context, body protocol.OrderServerBody
 		Image:            &hcloud.Image{Name: o.image},
 		SSHKeys:          []*hcloud.SSHKey{{ID: o.sshKey}},
 		Location:         &hcloud.Location{Name: o.location},
-		Labels:           h.serverLabels(o.backups),
+		Labels:           h.serverLabels(o),
 		StartAfterCreate: hcloud.Ptr(true),
 		// PublicNet stays nil: an empty ServerCreatePublicNet would
 		// disable both IPv4 and IPv6.
@@ -243,157 +260,156 @@ func (h *Hetzner) OrderServer(ctx context.Context, body protocol.OrderServerBody
 	if o.placementGroup != "" {
 		pg, err := h.ensurePlacementGroup(ctx, o.placementGroup)
 		if err != nil {
-			return protocol.IDResult{}, err
+			return hcloud.ServerCreateOpts{}, err
 		}
 		opts.PlacementGroup = pg
 	}
-	var fromCache bool
-	var networkID int64
 	if h.cfg.Network.Mode == config.NetworkPrivate {
-		networkID, fromCache, err = h.ensureNetwork(ctx, o.zone)
+		networkID, err := h.ensureNetwork(ctx, o.zone)
 		if err != nil {
-			return protocol.IDResult{}, err
+			return hcloud.ServerCreateOpts{}, err
 		}
 		opts.Networks = []*hcloud.Network{{ID: networkID}}
 		if opts.UserData, err = cloudinit.UserData(cloudinit.Options{PrivateIface: PrivateIface}); err != nil {
-			return protocol.IDResult{}, protocol.NewError(protocol.InternalError, "%s: %v", op, err)
+			return hcloud.ServerCreateOpts{}, protocol.NewError(protocol.InternalError, "order_server: %v", err)
 		}
 	}
-	result, resp, err := h.client.Server.Create(ctx, opts)
-	if err != nil && fromCache && hcloud.IsError(err, hcloud.ErrorCodeNotFound, hcloud.ErrorCodeInvalidInput, hcloud.ErrorCodeNoSubnetAvailable) {
-		// The cached network may have been deleted or lost its subnet:
-		// check, and retry once with a fresh lookup.
-		if network, _, gerr := h.client.Network.GetByID(ctx, networkID); gerr == nil && !hasZone(network, o.zone) {
-			h.log.Warnf("order_server: cached network %d is gone; looking it up again", networkID)
-			_ = h.state.forgetNetwork(h.cfg.Network.Name)
-			if networkID, _, err = h.ensureNetwork(ctx, o.zone); err != nil {
-				return protocol.IDResult{}, err
-			}
-			opts.Networks = []*hcloud.Network{{ID: networkID}}
-			result, resp, err = h.client.Server.Create(ctx, opts)
-		}
-	}
+	return opts, nil
+}
+
+// usableKey checks that the order's SSH key exists for Nanobox: one
+// labelled nanobox=false does not.
+func (h *Hetzner) usableKey(ctx context.Context, id int64) error {
+	key, resp, err := h.client.SSHKey.GetByID(ctx, id)
 	if err != nil {
-		if hcloud.IsError(err, hcloud.ErrorCodeUniquenessError) {
-			existing, aerr := h.adopt(ctx, o, cloudError(op+": creating server", resp, err))
-			if aerr != nil {
-				return protocol.IDResult{}, aerr
-			}
-			return h.adopted(ctx, o, existing)
-		}
-		if outcomeUnknown(err) {
-			if existing := h.findCreated(ctx, o); existing != nil {
-				h.log.Warnf("order_server: the create failed (%v) but server %d exists; using it", err, existing.ID)
-				return h.adopted(ctx, o, existing)
-			}
-		}
-		return protocol.IDResult{}, cloudError(op+": creating server", resp, err)
+		return cloudError("order_server: looking up the SSH key", resp, err)
 	}
-	if result.Server == nil {
-		return protocol.IDResult{}, protocol.NewError(protocol.CloudError, "%s: Hetzner answered without a server", op)
+	if key == nil || hidden(key.Labels) {
+		return protocol.NewError(protocol.InvalidArguments,
+			"order_server: SSH key %d does not exist; create it with create_key and pass the id it returns", id)
 	}
-	server := result.Server
-	h.log.Infof("order_server: created server %d (%s in %s)", server.ID, o.serverType, o.location)
-	return protocol.IDResult{ID: strconv.FormatInt(server.ID, 10)}, nil
-}
-
-// serverLabels are the labels of a new server: ours, plus the backups wish.
-func (h *Hetzner) serverLabels(backups bool) map[string]string {
-	l := h.labels()
-	l[LabelBackups] = backupsValue(backups)
-	return l
-}
-
-func backupsValue(on bool) string {
-	if on {
-		return BackupsEnabled
-	}
-	return BackupsDisabled
-}
-
-// wantsBackups reports whether a server's labels ask for backups.
-func wantsBackups(labels map[string]string) bool {
-	return labels[LabelBackups] == BackupsEnabled
-}
-
-// adopted answers the id of a server this order adopted (created by an
-// earlier attempt, or by an identical order). An order with backups whose
-// wish the server does not carry yet (an order that differs only in
-// backups, or a server made before the label existed) records it first (1
-// call), so query_server converges; if that fails the order fails
-// retryably and keeps the server, since deleting it could race with an
-// identical order that adopted it too. A re-order adopts it again.
-func (h *Hetzner) adopted(ctx context.Context, o order, server *hcloud.Server) (protocol.IDResult, error) {
-	if o.backups && server.BackupWindow == "" && !wantsBackups(server.Labels) {
-		op := "order_server: server " + strconv.FormatInt(server.ID, 10) + " exists; recording its backups"
-		if err := h.setBackupsWish(ctx, op, server, true); err != nil {
-			return protocol.IDResult{}, err
-		}
-	}
-	return protocol.IDResult{ID: strconv.FormatInt(server.ID, 10)}, nil
-}
-
-// setBackupsWish sets the nanobox-backups label of a server (1 call),
-// keeping its other labels. op prefixes the error.
-func (h *Hetzner) setBackupsWish(ctx context.Context, op string, server *hcloud.Server, on bool) error {
-	labels := make(map[string]string, len(server.Labels)+1)
-	for k, v := range server.Labels {
-		labels[k] = v
-	}
-	labels[LabelBackups] = backupsValue(on)
-	if _, resp, err := h.client.Server.Update(ctx, server, hcloud.ServerUpdateOpts{Labels: labels}); err != nil {
-		return cloudError(op, resp, err)
-	}
-	server.Labels = labels
 	return nil
 }
 
-// outcomeUnknown reports whether a failed create may have been carried out
-// anyway: the API or the connection failed, rather than refusing.
-func outcomeUnknown(err error) bool {
-	var apiErr hcloud.Error
-	if errors.As(err, &apiErr) {
-		switch apiErr.Code {
-		case hcloud.ErrorCodeTimeout, hcloud.ErrorCodeBadGateway, hcloud.ErrorCodeServiceError,
-			hcloud.ErrorCodeServerError, hcloud.ErrorCodeUnknownError:
-			return true
-		}
-		return false
+// create sends the create. hcloud-go retries it inside the call, so a
+// failure may follow an attempt Hetzner carried out (its answer lost, the
+// retry then refused: the name is taken, the size sold out meanwhile, ...).
+// So every failure but a rejected token looks the name up (1 call): the
+// order's own server (see adoptable) is the answer, another server of that
+// name a Conflict, no server the create's error. When the look-up fails
+// too, the error says a retry is safe: the re-order looks again.
+func (h *Hetzner) create(ctx context.Context, o order, opts hcloud.ServerCreateOpts) (*hcloud.Server, error) {
+	const op = "order_server: creating server"
+	result, resp, err := h.client.Server.Create(ctx, opts)
+	if err == nil && result.Server != nil {
+		h.log.Infof("order_server: created server %d (%s in %s)", result.Server.ID, o.serverType, o.location)
+		return result.Server, nil
 	}
-	return true // HTTP 5xx without a body, connection errors, deadline
+	if err == nil {
+		err = protocol.NewError(protocol.CloudError, "%s: Hetzner answered without a server", op)
+	}
+	createErr := cloudError(op, resp, err)
+	if createErr.Type == protocol.Unauthorized {
+		return nil, createErr
+	}
+	existing, lookupErr := h.findByName(ctx, o.name)
+	switch {
+	case lookupErr != nil:
+		h.log.Warnf("order_server: the create failed (%s) and looking the name up failed too (%s)", createErr.Message, lookupErr.Message)
+		createErr.Message += "; whether a server was created is unknown: retry the order, which finds it by name"
+		return nil, createErr.WithRetry(true)
+	case existing == nil:
+		return nil, createErr
+	}
+	server, err := h.adoptable(o, existing)
+	if err != nil {
+		return nil, err
+	}
+	h.log.Warnf("order_server: the create answered %s but server %d, ordered exactly so, exists; using it", createErr.Type, server.ID)
+	return server, h.adopted(ctx, o, server)
+}
+
+// serverLabels are the labels of a new server: ours, the backups wish and
+// what was ordered.
+func (h *Hetzner) serverLabels(o order) map[string]string {
+	l := h.labels()
+	l[LabelBackups] = backupsValue(o.backups)
+	l[LabelSSHKey] = strconv.FormatInt(o.sshKey, 10)
+	l[LabelImage] = o.image
+	return l
+}
+
+// findByName looks up the server of that name, under a deadline of its
+// own: it runs when the call's deadline may have passed.
+func (h *Hetzner) findByName(ctx context.Context, name string) (*hcloud.Server, *protocol.Error) {
+	cctx, cancel := cleanupContext(ctx)
+	defer cancel()
+	server, resp, err := h.client.Server.GetByName(cctx, name)
+	if err != nil {
+		return nil, cloudError("order_server: looking up the server named "+name, resp, err)
+	}
+	return server, nil
+}
+
+// adoptable answers whether an order may adopt the existing server of its
+// name: ours and ordered exactly so (size, region, SSH key, image; backups
+// may differ, see adopted). A server Nanobox may not use is a Conflict that
+// does not name it; our server ordered otherwise is a Conflict naming its id.
+func (h *Hetzner) adoptable(o order, server *hcloud.Server) (*hcloud.Server, error) {
+	const op = "order_server"
+	if hidden(server.Labels) || !ours(server.Labels) {
+		return nil, protocol.NewError(protocol.Conflict,
+			"%s: the name %q is taken by a server Nanobox did not create; choose another name", op, o.name).WithRetry(false)
+	}
+	if diff := orderDiff(server, o); len(diff) > 0 {
+		return nil, protocol.NewError(protocol.Conflict,
+			"%s: server %d is already named %q but was ordered with %s; cancel it or choose another name",
+			op, server.ID, o.name, strings.Join(diff, ", ")).WithRetry(false)
+	}
+	return server, nil
+}
+
+// orderDiff lists how server differs from what o orders.
+func orderDiff(s *hcloud.Server, o order) []string {
+	recorded := func(v string) string {
+		if v == "" {
+			return "(not recorded)"
+		}
+		return strconv.Quote(v)
+	}
+	var diff []string
+	if got := typeName(s); got != o.serverType {
+		diff = append(diff, fmt.Sprintf("size %s (this order: %q)", recorded(got), o.serverType))
+	}
+	if got := locationName(s); got != o.location {
+		diff = append(diff, fmt.Sprintf("region %s (this order: %q)", recorded(got), o.location))
+	}
+	if got, want := s.Labels[LabelSSHKey], strconv.FormatInt(o.sshKey, 10); got != want {
+		diff = append(diff, fmt.Sprintf("ssh_key %s (this order: %q)", recorded(got), want))
+	}
+	if got := s.Labels[LabelImage]; got != o.image {
+		diff = append(diff, fmt.Sprintf("image %s (this order: %q)", recorded(got), o.image))
+	}
+	return diff
+}
+
+// adopted finishes an order that adopted a server (created by an earlier
+// attempt, or by an identical order). An order with backups whose wish the
+// server does not carry yet (an order that differs only in backups)
+// records it first (1 call), so query_server converges; if that fails the
+// order fails retryably and keeps the server, since deleting it could race
+// with an identical order that adopted it too. A re-order adopts it again.
+func (h *Hetzner) adopted(ctx context.Context, o order, server *hcloud.Server) error {
+	if o.backups && server.BackupWindow == "" && !wantsBackups(server.Labels) {
+		op := "order_server: server " + strconv.FormatInt(server.ID, 10) + " exists; recording its backups"
+		return h.setBackupsWish(ctx, op, server, true)
+	}
+	return nil
 }
 
 // cleanupContext outlives the call's deadline just long enough to clean up.
 func cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-}
-
-// adopt answers a create that met uniqueness_error on the name: our own
-// server of the same location and type (a retry whose first attempt
-// succeeded) is the result; anything else is a Conflict.
-func (h *Hetzner) adopt(ctx context.Context, o order, createErr *protocol.Error) (*hcloud.Server, error) {
-	const op = "order_server"
-	server, resp, err := h.client.Server.GetByName(ctx, o.name)
-	if err != nil {
-		return nil, cloudError(op+": looking up the existing server "+o.name, resp, err)
-	}
-	if server == nil {
-		return nil, createErr
-	}
-	if hidden(server.Labels) || !ours(server.Labels) {
-		return nil, protocol.NewError(protocol.Conflict,
-			"%s: the name %q is taken by a server Nanobox did not create; choose another name", op, o.name).WithRetry(false)
-	}
-	if !sameOrder(server, o) {
-		return nil, protocol.NewError(protocol.Conflict,
-			"%s: a server named %q already exists with another region or size (%s in %s)", op, o.name, typeName(server), locationName(server)).WithRetry(false)
-	}
-	h.log.Infof("order_server: server %d named %s already exists (a retried order); using it", server.ID, o.name)
-	return server, nil
-}
-
-func sameOrder(s *hcloud.Server, o order) bool {
-	return typeName(s) == o.serverType && locationName(s) == o.location
 }
 
 func typeName(s *hcloud.Server) string {
@@ -408,17 +424,6 @@ func locationName(s *hcloud.Server) string {
 		return s.Location.Name
 	}
 	return ""
-}
-
-// findCreated looks for the server a failed create may have made.
-func (h *Hetzner) findCreated(ctx context.Context, o order) *hcloud.Server {
-	cctx, cancel := cleanupContext(ctx)
-	defer cancel()
-	server, _, err := h.client.Server.GetByName(cctx, o.name)
-	if err != nil || server == nil || hidden(server.Labels) || !ours(server.Labels) || !sameOrder(server, o) {
-		return nil
-	}
-	return server
 }
 
 // getServer fetches a server Nanobox may see: nil (and no error) when it
@@ -461,17 +466,15 @@ func (h *Hetzner) ownServer(ctx context.Context, op, sid string) (*hcloud.Server
 // Its read comes from the shared snapshot when that holds a fresh copy of
 // the server (see readServer: one list request, a page per 50 servers,
 // refreshes it for every poll within polling.window_ms), else it is 1 API
-// call. The poll that converges a server ordered with backups (label nanobox-backups=enabled, see OrderServer): when such
-// a server runs, is not locked and has no backup window yet, the poll
-// enables them (1 more call, after which the snapshot reads the server
-// afresh) and reports "active" with backups "enabled".
-// Until then the status is the Hetzner status, or "provisioning" for a
-// running server, so an orchestrator polling until "active" keeps polling:
-// the server is not what was ordered yet. A locked server, or an enable
-// answered with something a retry can fix (locked, conflict, rate limit,
-// 5xx, timeout), is "not yet" on this poll: still one answer, no error.
-// An enable Hetzner refuses for good (e.g. a read-only token) is the
-// answer's error, naming update_config as the way out.
+// call. The poll that converges a server Nanobox created to the backups
+// wish in its nanobox-backups label (see convergeBackups) costs 2 more:
+// the switch, then the wish read again. Until a server ordered with
+// backups has them, the status of a running server is "provisioning", so
+// an orchestrator polling until "active" keeps polling. A convergence
+// Hetzner refuses for a while (locked, rate limit, 5xx) is "not yet" on
+// this poll: still one answer, no error. One Hetzner refuses for good
+// (e.g. a read-only token) is the answer's error, naming update_config as
+// the way out.
 func (h *Hetzner) QueryServer(ctx context.Context, sid string) (protocol.Server, error) {
 	const op = "query_server"
 	id, err := parseID(op, "server", sid)
@@ -505,35 +508,6 @@ func (h *Hetzner) QueryServer(ctx context.Context, sid string) (protocol.Server,
 		out.InternalIP = h.privateIP(server)
 	}
 	return out, nil
-}
-
-// convergeBackups enables the backups a server was ordered with, once it
-// runs and is not locked (1 call; none when there is nothing to do or it
-// is too early). complete says whether the server now has what was
-// ordered; a successful enable sets server.BackupWindow so the caller
-// reports backups "enabled". Only servers Nanobox created are changed.
-func (h *Hetzner) convergeBackups(ctx context.Context, server *hcloud.Server) (complete bool, err error) {
-	if !wantsBackups(server.Labels) || server.BackupWindow != "" || !ours(server.Labels) {
-		return true, nil
-	}
-	if server.Status != hcloud.ServerStatusRunning || server.Locked {
-		return false, nil
-	}
-	_, resp, err := h.client.Server.EnableBackup(ctx, server, "")
-	if err != nil {
-		perr := cloudError(fmt.Sprintf("query_server: enabling the backups server %d was ordered with", server.ID), resp, err)
-		if perr.OkToRetry {
-			h.log.Infof("%s; not yet (%s), the next poll tries again", perr.Message, perr.Type)
-			return false, nil
-		}
-		perr.Message += "; set backups to \"disabled\" with update_config to drop the wish, or fix the cause"
-		return false, perr
-	}
-	h.log.Infof("query_server: enabled the backups server %d was ordered with", server.ID)
-	if server.BackupWindow == "" {
-		server.BackupWindow = "pending" // Hetzner picks the window; reported as enabled
-	}
-	return true, nil
 }
 
 func (h *Hetzner) privateIP(s *hcloud.Server) string {
@@ -614,7 +588,8 @@ func (h *Hetzner) ensurePlacementGroup(ctx context.Context, name string) (*hclou
 }
 
 // CancelServer deletes a server and returns once Hetzner accepted (≤2
-// calls). A server already gone is success.
+// calls, more while it waits out another action; see whenUnlocked). A
+// server already gone is success.
 func (h *Hetzner) CancelServer(ctx context.Context, sid string) error {
 	const op = "cancel_server"
 	id, err := parseID(op, "server", sid)
@@ -632,7 +607,10 @@ func (h *Hetzner) CancelServer(ctx context.Context, sid string) error {
 	if err := h.mayChange(op, "server", id, server.Labels); err != nil {
 		return err
 	}
-	_, resp, err := h.client.Server.DeleteWithResult(ctx, server)
+	resp, err := h.whenUnlocked(ctx, op, server.ID, func() (*hcloud.Response, error) {
+		_, resp, err := h.client.Server.DeleteWithResult(ctx, server)
+		return resp, err
+	})
 	if err != nil && !hcloud.IsError(err, hcloud.ErrorCodeNotFound) {
 		return cloudError(op, resp, err)
 	}
@@ -640,21 +618,27 @@ func (h *Hetzner) CancelServer(ctx context.Context, sid string) error {
 	return nil
 }
 
-// RebootServer asks Hetzner to reboot (≤2 calls); it does not wait.
+// RebootServer asks Hetzner to reboot (≤2 calls, more while it waits out
+// another action); it does not wait for the reboot.
 func (h *Hetzner) RebootServer(ctx context.Context, sid string) error {
 	const op = "reboot_server"
 	server, err := h.ownServer(ctx, op, sid)
 	if err != nil {
 		return err
 	}
-	if _, resp, err := h.client.Server.Reboot(ctx, server); err != nil {
+	resp, err := h.whenUnlocked(ctx, op, server.ID, func() (*hcloud.Response, error) {
+		_, resp, err := h.client.Server.Reboot(ctx, server)
+		return resp, err
+	})
+	if err != nil {
 		return cloudError(op, resp, err)
 	}
 	h.log.Infof("reboot_server: rebooting server %d", server.ID)
 	return nil
 }
 
-// RenameServer renames a server (≤2 calls).
+// RenameServer renames a server (≤2 calls, more while it waits out
+// another action).
 func (h *Hetzner) RenameServer(ctx context.Context, sid string, body protocol.RenameBody) error {
 	const op = "rename_server"
 	if err := validName(op, body.Name); err != nil {
@@ -667,22 +651,23 @@ func (h *Hetzner) RenameServer(ctx context.Context, sid string, body protocol.Re
 	if server.Name == body.Name {
 		return nil
 	}
-	if _, resp, err := h.client.Server.Update(ctx, server, hcloud.ServerUpdateOpts{Name: body.Name}); err != nil {
-		if hcloud.IsError(err, hcloud.ErrorCodeUniquenessError) {
-			return protocol.NewError(protocol.Conflict, "%s: another server is already named %q", op, body.Name).WithRetry(false)
-		}
+	resp, err := h.whenUnlocked(ctx, op, server.ID, func() (*hcloud.Response, error) {
+		_, resp, err := h.client.Server.Update(ctx, server, hcloud.ServerUpdateOpts{Name: body.Name})
+		return resp, err
+	})
+	if hcloud.IsError(err, hcloud.ErrorCodeUniquenessError) {
+		return protocol.NewError(protocol.Conflict, "%s: another server is already named %q", op, body.Name).WithRetry(false)
+	}
+	if err != nil {
 		return cloudError(op, resp, err)
 	}
 	h.log.Infof("rename_server: renamed server %d", server.ID)
 	return nil
 }
 
-// UpdateConfig applies settings that need no rebuild: 1 call, plus one per
-// changed setting. The one exception costs one more: turning backups off on
-// a server ordered with them first clears its nanobox-backups wish (see
-// QueryServer), or the next poll would turn them on again. Unknown keys and
-// changes to rebuild settings (image, placement_group) are refused before
-// anything changes.
+// UpdateConfig applies settings that need no rebuild (backups; see
+// setBackups for the calls). Unknown keys and changes to rebuild settings
+// (image, placement_group) are refused before anything changes.
 func (h *Hetzner) UpdateConfig(ctx context.Context, sid string, body protocol.ConfigBody) error {
 	const op = "update_config"
 	s, err := h.parseSettings(op, body)
@@ -694,39 +679,19 @@ func (h *Hetzner) UpdateConfig(ctx context.Context, sid string, body protocol.Co
 		return err
 	}
 	current := currentSettings(server)
-	if s.image != nil && *s.image != current[FieldImage] {
-		return protocol.NewError(protocol.InvalidArguments,
-			"%s: changing image (from %q to %q) needs a new server (rebuild: true); order a replacement instead", op, current[FieldImage], *s.image)
-	}
-	if s.placementGroup != nil && *s.placementGroup != current[FieldPlacementGroup] {
-		return protocol.NewError(protocol.InvalidArguments,
-			"%s: changing placement_group (from %q to %q) needs a new server (rebuild: true); order a replacement instead", op, current[FieldPlacementGroup], *s.placementGroup)
-	}
-	if s.backups != nil {
-		// Off: the wish goes first. query_server enables backups on a
-		// server whose label asks for them, so the label must never ask
-		// for backups the user turned off. On needs no label: a failed
-		// enable is a retryable error the orchestrator retries.
-		if !*s.backups && ours(server.Labels) && wantsBackups(server.Labels) {
-			if err := h.setBackupsWish(ctx, op+": recording the backups setting", server, false); err != nil {
-				return err
-			}
-		}
-		on := current[FieldBackups] == BackupsEnabled
-		switch {
-		case *s.backups && !on:
-			if _, resp, err := h.client.Server.EnableBackup(ctx, server, ""); err != nil {
-				return cloudError(op+": enabling backups", resp, err)
-			}
-			h.log.Infof("update_config: enabled backups on server %d", server.ID)
-		case !*s.backups && on:
-			if _, resp, err := h.client.Server.DisableBackup(ctx, server); err != nil {
-				return cloudError(op+": disabling backups", resp, err)
-			}
-			h.log.Infof("update_config: disabled backups on server %d", server.ID)
+	for _, c := range []struct {
+		field string
+		want  *string
+	}{{FieldImage, s.image}, {FieldPlacementGroup, s.placementGroup}} {
+		if c.want != nil && *c.want != current[c.field] {
+			return protocol.NewError(protocol.InvalidArguments,
+				"%s: changing %s (from %q to %q) needs a new server (rebuild: true); order a replacement instead", op, c.field, current[c.field], *c.want)
 		}
 	}
-	return nil
+	if s.backups == nil {
+		return nil
+	}
+	return h.setBackups(ctx, op, server, *s.backups)
 }
 
 // InstallKey is not supported: this adapter uses reference keys.

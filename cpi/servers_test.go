@@ -10,6 +10,7 @@ import (
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
 	"github.com/stretchr/testify/require"
 
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/config"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/hcloudsim"
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
@@ -62,9 +63,9 @@ func TestOrderServerColdThenWarm(t *testing.T) {
 	var first protocol.IDResult
 	h.budget(4, func() { h.ok(h.order("web1.example", "nbg1", "cx23", key, nil), &first) })
 
-	// Warm path: the network id is cached, one create.
+	// Warm path: the network id is cached (and checked by id), one create.
 	var second protocol.IDResult
-	reqs := h.budget(2, func() {
+	reqs := h.budget(3, func() {
 		h.ok(h.order("web2.example", "fsn1", "cx33", key, map[string]any{"image": "debian-12"}), &second)
 	})
 	require.Equal(t, 1, reqs["POST /v1/servers"])
@@ -130,7 +131,7 @@ func TestOrderServerRecoversFromStaleNetworkCache(t *testing.T) {
 	require.Equal(t, st.Networks[0].ID, st.Servers[0].PrivateNet[0].Network)
 
 	// And the refreshed cache makes the next order warm again.
-	h.budget(2, func() { h.ok(h.order("web3", "nbg1", "cx23", key, nil), nil) })
+	h.budget(3, func() { h.ok(h.order("web3", "nbg1", "cx23", key, nil), nil) })
 }
 
 func waitGone(t *testing.T, c *hcloud.Client, id string) {
@@ -165,13 +166,57 @@ func TestOrderServerIsIdempotentOnItsName(t *testing.T) {
 	h := newHarness(t)
 	id, key := h.orderOK("web1", "nbg1", "cx23")
 	var again protocol.IDResult
-	h.budget(3, func() { h.ok(h.order("web1", "nbg1", "cx23", key, nil), &again) })
+	// The key, the network, the create (uniqueness_error), the name.
+	h.budget(4, func() { h.ok(h.order("web1", "nbg1", "cx23", key, nil), &again) })
 	require.Equal(t, id, again.ID)
 	require.Equal(t, 1, h.createdServers())
 
 	// Same name, other size: not a retry.
-	e := h.fails(h.order("web1", "nbg1", "cx33", key, nil), protocol.Conflict, "another region or size")
+	e := h.fails(h.order("web1", "nbg1", "cx33", key, nil), protocol.Conflict, "server "+id+" is already named", `size "cx23" (this order: "cx33")`)
 	require.False(t, e.OkToRetry)
+}
+
+// TestReorderAdoptsOnlyAnExactMatch (issue 11.4): an order named like an
+// existing server of Nanobox's adopts it only when it was ordered with the
+// same SSH key, image, size and region (recorded at create time); any
+// difference is a Conflict naming the existing server's id and what
+// differs, and nothing is created or changed.
+func TestReorderAdoptsOnlyAnExactMatch(t *testing.T) {
+	h := newHarness(t)
+	id, key := h.orderOK("web1", "nbg1", "cx23")
+	otherKey := h.createKey()
+	sv := h.simServer(id)
+	require.Equal(t, key, sv.Labels[cpi.LabelSSHKey], "the order's key is recorded")
+	require.Equal(t, "ubuntu-24.04", sv.Labels[cpi.LabelImage], "the order's image is recorded")
+	cases := []struct {
+		name, region, size, key string
+		config                  map[string]any
+		differs                 []string
+	}{
+		{"another key", "nbg1", "cx23", otherKey, nil, []string{`ssh_key "` + key + `" (this order: "` + otherKey + `")`}},
+		{"another image", "nbg1", "cx23", key, map[string]any{"image": "debian-12"}, []string{`image "ubuntu-24.04" (this order: "debian-12")`}},
+		{"another key and image", "nbg1", "cx23", otherKey, map[string]any{"image": "debian-12"}, []string{"ssh_key", "image"}},
+		{"another region", "fsn1", "cx23", key, nil, []string{`region "nbg1" (this order: "fsn1")`}},
+	}
+	for _, tc := range cases {
+		t.Log(tc.name)
+		e := h.fails(h.order("web1", tc.region, tc.size, tc.key, tc.config), protocol.Conflict, append([]string{"server " + id + " is already named"}, tc.differs...)...)
+		require.False(t, e.OkToRetry, tc.name)
+	}
+	require.Equal(t, 1, h.createdServers())
+	require.Equal(t, sv.Labels, h.simServer(id).Labels, "the existing server is unchanged")
+
+	// A server of Nanobox's whose order was not recorded is no match either.
+	_, _, err := h.client().Server.Update(context.Background(), &hcloud.Server{ID: sv.ID}, hcloud.ServerUpdateOpts{Labels: map[string]string{"nanobox": "true"}})
+	require.NoError(t, err)
+	h.fails(h.order("web1", "nbg1", "cx23", key, nil), protocol.Conflict, "server "+id+" is already named", "(not recorded)")
+
+	// The exact order still adopts (and records nothing new).
+	_, _, err = h.client().Server.Update(context.Background(), &hcloud.Server{ID: sv.ID}, hcloud.ServerUpdateOpts{Labels: sv.Labels})
+	require.NoError(t, err)
+	var again protocol.IDResult
+	h.ok(h.order("web1", "nbg1", "cx23", key, nil), &again)
+	require.Equal(t, id, again.ID)
 }
 
 func TestOrderServerNameHeldByForeignServerIsConflict(t *testing.T) {
@@ -265,8 +310,8 @@ func TestServerLifecycle(t *testing.T) {
 		h.fails(h.call("rename_server", id, map[string]string{"name": "bad name"}), protocol.InvalidArguments)
 	})
 
-	// Backups: the lookup and the enable.
-	h.budget(2, func() { h.ok(h.call("update_config", id, map[string]string{"backups": "enabled"}), nil) })
+	// Backups: the lookup, the wish, the lookup, the enable, the wish again.
+	h.budget(5, func() { h.ok(h.call("update_config", id, map[string]string{"backups": "enabled"}), nil) })
 	h.budget(1, func() {
 		h.ok(h.call("update_config", id, map[string]string{"backups": "enabled", "image": "ubuntu-24.04"}), nil)
 	})
@@ -279,7 +324,7 @@ func TestServerLifecycle(t *testing.T) {
 	h.ok(h.call("query_server", id), &srv)
 	require.Equal(t, "web1-renamed", srv.Name)
 	require.Equal(t, map[string]any{"image": "ubuntu-24.04", "backups": "enabled", "placement_group": ""}, srv.Config)
-	h.budget(2, func() { h.ok(h.call("update_config", id, map[string]string{"backups": "disabled"}), nil) })
+	h.budget(5, func() { h.ok(h.call("update_config", id, map[string]string{"backups": "disabled"}), nil) })
 	h.ok(h.call("query_server", id), &srv)
 	require.Equal(t, "disabled", srv.Config["backups"])
 
@@ -356,7 +401,7 @@ func TestFaultKinds(t *testing.T) {
 		{hcloudsim.FaultBadGateway, "GET", protocol.Unavailable, true},
 		{hcloudsim.FaultUnavailable, "GET", protocol.Unavailable, true},
 		{hcloudsim.FaultGatewayTimeout, "GET", protocol.Timeout, true},
-		{hcloudsim.FaultLocked, "POST", protocol.Conflict, true},
+		{hcloudsim.FaultLocked, "POST", protocol.Unavailable, true}, // still locked after the lock wait
 		{hcloudsim.FaultConflict, "GET", protocol.Conflict, true},
 		{hcloudsim.FaultResourceUnavailable, "POST", protocol.Unavailable, true},
 		{hcloudsim.FaultDrop, "GET", protocol.Unavailable, true},
@@ -368,7 +413,7 @@ func TestFaultKinds(t *testing.T) {
 			if tc.method == "POST" {
 				route = "/v1/servers/{id}/actions/reboot"
 			}
-			h.sim.Sim.AddFault(hcloudsim.Fault{Method: tc.method, Route: route, Kind: tc.kind, Times: 20, Latency: 3e9})
+			h.sim.Sim.AddFault(hcloudsim.Fault{Method: tc.method, Route: route, Kind: tc.kind, Times: 1000, Latency: 3e9})
 			defer h.sim.Sim.ClearFaults()
 			var resp response
 			if tc.method == "POST" {

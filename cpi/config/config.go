@@ -133,6 +133,11 @@ type Timeouts struct {
 	CallSeconds int `json:"call_seconds"`
 	// How often a running Hetzner action is polled, 10 to 60000 ms.
 	PollIntervalMS int `json:"poll_interval_ms"`
+	// How long a change (reboot, rename, config, cancel) waits for an
+	// action already running on its server (Hetzner answers "locked"
+	// meanwhile) before it answers a retryable error, 1 to 600 seconds; at
+	// most half of call_seconds is used, so the answer comes in time.
+	LockWaitSeconds int `json:"lock_wait_seconds"`
 }
 
 // DefaultImages are the values of the image config field when the file names none.
@@ -188,6 +193,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Timeouts.PollIntervalMS == 0 {
 		c.Timeouts.PollIntervalMS = 500
+	}
+	if c.Timeouts.LockWaitSeconds == 0 {
+		c.Timeouts.LockWaitSeconds = 10
 	}
 	if c.BootstrapScript == "" {
 		c.BootstrapScript = "https://s3.amazonaws.com/tools.nanobox.io/bootstrap/ubuntu.sh"
@@ -352,16 +360,19 @@ func validLabelValue(v string) bool {
 var vxlanRange = netip.MustParsePrefix("192.168.0.0/24")
 
 // The labels the adapter sets: the ownership labels on everything it
-// creates, and the backups wish on servers. A config cannot set them.
+// creates; on servers, the backups wish and what was ordered (the SSH key
+// id and the image). A config cannot set them.
 const (
 	LabelNanobox   = "nanobox"
 	LabelManagedBy = "managed-by"
 	LabelBackups   = "nanobox-backups"
+	LabelSSHKey    = "nanobox-ssh-key"
+	LabelImage     = "nanobox-image"
 )
 
 // reservedLabels are the labels a config's labels may not name (in any
 // case).
-var reservedLabels = []string{LabelNanobox, LabelManagedBy, LabelBackups}
+var reservedLabels = []string{LabelNanobox, LabelManagedBy, LabelBackups, LabelSSHKey, LabelImage}
 
 // problems collects the problems of one config.
 type problems []string
@@ -502,6 +513,9 @@ func (t Timeouts) check(p *problems) {
 	if t.PollIntervalMS < 10 || t.PollIntervalMS > 60000 {
 		p.add("timeouts.poll_interval_ms: %d must be between 10 and 60000", t.PollIntervalMS)
 	}
+	if t.LockWaitSeconds < 1 || t.LockWaitSeconds > 600 {
+		p.add("timeouts.lock_wait_seconds: %d must be between 1 and 600", t.LockWaitSeconds)
+	}
 }
 
 func (c *Config) checkBootstrap(p *problems) {
@@ -516,6 +530,12 @@ func (c *Config) checkBootstrap(p *problems) {
 // CallTimeout is the deadline of one call.
 func (c *Config) CallTimeout() time.Duration {
 	return time.Duration(c.Timeouts.CallSeconds) * time.Second
+}
+
+// LockWait bounds a change's wait for an action already running on its
+// server: lock_wait_seconds, at most half of the call's deadline.
+func (c *Config) LockWait() time.Duration {
+	return min(time.Duration(c.Timeouts.LockWaitSeconds)*time.Second, c.CallTimeout()/2)
 }
 
 // PollInterval is how often an action is polled.
