@@ -612,7 +612,9 @@ func (h *Hetzner) CancelServer(ctx context.Context, sid string) error {
 		return resp, err
 	})
 	if err != nil && !hcloud.IsError(err, hcloud.ErrorCodeNotFound) {
-		return cloudError(op, resp, err)
+		if perr := cloudError(op, resp, err); perr.Type != protocol.NotFound { // gone while waiting: cancelled
+			return perr
+		}
 	}
 	h.log.Infof("cancel_server: deleting server %d", id)
 	return nil
