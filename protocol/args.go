@@ -56,12 +56,12 @@ func IDList(name string) Arg { return Arg{Name: name, Kind: KindIDList} }
 
 // Body is an argument that is a JSON object of type T: the dispatcher
 // decodes it before the method runs (a key T lacks is an InvalidArguments
-// error; see decodeBody), and the method reads it with BodyOf.
+// error; see DecodeObject), and the method reads it with BodyOf.
 func Body[T any]() Arg {
 	return Arg{Name: "body object", Kind: KindBody, body: &bodyShape{
 		decode: func(method string, raw json.RawMessage) (any, *Error) {
 			var v T
-			if err := decodeBody(method, raw, &v); err != nil {
+			if err := DecodeObject(method, raw, &v); err != nil {
 				return nil, err
 			}
 			return v, nil
@@ -69,14 +69,20 @@ func Body[T any]() Arg {
 	}}
 }
 
-// decodeBody decodes a body object into v. A body of the wrong shape is an
-// InvalidArguments error naming the field; so is a key that v's type does
-// not have (a misspelt "regoin" must not order a server in the default
-// region), with the keys it has. Keys match as encoding/json matches them,
-// ignoring case. A map type takes any key.
-func decodeBody(method string, raw json.RawMessage, v any) *Error {
+// DecodeObject is the one strict decoding of a JSON object argument into
+// v, used for every request body. JSON null (or nothing) leaves v as it is.
+// A wrong shape is an InvalidArguments error naming the field; so is a key
+// v's type lacks (a misspelt "regoin" must not order a server in the
+// default region), with the keys it has. Keys match as encoding/json
+// matches them, ignoring case; a map takes any key. what prefixes the
+// messages ("order_server", "create_vm: cloud_properties"). A BOSH method
+// answers the error as Bosh::Clouds::CpiError.
+func DecodeObject(what string, raw json.RawMessage, v any) *Error {
+	if raw = bytes.TrimSpace(raw); len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
 	if err := json.Unmarshal(raw, v); err != nil {
-		return NewError(InvalidArguments, "%s: %s", method, DescribeJSONError(err))
+		return NewError(InvalidArguments, "%s: %s", what, DescribeJSONError(err))
 	}
 	known := bodyKeys(reflect.TypeOf(v))
 	if known == nil {
@@ -84,7 +90,7 @@ func decodeBody(method string, raw json.RawMessage, v any) *Error {
 	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &fields); err != nil {
-		return NewError(InvalidArguments, "%s: %s", method, DescribeJSONError(err))
+		return NewError(InvalidArguments, "%s: %s", what, DescribeJSONError(err))
 	}
 	var unknown []string
 	for k := range fields {
@@ -100,7 +106,7 @@ func decodeBody(method string, raw json.RawMessage, v any) *Error {
 	if len(unknown) > 1 {
 		noun = "fields"
 	}
-	return NewError(InvalidArguments, "%s: unknown %s %s (known: %s)", method, noun, strings.Join(unknown, ", "), strings.Join(known, ", "))
+	return NewError(InvalidArguments, "%s: unknown %s %s (known: %s)", what, noun, strings.Join(unknown, ", "), strings.Join(known, ", "))
 }
 
 // bodyKeys lists the JSON keys of a struct type (or pointer to one) in
@@ -174,7 +180,7 @@ func (c Call) DecodeBody(v any) *Error {
 	if c.Body == nil {
 		return NewError(InvalidArguments, "%s takes a JSON object body", c.Method)
 	}
-	return decodeBody(c.Method, c.Body, v)
+	return DecodeObject(c.Method, c.Body, v)
 }
 
 // CheckArguments checks req's arguments against its method's Args and

@@ -122,3 +122,26 @@ func mustParse(t *testing.T, in string) *protocol.Request {
 	require.Nil(t, perr)
 	return req
 }
+
+// TestDecodeObject: the strict decoding other packages use for object
+// arguments (BOSH cloud properties): null leaves the value alone, and a
+// BOSH method answers its error as a CpiError.
+func TestDecodeObject(t *testing.T) {
+	type props struct {
+		ServerType string `json:"server_type"`
+		Location   string `json:"location,omitempty"`
+	}
+	p := props{ServerType: "cx23"}
+	for _, raw := range []string{"", "null", " null "} {
+		require.Nil(t, protocol.DecodeObject("create_vm: cloud_properties", []byte(raw), &p))
+		assert.Equal(t, "cx23", p.ServerType)
+	}
+	require.Nil(t, protocol.DecodeObject("create_vm: cloud_properties", []byte(`{"server_type":"cx33","Location":"hel1"}`), &p))
+	assert.Equal(t, props{ServerType: "cx33", Location: "hel1"}, p)
+	perr := protocol.DecodeObject("create_vm: cloud_properties", []byte(`{"server_typ":"cx33"}`), &p)
+	require.NotNil(t, perr)
+	assert.Equal(t, `create_vm: cloud_properties: unknown field "server_typ" (known: server_type, location)`, perr.Message)
+	assert.Equal(t, protocol.BoshCpiError, perr.ForBosh().Type)
+	var anything map[string]any
+	require.Nil(t, protocol.DecodeObject("set_vm_metadata: metadata", []byte(`{"any":"key"}`), &anything))
+}
