@@ -85,6 +85,7 @@ func TestImageConfig(t *testing.T) {
 			assert.Empty(t, cf.Config.Cmd)
 			assert.Subset(t, cf.Config.Env, []string{
 				"NANOBOX_SHIM_CPI=" + ociimage.CPIPath, "NANOBOX_SHIM_CPI_CONFIG=" + ociimage.ConfigPath, "NANOBOX_SHIM_LISTEN=0.0.0.0:8080",
+				"NANOBOX_SHIM_CPI_METRICS_DIR=" + ociimage.StateDir,
 			})
 			assert.Contains(t, cf.Config.ExposedPorts, "8080/tcp")
 			assert.Equal(t, map[string]string{
@@ -233,7 +234,7 @@ func TestImageRunsTheShimOnItsCPI(t *testing.T) {
 		switch k {
 		case "NANOBOX_SHIM_LISTEN":
 			v = "127.0.0.1:0"
-		case "PATH", "TMPDIR", "NANOBOX_SHIM_CPI", "NANOBOX_SHIM_CPI_CONFIG":
+		case "PATH", "TMPDIR", "NANOBOX_SHIM_CPI", "NANOBOX_SHIM_CPI_CONFIG", "NANOBOX_SHIM_CPI_METRICS_DIR":
 			v = filepath.Join(rootfs, v)
 		}
 		env = append(env, k+"="+v)

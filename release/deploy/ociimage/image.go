@@ -28,8 +28,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
-// Where things are inside the image. The shim finds the CPI and its config
-// through the environment (NANOBOX_SHIM_CPI, NANOBOX_SHIM_CPI_CONFIG), so
+// Where things are inside the image. The shim finds the CPI, its config and
+// its metrics through the environment (NANOBOX_SHIM_CPI,
+// NANOBOX_SHIM_CPI_CONFIG, NANOBOX_SHIM_CPI_METRICS_DIR), so
 // an operator changes either with -e, or mounts another config over
 // ConfigPath.
 const (
@@ -249,6 +250,9 @@ func Build(o Options) (v1.Image, error) {
 			fmt.Sprintf("NANOBOX_SHIM_LISTEN=0.0.0.0:%d", Port),
 			"NANOBOX_SHIM_CPI=" + CPIPath,
 			"NANOBOX_SHIM_CPI_CONFIG=" + ConfigPath,
+			// The CPI leaves its rate-limit budget gauge in its state dir;
+			// the shim serves it in /metrics.
+			"NANOBOX_SHIM_CPI_METRICS_DIR=" + StateDir,
 		},
 		WorkingDir:   "/",
 		ExposedPorts: map[string]struct{}{fmt.Sprintf("%d/tcp", Port): {}},

@@ -164,7 +164,9 @@ func TestExecStartServesTLS(t *testing.T) {
 
 	d := directives(t)
 	require.Len(t, d["ExecStart"], 1)
-	args := strings.Fields(strings.ReplaceAll(d["ExecStart"][0], "${CREDENTIALS_DIRECTORY}", creds))
+	cmdline := strings.NewReplacer("${CREDENTIALS_DIRECTORY}", creds, "${STATE_DIRECTORY}", state).Replace(d["ExecStart"][0])
+	require.NotContains(t, cmdline, "$", "every variable in ExecStart is one systemd sets")
+	args := strings.Fields(cmdline)
 	for i, a := range args {
 		args[i] = strings.Replace(a, "/usr/local/bin/", bin+"/", 1)
 		if i > 0 && args[i-1] == "--listen" {
