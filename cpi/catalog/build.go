@@ -1,8 +1,10 @@
 package catalog
 
 import (
+	"cmp"
+	"maps"
 	"math"
-	"sort"
+	"slices"
 
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
 )
@@ -19,6 +21,8 @@ type Pricing struct {
 // listed in that region's "retired" plan under their unchanged id.
 func Build(m *Model, pr Pricing) []protocol.Region {
 	regions := make([]protocol.Region, 0, len(m.Locations))
+	types := slices.Clone(m.ServerTypes)
+	slices.SortStableFunc(types, compareTypes)
 	for _, l := range m.Locations {
 		name := l.Description
 		if name == "" {
@@ -29,8 +33,6 @@ func Build(m *Model, pr Pricing) []protocol.Region {
 		}
 		plans := map[string]*protocol.Plan{}
 		order := map[string]int{}
-		types := append([]ServerType(nil), m.ServerTypes...)
-		sort.SliceStable(types, func(i, j int) bool { return lessType(types[i], types[j]) })
 		for _, t := range types {
 			p, ok := t.PriceIn(l.Name)
 			if !ok {
@@ -48,15 +50,8 @@ func Build(m *Model, pr Pricing) []protocol.Region {
 			}
 			pl.Specs = append(pl.Specs, spec(t, p, pr))
 		}
-		ids := make([]string, 0, len(plans))
-		for id := range plans {
-			ids = append(ids, id)
-		}
-		sort.Slice(ids, func(i, j int) bool {
-			if order[ids[i]] != order[ids[j]] {
-				return order[ids[i]] < order[ids[j]]
-			}
-			return ids[i] < ids[j]
+		ids := slices.SortedFunc(maps.Keys(plans), func(a, b string) int {
+			return cmp.Or(cmp.Compare(order[a], order[b]), cmp.Compare(a, b))
 		})
 		region := protocol.Region{ID: l.Name, Name: name, Plans: make([]protocol.Plan, 0, len(ids))}
 		for _, id := range ids {

@@ -11,7 +11,8 @@
 package catalog
 
 import (
-	"sort"
+	"cmp"
+	"slices"
 	"strconv"
 )
 
@@ -126,18 +127,14 @@ func (m *Model) OrderableTypes(location string) []ServerType {
 			out = append(out, t)
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool { return lessType(out[i], out[j]) })
+	slices.SortStableFunc(out, compareTypes)
 	return out
 }
 
-func lessType(a, b ServerType) bool {
-	if a.Cores != b.Cores {
-		return a.Cores < b.Cores
-	}
-	if a.MemoryGB != b.MemoryGB {
-		return a.MemoryGB < b.MemoryGB
-	}
-	return a.Name < b.Name
+// compareTypes orders server types smallest first: by cores, then memory,
+// then name.
+func compareTypes(a, b ServerType) int {
+	return cmp.Or(cmp.Compare(a.Cores, b.Cores), cmp.Compare(a.MemoryGB, b.MemoryGB), cmp.Compare(a.Name, b.Name))
 }
 
 // Alternatives lists current types in location that can replace t: the

@@ -1,13 +1,12 @@
 // Package testsupport holds test helpers shared by every package's tests:
-// the repository root, the reference files beside it, the repository's
-// command binaries and a log sink safe for concurrent writes. It has no
-// cloud code and imports nothing of this module, so any package's tests
-// may use it. Only tests import it: TestProductionCodeImportsNoTestHelper
-// fails when non-test code does (docs/development.md has the rule).
+// the repository root and its files, the repository's command binaries and
+// a log sink safe for concurrent writes. It has no cloud code and imports
+// nothing of this module but protocol/redact, so any package's tests may
+// use it. Only tests import it: TestProductionCodeImportsNoTestHelper fails
+// when non-test code does (docs/development.md has the rule).
 package testsupport
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -15,6 +14,8 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/redact"
 )
 
 // BinDirEnv names the environment variable holding a directory of built
@@ -190,22 +191,6 @@ func RemoveBuilt() error {
 
 // SyncBuffer is a log sink safe for concurrent use: an io.Writer whose
 // content String reads while writers are still writing. The zero value is
-// an empty buffer ready to use.
-type SyncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-// Write appends p; it never fails.
-func (s *SyncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-// String is everything written so far.
-func (s *SyncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// an empty buffer ready to use. It is redact.Buffer, the sink of the CPI's
+// log field: one implementation.
+type SyncBuffer = redact.Buffer
