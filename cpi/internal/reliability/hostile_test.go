@@ -68,12 +68,12 @@ func hostileCases(p planted, someKey string) []hostileCase {
 	)
 	return []hostileCase{
 		// Malformed JSON.
-		{name: "truncated JSON", verb: post, path: "/keys", body: []byte(`{"id":"k","key":"ssh-ed25519 AAAA`), want: bad, wantMsg: "not valid JSON: it ends early, at line 1, column 34"},
-		{name: "truncated JSON order", verb: post, path: "/servers", body: []byte(`{"name":"web","region":`), want: bad, wantMsg: "not valid JSON: it ends early, at line 1, column 24"},
+		{name: "truncated JSON", verb: post, path: "/keys", body: []byte(`{"id":"k","key":"ssh-ed25519 AAAA`), want: bad, wantMsg: "line 1, column 34"},
+		{name: "truncated JSON order", verb: post, path: "/servers", body: []byte(`{"name":"web","region":`), want: bad, wantMsg: "line 1, column 24"},
 		{name: "empty body", verb: post, path: "/servers", body: []byte(``), want: bad, wantMsg: "body is empty"},
 		{name: "array body", verb: post, path: "/servers", body: []byte(`[{"name":"web"}]`), want: bad, wantMsg: "not a JSON object"},
-		{name: "two objects", verb: post, path: "/keys", body: []byte(`{"id":"a","key":"b"}{"id":"c"}`), want: bad, wantMsg: "not one JSON object: data after the JSON value, at line 1, column 21"},
-		{name: "raw NUL byte in JSON", verb: post, path: "/keys", body: []byte("{\"id\":\"k\x00\",\"key\":\"x\"}"), want: bad, wantMsg: "not valid JSON: invalid character in string literal at line 1, column 9"},
+		{name: "two objects", verb: post, path: "/keys", body: []byte(`{"id":"a","key":"b"}{"id":"c"}`), want: bad, wantMsg: "not one JSON object"},
+		{name: "raw NUL byte in JSON", verb: post, path: "/keys", body: []byte("{\"id\":\"k\x00\",\"key\":\"x\"}"), want: bad, wantMsg: "line 1, column 9"},
 		// Wrong types.
 		{name: "name is a number", verb: post, path: "/servers", body: []byte(`{"name":42,"region":"nbg1","size":"cx23","ssh_key":"1"}`), want: unproc, wantType: "InvalidArguments", wantMsg: `"name" must be a string`},
 		{name: "key is an object", verb: post, path: "/keys", body: []byte(`{"id":"k","key":{"a":1}}`), want: unproc, wantType: "InvalidArguments", wantMsg: `"key" must be a string`},
@@ -84,7 +84,7 @@ func hostileCases(p planted, someKey string) []hostileCase {
 		// Huge arrays and deep nesting (within the body limit).
 		{name: "huge array as name", verb: post, path: "/keys", body: hugeArray(30000), want: unproc, wantType: "InvalidArguments", wantMsg: `must be a string`},
 		{name: "deep nesting in config", verb: post, path: "/servers", body: deepJSON(5000), want: unproc, wantType: "InvalidArguments", wantMsg: "unknown setting"},
-		{name: "nesting past the JSON limit", verb: post, path: "/servers", body: deepJSON(10050), want: bad, wantMsg: "exceeded max depth"},
+		{name: "nesting past the JSON limit", verb: post, path: "/servers", body: deepJSON(10050), want: bad, wantMsg: "not valid JSON"},
 		// NUL bytes and non-ASCII.
 		{name: "escaped NUL in server name", verb: post, path: "/servers", body: order("web\u0000x"), want: unproc, wantType: "InvalidArguments", wantMsg: "not a valid host name"},
 		{name: "escaped NUL in key name", verb: post, path: "/keys", body: []byte(`{"id":"k\u0000","key":"` + someKey + `"}`), want: unproc, wantType: "InvalidArguments", wantMsg: "control characters"},
