@@ -6,9 +6,10 @@
 // read that arrives within the window. The refresh is single-flight across
 // processes: the process that takes the project's lock file refreshes, and
 // the others wait for it and read what it wrote, so a hundred concurrent
-// readers cost one refresh. A read is answered only from a snapshot younger
-// than its window (fetched_at is taken before the list request is sent, so
-// no status is older than that); anything else (no snapshot, a failed
+// readers cost one refresh. A read is answered only from a snapshot fetched
+// no earlier than its window before the read arrived (fetched_at is taken
+// before the list request is sent, so no status is older than that);
+// anything else (no snapshot, a failed
 // refresh, a server not in it) is a miss, and the caller asks the API
 // directly.
 //
@@ -88,8 +89,13 @@ const (
 // Server returns server id from a snapshot younger than window, refreshing
 // it when needed. On a Miss the server is nil and the caller reads it from
 // the API; refreshErr then says why a refresh failed, if one was tried.
+//
+// Freshness is measured from the read's arrival: a snapshot fetched no
+// earlier than window before the read arrived answers it, also one a
+// refresh in flight completes while the read waits for it.
 func (c *Cache) Server(ctx context.Context, id int64, window time.Duration) (server *hcloud.Server, res Result, refreshErr error) {
-	if srv, ok := c.lookupFresh(id, window); ok {
+	since := c.now().Add(-window)
+	if srv, ok := c.lookupFresh(id, since); ok {
 		return srv, hitOrMiss(srv), nil
 	}
 	lock, ok, err := statedir.TryLock(c.lockPath)
@@ -103,13 +109,13 @@ func (c *Cache) Server(ctx context.Context, id int64, window time.Duration) (ser
 			return nil, Miss, err
 		}
 		lock.Unlock()
-		if srv, ok := c.lookupFresh(id, window); ok {
+		if srv, ok := c.lookupFresh(id, since); ok {
 			return srv, hitOrMiss(srv), nil
 		}
 		return nil, Miss, errors.New("the refresh of another process did not complete")
 	}
 	defer lock.Unlock()
-	if srv, ok := c.lookupFresh(id, window); ok { // refreshed just before we took the lock
+	if srv, ok := c.lookupFresh(id, since); ok { // refreshed just before we took the lock
 		return srv, hitOrMiss(srv), nil
 	}
 	snap, err := c.refresh(ctx)
@@ -130,11 +136,11 @@ func hitOrMiss(srv *hcloud.Server) Result {
 	return Hit
 }
 
-// lookupFresh reads server id from a snapshot younger than window. ok is
-// false when there is no such snapshot or it is damaged (refresh it); a
-// server it does not hold is (nil, true).
-func (c *Cache) lookupFresh(id int64, window time.Duration) (*hcloud.Server, bool) {
-	snap, ok := c.fresh(window)
+// lookupFresh reads server id from a snapshot fetched at since or later.
+// ok is false when there is no such snapshot or it is damaged (refresh
+// it); a server it does not hold is (nil, true).
+func (c *Cache) lookupFresh(id int64, since time.Time) (*hcloud.Server, bool) {
+	snap, ok := c.fresh(since)
 	if !ok {
 		return nil, false
 	}
@@ -156,14 +162,15 @@ func lookup(snap *snapshot, id int64) (srv *hcloud.Server, ok bool) {
 	return hcloud.ServerFromSchema(s), true
 }
 
-// fresh returns the snapshot when it is younger than window and not stale.
-func (c *Cache) fresh(window time.Duration) (*snapshot, bool) {
+// maxClockStep is how far in the future a snapshot's fetched_at may lie
+// (another process's clock, a clock step) before it is distrusted.
+const maxClockStep = time.Minute
+
+// fresh returns the snapshot when it was fetched at since or later and is
+// not stale.
+func (c *Cache) fresh(since time.Time) (*snapshot, bool) {
 	snap, ok := c.load()
-	if !ok || snap.Stale {
-		return nil, false
-	}
-	age := c.now().Sub(snap.FetchedAt)
-	if age < 0 || age >= window {
+	if !ok || snap.Stale || snap.FetchedAt.Before(since) || snap.FetchedAt.After(c.now().Add(maxClockStep)) {
 		return nil, false
 	}
 	return snap, true
