@@ -61,6 +61,7 @@ type results struct {
 	ShimDefaultMaxConc int             `json:"shim_default_max_concurrent"`
 	LoadDirect         []*loadLevel    `json:"direct_cpi_load"`
 	Overhead           []*overheadPair `json:"shim_overhead_paired"`
+	Polling            *pollingResults `json:"polling,omitempty"`
 }
 
 // bench holds the run's configuration and state.
@@ -81,6 +82,8 @@ type bench struct {
 	variant             bool
 	variantCPI          string
 	microFiles          []string
+	polling             bool
+	pollingCfg          pollingConfig
 
 	token        string
 	simURL       string // ends in /v1
@@ -115,9 +118,29 @@ func main() {
 	flag.BoolVar(&b.variant, "variant", true, "also build the CPI the earlier way (CGO_ENABLED=1, without -tags urfave_cli_no_docs) and measure meta and query_server with both, interleaved")
 	flag.IntVar(&b.compareConc, "compare-max-concurrent", 128, "also drive the shim with this --max-concurrent at the most clients (0: skip)")
 	flag.StringVar(&micro, "micro", "", "comma-separated files of micro-benchmark output to include (go test -bench, benchstat)")
-	var renderOnly bool
+	var renderOnly, pollingOnly bool
 	flag.BoolVar(&renderOnly, "render-only", false, "only rewrite benchmarks.md and the plot from <out>/bench/results.json (after editing notes.md)")
+	var pollingNs string
+	var pollInit, pollStart, pollLatency time.Duration
+	flag.BoolVar(&b.polling, "polling", true, "run the polling scenario (issue 13): N servers ordered at once, each polled every second until active, one request per poll and coalesced")
+	flag.BoolVar(&pollingOnly, "polling-only", false, "run only the polling scenario; the other figures are kept from <out>/bench/results.json")
+	flag.StringVar(&pollingNs, "polling-n", "10,50,100,200", "servers ordered at once in the polling scenario")
+	flag.DurationVar(&pollInit, "polling-initializing", 10*time.Second, "simulated time a new server is initializing")
+	flag.DurationVar(&pollStart, "polling-starting", 20*time.Second, "simulated time it is then starting (boot = both)")
+	flag.DurationVar(&pollLatency, "polling-latency", 40*time.Millisecond, "simulated Hetzner round trip")
+	flag.IntVar(&b.pollingCfg.WindowMs, "polling-window-ms", 1000, "the CPI's polling.window_ms in coalesced mode")
+	flag.IntVar(&b.pollingCfg.MaxConc, "polling-max-concurrent", 64, "the shim's --max-concurrent in the polling scenario")
 	flag.Parse()
+	b.pollingCfg.InitSeconds, b.pollingCfg.StartSeconds = pollInit.Seconds(), pollStart.Seconds()
+	b.pollingCfg.LatencyMs = float64(pollLatency) / 1e6
+	b.pollingCfg.RateLimit, b.pollingCfg.PollSeconds = 3600, 1
+	for _, f := range strings.Split(pollingNs, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			fatalf("-polling-n: %q is not a positive number", f)
+		}
+		b.pollingCfg.Ns = append(b.pollingCfg.Ns, n)
+	}
 	for _, f := range strings.Split(clients, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || n < 1 {
@@ -133,6 +156,12 @@ func main() {
 	}
 	if renderOnly {
 		if err := b.render(); err != nil {
+			fatalf("%v", err)
+		}
+		return
+	}
+	if pollingOnly {
+		if err := b.runPollingOnly(); err != nil {
 			fatalf("%v", err)
 		}
 		return
@@ -155,26 +184,8 @@ func (b *bench) run() error {
 	b.res.LoadSeconds = b.loadDuration.Seconds()
 	b.res.DirectSecs = b.directDuration.Seconds()
 	b.res.MaxConc = b.maxConc
-	var err error
-	if b.tmp, err = os.MkdirTemp("", "nanobox-bench-"); err != nil {
+	if err := b.copyBinaries(); err != nil {
 		return err
-	}
-	// The binaries are copied: a concurrent `make build` cannot swap them
-	// mid-run, and CPI processes found by /proc/<pid>/exe are this run's.
-	binCopy := filepath.Join(b.tmp, "bin")
-	if err := os.MkdirAll(binCopy, 0o755); err != nil {
-		return err
-	}
-	for name, dst := range map[string]*string{"nanobox-hcloud-cpi": &b.cpi, "nanobox-cpi-shim": &b.shim, "hcloud-sim": &b.sim} {
-		src := filepath.Join(b.binDir, name)
-		data, err := os.ReadFile(src)
-		if err != nil {
-			return fmt.Errorf("%s: %w (run make build)", src, err)
-		}
-		*dst = filepath.Join(binCopy, name)
-		if err := os.WriteFile(*dst, data, 0o755); err != nil {
-			return err
-		}
 	}
 	defer os.RemoveAll(b.tmp)
 	b.res.Env = environment(b)
@@ -208,6 +219,12 @@ func (b *bench) run() error {
 		{"hcloud CLI", b.runCLI},
 		{"shim load", b.runLoad},
 	}
+	if b.polling {
+		steps = append(steps, struct {
+			name string
+			fn   func() error
+		}{"polling scenario", b.runPolling})
+	}
 	for _, s := range steps {
 		b.logf("== %s", s.name)
 		if err := s.fn(); err != nil {
@@ -218,6 +235,53 @@ func (b *bench) run() error {
 	b.res.LoadAvg = append(b.res.LoadAvg, readTrim("/proc/loadavg"))
 	b.res.Seconds = time.Since(start).Seconds()
 	return b.write()
+}
+
+// copyBinaries copies bin/ into a new temporary directory: a concurrent
+// `make build` cannot swap them mid-run, and CPI processes found by
+// /proc/<pid>/exe are this run's.
+func (b *bench) copyBinaries() error {
+	var err error
+	if b.tmp, err = os.MkdirTemp("", "nanobox-bench-"); err != nil {
+		return err
+	}
+	binCopy := filepath.Join(b.tmp, "bin")
+	if err := os.MkdirAll(binCopy, 0o755); err != nil {
+		return err
+	}
+	for name, dst := range map[string]*string{"nanobox-hcloud-cpi": &b.cpi, "nanobox-cpi-shim": &b.shim, "hcloud-sim": &b.sim} {
+		src := filepath.Join(b.binDir, name)
+		data, err := os.ReadFile(src)
+		if err != nil {
+			return fmt.Errorf("%s: %w (run make build)", src, err)
+		}
+		*dst = filepath.Join(binCopy, name)
+		if err := os.WriteFile(*dst, data, 0o755); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runPollingOnly runs the polling scenario alone and rewrites the page
+// with the other figures of the last full run.
+func (b *bench) runPollingOnly() error {
+	data, err := os.ReadFile(filepath.Join(b.outDir, "bench", "results.json"))
+	if err != nil {
+		return fmt.Errorf("-polling-only needs a full run's results.json: %w", err)
+	}
+	if err := json.Unmarshal(data, &b.res); err != nil {
+		return fmt.Errorf("results.json: %w", err)
+	}
+	if err := b.copyBinaries(); err != nil {
+		return err
+	}
+	defer os.RemoveAll(b.tmp)
+	b.logf("== polling scenario")
+	if err := b.runPolling(); err != nil {
+		return fmt.Errorf("polling scenario: %w", err)
+	}
+	return b.render()
 }
 
 // buildTrivial builds `package main; func main(){}` with the same toolchain

@@ -37,6 +37,9 @@ func (b *bench) write() error {
 	if err := b.writePlot(filepath.Join(dir, "latency.png")); err != nil {
 		return fmt.Errorf("plot: %w", err)
 	}
+	if err := b.writePolling(dir); err != nil {
+		return fmt.Errorf("polling: %w", err)
+	}
 	return os.WriteFile(filepath.Join(b.outDir, "benchmarks.md"), []byte(b.markdown()), 0o644)
 }
 
@@ -376,6 +379,8 @@ func (b *bench) markdown() string {
 		p("| `%s` | %d | %s | %s | %s | %s | %s | %s |\n", method, l.Clients, f1(l.ReqPerSec), f1(l.P50Ms), f1(l.P95Ms), f1(l.P99Ms), errorsCell(l), overhead)
 	}
 	p("\n")
+
+	p("%s", b.pollingMarkdown())
 
 	// Micro.
 	p("## Go micro-benchmarks\n\n")

@@ -1,0 +1,205 @@
+package main
+
+import (
+	_ "embed"
+	"encoding/csv"
+	"fmt"
+	"image/color"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+)
+
+// pollingNotes is the hand-written reading of the polling scenario's
+// figures.
+//
+//go:embed polling-notes.md
+var pollingNotes string
+
+func (r *pollingResults) run(mode string, n int) *pollingRun {
+	for _, x := range r.Runs {
+		if x.Mode == mode && x.N == n {
+			return x
+		}
+	}
+	return nil
+}
+
+func perServer(total, n int) float64 { return float64(total) / float64(max(n, 1)) }
+
+// pollingMarkdown is the section of docs/benchmarks.md on the polling
+// scenario; "" when it did not run.
+func (b *bench) pollingMarkdown() string {
+	r := b.res.Polling
+	if r == nil || len(r.Runs) == 0 {
+		return ""
+	}
+	c := r.Config
+	var w strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&w, format, args...) }
+	p("## Polling at scale: coalesced reads and the rate-limit budget\n\n")
+	p("**Setup.** For each N, N servers are ordered at once through the shim, and each is then polled with `GET /servers/{id}` every %.0f s until it answers `active`, as Nanobox's backend does. ", c.PollSeconds)
+	p("Each run has a fresh `bin/hcloud-sim` with Hetzner's bucket (%d requests, one refilled per second), a boot of %.0f s (initializing %.0f s, then starting %.0f s) and %.0f ms added to every request (a realistic round trip), a fresh state dir, and a shim with `--max-concurrent %d`. ",
+		c.RateLimit, c.InitSeconds+c.StartSeconds, c.InitSeconds, c.StartSeconds, c.LatencyMs, c.MaxConc)
+	p("A key and the private network are made before the counters are reset (the warm path). *per-poll* is the CPI with `polling.coalesce: false` (one Hetzner request per poll); *coalesced* is the default (`polling.window_ms: %d`). ", c.WindowMs)
+	if len(r.LoadAvg) == 2 {
+		p("The machine is shared: /proc/loadavg was %s at the start and %s at the end, which shows in the poll latencies and times to active, not in the request counts. ", r.LoadAvg[0], r.LoadAvg[1])
+	}
+	p("A 429 or 503 answer is retried after its Retry-After. Hetzner requests are the simulator's counters; *staleness* of an answer is how long before the poll was sent the status it answered had already ended (0 when it still held); time to active runs from the order sent to the first `active` answer.\n\n")
+
+	p("### Targets at N = 100\n\n| target | measured | verdict |\n|---|---|---|\n")
+	per, co := r.run("per-poll", 100), r.run("coalesced", 100)
+	if per != nil && co != nil {
+		ratio := float64(co.APIRequests) / float64(max(per.APIRequests, 1))
+		pollRatio := float64(co.PollRequests) / float64(max(per.PollRequests, 1))
+		p("| coalesced Hetzner requests ≤ 10%% of one per poll | %d vs %d = **%.1f%%** (the polls alone: %d vs %d = %.1f%%) | %s |\n",
+			co.APIRequests, per.APIRequests, 100*ratio, co.PollRequests, per.PollRequests, 100*pollRatio, verdict(ratio <= 0.10))
+		p("| zero 429s seen by the orchestrator (coalesced) | %d (one per poll: %d) | %s |\n", co.Status429, per.Status429, verdict(co.Status429 == 0))
+		p("| staleness within the window (%d ms) | max %.0f ms, p99 %.0f ms | %s |\n", c.WindowMs, co.StaleMaxMs, co.StaleP99Ms, verdict(co.StaleMaxMs <= float64(c.WindowMs)))
+	}
+	var cells []string
+	falling := true
+	prev := -1.0
+	for _, n := range c.Ns {
+		if x := r.run("coalesced", n); x != nil {
+			v := perServer(x.APIRequests, n)
+			cells = append(cells, fmt.Sprintf("N=%d: %.1f", n, v))
+			if prev >= 0 && v >= prev {
+				falling = false
+			}
+			prev = v
+		}
+	}
+	p("| coalesced requests per server fall as N grows | %s | %s |\n\n", strings.Join(cells, ", "), verdict(falling))
+
+	p("### Every run\n\n")
+	p("| mode | N | Hetzner requests | per server | of them polls (per server) | 429s seen | other answers | time to active p50 / p99 (s) | staleness max / p99 (ms) | polls | poll p50 (ms) | run (s) |\n")
+	p("|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|\n")
+	for _, x := range r.Runs {
+		other := []string{}
+		for code, cnt := range x.Orchestrator {
+			if code != "200" && code != "201" && code != "429" {
+				other = append(other, fmt.Sprintf("%s×%d", code, cnt))
+			}
+		}
+		if x.NotActive > 0 {
+			other = append(other, fmt.Sprintf("%d never active", x.NotActive))
+		}
+		if len(other) == 0 {
+			other = []string{"none"}
+		}
+		p("| %s | %d | %d | %.1f | %d (%.1f) | %d | %s | %.1f / %.1f | %.0f / %.0f | %d | %.0f | %.0f |\n",
+			x.Mode, x.N, x.APIRequests, perServer(x.APIRequests, x.N), x.PollRequests, perServer(x.PollRequests, x.N), x.Status429,
+			strings.Join(other, ", "), x.ActiveP50, x.ActiveP99, x.StaleMaxMs, x.StaleP99Ms, x.Polls, x.PollP50Ms, x.Seconds)
+	}
+	p("\n![Hetzner requests per server against N](bench/polling.png)\n\n")
+	p("The remaining budget at the end of each run, as the shim's `/metrics` serves it (from `--cpi-metrics-dir`):\n\n")
+	for _, x := range r.Runs {
+		if x.BudgetGauge != "" {
+			p("- %s N=%d: `%s`\n", x.Mode, x.N, x.BudgetGauge)
+		}
+	}
+	p("\n")
+
+	if len(r.Latency) > 0 {
+		p("### One query_server beside the %.0f ms round trip\n\n", c.LatencyMs)
+		p("Sequential calls (%d each) on a running server, with the simulator's latency. The official hcloud CLI is not installable here, so its comparable command (`hcloud server describe`) is n/a.\n\n", r.Latency[0].Runs)
+		p("| call | p50 (ms) | p99 (ms) | added over the round trip at p50 |\n|---|---:|---:|---|\n")
+		var direct, cpiP50 float64
+		for _, l := range r.Latency {
+			s := orderStats(l.WallMs)
+			added := "(the round trip)"
+			switch {
+			case strings.HasPrefix(l.Name, "direct"):
+				direct = s.P50
+			case strings.HasPrefix(l.Name, "CPI"):
+				cpiP50 = s.P50
+				added = fmt.Sprintf("CPI: +%.1f ms", s.P50-direct)
+			case strings.Contains(l.Name, "coalesced"):
+				added = fmt.Sprintf("%+.1f ms (most answers need no round trip)", s.P50-direct)
+			default:
+				added = fmt.Sprintf("+%.1f ms (shim over the CPI: +%.1f ms)", s.P50-direct, s.P50-cpiP50)
+			}
+			p("| %s | %.1f | %.1f | %s |\n", l.Name, s.P50, s.P99, added)
+		}
+		p("\n")
+	}
+	p("%s\n\n", strings.TrimSpace(pollingNotes))
+	p("Raw data: [bench/polling.csv](bench/polling.csv), and `polling` in [bench/results.json](bench/results.json).\n\n")
+	return w.String()
+}
+
+// writePolling writes polling.csv and polling.png when the scenario ran.
+func (b *bench) writePolling(dir string) error {
+	r := b.res.Polling
+	if r == nil || len(r.Runs) == 0 {
+		return nil
+	}
+	rows := [][]string{{"mode", "n", "api_requests", "api_requests_per_server", "api_poll_requests", "status_429", "polls", "time_to_active_p50_s", "time_to_active_p99_s", "staleness_max_ms", "staleness_p99_ms", "seconds"}}
+	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 3, 64) }
+	for _, x := range r.Runs {
+		rows = append(rows, []string{x.Mode, strconv.Itoa(x.N), strconv.Itoa(x.APIRequests), f(perServer(x.APIRequests, x.N)), strconv.Itoa(x.PollRequests),
+			strconv.Itoa(x.Status429), strconv.Itoa(x.Polls), f(x.ActiveP50), f(x.ActiveP99), f(x.StaleMaxMs), f(x.StaleP99Ms), f(x.Seconds)})
+	}
+	file, err := os.Create(filepath.Join(dir, "polling.csv"))
+	if err != nil {
+		return err
+	}
+	cw := csv.NewWriter(file)
+	_ = cw.WriteAll(rows)
+	if err := cw.Error(); err != nil {
+		file.Close()
+		return err
+	}
+	if err := file.Close(); err != nil {
+		return err
+	}
+	return b.writePollingPlot(filepath.Join(dir, "polling.png"))
+}
+
+// writePollingPlot draws Hetzner requests per server against N, one line
+// per mode, log-log.
+func (b *bench) writePollingPlot(path string) error {
+	r := b.res.Polling
+	pl := plot.New()
+	pl.Title.Text = fmt.Sprintf("Hetzner requests per server, %.0f s boot, polled every %.0f s", r.Config.InitSeconds+r.Config.StartSeconds, r.Config.PollSeconds)
+	pl.X.Label.Text = "servers ordered at once (N)"
+	pl.Y.Label.Text = "Hetzner requests per server (log scale)"
+	pl.X.Scale, pl.Y.Scale = plot.LogScale{}, plot.LogScale{}
+	var ticks []plot.Tick
+	for _, n := range r.Config.Ns {
+		ticks = append(ticks, plot.Tick{Value: float64(n), Label: strconv.Itoa(n)})
+	}
+	pl.X.Tick.Marker = plot.ConstantTicks(ticks)
+	pl.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+	pl.Add(plotter.NewGrid())
+	pl.Legend.Top = true
+	for i, mode := range []string{"per-poll", "coalesced"} {
+		var xys plotter.XYs
+		for _, n := range r.Config.Ns {
+			if x := r.run(mode, n); x != nil && x.APIRequests > 0 {
+				xys = append(xys, plotter.XY{X: float64(n), Y: perServer(x.APIRequests, n)})
+			}
+		}
+		if len(xys) == 0 {
+			continue
+		}
+		line, points, err := plotter.NewLinePoints(xys)
+		if err != nil {
+			return err
+		}
+		col := []color.RGBA{{0xd6, 0x27, 0x28, 0xff}, {0x1f, 0x77, 0xb4, 0xff}}[i]
+		line.Color, points.Color = col, col
+		points.Shape = []draw.GlyphDrawer{draw.TriangleGlyph{}, draw.CircleGlyph{}}[i]
+		label := map[string]string{"per-poll": "one request per poll", "coalesced": "coalesced (window 1 s)"}[mode]
+		pl.Add(line, points)
+		pl.Legend.Add(label, line, points)
+	}
+	return pl.Save(7*vg.Inch, 4.5*vg.Inch, path)
+}
