@@ -121,17 +121,19 @@ func openPage(t *testing.T, url string, wantOps int) (context.Context, *pageLog)
 
 	pl := &pageLog{}
 	require.NoError(t, chromedp.Listen(ctx, pl.listen), "starting Chromium")
-	step, stepCancel := context.WithTimeout(ctx, 90*time.Second)
+	step, stepCancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer stepCancel()
 	require.NoError(t, chromedp.Do(step, chromedp.Navigate(url)))
 	for _, id := range []string{"health", "ready"} {
 		state, err := chromedp.Run(step, chromedp.Poll[string](
-			fmt.Sprintf(`document.getElementById(%q).dataset.state !== "checking" && document.getElementById(%q).dataset.state`, id, id)))
+			fmt.Sprintf(`document.getElementById(%q).dataset.state !== "checking" && document.getElementById(%q).dataset.state`, id, id),
+			chromedp.WithPollingTimeout(time.Minute)))
 		require.NoError(t, err, "#%s never answered", id)
 		assert.Equal(t, "ok", state, "#%s", id)
 	}
 	_, err := chromedp.Run(step, chromedp.Poll[bool](
-		fmt.Sprintf(`document.querySelectorAll("#swagger-ui .opblock").length >= %d`, wantOps)))
+		fmt.Sprintf(`document.querySelectorAll("#swagger-ui .opblock").length >= %d`, wantOps),
+		chromedp.WithPollingTimeout(time.Minute)))
 	require.NoError(t, err, "Swagger UI never rendered %d operations", wantOps)
 	return ctx, pl
 }
