@@ -72,7 +72,13 @@ func (r *recorder) createBody(name string) ([]byte, bool) {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	sim := simtest.Start(t, hcloudsim.Options{})
+	return newFixtureWith(t, hcloudsim.Options{})
+}
+
+// newFixtureWith is newFixture on a simulator started with opts.
+func newFixtureWith(t *testing.T, opts hcloudsim.Options) *fixture {
+	t.Helper()
+	sim := simtest.Start(t, opts)
 	dir := t.TempDir()
 	raw, err := json.Marshal(map[string]any{
 		"token":     sim.Token,

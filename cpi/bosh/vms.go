@@ -275,7 +275,7 @@ func (c *CPI) createServer(ctx context.Context, op string, client *hcloud.Client
 		if hcloud.IsError(err, hcloud.ErrorCodeUniquenessError) || outcomeUnknown(err) {
 			if server := c.findAgentServer(ctx, client, req); server != nil {
 				c.log.Warnf("%s: the create answered %v, but server %d of agent %s exists; finishing it", op, err, server.ID, req.agentID)
-				return server, nil
+				return server, c.settle(ctx, op, client, server)
 			}
 		}
 		return nil, vmCreationFailed(op+": creating the server", err)
@@ -293,6 +293,22 @@ func (c *CPI) createServer(ctx context.Context, op string, client *hcloud.Client
 		}
 	}
 	return result.Server, nil
+}
+
+// settle waits for the actions still running on an adopted server (its
+// create, its start): Hetzner refuses other actions on a locked server.
+func (c *CPI) settle(ctx context.Context, op string, client *hcloud.Client, server *hcloud.Server) error {
+	running, err := client.Server.Action.AllFor(ctx, server, hcloud.ActionListOpts{Status: []hcloud.ActionStatus{hcloud.ActionStatusRunning}})
+	if err != nil {
+		return cloudError(op+": reading the adopted server's actions", err)
+	}
+	if len(running) == 0 {
+		return nil
+	}
+	if err := client.Action.WaitFor(ctx, running...); err != nil {
+		return cloudError(op+": waiting for the adopted server's actions", err)
+	}
+	return nil
 }
 
 func sshKeyRef(s string) *hcloud.SSHKey {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
@@ -157,7 +158,9 @@ func TestCreateVMRefusesBadInputAndCreatesNothing(t *testing.T) {
 }
 
 func TestCreateVMRetriedAfterALostAnswerAdoptsItsServer(t *testing.T) {
-	f := newFixture(t)
+	// Servers take a while to create and start, so the adopted server is
+	// still locked by its create when the retry finds it.
+	f := newFixtureWith(t, hcloudsim.Options{RateLimit: 100000, Delays: hcloudsim.Delays{Initializing: 300 * time.Millisecond, Starting: 100 * time.Millisecond, Action: 50 * time.Millisecond}})
 	n := f.network("bosh", nil)
 	// Hetzner makes the server but the answer is lost; hcloud-go retries
 	// the POST, which meets the name it made.
