@@ -210,6 +210,7 @@ func supportedPaths(basePaths map[string]any, meta protocol.Meta, info protocol.
 		if responses, ok := op["responses"].(map[string]any); ok && responses["default"] == nil {
 			responses["default"] = map[string]any{"$ref": "#/responses/default"}
 		}
+		addExamples(op, requestExample(rt.Method, meta))
 		out, _ := paths[rt.Path].(map[string]any)
 		if out == nil {
 			out = map[string]any{}
@@ -218,6 +219,44 @@ func supportedPaths(basePaths map[string]any, meta protocol.Meta, info protocol.
 		out[strings.ToLower(rt.Verb)] = op
 	}
 	return paths, nil
+}
+
+// exampleSSHKey is a well-formed public key for the documented examples.
+const exampleSSHKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBBwDB4HwCWcB24HHTjLLWTqXROmDbu+LjjThXBDnRND nanobox-example"
+
+// requestExample is an example request body for method, or nil: values
+// the spec's bodies take, with meta's default region and size.
+func requestExample(method string, meta protocol.Meta) any {
+	switch method {
+	case protocol.MethodCreateKey, protocol.MethodInstallKey:
+		return map[string]any{"id": "nanobox-example", "key": exampleSSHKey}
+	case protocol.MethodOrderServer:
+		return map[string]any{"name": "nanobox-example", "region": meta.DefaultRegion, "size": meta.DefaultSize, "ssh_key": "1"}
+	case protocol.MethodRenameServer:
+		return map[string]any{"name": "nanobox-example-2"}
+	case protocol.MethodUpdateConfig:
+		return map[string]any{}
+	}
+	return nil
+}
+
+// addExamples gives the operation's parameters the examples contract
+// testers need to build a request (Dredd refuses a path parameter without
+// one): x-example "1" for path parameters, body for the body's schema.
+func addExamples(op map[string]any, body any) {
+	params, _ := op["parameters"].([]any)
+	for _, p := range params {
+		param, _ := p.(map[string]any)
+		switch {
+		case param == nil:
+		case param["in"] == "path" && param["x-example"] == nil:
+			param["x-example"] = "1"
+		case param["in"] == "body" && body != nil:
+			if schema, ok := param["schema"].(map[string]any); ok && schema["example"] == nil {
+				schema["example"] = body
+			}
+		}
+	}
 }
 
 // swagger2Formats are the formats Swagger 2.0 defines for its data types.

@@ -171,6 +171,31 @@ func TestOpenAPI_ServedDocumentPassesAValidator(t *testing.T) {
 	ts := startShim(t, shim.Options{})
 	require.NoError(t, servedDocument(t, ts).Validate())
 
+	// Contract testers build requests from examples: every path parameter
+	// and every body has one.
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Parameters []struct {
+				In       string         `json:"in"`
+				XExample any            `json:"x-example"`
+				Schema   map[string]any `json:"schema"`
+			} `json:"parameters"`
+		} `json:"paths"`
+	}
+	require.NoError(t, json.Unmarshal(ts.do(t, http.MethodGet, "/openapi.json", "").Body, &doc))
+	for path, item := range doc.Paths {
+		for verb, op := range item {
+			for _, p := range op.Parameters {
+				switch p.In {
+				case "path":
+					assert.NotNil(t, p.XExample, "%s %s: a path parameter without x-example", verb, path)
+				case "body":
+					assert.NotNil(t, p.Schema["example"], "%s %s: a body without example", verb, path)
+				}
+			}
+		}
+	}
+
 	base, err := shimtest.LoadDocument(shim.BaseOpenAPI)
 	require.NoError(t, err)
 	assert.ErrorContains(t, base.Validate(), `unsupported 'format' value "currency"`, "the check has teeth")

@@ -58,9 +58,10 @@ type Operation struct {
 }
 
 // Operations lists every documented operation, sorted by path and verb,
-// each with a request built from its parameters: path parameters are
-// pathValue, and a body parameter gets a value of its schema (every
-// property, strings "example-<name>").
+// each with a request built from its parameters as a contract tester
+// builds it: a path parameter is its x-example, else pathValue; a body is
+// its schema's example, else a value of its schema (every property,
+// strings "example-<name>").
 func (d *Document) Operations(pathValue string) ([]Operation, error) {
 	var ops []Operation
 	for tmpl, item := range d.v2.Paths {
@@ -69,9 +70,17 @@ func (d *Document) Operations(pathValue string) ([]Operation, error) {
 			for _, p := range append(slices.Clone(item.Parameters), op.Parameters...) {
 				switch p.In {
 				case "path":
-					o.Path = strings.ReplaceAll(o.Path, "{"+p.Name+"}", pathValue)
+					v := pathValue
+					if x, ok := p.Extensions["x-example"].(string); ok {
+						v = x
+					}
+					o.Path = strings.ReplaceAll(o.Path, "{"+p.Name+"}", v)
 				case "body":
-					body, err := json.Marshal(exampleOf(p.Schema.Value, "payload"))
+					example := p.Schema.Value.Example
+					if example == nil {
+						example = exampleOf(p.Schema.Value, "payload")
+					}
+					body, err := json.Marshal(example)
 					if err != nil {
 						return nil, err
 					}
