@@ -21,6 +21,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
 )
 
 // Network modes.
@@ -287,19 +289,13 @@ func defaultStateDir(getenv func(string) string) string {
 }
 
 // describe turns a decoding error into a message that never echoes values
-// (the file holds a token).
+// (the file holds a token): protocol's description of JSON errors, plus the
+// unknown field the decoder names only in its text.
 func describe(err error) string {
-	var typeErr *json.UnmarshalTypeError
-	var syntaxErr *json.SyntaxError
-	switch {
-	case errors.As(err, &typeErr):
-		return fmt.Sprintf("field %q has the wrong type (%s given)", typeErr.Field, typeErr.Value)
-	case errors.As(err, &syntaxErr):
-		return fmt.Sprintf("invalid JSON at byte %d", syntaxErr.Offset)
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")
+	if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return "unknown field " + field
 	}
-	return "invalid JSON"
+	return protocol.DescribeJSONError(err)
 }
 
 // ProblemsError lists every problem found in a config.

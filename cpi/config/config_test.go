@@ -139,8 +139,10 @@ func TestNetworkRanges(t *testing.T) {
 func TestMalformedFiles(t *testing.T) {
 	cases := []struct{ name, doc, msg string }{
 		{"unknown field", `{"tokn": "x"}`, `unknown field "tokn"`},
-		{"wrong type", `{"allow_foreign": "yes"}`, `"allow_foreign" has the wrong type`},
-		{"not JSON", `{`, "invalid JSON"},
+		{"wrong type", `{"allow_foreign": "yes"}`, `"allow_foreign" must be a boolean, not string`},
+		{"wrong nested type", `{"timeouts": {"call_seconds": "45"}}`, `"timeouts.call_seconds" must be a number, not string`},
+		{"truncated", `{"token": "x"`, "truncated JSON"},
+		{"not JSON", `{"token" 1}`, "invalid JSON at byte"},
 		{"trailing data", `{} {}`, "data after"},
 	}
 	for _, tc := range cases {
