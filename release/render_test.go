@@ -62,7 +62,8 @@ func TestCPIConfigCarriesEveryProperty(t *testing.T) {
 		"defaults":                 map[string]any{"region": "hel1", "size": "cpx31"},
 		"catalog": map[string]any{"cache_dir": "/var/vcap/data/catalog", "ttl_seconds": 60,
 			"eur_to_usd": 1.2, "price_basis": "net"},
-		"timeouts":                  map[string]any{"call_seconds": 30, "poll_interval_ms": 250},
+		"timeouts":                  map[string]any{"call_seconds": 30, "poll_interval_ms": 250, "lock_wait_seconds": 20},
+		"polling":                   map[string]any{"coalesce": false, "window_ms": 2000, "reserve_percent": 20, "low_budget_window_ms": 30000},
 		"bootstrap_script":          "https://example.com/bootstrap.sh",
 		"bootstrap_timeout_seconds": 1200,
 		"state_dir":                 "/var/vcap/store/nanobox",
@@ -87,7 +88,8 @@ func TestCPIConfigCarriesEveryProperty(t *testing.T) {
 		AllowForeign:          true,
 		Defaults:              config.Defaults{Region: "hel1", Size: "cpx31"},
 		Catalog:               config.Catalog{CacheDir: "/var/vcap/data/catalog", TTLSeconds: 60, EURToUSD: 1.2, PriceBasis: "net"},
-		Timeouts:              config.Timeouts{CallSeconds: 30, PollIntervalMS: 250},
+		Timeouts:              config.Timeouts{CallSeconds: 30, PollIntervalMS: 250, LockWaitSeconds: 20},
+		Polling:               config.Polling{Coalesce: &f, WindowMS: 2000, ReservePercent: 20, LowBudgetWindowMS: 30000},
 		BootstrapScript:       "https://example.com/bootstrap.sh",
 		BootstrapTimeout:      1200,
 		StateDir:              "/var/vcap/store/nanobox",
@@ -118,6 +120,28 @@ func TestCPIConfigBadPropertiesAreRejectedByTheLoader(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			_, _, err := loadRenderedConfig(t, map[string]any{"nanobox_hcloud": tc.props})
+			if err == nil || !strings.Contains(err.Error(), tc.field) {
+				t.Fatalf("error %v, want one naming %s", err, tc.field)
+			}
+		})
+	}
+}
+
+// The BOSH agent properties are top-level job properties (as other CPIs
+// name them); the loader judges them like the rest.
+func TestCPIConfigBadAgentPropertiesAreRejectedByTheLoader(t *testing.T) {
+	cases := []struct {
+		name  string
+		props map[string]any
+		field string
+	}{
+		{"mbus not https or nats", map[string]any{"agent": map[string]any{"mbus": "ftp://x"}}, "agent.mbus"},
+		{"blobstore options without a provider", map[string]any{"blobstore": map[string]any{"options": map[string]any{"a": "b"}}}, "agent.blobstore"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, _, err := loadRenderedConfig(t, tc.props)
 			if err == nil || !strings.Contains(err.Error(), tc.field) {
 				t.Fatalf("error %v, want one naming %s", err, tc.field)
 			}
