@@ -103,11 +103,15 @@ func (h *Hetzner) convergeBackups(ctx context.Context, server *hcloud.Server) (c
 	if !recorded || !ours(server.Labels) || (server.BackupWindow != "") == want {
 		return true, nil
 	}
-	if server.Status != hcloud.ServerStatusRunning || server.Locked {
+	if server.Status != hcloud.ServerStatusRunning || (want && server.Locked) {
 		return !want, nil // a server has backups off until it runs
 	}
+	// Off while on: a convergence undid an acknowledged "disabled" (its
+	// re-read failed or its process was killed); this repair waits out a
+	// running action rather than leave it to a later poll.
+	repair := !want
 	op := fmt.Sprintf("query_server: switching the backups of server %d to its wish (%s)", server.ID, backupsValue(want))
-	if err := h.switchBackups(ctx, op, server, want, false); err != nil {
+	if err := h.switchBackups(ctx, op, server, want, repair); err != nil {
 		perr := cloudError(op, nil, err)
 		if perr.OkToRetry {
 			h.log.Infof("%s; not yet (%s), the next poll tries again", perr.Message, perr.Type)
@@ -123,8 +127,9 @@ func (h *Hetzner) convergeBackups(ctx context.Context, server *hcloud.Server) (c
 // it waits out another action, see whenUnlocked; query_server does not
 // wait, its next poll tries again), then, on a server Nanobox created,
 // reads the wish again (1 call): a wish recorded meanwhile by another call,
-// which may have looked at the server before this switch, is followed
-// (switched back), up to maxSwitchRounds. server.BackupWindow and
+// which may have looked at the server before this switch and answered, is
+// followed (switched back, retried until timeouts.lock_wait_seconds on any
+// retryable error), up to maxSwitchRounds. server.BackupWindow and
 // server.Labels are updated to what the server has afterwards.
 func (h *Hetzner) switchBackups(ctx context.Context, op string, server *hcloud.Server, want, wait bool) error {
 	for round := 1; ; round++ {
@@ -138,9 +143,12 @@ func (h *Hetzner) switchBackups(ctx context.Context, op string, server *hcloud.S
 		}
 		var resp *hcloud.Response
 		var err error
-		if wait {
+		switch {
+		case round > 1: // following a newer wish, maybe already acknowledged
+			resp, err = h.persistently(ctx, op, server.ID, change)
+		case wait:
 			resp, err = h.whenUnlocked(ctx, op, server.ID, change)
-		} else {
+		default:
 			resp, err = change()
 		}
 		if err != nil {

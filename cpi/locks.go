@@ -58,3 +58,25 @@ func (h *Hetzner) waitUnlocked(ctx context.Context, op string, id int64, deadlin
 		}
 	}
 }
+
+// persistently runs change like whenUnlocked and also retries, every poll
+// interval until timeouts.lock_wait_seconds have passed, an error a retry
+// can fix (5xx, rate limit, conflict, timeout). It is for a switch that
+// restores an acknowledged wish another call may already have answered
+// for, which must not be given up at the first failure.
+func (h *Hetzner) persistently(ctx context.Context, op string, id int64, change func() (*hcloud.Response, error)) (*hcloud.Response, error) {
+	deadline := time.Now().Add(h.cfg.LockWait())
+	for {
+		resp, err := h.whenUnlocked(ctx, op, id, change)
+		if err == nil || !cloudError(op, resp, err).OkToRetry || time.Until(deadline) <= 0 || ctx.Err() != nil {
+			return resp, err
+		}
+		h.log.Infof("%s: retrying after %s", op, errorText(err))
+		timer := time.NewTimer(min(h.cfg.PollInterval(), time.Until(deadline)))
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+		case <-timer.C:
+		}
+	}
+}

@@ -59,6 +59,31 @@ func hiddenAttempts(p planted, ownKey string) []hiddenAttempt {
 	return out
 }
 
+// tryHidden makes one attempt on a hidden object, with the orchestrator's
+// retries, under fault kind ("" = none): it may not succeed nor reveal
+// anything of the hidden objects (secrets).
+func tryHidden(ctx context.Context, t *testing.T, w *world, stats *chaosStats, kind hcloudsim.FaultKind, secrets []string, i int, a hiddenAttempt) {
+	o := &orchestrator{w: w, stats: stats, rng: rand.New(rand.NewPCG(99, uint64(i)))}
+	r, err := o.call(ctx, a.label, a.verb, a.path, a.body, a.want)
+	if err != nil && (r.Status == 0 || retryable(r)) && kind != "" {
+		// Patience ran out under the fault: still hidden, but
+		// check nothing was revealed on the way.
+		r = reply{}
+	} else if err != nil {
+		t.Errorf("fault %q, %s: %v", kind, a.label, err)
+	}
+	for _, line := range append(o.trace, string(r.Body)) {
+		for _, s := range secrets {
+			if strings.Contains(line, s) {
+				t.Errorf("fault %q, %s: an answer revealed a hidden object: %s", kind, a.label, line)
+			}
+		}
+	}
+	if r.Status >= 200 && r.Status < 300 {
+		t.Errorf("fault %q, %s: succeeded on a hidden object: %s", kind, a.label, r)
+	}
+}
+
 // TestNanoboxFalseNeverTouched plants servers and keys labelled
 // nanobox=false in three letter cases, then, with no fault and under every
 // fault kind (half of all requests), tries everything an orchestrator can
@@ -100,28 +125,10 @@ func TestNanoboxFalseNeverTouched(t *testing.T) {
 			wg.Add(1)
 			go func(i int, a hiddenAttempt) {
 				defer wg.Done()
-				o := &orchestrator{w: w, stats: stats, rng: rand.New(rand.NewPCG(99, uint64(i)))}
-				r, err := o.call(ctx, a.label, a.verb, a.path, a.body, a.want)
+				tryHidden(ctx, t, w, stats, kind, secrets, i, a)
 				mu.Lock()
 				tried++
 				mu.Unlock()
-				if err != nil && (r.Status == 0 || retryable(r)) && kind != "" {
-					// Patience ran out under the fault: still hidden, but
-					// check nothing was revealed on the way.
-					r = reply{}
-				} else if err != nil {
-					t.Errorf("fault %q, %s: %v", kind, a.label, err)
-				}
-				for _, line := range append(o.trace, string(r.Body)) {
-					for _, s := range secrets {
-						if strings.Contains(line, s) {
-							t.Errorf("fault %q, %s: an answer revealed a hidden object: %s", kind, a.label, line)
-						}
-					}
-				}
-				if r.Status >= 200 && r.Status < 300 {
-					t.Errorf("fault %q, %s: succeeded on a hidden object: %s", kind, a.label, r)
-				}
 			}(i, a)
 		}
 		wg.Wait()
