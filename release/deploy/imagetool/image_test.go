@@ -26,6 +26,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nanobox-hcloud/nanobox-hcloud/release/deploy/internal/repo"
+	"github.com/nanobox-hcloud/nanobox-hcloud/release/deploy/internal/testcert"
 	"github.com/nanobox-hcloud/nanobox-hcloud/release/deploy/ociimage"
 )
 
@@ -35,11 +36,12 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// testOptions builds from the repository's binaries and a stand-in CA
-// bundle (the test must not depend on the host's).
+// testOptions builds from the repository's binaries and a CA bundle of one
+// test certificate (the test must not depend on the host's).
 func testOptions(t *testing.T) ociimage.Options {
-	ca := filepath.Join(t.TempDir(), "ca.pem")
-	require.NoError(t, os.WriteFile(ca, []byte("-----BEGIN CERTIFICATE-----\nstand-in\n-----END CERTIFICATE-----\n"), 0o644))
+	dir := t.TempDir()
+	testcert.Write(t, dir)
+	ca := filepath.Join(dir, "tls.crt")
 	return ociimage.Options{
 		BinDir: repo.BinDir(t), CABundle: ca, Version: "v9.8.7-test", Revision: "0123456789abcdef",
 		Source: "https://github.com/nanobox-hcloud/nanobox-hcloud", Licenses: "NOASSERTION",
@@ -182,6 +184,9 @@ func TestImageFilesystem(t *testing.T) {
 		assert.Equal(t, sha256.Sum256(want), sha256.Sum256(got), "%s is the built binary", name)
 		assertStatic(t, name, got)
 	}
+	ca, err := os.ReadFile(o.CABundle)
+	require.NoError(t, err)
+	assert.Equal(t, ca, files["/etc/ssl/certs/ca-certificates.crt"].data, "the CA bundle is the one given")
 	assert.Contains(t, string(files["/etc/passwd"].data), fmt.Sprintf("nonroot:x:%d:%d:", ociimage.UID, ociimage.GID))
 	assert.Contains(t, string(files["/etc/passwd"].data), ":/sbin/nologin\n", "no login shell")
 
@@ -253,4 +258,27 @@ func must[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
+}
+
+func TestBuildReportsEveryProblemAtOnce(t *testing.T) {
+	notPEM := filepath.Join(t.TempDir(), "ca.pem")
+	require.NoError(t, os.WriteFile(notPEM, []byte("not a certificate\n"), 0o644))
+	for _, tc := range []struct {
+		name string
+		o    ociimage.Options
+		want []string
+	}{
+		{"nothing set", ociimage.Options{}, []string{"--bin is required", "--ca-bundle is required", "--version is required",
+			"--revision is required", "--source is required", "--licenses is required", "--created is required"}},
+		{"missing files", ociimage.Options{BinDir: t.TempDir(), CABundle: notPEM, Version: "v1", Revision: "r", Source: "s",
+			Licenses: "l", Created: time.Now()}, []string{"nanobox-cpi-shim", "nanobox-hcloud-cpi", "holds no PEM certificate"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ociimage.Build(tc.o)
+			require.Error(t, err)
+			for _, w := range tc.want {
+				assert.Contains(t, err.Error(), w)
+			}
+		})
+	}
 }

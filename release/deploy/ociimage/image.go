@@ -7,6 +7,7 @@ package ociimage
 import (
 	"archive/tar"
 	"bytes"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -139,6 +140,9 @@ func (o Options) files() ([]entry, error) {
 	shim := read(filepath.Join(o.BinDir, "nanobox-cpi-shim"))
 	cpi := read(filepath.Join(o.BinDir, "nanobox-hcloud-cpi"))
 	ca := read(o.CABundle)
+	if ca != nil && !x509.NewCertPool().AppendCertsFromPEM(ca) {
+		problems = append(problems, fmt.Sprintf("CA bundle %s holds no PEM certificate (install ca-certificates, or pass another --ca-bundle)", o.CABundle))
+	}
 	if len(problems) > 0 {
 		return nil, errors.New(strings.Join(problems, "; "))
 	}

@@ -2,16 +2,9 @@ package systemd_test
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -24,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nanobox-hcloud/nanobox-hcloud/release/deploy/internal/repo"
+	"github.com/nanobox-hcloud/nanobox-hcloud/release/deploy/internal/testcert"
 )
 
 const unitName = "nanobox-cpi-shim.service"
@@ -158,7 +152,7 @@ func TestUnitHardening(t *testing.T) {
 func TestExecStartServesTLS(t *testing.T) {
 	bin := repo.BinDir(t)
 	creds, state := t.TempDir(), t.TempDir()
-	certPEM := writeCert(t, creds)
+	certPEM := testcert.Write(t, creds)
 	require.NoError(t, os.WriteFile(filepath.Join(creds, "cpi.json"),
 		[]byte(`{"state_dir": "`+state+`", "operator_token_for_calls": false}`), 0o600))
 
@@ -186,25 +180,4 @@ func TestExecStartServesTLS(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", body)
 	assert.True(t, bytes.Contains(body, []byte(`"status":"ok"`)), "%s", body)
-}
-
-// writeCert writes a self-signed certificate for 127.0.0.1 as tls.crt and
-// tls.key in dir and returns the certificate.
-func writeCert(t *testing.T, dir string) []byte {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, BasicConstraintsValid: true, IsCA: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	require.NoError(t, err)
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "tls.crt"), certPEM, 0o600))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "tls.key"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600))
-	return certPEM
 }
