@@ -22,17 +22,19 @@ var defaultPassEnv = []string{"HCLOUD_TOKEN", "HCLOUD_ENDPOINT"}
 // defaultShutdownGrace is how long in-flight calls may take after SIGTERM.
 const defaultShutdownGrace = 30 * time.Second
 
-// flags are the command line. Every value is taken as text and checked by
+// flags are the command line; each flag can also come from the environment
+// (see withEnv). Every value is taken as text and checked by
 // settingsFrom, so that one run reports every problem together instead of
 // stopping at the first value the flag parser cannot read.
 func flags() []cli.Flag {
-	return []cli.Flag{
-		&cli.StringFlag{Name: "listen", Value: "127.0.0.1:8080", Usage: "address to listen on (host:port)", EnvVars: []string{"NANOBOX_SHIM_LISTEN"}},
-		&cli.StringFlag{Name: "cpi", Usage: "path of the CPI binary (required)", EnvVars: []string{"NANOBOX_SHIM_CPI"}},
-		&cli.StringFlag{Name: "cpi-config", Usage: "CPI config file, passed to the CPI as -configPath", EnvVars: []string{"NANOBOX_SHIM_CPI_CONFIG"}},
-		&cli.StringFlag{Name: "cpi-metrics-dir", Usage: "directory where the CPI leaves Prometheus text files (*.prom), served in /metrics (the Hetzner CPI's state_dir: its rate-limit budget)", EnvVars: []string{"NANOBOX_SHIM_CPI_METRICS_DIR"}},
+	fs := []cli.Flag{
+		&cli.StringFlag{Name: "listen", Value: "127.0.0.1:8080", Usage: "address to listen on (host:port)"},
+		&cli.StringFlag{Name: "cpi", Usage: "path of the CPI binary (required)"},
+		&cli.StringFlag{Name: "cpi-config", Usage: "CPI config file, passed to the CPI as -configPath"},
+		&cli.StringFlag{Name: "cpi-metrics-dir", Usage: "directory where the CPI leaves Prometheus text files (*.prom), served in /metrics (the Hetzner CPI's state_dir: its rate-limit budget)"},
 		&cli.StringSliceFlag{Name: "pass-env", Value: cli.NewStringSlice(defaultPassEnv...),
-			Usage: "name of an environment variable the CPI gets, besides PATH and TMPDIR (repeatable; setting it replaces the default list)"},
+			Usage: "name of an environment variable the CPI gets, besides PATH and TMPDIR (repeatable, or comma-separated in the environment variable; setting it replaces the default list)",
+		},
 		&cli.StringFlag{Name: "base-path", Value: "/", Usage: "path prefix of the Nanobox routes, e.g. /api/v1"},
 		&cli.StringFlag{Name: "timeout", Value: shim.DefaultTimeout.String(), Usage: "bound on each CPI call (a duration); its process group is killed past it"},
 		&cli.StringFlag{Name: "max-body", Value: strconv.Itoa(shim.DefaultMaxBody), Usage: "largest request body in bytes (413 past it)"},
@@ -44,6 +46,22 @@ func flags() []cli.Flag {
 		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json"},
 		&cli.StringFlag{Name: "log-level", Value: "info", Usage: "log level: debug, info, warn, error"},
 		&cli.StringFlag{Name: "shutdown-grace", Value: defaultShutdownGrace.String(), Usage: "on SIGTERM/SIGINT, how long in-flight calls may take to finish (a duration); a second signal ends them at once"},
+	}
+	for _, f := range fs {
+		withEnv(f)
+	}
+	return fs
+}
+
+// withEnv lets f also come from NANOBOX_SHIM_<NAME> (--cpi-config:
+// NANOBOX_SHIM_CPI_CONFIG), for service managers and containers.
+func withEnv(f cli.Flag) {
+	env := []string{"NANOBOX_SHIM_" + strings.ToUpper(strings.ReplaceAll(f.Names()[0], "-", "_"))}
+	switch f := f.(type) {
+	case *cli.StringFlag:
+		f.EnvVars = env
+	case *cli.StringSliceFlag:
+		f.EnvVars = env
 	}
 }
 

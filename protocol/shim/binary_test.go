@@ -245,11 +245,13 @@ func TestBinary_RejectsBadFlagsTogether(t *testing.T) {
 		{"listen address in use", []string{"--cpi", stubCPI, "--listen", busy.Addr().String(), "--queue-wait", "-1s"},
 			[]string{"--listen", "address already in use", "--queue-wait must be 0 or more"}},
 		{"no CPI, missing value", []string{"--max-queue"}, []string{"--cpi is required", "flag --max-queue needs a value"}},
+		{"from the environment", []string{"--cpi", stubCPI}, []string{`pass-env "bad=x"`, `--timeout "never"`}},
 	}
+	env := map[string][]string{"from the environment": {"NANOBOX_SHIM_PASS_ENV=GOOD_1,bad=x", "NANOBOX_SHIM_TIMEOUT=never"}}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			cmd := exec.Command(testsupport.Binary(t, "nanobox-cpi-shim"), c.args...)
-			cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+			cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env[c.name]...)
 			out, err := cmd.CombinedOutput()
 			var exit *exec.ExitError
 			require.ErrorAs(t, err, &exit, "%s", out)
