@@ -114,10 +114,16 @@ func (f *fixture) cpi(context string) *bosh.CPI {
 // and returns the result as it reads on the wire (decoded JSON).
 func (f *fixture) call(apiVersion int, method string, args ...any) (any, error) {
 	f.t.Helper()
+	return f.callWithContext(map[string]any{"director_uuid": "d"}, apiVersion, method, args...)
+}
+
+// callWithContext is call with the request's context.
+func (f *fixture) callWithContext(reqCtx map[string]any, apiVersion int, method string, args ...any) (any, error) {
+	f.t.Helper()
 	if args == nil {
 		args = []any{}
 	}
-	data, err := json.Marshal(map[string]any{"method": method, "arguments": args, "context": map[string]any{"director_uuid": "d"}, "api_version": apiVersion})
+	data, err := json.Marshal(map[string]any{"method": method, "arguments": args, "context": reqCtx, "api_version": apiVersion})
 	require.NoError(f.t, err)
 	req, perr := protocol.ParseRequest(data)
 	require.Nil(f.t, perr)

@@ -70,6 +70,13 @@ func TestCpiConfigContextWinsOverTheJobConfig(t *testing.T) {
 	require.NoError(t, err, "the context's token is used")
 	assert.False(t, has)
 
+	// Through the dispatcher, as a director sends it.
+	got, err := f.callWithContext(map[string]any{"director_uuid": "d", "request_id": "cpi-123456", "token": token}, 2, protocol.MethodHasVM, "1")
+	require.NoError(t, err, "the context's token is used")
+	assert.Equal(t, false, got)
+	_, err = f.callWithContext(map[string]any{"director_uuid": "d"}, 2, protocol.MethodHasVM, "1")
+	boshErr(t, err, bosh.CloudError)
+
 	_, err = bosh.New(bosh.Env{Config: f.cfg, Context: json.RawMessage(`{"agent": {"mbus": "ftp://x"}}`)})
 	pe := boshErr(t, err, bosh.CpiError)
 	assert.Contains(t, pe.Message, "agent.mbus")
