@@ -15,6 +15,8 @@
 // Shim, its life and shutdown), routes.go (routing), body.go (request
 // bodies), credentials.go (Auth-* headers), slots.go (the CPI slots and
 // their queue), answer.go (how a CPI's outcome becomes an HTTP answer),
-// health.go (liveness and readiness), exec.go (running one CPI process),
-// accesslog.go, metrics.go and openapi.go.
+// health.go (liveness and readiness), exec.go and procattr_*.go (running
+// one CPI process, tied to the shim's life), accesslog.go, metrics.go and
+// cpimetrics.go (/metrics), openapi.go (/openapi.json) and landing.go (the
+// page for browsers).
 package shim
