@@ -38,6 +38,7 @@ var (
 	chaosShimMax  = flag.Int("chaos.shim-max", 24, "the shim's --max-concurrent (CPI processes at once; busier answers 503)")
 	chaosReport   = flag.String("chaos.report", "", "also write the figures to this file")
 	chaosIssue11  = flag.Bool("chaos.issue11", true, "issue 11's kinds: capacity gone between commit and answer, objects relabelled Nanobox=false mid-run, config racing a converging query, back-to-back changes")
+	chaosShimKill = flag.Int("chaos.shim-kills", -1, "times the shim is killed with SIGKILL mid-run and restarted (default: 1, 3 with -soak; 0 with -chaos.issue11=false)")
 	chaosActDelay = flag.Duration("chaos.action-delay", 50*time.Millisecond, "how long a server action (reboot, enable_backup, ...) holds its server locked, unless -chaos.delay is set")
 )
 
@@ -123,6 +124,7 @@ type chaosStats struct {
 	locked409  int            // answers 409 that say the server was locked (issue 11.5)
 	races      int            // update_config sent while a query converged backups
 	backToBack int            // lifecycles that sent their changes back to back
+	shimKills  int            // times the shim was killed with SIGKILL and restarted
 	lost       []string       // acknowledged changes found undone
 	relabelled []relabelled   // objects their owner labelled Nanobox=false mid-run
 }
@@ -630,7 +632,7 @@ func (r *chaosRun) baseline(ctx context.Context) {
 	require.Equal(t, http.StatusOK, resp.Status, "meta: %s", resp)
 	r.w.Client.CloseIdleConnections()
 	require.True(t, eventually(10*time.Second, func() bool {
-		r.base, err = readProcStats(r.w.Shim.PID())
+		r.base, err = readProcStats(r.w.ShimPID())
 		return err == nil
 	}))
 	for _, f := range chaosFaults(*chaosRate) {
@@ -656,7 +658,16 @@ func (r *chaosRun) lifecycles(ctx context.Context) {
 	sem := make(chan struct{}, r.parallel)
 	var wg sync.WaitGroup
 	start := time.Now()
+	kills := r.shimKills()
 	for i := 0; i < r.n; i++ {
+		if len(kills) > 0 && i == kills[0] {
+			// Mid-run, with up to parallel lifecycles in flight: their
+			// requests fail without an answer and are retried, the
+			// killed shim's CPI processes die with it.
+			kills = kills[1:]
+			r.w.KillAndRestartShim(r.t)
+			r.stats.bump(&r.stats.shimKills)
+		}
 		wg.Add(1)
 		sem <- struct{}{}
 		go func(i int) {
@@ -665,7 +676,7 @@ func (r *chaosRun) lifecycles(ctx context.Context) {
 			o := r.orchestrator(i)
 			name := fmt.Sprintf("%s-%d", prefix, i)
 			err := o.lifecycle(ctx, r.t, name)
-			st, serr := readProcStats(r.w.Shim.PID())
+			st, serr := readProcStats(r.w.ShimPID())
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -681,6 +692,26 @@ func (r *chaosRun) lifecycles(ctx context.Context) {
 	r.elapsed = time.Since(start)
 	r.w.Env.Sim.ClearFaults()
 	r.injected = r.w.Env.Sim.FaultsInjected()
+}
+
+// shimKills are the lifecycle indexes before which the shim is killed and
+// restarted, spread evenly over the run.
+func (r *chaosRun) shimKills() []int {
+	k := *chaosShimKill
+	if k < 0 {
+		k = 0
+		if *chaosIssue11 {
+			k = 1
+			if *soak {
+				k = 3
+			}
+		}
+	}
+	var at []int
+	for j := 1; j <= k; j++ {
+		at = append(at, j*r.n/(k+1))
+	}
+	return at
 }
 
 // orchestrator is lifecycle i's orchestrator, with its variants.
@@ -747,7 +778,7 @@ func (r *chaosRun) check(ctx context.Context) {
 	r.w.Client.CloseIdleConnections()
 	var err error
 	fdsBack := eventually(10*time.Second, func() bool {
-		r.after, err = readProcStats(r.w.Shim.PID())
+		r.after, err = readProcStats(r.w.ShimPID())
 		return err == nil && r.after.FDs <= r.base.FDs+2
 	})
 	assert.True(t, fdsBack, "shim open fds: %d at baseline, %d after the run", r.base.FDs, r.after.FDs)
@@ -840,6 +871,7 @@ func (r *chaosRun) report() {
 	fmt.Fprintf(&b, "  Nanobox=false objects touched: %d (planted: %d; relabelled by their owner mid-run: %d)\n",
 		r.touched, len(r.fixtures.All()["server"])+len(r.fixtures.All()["ssh_key"]), r.relabelled)
 	fmt.Fprintf(&b, "  back-to-back change bursts: %d; answers 409 locked: %d\n", r.stats.backToBack, r.stats.locked409)
+	fmt.Fprintf(&b, "  shim killed with SIGKILL mid-run and restarted: %d times\n", r.stats.shimKills)
 	r.stats.mu.Unlock()
 	fmt.Fprintf(&b, "  Hetzner API requests: %d (via the recording proxy), simulator total %d\n", r.apiRequests, r.w.Env.Sim.TotalRequests())
 	totalFaults := 0

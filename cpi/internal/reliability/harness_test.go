@@ -164,6 +164,11 @@ type world struct {
 	Token   string
 	CPI     string // this world's private copy of the CPI binary
 	workDir string
+
+	shimMu   sync.Mutex // guards Shim across RestartShim
+	shimURL  string     // the shim's address; a restarted shim listens there too
+	cfgPath  string
+	shimOpts worldOptions
 }
 
 type worldOptions struct {
@@ -202,8 +207,9 @@ func newWorld(t testing.TB, opts worldOptions) *world {
 	cpiPath := filepath.Join(dir, "nanobox-hcloud-cpi")
 	require.NoError(t, copyFile(bins.cpi, cpiPath))
 
-	w := &world{t: t, Env: env, API: rec, Token: opts.Token, CPI: cpiPath, workDir: dir}
-	w.Shim = startShim(t, cpiPath, cfgPath, opts)
+	w := &world{t: t, Env: env, API: rec, Token: opts.Token, CPI: cpiPath, workDir: dir, cfgPath: cfgPath, shimOpts: opts}
+	w.Shim = startShim(t, cpiPath, cfgPath, "127.0.0.1:0", opts)
+	w.shimURL = w.Shim.URL
 	w.Client = &http.Client{
 		Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: time.Minute},
 		Timeout:   opts.CPITimeout + 30*time.Second,
@@ -215,10 +221,30 @@ func newWorld(t testing.TB, opts worldOptions) *world {
 	return w
 }
 
-func startShim(t testing.TB, cpiPath, cfgPath string, opts worldOptions) *shimProc {
+// ShimPID is the running shim's process id.
+func (w *world) ShimPID() int {
+	w.shimMu.Lock()
+	defer w.shimMu.Unlock()
+	return w.Shim.PID()
+}
+
+// KillAndRestartShim kills the shim with SIGKILL, as an OOM killer or a
+// crashed host would, waits until it is gone and starts a new one on the
+// same address, as a service manager would.
+func (w *world) KillAndRestartShim(t testing.TB) {
+	w.shimMu.Lock()
+	defer w.shimMu.Unlock()
+	old := w.Shim
+	require.NoError(t, old.cmd.Process.Signal(syscall.SIGKILL))
+	<-old.exited
+	w.Shim = startShim(t, w.CPI, w.cfgPath, strings.TrimPrefix(w.shimURL, "http://"), w.shimOpts)
+	require.Equal(t, w.shimURL, w.Shim.URL, "the restarted shim listens where the old one did")
+}
+
+func startShim(t testing.TB, cpiPath, cfgPath, listen string, opts worldOptions) *shimProc {
 	t.Helper()
 	cmd := exec.Command(bins.shim,
-		"--listen", "127.0.0.1:0",
+		"--listen", listen,
 		"--cpi", cpiPath,
 		"--cpi-config", cfgPath,
 		"--log-format", "json",
@@ -306,7 +332,7 @@ func (w *world) Do(ctx context.Context, verb, path string, headers map[string]st
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, verb, w.Shim.URL+path, rd)
+	req, err := http.NewRequestWithContext(ctx, verb, w.shimURL+path, rd)
 	if err != nil {
 		return reply{}, err
 	}
