@@ -3,6 +3,8 @@ package e2e_test
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -142,37 +144,59 @@ func TestMakeRunStopsOnCtrlCWithExitZero(t *testing.T) {
 	assert.NotContains(t, out.String(), "make: ***")
 }
 
+// pipedRun is make run started without a terminal, its output collected.
+type pipedRun struct {
+	cmd    *exec.Cmd
+	out    *runOutput
+	read   chan struct{} // closed once all the output is read
+	exited chan error    // make's exit
+}
+
+// startPipedRun starts make run without a terminal and waits until it is
+// ready.
+func startPipedRun(t *testing.T) *pipedRun {
+	r := &pipedRun{cmd: makeRun(t), out: &runOutput{seen: make(chan struct{})}, read: make(chan struct{}), exited: make(chan error, 1)}
+	pr, pw := io.Pipe()
+	r.cmd.Stdout, r.cmd.Stderr = pw, pw
+	require.NoError(t, r.cmd.Start())
+	go func() { r.out.consume(pr); close(r.read) }()
+	go func() { err := r.cmd.Wait(); pw.Close(); r.exited <- err }()
+	waitReady(t, r.out, r.exited)
+	return r
+}
+
+// terminate sends SIGTERM to the script make runs as its one child, and
+// returns make's exit (an error when it takes over a minute).
+func (r *pipedRun) terminate() error {
+	pid := r.cmd.Process.Pid
+	children, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	if err != nil {
+		return err
+	}
+	var script int
+	if _, err := fmt.Sscan(string(children), &script); err != nil {
+		return fmt.Errorf("make's child %q: %w", children, err)
+	}
+	if err := syscall.Kill(script, syscall.SIGTERM); err != nil {
+		return err
+	}
+	select {
+	case err := <-r.exited:
+		<-r.read
+		return err
+	case <-time.After(time.Minute):
+		_ = r.cmd.Process.Kill()
+		return errors.New("make run did not stop within a minute of SIGTERM")
+	}
+}
+
 // TestMakeRunStopsOnSIGTERMWithExitZero: without a terminal, SIGTERM to
 // make run's script stops both with exit 0, and make exits 0.
 func TestMakeRunStopsOnSIGTERMWithExitZero(t *testing.T) {
-	cmd := makeRun(t)
-	pr, pw := io.Pipe()
-	cmd.Stdout, cmd.Stderr = pw, pw
-	require.NoError(t, cmd.Start())
-	out := &runOutput{seen: make(chan struct{})}
-	done := make(chan struct{})
-	go func() { out.consume(pr); close(done) }()
-	exited := make(chan error, 1)
-	go func() { err := cmd.Wait(); pw.Close(); exited <- err }()
-	waitReady(t, out, exited)
-
-	// make runs the script as its one child.
-	children, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", cmd.Process.Pid, cmd.Process.Pid))
-	require.NoError(t, err)
-	var script int
-	_, err = fmt.Sscan(string(children), &script)
-	require.NoError(t, err, "make's child: %q", children)
-	require.NoError(t, syscall.Kill(script, syscall.SIGTERM))
-	select {
-	case err := <-exited:
-		require.NoError(t, err, "make run exits 0 on SIGTERM:\n%s", out.String())
-	case <-time.After(time.Minute):
-		_ = cmd.Process.Kill()
-		t.Fatalf("make run did not stop within a minute of SIGTERM:\n%s", out.String())
-	}
-	<-done
+	r := startPipedRun(t)
+	require.NoError(t, r.terminate(), "make run exits 0 on SIGTERM:\n%s", r.out.String())
 	for _, line := range stoppingLines {
-		assert.Contains(t, out.String(), line)
+		assert.Contains(t, r.out.String(), line)
 	}
 }
 
@@ -196,44 +220,18 @@ func readmeLifecycle(t *testing.T) string {
 // the export line make run prints, run a whole lifecycle.
 func TestReadmeLifecycleWorksAsPrinted(t *testing.T) {
 	block := readmeLifecycle(t)
-	cmd := makeRun(t)
-	pr, pw := io.Pipe()
-	cmd.Stdout, cmd.Stderr = pw, pw
-	require.NoError(t, cmd.Start())
-	out := &runOutput{seen: make(chan struct{})}
-	go out.consume(pr)
-	exited := make(chan error, 1)
-	go func() { err := cmd.Wait(); pw.Close(); exited <- err }()
-	t.Cleanup(func() {
-		children, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", cmd.Process.Pid, cmd.Process.Pid))
-		var script int
-		if _, err := fmt.Sscan(string(children), &script); err == nil {
-			_ = syscall.Kill(script, syscall.SIGTERM)
-		}
-		select {
-		case <-exited:
-		case <-time.After(time.Minute):
-			_ = cmd.Process.Kill()
-		}
-	})
-	waitReady(t, out, exited)
-	export := regexp.MustCompile(`(?m)^\s*(export URL=\S+ TOKEN=\S+)$`).FindStringSubmatch(out.String())
-	require.Len(t, export, 2, "make run prints the export line:\n%s", out.String())
+	r := startPipedRun(t)
+	defer func() { assert.NoError(t, r.terminate()) }()
+	export := regexp.MustCompile(`(?m)^\s*(export URL=\S+ TOKEN=\S+)$`).FindStringSubmatch(r.out.String())
+	require.Len(t, export, 2, "make run prints the export line:\n%s", r.out.String())
 
-	sh := exec.Command("bash", "-euo", "pipefail", "-c", export[1]+"\n"+block)
-	done := make(chan struct{})
-	var shOut []byte
-	var shErr error
-	go func() { shOut, shErr = sh.CombinedOutput(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(2 * time.Minute):
-		_ = sh.Process.Kill()
-		<-done
-		t.Fatalf("the README lifecycle did not finish within 2 minutes:\n%s", shOut)
-	}
-	require.NoError(t, shErr, "%s", shOut)
-	assert.Contains(t, string(shOut), `"id":"hetzner"`, "meta")
-	assert.Equal(t, 5, strings.Count(string(shOut), "200\n"), "verify, rename, reboot, cancel and delete_key answer 200:\n%s", shOut)
-	assert.Contains(t, string(shOut), `"status":"`, "the server's status:\n%s", shOut)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	sh := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", export[1]+"\n"+block)
+	sh.WaitDelay = time.Second // curl or sleep may outlive a killed bash
+	out, err := sh.CombinedOutput()
+	require.NoError(t, err, "the README lifecycle (2 minutes at most):\n%s", out)
+	assert.Contains(t, string(out), `"id":"hetzner"`, "meta")
+	assert.Equal(t, 5, strings.Count(string(out), "200\n"), "verify, rename, reboot, cancel and delete_key answer 200:\n%s", out)
+	assert.Contains(t, string(out), `"status":"`, "the server's status:\n%s", out)
 }
