@@ -15,9 +15,12 @@ type networkAction func(s *Sim, c *call, n *schema.Network) (command string, err
 
 // networkActions is the method table of the simulated network actions.
 var networkActions = map[string]networkAction{
-	"add_subnet":      addSubnet,
-	"delete_subnet":   deleteSubnet,
-	"change_ip_range": changeIPRange,
+	"add_subnet":        addSubnet,
+	"delete_subnet":     deleteSubnet,
+	"change_ip_range":   changeIPRange,
+	"add_route":         addRoute,
+	"delete_route":      deleteRoute,
+	"change_protection": changeNetworkProtection,
 }
 
 // serveNetworkAction runs the named action: 404 for an unknown network, 409 conflict while another action of
@@ -173,4 +176,77 @@ func privateRange(r *net.IPNet) bool {
 		}
 	}
 	return false
+}
+
+// publicGateway is the gateway of every server's public interface; no route may use or cover it.
+var publicGateway = net.IPv4(172, 31, 1, 1)
+
+// addRoute serves add_route. As the API documents, the destination is an RFC 1918 range or 0.0.0.0/0 that
+// overlaps no subnet, no other route's destination and not 172.31.1.1; the gateway is an address of the
+// network's range other than its first one and 172.31.1.1.
+func addRoute(s *Sim, c *call, n *schema.Network) (string, *apiError) {
+	var req schema.NetworkActionAddRouteRequest
+	if err := c.decodeStrict(&req); err != nil {
+		return "", err
+	}
+	_, rng, err := net.ParseCIDR(n.IPRange)
+	if err != nil {
+		return "", newError("server_error", "network %d has an unreadable ip_range", n.ID)
+	}
+	_, dst, derr := net.ParseCIDR(req.Destination)
+	if derr != nil || dst.IP.To4() == nil || !(privateRange(dst) || dst.String() == "0.0.0.0/0") {
+		return "", invalidField("destination", "must be a private IPv4 range (RFC 1918) or 0.0.0.0/0 in CIDR notation")
+	}
+	if dst.Contains(publicGateway) {
+		return "", invalidField("destination", "must not cover 172.31.1.1")
+	}
+	for _, sub := range n.Subnets {
+		if _, sn, _ := net.ParseCIDR(sub.IPRange); sn != nil && overlaps(sn, dst) {
+			return "", invalidField("destination", "overlaps the subnet "+sn.String())
+		}
+	}
+	for _, r := range n.Routes {
+		if _, rd, _ := net.ParseCIDR(r.Destination); rd != nil && overlaps(rd, dst) {
+			return "", invalidField("destination", "overlaps the destination "+rd.String()+" of a route")
+		}
+	}
+	gw := net.ParseIP(req.Gateway).To4()
+	if gw == nil || !rng.Contains(gw) || gw.Equal(rng.IP.To4()) || gw.Equal(publicGateway) {
+		return "", invalidField("gateway", "must be an IPv4 address of the network's ip_range "+rng.String()+" other than its first")
+	}
+	n.Routes = append(n.Routes, schema.NetworkRoute{Destination: dst.String(), Gateway: gw.String()})
+	return "add_route", nil
+}
+
+// deleteRoute serves delete_route: the route with that destination and gateway must exist.
+func deleteRoute(s *Sim, c *call, n *schema.Network) (string, *apiError) {
+	var req schema.NetworkActionDeleteRouteRequest
+	if err := c.decodeStrict(&req); err != nil {
+		return "", err
+	}
+	_, dst, derr := net.ParseCIDR(req.Destination)
+	gw := net.ParseIP(req.Gateway)
+	if derr != nil || gw == nil {
+		return "", invalidField("destination", "destination (CIDR) and gateway (IP) are required")
+	}
+	i := slices.IndexFunc(n.Routes, func(r schema.NetworkRoute) bool {
+		return r.Destination == dst.String() && net.ParseIP(r.Gateway).Equal(gw)
+	})
+	if i < 0 {
+		return "", invalidField("destination", "the network has no route to "+dst.String()+" via "+gw.String())
+	}
+	n.Routes = slices.Delete(n.Routes, i, i+1)
+	return "delete_route", nil
+}
+
+// changeNetworkProtection serves change_protection: delete protection, which deleteNetwork honours.
+func changeNetworkProtection(s *Sim, c *call, n *schema.Network) (string, *apiError) {
+	var req schema.NetworkActionChangeProtectionRequest
+	if err := c.decodeStrict(&req); err != nil {
+		return "", err
+	}
+	if req.Delete != nil {
+		n.Protection.Delete = *req.Delete
+	}
+	return "change_protection", nil
 }

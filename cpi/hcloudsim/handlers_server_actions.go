@@ -2,10 +2,8 @@ package hcloudsim
 
 import (
 	"maps"
-	"net"
 	"net/http"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud/schema"
@@ -28,6 +26,7 @@ var serverActions = map[string]serverAction{
 	"rebuild":                     rebuildServer,
 	"attach_to_network":           attachToNetwork,
 	"detach_from_network":         detachFromNetwork,
+	"change_alias_ips":            changeAliasIPs,
 	"add_to_placement_group":      addToPlacementGroupAction,
 	"remove_from_placement_group": removeFromPlacementGroupAction,
 	"create_image":                createImage,
@@ -127,61 +126,6 @@ func rebuildServer(s *Sim, c *call, sv *server) (string, []schema.ActionResource
 	return "rebuild_server", nil, map[string]any{"root_password": nil}, nil
 }
 
-func attachToNetwork(s *Sim, c *call, sv *server) (string, []schema.ActionResourceReference, map[string]any, *apiError) {
-	var req schema.ServerActionAttachToNetworkRequest
-	if err := c.decode(&req); err != nil {
-		return "", nil, nil, err
-	}
-	n, ok := s.st.networks[req.Network]
-	if !ok {
-		return "", nil, nil, invalidField("network", "network not found")
-	}
-	for _, pn := range sv.s.PrivateNet {
-		if pn.Network == n.ID {
-			return "", nil, nil, newError("server_already_attached", "server %d is already attached to network %d", sv.s.ID, n.ID)
-		}
-	}
-	if subnetFor(n, sv.s.Location.NetworkZone) == nil {
-		return "", nil, nil, newError("no_subnet_available", "network %d has no subnet in network zone %s", n.ID, sv.s.Location.NetworkZone)
-	}
-	ip := ""
-	if req.IP != nil {
-		ip = *req.IP
-		if net.ParseIP(ip) == nil {
-			return "", nil, nil, invalidField("ip", "invalid IP")
-		}
-		_, sn, _ := net.ParseCIDR(subnetFor(n, sv.s.Location.NetworkZone).IPRange)
-		if sn == nil || !sn.Contains(net.ParseIP(ip)) {
-			return "", nil, nil, invalidField("ip", "IP is not in the network's subnet for the server's zone")
-		}
-		if s.st.ipUsed(n.ID, ip) {
-			return "", nil, nil, newError("ip_not_available", "IP %s is already used in network %d", ip, n.ID)
-		}
-	}
-	if !s.st.attachNetwork(sv, n, sv.s.Location.NetworkZone, ip) {
-		return "", nil, nil, newError("no_subnet_available", "no free IP in network %d", n.ID)
-	}
-	return "attach_to_network", []schema.ActionResourceReference{{ID: n.ID, Type: "network"}}, nil, nil
-}
-
-func detachFromNetwork(s *Sim, c *call, sv *server) (string, []schema.ActionResourceReference, map[string]any, *apiError) {
-	var req schema.ServerActionDetachFromNetworkRequest
-	if err := c.decode(&req); err != nil {
-		return "", nil, nil, err
-	}
-	n, ok := s.st.networks[req.Network]
-	if !ok {
-		return "", nil, nil, invalidField("network", "network not found")
-	}
-	before := len(sv.s.PrivateNet)
-	sv.s.PrivateNet = slices.DeleteFunc(sv.s.PrivateNet, func(pn schema.ServerPrivateNet) bool { return pn.Network == n.ID })
-	if len(sv.s.PrivateNet) == before {
-		return "", nil, nil, newError("server_not_attached_to_network", "server %d is not attached to network %d", sv.s.ID, n.ID)
-	}
-	n.Servers = slices.DeleteFunc(n.Servers, func(x int64) bool { return x == sv.s.ID })
-	return "detach_from_network", []schema.ActionResourceReference{{ID: n.ID, Type: "network"}}, nil, nil
-}
-
 func addToPlacementGroupAction(s *Sim, c *call, sv *server) (string, []schema.ActionResourceReference, map[string]any, *apiError) {
 	var req schema.ServerActionAddToPlacementGroupRequest
 	if err := c.decode(&req); err != nil {
@@ -224,83 +168,6 @@ func removeFromPlacementGroupAction(s *Sim, c *call, sv *server) (string, []sche
 func addToPlacementGroup(sv *server, pg *schema.PlacementGroup) {
 	pg.Servers = append(pg.Servers, sv.s.ID)
 	sv.s.PlacementGroup = &schema.PlacementGroup{ID: pg.ID}
-}
-
-// subnetFor returns the network's cloud subnet in zone, or nil.
-func subnetFor(n *schema.Network, zone string) *schema.NetworkSubnet {
-	for i := range n.Subnets {
-		if n.Subnets[i].NetworkZone == zone {
-			return &n.Subnets[i]
-		}
-	}
-	return nil
-}
-
-// attachNetwork gives sv an address in n's subnet for zone: ip if given, else the lowest free host address
-// from .2 upwards (.1 is the gateway). It reports false when the subnet is full.
-func (st *state) attachNetwork(sv *server, n *schema.Network, zone, ip string) bool {
-	if ip == "" {
-		ip = st.nextFreeIP(n, zone)
-		if ip == "" {
-			return false
-		}
-	}
-	sv.s.PrivateNet = append(sv.s.PrivateNet, schema.ServerPrivateNet{
-		Network: n.ID, IP: ip, AliasIPs: []string{}, MACAddress: macFor(sv.s.ID, n.ID),
-	})
-	if !slices.Contains(n.Servers, sv.s.ID) {
-		n.Servers = append(n.Servers, sv.s.ID)
-	}
-	return true
-}
-
-// ipUsed reports whether ip is taken in network id.
-func (st *state) ipUsed(id int64, ip string) bool {
-	for _, other := range st.servers {
-		for _, pn := range other.s.PrivateNet {
-			if pn.Network == id && pn.IP == ip {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// nextFreeIP returns the lowest free host address of n's subnet in zone, or "".
-func (st *state) nextFreeIP(n *schema.Network, zone string) string {
-	sub := subnetFor(n, zone)
-	if sub == nil {
-		return ""
-	}
-	_, ipnet, err := net.ParseCIDR(sub.IPRange)
-	if err != nil || ipnet.IP.To4() == nil {
-		return ""
-	}
-	base := ipnet.IP.To4()
-	ones, bits := ipnet.Mask.Size()
-	size := uint32(1) << uint(bits-ones)
-	v := uint32(base[0])<<24 | uint32(base[1])<<16 | uint32(base[2])<<8 | uint32(base[3])
-	for off := uint32(2); off+1 < size && off < 1<<16; off++ {
-		x := v + off
-		ip := net.IPv4(byte(x>>24), byte(x>>16), byte(x>>8), byte(x)).String()
-		if !st.ipUsed(n.ID, ip) {
-			return ip
-		}
-	}
-	return ""
-}
-
-func macFor(serverID, networkID int64) string {
-	x := uint32(serverID*31 + networkID)
-	return "86:00:00:" + hex2(byte(x>>16)) + ":" + hex2(byte(x>>8)) + ":" + hex2(byte(x))
-}
-
-func hex2(b byte) string {
-	s := strconv.FormatUint(uint64(b), 16)
-	if len(s) == 1 {
-		s = "0" + s
-	}
-	return s
 }
 
 // applyFirewall applies fw to sv.

@@ -328,3 +328,70 @@ func TestNetworkActionBodiesAsTheDocument(t *testing.T) {
 	assert.Equal(t, []string{"eu-central 10.0.1.0/24"}, subnetRanges(got))
 	assert.Equal(t, "10.0.0.0/16", got.IPRange.String())
 }
+
+// TestNetworkRoutesAndProtectionWithHcloudGo drives add_route, delete_route and change_protection as `hcloud
+// network add-route/remove-route/enable-protection` send them.
+func TestNetworkRoutesAndProtectionWithHcloudGo(t *testing.T) {
+	env := simtest.Start(t, hcloudsim.Options{})
+	c := env.Client()
+	ctx := testCtx(t)
+	nw := newNetwork(t, ctx, c) // 10.0.0.0/16, subnet 10.0.1.0/24, route 10.0.200.0/24 via 10.0.1.5
+	route := func(dst, gw string) hcloud.NetworkRoute {
+		return hcloud.NetworkRoute{Destination: mustCIDR(t, dst), Gateway: net.ParseIP(gw)}
+	}
+	routes := func() []string {
+		got, _, err := c.Network.GetByID(ctx, nw.ID)
+		require.NoError(t, err)
+		out := []string{}
+		for _, r := range got.Routes {
+			out = append(out, r.Destination.String()+" via "+r.Gateway.String())
+		}
+		return out
+	}
+
+	act, _, err := c.Network.AddRoute(ctx, nw, hcloud.NetworkAddRouteOpts{Route: route("10.100.1.0/24", "10.0.1.1")})
+	require.NoError(t, err)
+	require.NoError(t, c.Action.WaitFor(ctx, act))
+	assert.Equal(t, []string{"10.0.200.0/24 via 10.0.1.5", "10.100.1.0/24 via 10.0.1.1"}, routes())
+
+	refused := []struct {
+		name  string
+		route hcloud.NetworkRoute
+	}{
+		{"destination overlaps a subnet", route("10.0.1.0/26", "10.0.1.1")},
+		{"destination overlaps a route", route("10.100.0.0/16", "10.0.1.1")},
+		{"public destination", route("8.8.8.0/24", "10.0.1.1")},
+		{"destination covers 172.31.1.1", route("172.31.0.0/16", "10.0.1.1")},
+		{"gateway outside the network", route("10.101.0.0/24", "192.168.0.1")},
+		{"gateway is the network's first address", route("10.101.0.0/24", "10.0.0.0")},
+	}
+	for _, tc := range refused {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := c.Network.AddRoute(ctx, nw, hcloud.NetworkAddRouteOpts{Route: tc.route})
+			assert.True(t, hcloud.IsError(err, hcloud.ErrorCodeInvalidInput), "got %v", err)
+		})
+	}
+	assert.Len(t, routes(), 2, "refused routes change nothing")
+
+	act, _, err = c.Network.DeleteRoute(ctx, nw, hcloud.NetworkDeleteRouteOpts{Route: route("10.0.200.0/24", "10.0.1.5")})
+	require.NoError(t, err)
+	require.NoError(t, c.Action.WaitFor(ctx, act))
+	assert.Equal(t, []string{"10.100.1.0/24 via 10.0.1.1"}, routes())
+	_, _, err = c.Network.DeleteRoute(ctx, nw, hcloud.NetworkDeleteRouteOpts{Route: route("10.0.200.0/24", "10.0.1.5")})
+	assert.True(t, hcloud.IsError(err, hcloud.ErrorCodeInvalidInput), "a route that is not there: %v", err)
+
+	act, _, err = c.Network.ChangeProtection(ctx, nw, hcloud.NetworkChangeProtectionOpts{Delete: hcloud.Ptr(true)})
+	require.NoError(t, err)
+	require.NoError(t, c.Action.WaitFor(ctx, act))
+	got, _, err := c.Network.GetByID(ctx, nw.ID)
+	require.NoError(t, err)
+	assert.True(t, got.Protection.Delete)
+	_, err = c.Network.Delete(ctx, nw)
+	assert.True(t, hcloud.IsError(err, hcloud.ErrorCodeProtected), "got %v", err)
+
+	act, _, err = c.Network.ChangeProtection(ctx, nw, hcloud.NetworkChangeProtectionOpts{Delete: hcloud.Ptr(false)})
+	require.NoError(t, err)
+	require.NoError(t, c.Action.WaitFor(ctx, act))
+	_, err = c.Network.Delete(ctx, nw)
+	require.NoError(t, err)
+}

@@ -183,10 +183,11 @@ func resolveServerNetworks(s *Sim, p *serverPlan, _ time.Time) *apiError {
 		if !ok {
 			return invalidField("networks", "network not found: "+strconv.FormatInt(id, 10))
 		}
-		if subnetFor(n, zone) == nil {
+		sub := subnetFor(n, zone)
+		if sub == nil {
 			return newError("no_subnet_available", "network %d has no subnet in network zone %s", id, zone)
 		}
-		if s.st.nextFreeIP(n, zone) == "" {
+		if s.st.nextFreeIP(n.ID, sub, nil) == "" {
 			return newError("no_subnet_available", "no free IP in network %d", id)
 		}
 		if slices.Contains(p.nets, n) {
@@ -323,7 +324,7 @@ func (st *state) attachPlanned(sv *server, p *serverPlan, now time.Time, d time.
 	id := sv.s.ID
 	var next []schema.Action
 	for _, n := range p.nets {
-		st.attachNetwork(sv, n, p.loc.NetworkZone, "")
+		st.attachNetwork(sv, n, st.nextFreeIP(n.ID, subnetFor(n, p.loc.NetworkZone), nil), nil)
 		ac := st.newAction(now, "attach_to_network", d, serverRef(id), schema.ActionResourceReference{ID: n.ID, Type: "network"})
 		next = append(next, ac.runningView())
 	}

@@ -238,7 +238,7 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if _, pattern := mux.Handler(r); pattern == "" {
 		h := handlerFunc(nil)
-		if otherMethodMatches(mux, r) {
+		if otherMethodMatches(mux, r) && !isUnservedAction(r) {
 			h = func(*Sim, *call) (int, any, *apiError) {
 				return 0, nil, newError("method_not_allowed", "method %s is not allowed on %s", r.Method, r.URL.Path)
 			}
@@ -261,6 +261,18 @@ func otherMethodMatches(mux *http.ServeMux, r *http.Request) bool {
 		}
 	}
 	return false
+}
+
+// isUnservedAction reports whether r starts an action the simulator does not serve (POST
+// /v1/<resource>/{id}/actions/<name>, e.g. change_type). Its path also matches the GET route of one action
+// by ID, but the API serves the POST: the answer is not_found, not method_not_allowed.
+func isUnservedAction(r *http.Request) bool {
+	parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	if r.Method != http.MethodPost || len(parts) != 5 || parts[0] != "v1" || parts[3] != "actions" {
+		return false
+	}
+	_, err := strconv.ParseInt(parts[4], 10, 64)
+	return err != nil
 }
 
 // isResourceActionsPath reports whether path is /v1/<resource>/actions or below it.
@@ -302,7 +314,7 @@ func (s *Sim) serveRoute(w http.ResponseWriter, r *http.Request, pattern string,
 		return
 	}
 	if h == nil {
-		writeError(w, newError("not_found", "no route %s %s", r.Method, r.URL.Path))
+		writeError(w, newError("not_found", "the simulator does not serve %s %s", r.Method, r.URL.Path))
 		return
 	}
 	status, encoded, herr := s.runHandler(w, r, h, body, fault)
