@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/munnerz/goautoneg"
@@ -49,7 +50,10 @@ var landingOpsLinks = []struct{ Path, What string }{
 //go:embed landing/swagger-ui/swagger-ui-bundle.js.LICENSE.txt
 var landingFS embed.FS
 
-var landingPage = template.Must(template.ParseFS(landingFS, "landing/page.html"))
+// landingPage is the page's template, parsed on first use.
+var landingPage = sync.OnceValue(func() *template.Template {
+	return template.Must(template.ParseFS(landingFS, "landing/page.html"))
+})
 
 // landingAsset is one embedded file served under landingUIPath.
 type landingAsset struct {
@@ -59,8 +63,9 @@ type landingAsset struct {
 }
 
 // landingAssets maps a path under landingUIPath to its file: every
-// embedded file except the page template.
-var landingAssets = func() map[string]landingAsset {
+// embedded file except the page template. Built on first use, so a process
+// that only imports the package pays nothing.
+var landingAssets = sync.OnceValue(func() map[string]landingAsset {
 	assets := map[string]landingAsset{}
 	err := fs.WalkDir(landingFS, "landing", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || p == "landing/page.html" {
@@ -82,7 +87,7 @@ var landingAssets = func() map[string]landingAsset {
 		panic(fmt.Sprintf("reading the embedded landing page assets: %v", err))
 	}
 	return assets
-}()
+})
 
 func assetContentType(name string) string {
 	switch path.Ext(name) {
@@ -142,10 +147,11 @@ func (s *Shim) registerLanding(mux *http.ServeMux) {
 		})
 	}
 	var page bytes.Buffer
-	if err := landingPage.Execute(&page, data); err != nil {
+	if err := landingPage().Execute(&page, data); err != nil {
 		panic(fmt.Sprintf("rendering the landing page: %v", err)) // the template and data are fixed
 	}
 	html := page.Bytes()
+	landingAssets() // hashed once per process, before the first request
 	// The page is at the base path itself: "/", or "/api/v1" without a
 	// trailing slash (cleanPathsOnly refuses paths that are not canonical).
 	pagePattern := s.basePath
@@ -186,7 +192,7 @@ func (s *Shim) serveLanding(w http.ResponseWriter, r *http.Request, html []byte)
 }
 
 func serveLandingAsset(w http.ResponseWriter, r *http.Request, name string) {
-	a, ok := landingAssets[name]
+	a, ok := landingAssets()[name]
 	if !ok {
 		writeErrors(w, http.StatusNotFound, fmt.Sprintf("no such file: %s", shownPath(r)))
 		return
