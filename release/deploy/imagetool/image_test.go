@@ -282,3 +282,24 @@ func TestBuildReportsEveryProblemAtOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestImageIsReproducible: the same inputs give the same digest, so a
+// rebuild of a commit can be checked against a published image.
+func TestImageIsReproducible(t *testing.T) {
+	o := testOptions(t)
+	var digests []v1.Hash
+	for range 2 {
+		img, err := ociimage.Build(o)
+		require.NoError(t, err)
+		d, err := img.Digest()
+		require.NoError(t, err)
+		digests = append(digests, d)
+	}
+	assert.Equal(t, digests[0], digests[1])
+	o.Revision = "another"
+	img, err := ociimage.Build(o)
+	require.NoError(t, err)
+	d, err := img.Digest()
+	require.NoError(t, err)
+	assert.NotEqual(t, digests[0], d, "the digest depends on the inputs")
+}
