@@ -1,4 +1,4 @@
-package main
+package e2e_test
 
 import (
 	"bufio"
@@ -19,18 +19,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/hcloudsim"
-	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/hcloudsim/simtest"
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/internal/simtest"
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/testsupport"
 )
-
-// TestMain removes the binaries the tests built (none under make test,
-// which builds them into $NANOBOX_HCLOUD_BIN first).
-func TestMain(m *testing.M) {
-	code := m.Run()
-	_ = testsupport.RemoveBuilt()
-	os.Exit(code)
-}
 
 // e2e runs the binary against a simulator, remembering every byte it wrote.
 type e2e struct {
