@@ -76,7 +76,8 @@ func builtImages(t *testing.T, o ociimage.Options) map[string]v1.Image {
 
 func TestImageConfig(t *testing.T) {
 	o := testOptions(t)
-	for kind, img := range builtImages(t, o) {
+	images := builtImages(t, o)
+	for kind, img := range images {
 		t.Run(kind, func(t *testing.T) {
 			cf, err := img.ConfigFile()
 			require.NoError(t, err)
@@ -102,8 +103,7 @@ func TestImageConfig(t *testing.T) {
 			assert.NotEmpty(t, cf.Config.Labels["org.opencontainers.image.description"])
 		})
 	}
-	layoutImg := builtImages(t, o)["layout"]
-	m, err := layoutImg.Manifest()
+	m, err := images["layout"].Manifest()
 	require.NoError(t, err)
 	assert.Equal(t, types.OCIManifestSchema1, m.MediaType)
 	assert.Equal(t, types.OCIConfigJSON, m.Config.MediaType)
