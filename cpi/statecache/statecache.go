@@ -51,7 +51,7 @@ type snapshot struct {
 	Version   int                        `json:"version"`
 	Selector  string                     `json:"label_selector"`
 	FetchedAt time.Time                  `json:"fetched_at"` // before the first page was requested
-	Stale     bool                       `json:"stale"`      // a server was created since
+	StaleAt   time.Time                  `json:"stale_at"`   // a server was created then: later reads refresh
 	Servers   map[string]json.RawMessage `json:"servers"`    // by id, as the API sent them
 }
 
@@ -94,8 +94,9 @@ const (
 // earlier than window before the read arrived answers it, also one a
 // refresh in flight completes while the read waits for it.
 func (c *Cache) Server(ctx context.Context, id int64, window time.Duration) (server *hcloud.Server, res Result, refreshErr error) {
-	since := c.now().Add(-window)
-	if srv, ok := c.lookupFresh(id, since); ok {
+	arrival := c.now()
+	since := arrival.Add(-window)
+	if srv, ok := c.lookupFresh(id, since, arrival); ok {
 		return srv, hitOrMiss(srv), nil
 	}
 	lock, ok, err := statedir.TryLock(c.lockPath)
@@ -109,13 +110,13 @@ func (c *Cache) Server(ctx context.Context, id int64, window time.Duration) (ser
 			return nil, Miss, err
 		}
 		lock.Unlock()
-		if srv, ok := c.lookupFresh(id, since); ok {
+		if srv, ok := c.lookupFresh(id, since, arrival); ok {
 			return srv, hitOrMiss(srv), nil
 		}
 		return nil, Miss, errors.New("the refresh of another process did not complete")
 	}
 	defer lock.Unlock()
-	if srv, ok := c.lookupFresh(id, since); ok { // refreshed just before we took the lock
+	if srv, ok := c.lookupFresh(id, since, arrival); ok { // refreshed just before we took the lock
 		return srv, hitOrMiss(srv), nil
 	}
 	snap, err := c.refresh(ctx)
@@ -136,11 +137,12 @@ func hitOrMiss(srv *hcloud.Server) Result {
 	return Hit
 }
 
-// lookupFresh reads server id from a snapshot fetched at since or later.
-// ok is false when there is no such snapshot or it is damaged (refresh
-// it); a server it does not hold is (nil, true).
-func (c *Cache) lookupFresh(id int64, since time.Time) (*hcloud.Server, bool) {
-	snap, ok := c.fresh(since)
+// lookupFresh reads server id, for a read that arrived at arrival, from a
+// snapshot fetched at since or later. ok is false when there is no such
+// snapshot or it is damaged (refresh it); a server it does not hold is
+// (nil, true).
+func (c *Cache) lookupFresh(id int64, since, arrival time.Time) (*hcloud.Server, bool) {
+	snap, ok := c.fresh(since, arrival)
 	if !ok {
 		return nil, false
 	}
@@ -166,11 +168,16 @@ func lookup(snap *snapshot, id int64) (srv *hcloud.Server, ok bool) {
 // (another process's clock, a clock step) before it is distrusted.
 const maxClockStep = time.Minute
 
-// fresh returns the snapshot when it was fetched at since or later and is
-// not stale.
-func (c *Cache) fresh(since time.Time) (*snapshot, bool) {
+// fresh returns the snapshot when it was fetched at since or later and
+// was not marked stale before the read arrived (a read that arrived before
+// the create that marked it ran alongside that create, and may be answered
+// without it).
+func (c *Cache) fresh(since, arrival time.Time) (*snapshot, bool) {
 	snap, ok := c.load()
-	if !ok || snap.Stale || snap.FetchedAt.Before(since) || snap.FetchedAt.After(c.now().Add(maxClockStep)) {
+	switch {
+	case !ok, snap.FetchedAt.Before(since), snap.FetchedAt.After(c.now().Add(maxClockStep)):
+		return nil, false
+	case !snap.StaleAt.IsZero() && !arrival.Before(snap.StaleAt):
 		return nil, false
 	}
 	return snap, true
@@ -247,10 +254,15 @@ func (c *Cache) Forget(ctx context.Context, id int64) error {
 	return c.change(ctx, func(snap *snapshot) { delete(snap.Servers, strconv.FormatInt(id, 10)) })
 }
 
-// MarkStale makes the next read refresh the snapshot (a server was
-// created).
+// MarkStale makes every read that arrives from now on refresh the snapshot
+// (a server was created).
 func (c *Cache) MarkStale(ctx context.Context) error {
-	return c.change(ctx, func(snap *snapshot) { snap.Stale = true })
+	at := c.now()
+	return c.change(ctx, func(snap *snapshot) {
+		if snap.StaleAt.IsZero() {
+			snap.StaleAt = at
+		}
+	})
 }
 
 // changeTimeout bounds the wait for a refresh in flight before a change.
