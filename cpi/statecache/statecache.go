@@ -96,39 +96,45 @@ const (
 func (c *Cache) Server(ctx context.Context, id int64, window time.Duration) (server *hcloud.Server, res Result, refreshErr error) {
 	arrival := c.now()
 	since := arrival.Add(-window)
-	if srv, ok := c.lookupFresh(id, since, arrival); ok {
-		return srv, hitOrMiss(srv), nil
-	}
-	lock, ok, err := statedir.TryLock(c.lockPath)
-	if err != nil {
-		return nil, Miss, err
-	}
-	if !ok {
-		// Another process refreshes: wait for it and read what it wrote.
-		lock, err = statedir.LockWait(ctx, c.lockPath)
-		if err != nil {
-			return nil, Miss, err
-		}
-		lock.Unlock()
+	for attempt := 0; attempt < maxAttempts; attempt++ {
 		if srv, ok := c.lookupFresh(id, since, arrival); ok {
 			return srv, hitOrMiss(srv), nil
 		}
-		return nil, Miss, errors.New("the refresh of another process did not complete")
+		lock, ok, err := statedir.TryLock(c.lockPath)
+		if err != nil {
+			return nil, Miss, err
+		}
+		if !ok {
+			// Another process refreshes: wait for it, then read what it
+			// wrote (or, when a create made it stale meanwhile, refresh).
+			lock, err = statedir.LockWait(ctx, c.lockPath)
+			if err != nil {
+				return nil, Miss, err
+			}
+			lock.Unlock()
+			continue
+		}
+		if srv, ok := c.lookupFresh(id, since, arrival); ok { // refreshed just before we took the lock
+			lock.Unlock()
+			return srv, hitOrMiss(srv), nil
+		}
+		snap, err := c.refresh(ctx)
+		lock.Unlock()
+		if err != nil {
+			return nil, Miss, err
+		}
+		srv, _ := lookup(snap, id)
+		if srv == nil {
+			return nil, Miss, nil
+		}
+		return srv, Refreshed, nil
 	}
-	defer lock.Unlock()
-	if srv, ok := c.lookupFresh(id, since, arrival); ok { // refreshed just before we took the lock
-		return srv, hitOrMiss(srv), nil
-	}
-	snap, err := c.refresh(ctx)
-	if err != nil {
-		return nil, Miss, err
-	}
-	srv, _ := lookup(snap, id)
-	if srv == nil {
-		return nil, Miss, nil
-	}
-	return srv, Refreshed, nil
+	return nil, Miss, errors.New("the snapshot kept changing while this read waited")
 }
+
+// maxAttempts bounds how often a read waits for other processes' refreshes
+// before it reads the server directly.
+const maxAttempts = 3
 
 func hitOrMiss(srv *hcloud.Server) Result {
 	if srv == nil {

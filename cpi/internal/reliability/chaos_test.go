@@ -498,6 +498,9 @@ func (o *orchestrator) changes(ctx context.Context, serverID, name string) error
 			o.stats.addLost("server %s: update_config set backups %s, query_server #%d after it reports %v", serverID, backupsSetting(flip), check+1, s.Config["backups"])
 			return fmt.Errorf("update_config set backups %s, query_server #%d after it reports %v", backupsSetting(flip), check+1, s.Config["backups"])
 		}
+		if s.Name != name+"-renamed" || s.Status != "active" {
+			return fmt.Errorf("after rename_server and update_config, query_server #%d reports %q %q, want %q active", check+1, s.Name, s.Status, name+"-renamed")
+		}
 	}
 	if on, found := o.w.backupsOn(serverID); found && on != flip {
 		o.stats.addLost("server %s: update_config set backups %s; the simulator's server has them %v", serverID, backupsSetting(flip), on)
