@@ -106,10 +106,10 @@ func TestRequestBodies(t *testing.T) {
 // TestDecodeBodyRefusesUnknownKeys: Call.DecodeBody, for CPIs that decode
 // bodies themselves, judges keys the same way.
 func TestDecodeBodyRefusesUnknownKeys(t *testing.T) {
-	call, perr := protocol.CheckArguments(mustParse(t, `{"method":"create_key","arguments":[{"id":"a","key":"k","colour":1}]}`))
+	_, perr := protocol.CheckArguments(mustParse(t, `{"method":"create_key","arguments":[{"id":"a","key":"k","colour":1}]}`))
 	require.NotNil(t, perr)
 	assert.Contains(t, perr.Message, `unknown field "colour"`)
-	call = protocol.Call{Method: "x", Body: []byte(`{"id":"a","colour":1}`)}
+	call := protocol.Call{Method: "x", Body: []byte(`{"id":"a","colour":1}`)}
 	var body protocol.KeyBody
 	perr = call.DecodeBody(&body)
 	require.NotNil(t, perr)
