@@ -117,33 +117,35 @@ func cidOrNull(cid string, err error) (any, error) {
 
 // boshMethods is the BOSH part of the method table, in the order of the
 // BOSH reference. The last four have no binding: they always answer
-// Bosh::Clouds::NotImplemented, which the director tolerates.
+// Bosh::Clouds::NotImplemented, which the director tolerates. RetrySafe
+// marks reads, deletes and metadata: creates, attaches, resizes, snapshots
+// and reboots may act twice.
 var boshMethods = []Method{
 	{Name: MethodCreateStemcell, Args: []Arg{String("image_path"), Object("cloud_properties")},
 		bosh: func(ctx context.Context, c BoshCPI, k Call) (any, error) {
 			return c.CreateStemcell(ctx, k.ID(0), k.Raw(1))
 		}},
-	{Name: MethodDeleteStemcell, Args: []Arg{ID("stemcell_cid")},
+	{Name: MethodDeleteStemcell, RetrySafe: true, Args: []Arg{ID("stemcell_cid")},
 		bosh: func(ctx context.Context, c BoshCPI, k Call) (any, error) { return none(c.DeleteStemcell(ctx, k.ID(0))) }},
 	{Name: MethodCreateVM, Args: []Arg{ID("agent_id"), ID("stemcell_cid"), Object("cloud_properties"), Object("networks"), IDList("disk_cids"), Object("env")},
 		bosh: createVM},
-	{Name: MethodDeleteVM, Args: []Arg{ID("vm_cid")},
+	{Name: MethodDeleteVM, RetrySafe: true, Args: []Arg{ID("vm_cid")},
 		bosh: func(ctx context.Context, c BoshCPI, k Call) (any, error) { return none(c.DeleteVM(ctx, k.ID(0))) }},
-	{Name: MethodHasVM, Args: []Arg{ID("vm_cid")},
+	{Name: MethodHasVM, RetrySafe: true, Args: []Arg{ID("vm_cid")},
 		bosh: func(ctx context.Context, c BoshCPI, k Call) (any, error) { return c.HasVM(ctx, k.ID(0)) }},
 	{Name: MethodRebootVM, Args: []Arg{ID("vm_cid")},
 		bosh: func(ctx context.Context, c BoshCPI, k Call) (any, error) { return none(c.RebootVM(ctx, k.ID(0))) }},
-	{Name: MethodSetVMMetadata, Args: []Arg{ID("vm_cid"), Object("metadata")},
+	{Name: MethodSetVMMetadata, RetrySafe: true, Args: []Arg{ID("vm_cid"), Object("metadata")},
 		bosh: func(ctx context.Context, c BoshCPI, k Call) (any, error) {
 			return none(c.SetVMMetadata(ctx, k.ID(0), k.Raw(1)))
 		}},
-	{Name: MethodCalculateVMCloudProperties, Args: []Arg{Object("vm_resources")},
+	{Name: MethodCalculateVMCloudProperties, RetrySafe: true, Args: []Arg{Object("vm_resources")},
 		bosh: calculateVMCloudProperties},
 	{Name: MethodCreateDisk, Args: []Arg{Int("size_mib"), Object("cloud_properties"), IDOrNull("vm_cid")},
 		bosh: func(ctx context.Context, c BoshCPI, k Call) (any, error) {
 			return c.CreateDisk(ctx, k.Int(0), k.Raw(1), k.ID(2))
 		}},
-	{Name: MethodDeleteDisk, Args: []Arg{ID("disk_cid")},
+	{Name: MethodDeleteDisk, RetrySafe: true, Args: []Arg{ID("disk_cid")},
 		bosh: func(ctx context.Context, c BoshCPI, k Call) (any, error) { return none(c.DeleteDisk(ctx, k.ID(0))) }},
 	{Name: MethodAttachDisk, Args: []Arg{ID("vm_cid"), ID("disk_cid")},
 		bosh: attachDisk},
@@ -151,11 +153,11 @@ var boshMethods = []Method{
 		bosh: func(ctx context.Context, c BoshCPI, k Call) (any, error) {
 			return none(c.DetachDisk(ctx, k.ID(0), k.ID(1)))
 		}},
-	{Name: MethodHasDisk, Args: []Arg{ID("disk_cid")},
+	{Name: MethodHasDisk, RetrySafe: true, Args: []Arg{ID("disk_cid")},
 		bosh: func(ctx context.Context, c BoshCPI, k Call) (any, error) { return c.HasDisk(ctx, k.ID(0)) }},
-	{Name: MethodGetDisks, Args: []Arg{ID("vm_cid")},
+	{Name: MethodGetDisks, RetrySafe: true, Args: []Arg{ID("vm_cid")},
 		bosh: getDisks},
-	{Name: MethodSetDiskMetadata, Args: []Arg{ID("disk_cid"), Object("metadata")},
+	{Name: MethodSetDiskMetadata, RetrySafe: true, Args: []Arg{ID("disk_cid"), Object("metadata")},
 		bosh: func(ctx context.Context, c BoshCPI, k Call) (any, error) {
 			return none(c.SetDiskMetadata(ctx, k.ID(0), k.Raw(1)))
 		}},
@@ -171,10 +173,10 @@ var boshMethods = []Method{
 		bosh: func(ctx context.Context, c BoshCPI, k Call) (any, error) {
 			return c.SnapshotDisk(ctx, k.ID(0), k.Raw(1))
 		}},
-	{Name: MethodDeleteSnapshot, Args: []Arg{ID("snapshot_cid")},
+	{Name: MethodDeleteSnapshot, RetrySafe: true, Args: []Arg{ID("snapshot_cid")},
 		bosh: func(ctx context.Context, c BoshCPI, k Call) (any, error) { return none(c.DeleteSnapshot(ctx, k.ID(0))) }},
-	{Name: MethodCurrentVMID},
-	{Name: MethodPing},
+	{Name: MethodCurrentVMID, RetrySafe: true},
+	{Name: MethodPing, RetrySafe: true},
 	{Name: MethodCreateNetwork},
 	{Name: MethodDeleteNetwork},
 }

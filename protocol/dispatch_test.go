@@ -171,6 +171,28 @@ func TestTableIsConsistent(t *testing.T) {
 	}
 }
 
+// TestRetrySafe: among the Nanobox methods only reboot_server acts again
+// when repeated; orders and keys are idempotent by name. Every read (a GET
+// route) is safe.
+func TestRetrySafe(t *testing.T) {
+	for _, m := range protocol.Table {
+		if m.Family == protocol.FamilyBosh {
+			continue
+		}
+		assert.Equal(t, m.Name != protocol.MethodRebootServer, m.RetrySafe, m.Name)
+	}
+	for _, r := range protocol.Routes {
+		m, _ := protocol.Lookup(r.Method)
+		if r.Verb == "GET" {
+			assert.True(t, m.RetrySafe, "%s: a read", r.Method)
+		}
+	}
+	for _, name := range []string{protocol.MethodCreateVM, protocol.MethodRebootVM, protocol.MethodCreateDisk, protocol.MethodSnapshotDisk} {
+		m, _ := protocol.Lookup(name)
+		assert.False(t, m.RetrySafe, "%s may act twice", name)
+	}
+}
+
 func TestTruncate(t *testing.T) {
 	for _, tc := range []struct {
 		in   string

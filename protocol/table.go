@@ -53,6 +53,17 @@ type Method struct {
 	Args   []Arg
 	HTTP   *Endpoint // nil: no HTTP route (info and the BOSH methods)
 
+	// RetrySafe: calling the method again after a call whose outcome is
+	// unknown (it timed out, or was ended by a shutdown) cannot do harm
+	// twice. It holds for reads; for orders and keys, which are idempotent
+	// by name (a retry finds and answers what the first call made); and
+	// for changes that set a state (cancel, config, rename, key install,
+	// delete, metadata). It does not hold where a second call acts again
+	// (a reboot reboots twice) or may make a second object (BOSH creates,
+	// which have no name to be found by). The shim's retry advice
+	// (X-Cpi-Ok-To-Retry, Retry-After) on its own 503 and 504 is this.
+	RetrySafe bool
+
 	// Exactly one of these binds the method to the CPI that serves it; a
 	// BOSH method with neither always answers Bosh::Clouds::NotImplemented.
 	nanobox func(ctx context.Context, cpi NanoboxCPI, call Call) (any, error)
@@ -87,39 +98,40 @@ type NanoboxFactory interface {
 // nanoboxMethods is the Nanobox part of the method table, in the order of
 // the spec.
 var nanoboxMethods = []Method{
-	{Name: MethodMeta, HTTP: &Endpoint{http.MethodGet, "/meta", http.StatusOK, true, "meta"},
+	{Name: MethodMeta, RetrySafe: true, HTTP: &Endpoint{http.MethodGet, "/meta", http.StatusOK, true, "meta"},
 		nanobox: func(_ context.Context, c NanoboxCPI, _ Call) (any, error) { return c.Meta() }},
-	{Name: MethodCatalog, HTTP: &Endpoint{http.MethodGet, "/catalog", http.StatusOK, true, "catalog"},
+	{Name: MethodCatalog, RetrySafe: true, HTTP: &Endpoint{http.MethodGet, "/catalog", http.StatusOK, true, "catalog"},
 		nanobox: func(ctx context.Context, c NanoboxCPI, _ Call) (any, error) { return c.Catalog(ctx) }},
-	{Name: MethodVerify, HTTP: &Endpoint{http.MethodPost, "/verify", http.StatusOK, false, "verify"},
+	{Name: MethodVerify, RetrySafe: true, HTTP: &Endpoint{http.MethodPost, "/verify", http.StatusOK, false, "verify"},
 		nanobox: func(ctx context.Context, c NanoboxCPI, _ Call) (any, error) { return nil, c.Verify(ctx) }},
-	{Name: MethodCreateKey, Args: []Arg{Body[KeyBody]()}, HTTP: &Endpoint{http.MethodPost, "/keys", http.StatusCreated, true, "create-ssh-key"},
+	{Name: MethodCreateKey, RetrySafe: true, Args: []Arg{Body[KeyBody]()}, HTTP: &Endpoint{http.MethodPost, "/keys", http.StatusCreated, true, "create-ssh-key"},
 		nanobox: func(ctx context.Context, c NanoboxCPI, k Call) (any, error) {
 			return c.CreateKey(ctx, BodyOf[KeyBody](k))
 		}},
-	{Name: MethodQueryKey, Args: []Arg{ID("key id")}, HTTP: &Endpoint{http.MethodGet, "/keys/{id}", http.StatusCreated, true, "query-ssh-key"},
+	{Name: MethodQueryKey, RetrySafe: true, Args: []Arg{ID("key id")}, HTTP: &Endpoint{http.MethodGet, "/keys/{id}", http.StatusCreated, true, "query-ssh-key"},
 		nanobox: func(ctx context.Context, c NanoboxCPI, k Call) (any, error) { return c.QueryKey(ctx, k.ID(0)) }},
-	{Name: MethodDeleteKey, Args: []Arg{ID("key id")}, HTTP: &Endpoint{http.MethodDelete, "/keys/{id}", http.StatusOK, false, "delete-ssh-key"},
+	{Name: MethodDeleteKey, RetrySafe: true, Args: []Arg{ID("key id")}, HTTP: &Endpoint{http.MethodDelete, "/keys/{id}", http.StatusOK, false, "delete-ssh-key"},
 		nanobox: func(ctx context.Context, c NanoboxCPI, k Call) (any, error) { return nil, c.DeleteKey(ctx, k.ID(0)) }},
-	{Name: MethodOrderServer, Args: []Arg{Body[OrderServerBody]()}, HTTP: &Endpoint{http.MethodPost, "/servers", http.StatusCreated, true, "order-server"},
+	{Name: MethodOrderServer, RetrySafe: true, Args: []Arg{Body[OrderServerBody]()}, HTTP: &Endpoint{http.MethodPost, "/servers", http.StatusCreated, true, "order-server"},
 		nanobox: func(ctx context.Context, c NanoboxCPI, k Call) (any, error) {
 			return c.OrderServer(ctx, BodyOf[OrderServerBody](k))
 		}},
-	{Name: MethodQueryServer, Args: []Arg{ID("server id")}, HTTP: &Endpoint{http.MethodGet, "/servers/{id}", http.StatusCreated, true, "query-server"},
+	{Name: MethodQueryServer, RetrySafe: true, Args: []Arg{ID("server id")}, HTTP: &Endpoint{http.MethodGet, "/servers/{id}", http.StatusCreated, true, "query-server"},
 		nanobox: func(ctx context.Context, c NanoboxCPI, k Call) (any, error) { return c.QueryServer(ctx, k.ID(0)) }},
-	{Name: MethodCancelServer, Args: []Arg{ID("server id")}, HTTP: &Endpoint{http.MethodDelete, "/servers/{id}", http.StatusOK, false, "cancel-server"},
+	{Name: MethodCancelServer, RetrySafe: true, Args: []Arg{ID("server id")}, HTTP: &Endpoint{http.MethodDelete, "/servers/{id}", http.StatusOK, false, "cancel-server"},
 		nanobox: func(ctx context.Context, c NanoboxCPI, k Call) (any, error) { return nil, c.CancelServer(ctx, k.ID(0)) }},
-	{Name: MethodInstallKey, Args: []Arg{ID("server id"), Body[KeyBody]()}, HTTP: &Endpoint{http.MethodPatch, "/servers/{id}/keys", http.StatusOK, false, "install-server-key"},
+	{Name: MethodInstallKey, RetrySafe: true, Args: []Arg{ID("server id"), Body[KeyBody]()}, HTTP: &Endpoint{http.MethodPatch, "/servers/{id}/keys", http.StatusOK, false, "install-server-key"},
 		nanobox: func(ctx context.Context, c NanoboxCPI, k Call) (any, error) {
 			return nil, c.InstallKey(ctx, k.ID(0), BodyOf[KeyBody](k))
 		}},
-	{Name: MethodUpdateConfig, Args: []Arg{ID("server id"), Body[ConfigBody]()}, HTTP: &Endpoint{http.MethodPatch, "/servers/{id}/config", http.StatusOK, false, "update-server-config"},
+	{Name: MethodUpdateConfig, RetrySafe: true, Args: []Arg{ID("server id"), Body[ConfigBody]()}, HTTP: &Endpoint{http.MethodPatch, "/servers/{id}/config", http.StatusOK, false, "update-server-config"},
 		nanobox: func(ctx context.Context, c NanoboxCPI, k Call) (any, error) {
 			return nil, c.UpdateConfig(ctx, k.ID(0), BodyOf[ConfigBody](k))
 		}},
-	{Name: MethodRebootServer, Args: []Arg{ID("server id")}, HTTP: &Endpoint{http.MethodPatch, "/servers/{id}/reboot", http.StatusOK, false, "reboot-server"},
+	// A second reboot_server reboots the server again.
+	{Name: MethodRebootServer, RetrySafe: false, Args: []Arg{ID("server id")}, HTTP: &Endpoint{http.MethodPatch, "/servers/{id}/reboot", http.StatusOK, false, "reboot-server"},
 		nanobox: func(ctx context.Context, c NanoboxCPI, k Call) (any, error) { return nil, c.RebootServer(ctx, k.ID(0)) }},
-	{Name: MethodRenameServer, Args: []Arg{ID("server id"), Body[RenameBody]()}, HTTP: &Endpoint{http.MethodPatch, "/servers/{id}/rename", http.StatusOK, false, "rename-server"},
+	{Name: MethodRenameServer, RetrySafe: true, Args: []Arg{ID("server id"), Body[RenameBody]()}, HTTP: &Endpoint{http.MethodPatch, "/servers/{id}/rename", http.StatusOK, false, "rename-server"},
 		nanobox: func(ctx context.Context, c NanoboxCPI, k Call) (any, error) {
 			return nil, c.RenameServer(ctx, k.ID(0), BodyOf[RenameBody](k))
 		}},
@@ -139,7 +151,7 @@ var tableIndex = func() map[string]int {
 }()
 
 func buildTable() []Method {
-	t := []Method{{Name: MethodInfo, Family: FamilyInfo}}
+	t := []Method{{Name: MethodInfo, RetrySafe: true, Family: FamilyInfo}}
 	for _, m := range nanoboxMethods {
 		m.Family = FamilyNanobox
 		t = append(t, m)

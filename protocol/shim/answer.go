@@ -153,15 +153,11 @@ func abortedError(method string) *callError {
 // cloud may still be finishing what the killed CPI asked of it.
 const timeoutRetryAfter = "5"
 
-// retrySafe reports whether calling method again after a call that timed
-// out can do nothing the first call would not have done. It holds for
-// every method but reboot_server: reads; orders and keys, which are
-// idempotent by name (a retry finds and answers what the first call made);
-// cancel, config, rename and key installation, which set a state. A second
-// reboot reboots the server again. (The method table carries no such fact;
-// when it does, this reads it.)
+// retrySafe reports whether calling method again after a call whose
+// outcome is unknown is safe: the method table's RetrySafe.
 func retrySafe(method string) bool {
-	return method != protocol.MethodRebootServer
+	m, ok := protocol.Lookup(method)
+	return ok && m.RetrySafe
 }
 
 // cpiError is the answer to the CPI's own error response.

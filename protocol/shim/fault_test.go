@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/shim"
 )
 
@@ -185,6 +186,44 @@ func TestFaults_TimeoutSaysWhetherARetryIsSafe(t *testing.T) {
 			}
 			validateAgainstSpec(t, c.verb, c.specPath, resp)
 		})
+	}
+}
+
+// TestFaults_RetryAdviceFollowsTheMethodTable: for every route, the shim's
+// own 504 (call timed out) and 503 (shutting down) advise a retry exactly
+// when the method table marks the method RetrySafe, with Retry-After then.
+func TestFaults_RetryAdviceFollowsTheMethodTable(t *testing.T) {
+	timedOut := startShim(t, shim.Options{Timeout: 300 * time.Millisecond})
+	aborted := startShim(t, shim.Options{})
+	aborted.Abort()
+	for _, r := range protocol.Routes {
+		m, ok := protocol.Lookup(r.Method)
+		require.True(t, ok, r.Method)
+		path := strings.ReplaceAll(r.Path, "{id}", "1")
+		body := ""
+		if r.Body {
+			body = "{}"
+		}
+		for _, c := range []struct {
+			name   string
+			ts     *testShim
+			status int
+		}{
+			{"timeout", timedOut, http.StatusGatewayTimeout},
+			{"shutdown", aborted, http.StatusServiceUnavailable},
+		} {
+			t.Run(r.Method+"/"+c.name, func(t *testing.T) {
+				resp := c.ts.do(t, r.Verb, path, body, "Auth-Stub-Mode: block", "Auth-Stub-Dir: "+t.TempDir())
+				require.Equal(t, c.status, resp.Status, "%s", resp.Body)
+				assert.Equal(t, strconv.FormatBool(m.RetrySafe), resp.Header.Get("X-Cpi-Ok-To-Retry"))
+				if m.RetrySafe {
+					assert.Equal(t, "5", resp.Header.Get("Retry-After"))
+				} else {
+					assert.Empty(t, resp.Header.Get("Retry-After"), "no invitation to repeat an unsafe call")
+				}
+				validateAgainstSpec(t, r.Verb, r.Path, resp)
+			})
+		}
 	}
 }
 
