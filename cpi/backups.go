@@ -162,9 +162,9 @@ func (h *Hetzner) switchBackups(ctx context.Context, op string, server *hcloud.S
 		if !ours(server.Labels) || round >= maxSwitchRounds {
 			return nil
 		}
-		again, resp, err := h.client.Server.GetByID(ctx, server.ID)
+		again, err := h.readAgain(ctx, op+": reading the backups wish again", server.ID)
 		if err != nil {
-			return cloudError(op+": reading the backups wish again", resp, err)
+			return err
 		}
 		if again == nil {
 			return nil
@@ -177,4 +177,22 @@ func (h *Hetzner) switchBackups(ctx context.Context, op string, server *hcloud.S
 		h.log.Warnf("%s: the wish of server %d became %s meanwhile; following it", op, server.ID, backupsValue(latest))
 		want = latest
 	}
+}
+
+// readAgain reads a server after a switch (1 call), retrying an error a
+// retry can fix every poll interval until timeouts.lock_wait_seconds have
+// passed: without this read a switch against a newer, acknowledged wish
+// would stand.
+func (h *Hetzner) readAgain(ctx context.Context, op string, id int64) (*hcloud.Server, error) {
+	var again *hcloud.Server
+	_, err := h.persistently(ctx, op, id, func() (*hcloud.Response, error) {
+		var resp *hcloud.Response
+		var err error
+		again, resp, err = h.client.Server.GetByID(ctx, id)
+		return resp, err
+	})
+	if err != nil {
+		return nil, cloudError(op, nil, err)
+	}
+	return again, nil
 }

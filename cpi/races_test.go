@@ -49,26 +49,40 @@ func TestOrderFindsItsServerWhenCapacityVanishesAfterTheCommit(t *testing.T) {
 // success. Afterwards the server must have backups off, as acknowledged,
 // and the label must say so.
 func TestConfigChangeRacingAConvergingQueryIsNotUndone(t *testing.T) {
-	h := newHarness(t)
-	key := h.createKey()
-	var res protocol.IDResult
-	h.ok(h.order("web1", "nbg1", "cx23", key, map[string]any{"backups": "enabled"}), &res)
-	h.sim.Sim.AddFault(hcloudsim.Fault{Method: "POST", Route: "/v1/servers/{id}/actions/enable_backup", Kind: hcloudsim.FaultLatency, Latency: time.Second, Times: 1})
-	h.sim.Sim.ResetRequests()
+	cases := []struct {
+		name       string
+		readFaults int // 500s on the converging query's reads after update_config answered
+	}{
+		{"the query reads the wish again", 0},
+		{"that read fails twice", 2},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			key := h.createKey()
+			var res protocol.IDResult
+			h.ok(h.order("web1", "nbg1", "cx23", key, map[string]any{"backups": "enabled"}), &res)
+			h.sim.Sim.AddFault(hcloudsim.Fault{Method: "POST", Route: "/v1/servers/{id}/actions/enable_backup", Kind: hcloudsim.FaultLatency, Latency: time.Second, Times: 1})
+			h.sim.Sim.ResetRequests()
 
-	query := make(chan response, 1)
-	go func() { query <- h.call("query_server", res.ID) }()
-	require.Eventually(t, func() bool { return h.sim.Sim.Requests()[enableBackupRoute] == 1 }, 10*time.Second, time.Millisecond,
-		"the converging query never sent its enable")
-	h.ok(h.call("update_config", res.ID, map[string]string{"backups": "disabled"}), nil)
-	h.ok(<-query, nil)
+			query := make(chan response, 1)
+			go func() { query <- h.call("query_server", res.ID) }()
+			require.Eventually(t, func() bool { return h.sim.Sim.Requests()[enableBackupRoute] == 1 }, 10*time.Second, time.Millisecond,
+				"the converging query never sent its enable")
+			h.ok(h.call("update_config", res.ID, map[string]string{"backups": "disabled"}), nil)
+			if tc.readFaults > 0 {
+				h.sim.Sim.AddFault(hcloudsim.Fault{Method: "GET", Route: "/v1/servers/{id}", Kind: hcloudsim.FaultInternal, Times: tc.readFaults})
+			}
+			h.ok(<-query, nil)
 
-	sv := h.simServer(res.ID)
-	require.Equal(t, "disabled", sv.Labels["nanobox-backups"], "the acknowledged wish")
-	require.Nil(t, sv.BackupWindow, "backups were switched off and acknowledged; the converging query switched them on again")
-	srv, _ := h.query(res.ID, 1)
-	require.Equal(t, "disabled", srv.Config["backups"])
-	require.Equal(t, "active", srv.Status)
+			sv := h.simServer(res.ID)
+			require.Equal(t, "disabled", sv.Labels["nanobox-backups"], "the acknowledged wish")
+			require.Nil(t, sv.BackupWindow, "backups were switched off and acknowledged; the converging query switched them on again")
+			srv, _ := h.query(res.ID, 1)
+			require.Equal(t, "disabled", srv.Config["backups"])
+			require.Equal(t, "active", srv.Status)
+		})
+	}
 }
 
 // TestObjectsRelabelledHiddenAreNotUsed (11.3): the first order caches the
