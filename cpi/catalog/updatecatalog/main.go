@@ -22,6 +22,7 @@ import (
 	"github.com/hetznercloud/hcloud-go/v2/hcloud/schema"
 
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/catalog"
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/config"
 )
 
 func main() {
@@ -102,14 +103,16 @@ func fromFixture(path string) (*catalog.Model, error) {
 }
 
 func fromAPI() (*catalog.Model, error) {
-	token := os.Getenv("HCLOUD_TOKEN")
-	if token == "" {
-		return nil, errors.New("-live needs HCLOUD_TOKEN")
+	// The CPI's own loader, with no file: the token and endpoint come from
+	// the environment exactly as the CPI takes them.
+	cfg, err := config.Load("", os.Getenv)
+	if err != nil {
+		return nil, err
 	}
-	opts := []hcloud.ClientOption{hcloud.WithToken(token), hcloud.WithApplication("nanobox-hcloud-update-catalog", "")}
-	if e := os.Getenv("HCLOUD_ENDPOINT"); e != "" {
-		opts = append(opts, hcloud.WithEndpoint(e))
+	if cfg.Token == "" {
+		return nil, errors.New("-live needs " + config.TokenEnv)
 	}
+	opts := []hcloud.ClientOption{hcloud.WithToken(cfg.Token), hcloud.WithEndpoint(cfg.Endpoint), hcloud.WithApplication("nanobox-hcloud-update-catalog", "")}
 	client := hcloud.NewClient(opts...)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
