@@ -61,7 +61,7 @@ lint:
 	cd scripts/benchtool && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...
 	cd release/deploy && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...
 
-# The docs derived from code: docs/configuration.md, the README's route and error tables.
+# The docs derived from code: docs/configuration.md, the README's route and error tables, docs/protocol.md's method and error tables.
 docs:
 	$(GO) run ./cpi/internal/docgen
 

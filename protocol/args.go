@@ -31,9 +31,11 @@ type Arg struct {
 	body *bodyShape
 }
 
-// bodyShape is a body type: a decoder into a fresh value of the type.
+// bodyShape is a body type: a decoder into a fresh value of the type, and
+// the keys the type has.
 type bodyShape struct {
 	decode func(method string, raw json.RawMessage) (any, *Error)
+	keys   []string
 }
 
 // ID is an argument that is a non-empty string.
@@ -66,7 +68,42 @@ func Body[T any]() Arg {
 			}
 			return v, nil
 		},
+		keys: bodyKeys(reflect.TypeFor[T]()),
 	}}
+}
+
+// Shape describes in words the JSON the argument takes, e.g. "a non-empty
+// string" or, for a body, the object with the keys its type has.
+func (a Arg) Shape() string {
+	switch a.Kind {
+	case KindID:
+		return "a non-empty string"
+	case KindBody:
+		if a.body.keys == nil {
+			return "an object"
+		}
+		return "an object with the keys " + strings.Join(a.body.keys, ", ")
+	case KindObject:
+		return "an object or null"
+	case KindString:
+		return "a string"
+	case KindInt:
+		return "an integer"
+	case KindIDOrNull:
+		return "a non-empty string or null"
+	case KindIDList:
+		return "an array of non-empty strings, or null"
+	}
+	return "unknown"
+}
+
+// BodyKeys are the keys of a body argument's type, in field order (nil for
+// any other argument): the keys a request body may hold.
+func (a Arg) BodyKeys() []string {
+	if a.body == nil {
+		return nil
+	}
+	return a.body.keys
 }
 
 // DecodeObject is the one strict decoding of a JSON object argument into

@@ -145,3 +145,20 @@ func TestDecodeObject(t *testing.T) {
 	var anything map[string]any
 	require.Nil(t, protocol.DecodeObject("set_vm_metadata: metadata", []byte(`{"any":"key"}`), &anything))
 }
+
+// TestArgumentShapes: a body argument knows its type's keys (none for a
+// map, which takes any key), and a BOSH method without a binding is not
+// Bound.
+func TestArgumentShapes(t *testing.T) {
+	createKey, _ := protocol.Lookup(protocol.MethodCreateKey)
+	assert.Equal(t, []string{"id", "name", "key"}, createKey.Args[0].BodyKeys())
+	assert.Equal(t, "an object with the keys id, name, key", createKey.Args[0].Shape())
+	update, _ := protocol.Lookup(protocol.MethodUpdateConfig)
+	assert.Nil(t, update.Args[0].BodyKeys(), "a server id")
+	assert.Nil(t, update.Args[1].BodyKeys(), "a map takes any key")
+	assert.Equal(t, "a non-empty string", update.Args[0].Shape())
+	for name, bound := range map[string]bool{protocol.MethodInfo: true, protocol.MethodMeta: true, protocol.MethodCreateVM: true, protocol.MethodPing: false} {
+		m, _ := protocol.Lookup(name)
+		assert.Equal(t, bound, m.Bound(), name)
+	}
+}

@@ -116,7 +116,7 @@ func (d *Dispatcher) serves(m Method) bool {
 	case FamilyNanobox:
 		return d.Nanobox != nil
 	case FamilyBosh:
-		return d.Bosh != nil && m.bosh != nil
+		return d.Bosh != nil && m.Bound()
 	}
 	return true
 }

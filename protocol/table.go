@@ -70,6 +70,10 @@ type Method struct {
 	bosh    func(ctx context.Context, cpi BoshCPI, call Call) (any, error)
 }
 
+// Bound reports whether the method is bound to the CPI that serves it. A
+// BOSH method that is not always answers Bosh::Clouds::NotImplemented.
+func (m Method) Bound() bool { return m.Family == FamilyInfo || m.nanobox != nil || m.bosh != nil }
+
 // NanoboxCPI is a CPI's side of the Nanobox methods, one Go method per
 // protocol method. A NanoboxFactory makes one for each call.
 type NanoboxCPI interface {

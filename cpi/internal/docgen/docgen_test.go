@@ -12,13 +12,14 @@ import (
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/testsupport"
 )
 
-// TestGeneratedDocsAreCurrent: docs/configuration.md and README.md's
-// generated tables are what docgen writes from the code as it is.
+// TestGeneratedDocsAreCurrent: docs/configuration.md and the generated
+// tables of README.md and docs/protocol.md are what docgen writes from the
+// code as it is.
 func TestGeneratedDocsAreCurrent(t *testing.T) {
 	root := testsupport.RepoRoot(t)
 	pages, err := Pages(root)
 	require.NoError(t, err)
-	require.Len(t, pages, 2)
+	require.Len(t, pages, 3)
 	for name, want := range pages {
 		got, err := os.ReadFile(filepath.Join(root, name))
 		require.NoError(t, err)
@@ -81,4 +82,32 @@ func TestReadmeTablesComeFromTheProtocolTables(t *testing.T) {
 	out, err := replaceBlock([]byte("a\n<!-- generated: routes (make docs) -->\nold\n<!-- end of generated routes -->\nb\n"), "routes", "new\n")
 	require.NoError(t, err)
 	assert.Equal(t, "a\n<!-- generated: routes (make docs) -->\nnew\n<!-- end of generated routes -->\nb\n", string(out))
+}
+
+// TestProtocolPageTablesComeFromTheTables: docs/protocol.md has a row for
+// every method and error type, with the facts of the method and error
+// tables, and a page without the markers is an error.
+func TestProtocolPageTablesComeFromTheTables(t *testing.T) {
+	methods := nanoboxMethodTable()
+	assert.Equal(t, 2+14, strings.Count(methods, "\n"), "a header, a rule, info and the 13 Nanobox methods")
+	assert.Contains(t, methods, "| `reboot_server` | `PATCH /servers/{id}/reboot` | 200 OK, empty body | `[\"<server id>\"]` | no |")
+	assert.Contains(t, methods, "| `order_server` | `POST /servers` | 201 Created, JSON | `[{\"name\", \"region\", \"size\", \"ssh_key\", \"config\"}]` | yes |")
+	bosh := boshMethodTable()
+	assert.Contains(t, bosh, "| `create_disk` | `size_mib` (an integer), `cloud_properties` (an object or null), `vm_cid` (a non-empty string or null) | no |")
+	assert.Contains(t, bosh, "| `ping` | none; always answers `Bosh::Clouds::NotImplemented` | yes |")
+
+	docs, err := errorTypeDocs(filepath.Join(testsupport.RepoRoot(t), "protocol"))
+	require.NoError(t, err)
+	errs, err := boshErrorTable(docs)
+	require.NoError(t, err)
+	assert.Contains(t, errs, "| `Bosh::Clouds::CpiError` | false | a malformed request or config | `InvalidArguments`, `InvalidRequest` |")
+	assert.Contains(t, errs, "| `Bosh::Clouds::VMNotFound` | false | no such server | – |")
+	_, err = boshErrorTable(map[string]string{})
+	require.ErrorContains(t, err, "has no comment in protocol")
+
+	root := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "docs"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(root, "docs", "protocol.md"), []byte("# no markers\n"), 0o644))
+	_, err = protocolPage(root, docs)
+	require.ErrorContains(t, err, "docs/protocol.md: no block")
 }

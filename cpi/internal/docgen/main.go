@@ -1,8 +1,9 @@
 // Command docgen writes the documentation that is derived from code, so each
 // fact is stated once: docs/configuration.md from the config package (keys
 // and types by reflection, defaults from config.Default, descriptions from
-// the field comments), and the route and error tables of README.md from
-// protocol's method table and error table. `make docs` runs it; a test
+// the field comments), and the route and error tables of README.md and the
+// method and error tables of docs/protocol.md from protocol's method table
+// and error table. `make docs` runs it; a test
 // fails when the committed pages differ from what it writes.
 //
 //	go run ./cpi/internal/docgen -root .
@@ -17,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
@@ -74,7 +76,11 @@ func Pages(root string) (map[string][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string][]byte{"docs/configuration.md": configuration, "README.md": readme}, nil
+	protocolDoc, err := protocolPage(root, errorDocs)
+	if err != nil {
+		return nil, err
+	}
+	return map[string][]byte{"docs/configuration.md": configuration, "README.md": readme, "docs/protocol.md": protocolDoc}, nil
 }
 
 // replaceBlock replaces the lines between the markers of the generated
@@ -85,7 +91,7 @@ func replaceBlock(page []byte, name, content string) ([]byte, error) {
 	i := bytes.Index(page, []byte(begin))
 	j := bytes.Index(page, []byte(end))
 	if i < 0 || j < i {
-		return nil, fmt.Errorf("README.md has no block %q...%q", strings.TrimSpace(begin), strings.TrimSpace(end))
+		return nil, fmt.Errorf("no block %q...%q", strings.TrimSpace(begin), strings.TrimSpace(end))
 	}
 	var b bytes.Buffer
 	b.Write(page[:i+len(begin)])
@@ -126,7 +132,7 @@ func errorTable(docs map[string]string) (string, error) {
 }
 
 // errorTypeDocs reads the line comments of protocol's ErrorType constants,
-// keyed by the constant's name.
+// keyed by the constant's value (the type's name on the wire).
 func errorTypeDocs(dir string) (map[string]string, error) {
 	files, err := parsePackage(dir, "protocol")
 	if err != nil {
@@ -144,8 +150,14 @@ func errorTypeDocs(dir string) (map[string]string, error) {
 				if id, ok := vs.Type.(*ast.Ident); !ok || id.Name != "ErrorType" || vs.Comment == nil {
 					continue
 				}
-				for _, name := range vs.Names {
-					docs[name.Name] = strings.Join(strings.Fields(vs.Comment.Text()), " ")
+				for _, v := range vs.Values {
+					lit, ok := v.(*ast.BasicLit)
+					if !ok || lit.Kind != token.STRING {
+						continue
+					}
+					if name, err := strconv.Unquote(lit.Value); err == nil {
+						docs[name] = strings.Join(strings.Fields(vs.Comment.Text()), " ")
+					}
 				}
 			}
 		}
