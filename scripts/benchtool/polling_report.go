@@ -195,7 +195,11 @@ func (b *bench) writePollingPlot(path string) error {
 		ticks = append(ticks, plot.Tick{Value: float64(n), Label: strconv.Itoa(n)})
 	}
 	pl.X.Tick.Marker = plot.ConstantTicks(ticks)
-	pl.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+	var yTicks []plot.Tick
+	for _, v := range []float64{0.5, 1, 2, 3, 5, 10, 20, 30, 50, 100} {
+		yTicks = append(yTicks, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'f', -1, 64)})
+	}
+	pl.Y.Tick.Marker = plot.ConstantTicks(yTicks)
 	pl.Add(plotter.NewGrid())
 	pl.Legend.Top = true
 	for i, mode := range []string{"per-poll", "coalesced"} {
