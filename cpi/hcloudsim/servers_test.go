@@ -312,3 +312,42 @@ func TestProjectAndPlacementLimits(t *testing.T) {
 	assert.True(t, hcloud.IsError(err, hcloud.ErrorCodeResourceLimitExceeded), "project limit: %v", err)
 	assert.Len(t, env.Sim.Snapshot().Servers, 11)
 }
+
+// TestLabelKeysAsTheDocument: label keys follow the document's rules, and its reserved prefix
+// hetzner.cloud/ is refused (`hcloud server add-label s hetzner.cloud/x=y` was accepted).
+func TestLabelKeysAsTheDocument(t *testing.T) {
+	env := simtest.Start(t, hcloudsim.Options{})
+	c := env.Client()
+	ctx := testCtx(t)
+	res, _, err := c.Server.Create(ctx, createOpts("web"))
+	require.NoError(t, err)
+
+	tests := []struct {
+		key string
+		ok  bool
+	}{
+		{"env", true},
+		{"example.com/my", true},
+		{"my.hetzner.cloud.example/x", true},
+		{"hetzner.cloud/x", false},
+		{"Hetzner.Cloud/x", false},
+		{"-bad", false},
+		{"/x", false},
+		{strings.Repeat("k", 64), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.key, func(t *testing.T) {
+			labels := map[string]string{"nanobox": "true", tc.key: "v"}
+			_, _, err := c.Server.Update(ctx, res.Server, hcloud.ServerUpdateOpts{Labels: labels})
+			got, _, gerr := c.Server.GetByID(ctx, res.Server.ID)
+			require.NoError(t, gerr)
+			if tc.ok {
+				require.NoError(t, err)
+				assert.Equal(t, labels, got.Labels)
+				return
+			}
+			assert.True(t, hcloud.IsError(err, hcloud.ErrorCodeInvalidInput), "got %v", err)
+			assert.NotContains(t, got.Labels, tc.key, "a refused update changes nothing")
+		})
+	}
+}

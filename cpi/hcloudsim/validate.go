@@ -40,8 +40,12 @@ var (
 	labelValueRE   = regexp.MustCompile(`^(([a-zA-Z0-9]([a-zA-Z0-9_.-]{0,61}[a-zA-Z0-9])?)?)$`)
 )
 
-// validLabels checks labels as the API does (Kubernetes-style keys with an optional DNS prefix, values of
-// at most 63 characters) and returns a copy (never nil).
+// reservedLabelPrefix is the label key prefix the API keeps for itself: "The hetzner.cloud/ prefix is
+// reserved and cannot be used."
+const reservedLabelPrefix = "hetzner.cloud"
+
+// validLabels checks labels as the API does (Kubernetes-style keys with an optional DNS prefix other than
+// the reserved hetzner.cloud/, values of at most 63 characters) and returns a copy (never nil).
 func validLabels(labels *map[string]string) (map[string]string, *apiError) {
 	out := map[string]string{}
 	if labels == nil {
@@ -52,6 +56,9 @@ func validLabels(labels *map[string]string) (map[string]string, *apiError) {
 		if prefix, rest, ok := strings.Cut(k, "/"); ok {
 			if prefix == "" || len(prefix) > 253 || validHostname("labels", prefix) != nil {
 				return nil, invalidField("labels", "invalid label key "+k)
+			}
+			if strings.EqualFold(prefix, reservedLabelPrefix) {
+				return nil, invalidField("labels", "label key "+k+": the prefix hetzner.cloud/ is reserved")
 			}
 			name = rest
 		}
