@@ -129,28 +129,26 @@ func (k *checker) problem(format string, args ...any) {
 
 // duration reads a duration flag; min0 allows 0, else it must be positive.
 func (k *checker) duration(name string, min0 bool) (time.Duration, bool) {
-	d, err := time.ParseDuration(k.c.String(name))
-	switch {
-	case err != nil:
-		k.problem("--%s %q: not a duration (e.g. 60s, 2m)", name, k.c.String(name))
-	case d < 0 || (d == 0 && !min0):
-		k.problem("--%s must be %s", name, map[bool]string{true: "0 or more", false: "positive"}[min0])
-	default:
-		return d, true
-	}
-	return 0, false
+	return boundedFlag(k, name, min0, time.ParseDuration, "a duration (e.g. 60s, 2m)")
 }
 
 // integer reads an integer flag; min0 allows 0, else it must be positive.
 func (k *checker) integer(name string, min0 bool) (int64, bool) {
-	n, err := strconv.ParseInt(k.c.String(name), 10, 64)
+	parse := func(s string) (int64, error) { return strconv.ParseInt(s, 10, 64) }
+	return boundedFlag(k, name, min0, parse, "an integer")
+}
+
+// boundedFlag reads flag name with parse; min0 allows 0, else the value
+// must be positive. A problem is recorded, naming what the value must be.
+func boundedFlag[T int64 | time.Duration](k *checker, name string, min0 bool, parse func(string) (T, error), what string) (T, bool) {
+	v, err := parse(k.c.String(name))
 	switch {
 	case err != nil:
-		k.problem("--%s %q: not an integer", name, k.c.String(name))
-	case n < 0 || (n == 0 && !min0):
+		k.problem("--%s %q: not %s", name, k.c.String(name), what)
+	case v < 0 || (v == 0 && !min0):
 		k.problem("--%s must be %s", name, map[bool]string{true: "0 or more", false: "positive"}[min0])
 	default:
-		return n, true
+		return v, true
 	}
 	return 0, false
 }
