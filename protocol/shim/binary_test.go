@@ -90,6 +90,17 @@ func (p *shimProcess) wait(t testing.TB) error {
 	}
 }
 
+// blockedCPIs is blockedCalls that also returns the pids of the n blocked
+// CPIs, which are killed when the test ends if they still run.
+func blockedCPIs(t testing.TB, url, dir string, n int) (<-chan int, []int) {
+	t.Helper()
+	statuses := blockedCalls(t, url, dir, n)
+	pids := startedPids(t, dir)
+	require.Len(t, pids, n)
+	killLeftovers(t, pids)
+	return statuses, pids
+}
+
 func startedPids(t testing.TB, dir string) []int {
 	t.Helper()
 	m, err := filepath.Glob(filepath.Join(dir, "started-*"))
@@ -135,9 +146,7 @@ func TestBinary_SIGTERMLetsInFlightCallsFinish(t *testing.T) {
 func TestBinary_GraceOverKillsRemainingCalls(t *testing.T) {
 	p := startShimProcess(t, "--shutdown-grace", "200ms")
 	dir := t.TempDir()
-	statuses := blockedCalls(t, p.URL, dir, 2)
-	pids := startedPids(t, dir)
-	require.Len(t, pids, 2)
+	statuses, pids := blockedCPIs(t, p.URL, dir, 2)
 
 	require.NoError(t, p.cmd.Process.Signal(syscall.SIGINT))
 	require.NoError(t, p.wait(t), p.logs.String())
@@ -156,10 +165,7 @@ func TestBinary_GraceOverKillsRemainingCalls(t *testing.T) {
 func TestBinary_SIGKILLedShimTakesItsCPIsAlong(t *testing.T) {
 	p := startShimProcess(t)
 	dir := t.TempDir()
-	statuses := blockedCalls(t, p.URL, dir, 2)
-	pids := startedPids(t, dir)
-	require.Len(t, pids, 2)
-	killLeftovers(t, pids)
+	statuses, pids := blockedCPIs(t, p.URL, dir, 2)
 
 	require.NoError(t, p.cmd.Process.Signal(syscall.SIGKILL))
 	require.Error(t, p.wait(t), "the shim was killed")
@@ -178,10 +184,7 @@ func TestBinary_SIGKILLedShimTakesItsCPIsAlong(t *testing.T) {
 func TestBinary_SecondSignalEndsInFlightCallsCleanly(t *testing.T) {
 	p := startShimProcess(t, "--shutdown-grace", "5m")
 	dir := t.TempDir()
-	statuses := blockedCalls(t, p.URL, dir, 2)
-	pids := startedPids(t, dir)
-	require.Len(t, pids, 2)
-	killLeftovers(t, pids)
+	statuses, pids := blockedCPIs(t, p.URL, dir, 2)
 
 	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
 	waitFor(t, "the shutdown log line", 10*time.Second, func() bool { return strings.Contains(p.logs.String(), "shutting down") })

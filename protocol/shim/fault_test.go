@@ -178,12 +178,7 @@ func TestFaults_TimeoutSaysWhetherARetryIsSafe(t *testing.T) {
 		t.Run(c.verb+" "+c.path, func(t *testing.T) {
 			resp := ts.do(t, c.verb, c.path, c.body, "Auth-Stub-Mode: block", "Auth-Stub-Dir: "+t.TempDir())
 			require.Equal(t, http.StatusGatewayTimeout, resp.Status, "%s", resp.Body)
-			assert.Equal(t, strconv.FormatBool(c.safe), resp.Header.Get("X-Cpi-Ok-To-Retry"))
-			if c.safe {
-				assert.Equal(t, "5", resp.Header.Get("Retry-After"))
-			} else {
-				assert.Empty(t, resp.Header.Get("Retry-After"), "no invitation to repeat an unsafe call")
-			}
+			assertRetryAdvice(t, resp, c.safe)
 			validateAgainstSpec(t, c.verb, c.specPath, resp)
 		})
 	}
@@ -215,15 +210,22 @@ func TestFaults_RetryAdviceFollowsTheMethodTable(t *testing.T) {
 			t.Run(r.Method+"/"+c.name, func(t *testing.T) {
 				resp := c.ts.do(t, r.Verb, path, body, "Auth-Stub-Mode: block", "Auth-Stub-Dir: "+t.TempDir())
 				require.Equal(t, c.status, resp.Status, "%s", resp.Body)
-				assert.Equal(t, strconv.FormatBool(m.RetrySafe), resp.Header.Get("X-Cpi-Ok-To-Retry"))
-				if m.RetrySafe {
-					assert.Equal(t, "5", resp.Header.Get("Retry-After"))
-				} else {
-					assert.Empty(t, resp.Header.Get("Retry-After"), "no invitation to repeat an unsafe call")
-				}
+				assertRetryAdvice(t, resp, m.RetrySafe)
 				validateAgainstSpec(t, r.Verb, r.Path, resp)
 			})
 		}
+	}
+}
+
+// assertRetryAdvice: the shim's own 503/504 says in X-Cpi-Ok-To-Retry
+// whether a retry is safe, and invites one with Retry-After only then.
+func assertRetryAdvice(t *testing.T, resp response, safe bool) {
+	t.Helper()
+	assert.Equal(t, strconv.FormatBool(safe), resp.Header.Get("X-Cpi-Ok-To-Retry"))
+	if safe {
+		assert.Equal(t, "5", resp.Header.Get("Retry-After"))
+	} else {
+		assert.Empty(t, resp.Header.Get("Retry-After"), "no invitation to repeat an unsafe call")
 	}
 }
 
@@ -480,8 +482,7 @@ func TestFaults_AbortEndsRunningCallsAndAnswersThem(t *testing.T) {
 	resp := <-statuses
 	require.Equal(t, http.StatusServiceUnavailable, resp.Status, "%s", resp.Body)
 	assertErrorsBody(t, resp, "the shim is shutting down")
-	assert.Equal(t, "true", resp.Header.Get("X-Cpi-Ok-To-Retry"))
-	assert.Equal(t, "5", resp.Header.Get("Retry-After"))
+	assertRetryAdvice(t, resp, true)
 	validateAgainstSpec(t, http.MethodPost, "/servers", resp)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -490,8 +491,7 @@ func TestFaults_AbortEndsRunningCallsAndAnswersThem(t *testing.T) {
 
 	later := ts.do(t, http.MethodPatch, "/servers/1/reboot", "")
 	assert.Equal(t, http.StatusServiceUnavailable, later.Status)
-	assert.Equal(t, "false", later.Header.Get("X-Cpi-Ok-To-Retry"))
-	assert.Empty(t, later.Header.Get("Retry-After"))
+	assertRetryAdvice(t, later, false)
 	assert.Equal(t, http.StatusServiceUnavailable, ts.do(t, http.MethodGet, "/readyz", "").Status)
 	metrics := string(ts.do(t, http.MethodGet, "/metrics", "").Body)
 	assert.NotContains(t, metrics, `cpi_method="reboot_server"`, "no CPI ran after Abort")

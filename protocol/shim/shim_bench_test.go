@@ -1,7 +1,6 @@
 package shim_test
 
 import (
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -26,6 +25,15 @@ func benchShim(b *testing.B, maxConcurrent int) *shim.Shim {
 	return s
 }
 
+// serveGet is one GET of path with the bench token through the handler.
+func serveGet(s *shim.Shim, path string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodGet, path, nil)
+	req.Header.Set("Auth-Api-Token", benchToken)
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, req)
+	return rec
+}
+
 // BenchmarkServeHTTP is one GET /servers/{id} through the handler (no
 // network): routing, credentials, request encoding, the CPI exec, response
 // checks and redaction.
@@ -35,11 +43,7 @@ func BenchmarkServeHTTP(b *testing.B) {
 			s := benchShim(b, 4)
 			b.ReportAllocs()
 			for b.Loop() {
-				req := httptest.NewRequest(http.MethodGet, path, nil)
-				req.Header.Set("Auth-Api-Token", benchToken)
-				rec := httptest.NewRecorder()
-				s.ServeHTTP(rec, req)
-				if rec.Code >= 300 {
+				if rec := serveGet(s, path); rec.Code >= 300 {
 					b.Fatalf("%s: %d %s", path, rec.Code, rec.Body.String())
 				}
 			}
@@ -53,11 +57,7 @@ func BenchmarkServeHTTPParallel(b *testing.B) {
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			req := httptest.NewRequest(http.MethodGet, "/servers/4711", nil)
-			req.Header.Set("Auth-Api-Token", benchToken)
-			rec := httptest.NewRecorder()
-			s.ServeHTTP(rec, req)
-			if rec.Code >= 300 {
+			if rec := serveGet(s, "/servers/4711"); rec.Code >= 300 {
 				b.Errorf("%d %s", rec.Code, rec.Body.String())
 				return
 			}
@@ -73,20 +73,7 @@ func BenchmarkLoopback(b *testing.B) {
 	client := srv.Client()
 	b.ReportAllocs()
 	for b.Loop() {
-		req, err := http.NewRequest(http.MethodGet, srv.URL+"/servers/4711", nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		req.Header.Set("Auth-Api-Token", benchToken)
-		resp, err := client.Do(req)
-		if err != nil {
-			b.Fatal(err)
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusCreated {
-			b.Fatalf("status %d", resp.StatusCode)
-		}
+		benchGet(b, client, srv.URL+"/servers/4711", benchToken, http.StatusCreated)
 	}
 }
 
