@@ -39,8 +39,9 @@ const (
 // LabelBackups records on a server whether Nanobox wants its backups on
 // ("enabled" or "disabled"): order_server sets it at create time (Hetzner's
 // create cannot enable backups, and a new server is locked by its create
-// action for a while), update_config keeps it in step, and query_server
-// enables backups on a running server whose label asks for them.
+// action for a while), update_config writes it before it switches, and
+// query_server converges a running server to it, both ways: the label is
+// the last acknowledged wish (see backups.go).
 const LabelBackups = config.LabelBackups
 
 // StatusProvisioning is query_server's status for a server that runs but
