@@ -223,7 +223,7 @@ func TestUpdateConfigKeepsTheBackupsWishInStep(t *testing.T) {
 	reqs = h.budget(7, func() { h.ok(h.call("update_config", res.ID, map[string]string{"backups": "enabled"}), nil) })
 	require.Equal(t, 2, reqs[enableBackupRoute])
 	require.Equal(t, "enabled", h.simServer(res.ID).Labels[cpi.LabelBackups])
-	srv, reqs = h.query(res.ID, 1)
+	srv, _ = h.query(res.ID, 1)
 	require.Equal(t, "active", srv.Status)
 	require.Equal(t, "enabled", srv.Config["backups"])
 
