@@ -1,17 +1,18 @@
 package cpi
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"os"
 	"path/filepath"
+
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/statedir"
 )
 
 // stateStore caches ids on disk so the warm path of order_server needs no
 // lookup: the private network's id and the network zones it has subnets
-// in. One file per API endpoint and project (a hash of the token: the file
-// never holds the token). A missing or unreadable file is an empty cache.
+// in. One file per API endpoint and project, named by the state dir's
+// keyed hash of the two (package statedir): the file never holds the
+// token. A missing or unreadable file is an empty cache.
 type stateStore struct {
 	path string
 }
@@ -27,11 +28,11 @@ type stateFile struct {
 }
 
 func newStateStore(dir, endpoint, token string) *stateStore {
-	if dir == "" {
-		return &stateStore{}
+	p, err := statedir.Open(dir, endpoint, token)
+	if err != nil {
+		return &stateStore{} // no cache: every order looks the network up
 	}
-	sum := sha256.Sum256([]byte(endpoint + "\x00" + token))
-	return &stateStore{path: filepath.Join(dir, "state-"+hex.EncodeToString(sum[:8])+".json")}
+	return &stateStore{path: p.Path("state", "json")}
 }
 
 func (s *stateStore) load() stateFile {
