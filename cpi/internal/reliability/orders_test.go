@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -236,4 +237,46 @@ func TestOrderAfterTheCachedNetworkWasDeleted(t *testing.T) {
 	st := w.Env.Sim.Snapshot()
 	assert.Len(t, st.Servers, 1, "servers")
 	assert.Len(t, st.Networks, 1, "networks")
+}
+
+// TestOrderAfterCapacityWentBetweenCommitAndAnswer is issue 11.1's scene
+// through the binaries: the create is carried out, the size then sells out
+// in that location, the answer is 504, and hcloud-go's retry ends in 412
+// resource_unavailable. The order must answer the id of the server it made;
+// a re-order the same id; a re-order in another region a 409 naming it.
+func TestOrderAfterCapacityWentBetweenCommitAndAnswer(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	key := ownKey(t, ctx, w, "capacity-key", 26)
+	w.Env.Sim.AddFault(hcloudsim.Fault{Method: http.MethodPost, Route: "/v1/servers", Kind: hcloudsim.FaultCommitThenCapacityGone, Times: 1})
+	body := func(region string) []byte {
+		return []byte(`{"name":"web-capacity","region":"` + region + `","size":"cx23","ssh_key":"` + key + `"}`)
+	}
+	r, err := w.Do(ctx, http.MethodPost, "/servers", w.Auth(), body("nbg1"))
+	require.NoError(t, err)
+	require.Equal(t, http.StatusCreated, r.Status, "order_server: %s", r)
+	require.Equal(t, 1, w.Env.Sim.FaultsInjected()[hcloudsim.FaultCommitThenCapacityGone], "the fault fired")
+	var first protocol.IDResult
+	require.NoError(t, json.Unmarshal(r.Body, &first))
+
+	again, err := w.Do(ctx, http.MethodPost, "/servers", w.Auth(), body("nbg1"))
+	require.NoError(t, err)
+	require.Equal(t, http.StatusCreated, again.Status, "re-order: %s", again)
+	var second protocol.IDResult
+	require.NoError(t, json.Unmarshal(again.Body, &second))
+	assert.Equal(t, first.ID, second.ID, "a re-order answers the same server")
+
+	elsewhere, err := w.Do(ctx, http.MethodPost, "/servers", w.Auth(), body("fsn1"))
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusConflict, elsewhere.Status, "re-order elsewhere: %s", elsewhere)
+	assert.Contains(t, strings.Join(elsewhere.Messages(), " "), "server "+first.ID+" is already named")
+	created := 0
+	for _, c := range w.Env.Sim.Created() {
+		if c.Kind == "server" && c.Name == "web-capacity" {
+			created++
+		}
+	}
+	assert.Equal(t, 1, created, "servers created under the name")
 }
