@@ -158,9 +158,19 @@ func requestsCell(s summary) string {
 
 func (b *bench) markdown() string {
 	var w strings.Builder
-	p := func(format string, args ...any) { fmt.Fprintf(&w, format, args...) }
-	triv := b.res.Trivial.wall()
-	trivRSS := b.res.Trivial.rss()
+	b.mdHeader(&w)
+	b.mdTargets(&w)
+	b.mdPerMethod(&w)
+	b.mdBaselines(&w)
+	b.mdBuildFlags(&w)
+	b.mdCLI(&w)
+	b.mdLoad(&w)
+	b.mdMicroAndFindings(&w)
+	return w.String()
+}
+
+func (b *bench) mdHeader(w *strings.Builder) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
 	env := b.res.Env
 
 	p("# Benchmarks\n\n")
@@ -184,6 +194,11 @@ func (b *bench) markdown() string {
 	p("Processes are measured by %s; API requests are the simulator's counters (`/_sim/requests`), reset before each call. ", b.res.RSSMethod)
 	p("Each method runs %d times; cells show the median with (min–max).\n\n", b.res.Runs)
 
+}
+
+func (b *bench) mdTargets(w *strings.Builder) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
+	triv := b.res.Trivial.wall()
 	// Targets.
 	p("## Targets\n\n| target | measured | verdict |\n|---|---|---|\n")
 	if meta := b.scenarioNamed("meta"); meta != nil {
@@ -242,6 +257,12 @@ func (b *bench) markdown() string {
 	}
 	p("| no CPI process alive after a load run | %d | %s |\n\n", left, verdict(left == 0))
 
+}
+
+func (b *bench) mdPerMethod(w *strings.Builder) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
+	triv := b.res.Trivial.wall()
+	trivRSS := b.res.Trivial.rss()
 	// Per method.
 	p("## Per method: API requests, wall time, memory\n\n")
 	p("`×floor` is the wall time over the trivial Go binary's (%s ms median, peak RSS %s MiB), the least any exec'd process costs here. Both floors ran interleaved with `meta`, call for call.\n\n", f1(triv.Median), f1(trivRSS.Median))
@@ -276,6 +297,11 @@ func (b *bench) markdown() string {
 	p("%s.\n\n", strings.Join(notesList, "; "))
 	p("The budget of `update_config` is 1 + 1 per changed setting. `order_server`'s budget (≤2) is for the warm path; the first order in a project also creates the private network, and an order whose state directory is empty looks the network up again.\n\n")
 
+}
+
+func (b *bench) mdBaselines(w *strings.Builder) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
+	triv := b.res.Trivial.wall()
 	// Baselines.
 	p("## Baselines: the floor and the direct round trip\n\n")
 	p("The same data fetched in-process with one HTTP exchange (new TCP connection, as a fresh process makes it), and the CPI's whole process beside it. ")
@@ -301,6 +327,10 @@ func (b *bench) markdown() string {
 	}
 	p("\n")
 
+}
+
+func (b *bench) mdBuildFlags(w *strings.Builder) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
 	// Build flags.
 	if len(b.res.BuildCompare) > 0 {
 		p("## Build flags: `make build` against the earlier build\n\n")
@@ -314,6 +344,10 @@ func (b *bench) markdown() string {
 		p("\n")
 	}
 
+}
+
+func (b *bench) mdCLI(w *strings.Builder) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
 	// CLI.
 	p("## Beside the hcloud CLI\n\n")
 	if b.res.CLI.Absent {
@@ -335,6 +369,10 @@ func (b *bench) markdown() string {
 		p("\n")
 	}
 
+}
+
+func (b *bench) mdLoad(w *strings.Builder) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
 	// Load.
 	p("## The shim under load\n\n")
 	p("A Go load generator (in the bench tool, same machine, sharing the 2 cores) keeps N clients busy for %s per level, each sending the next request as soon as the previous one is answered, with the `Auth-Api-Token` header as the orchestrator sends it. ", b.loadDuration)
@@ -382,6 +420,10 @@ func (b *bench) markdown() string {
 
 	p("%s", b.pollingMarkdown())
 
+}
+
+func (b *bench) mdMicroAndFindings(w *strings.Builder) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
 	// Micro.
 	p("## Go micro-benchmarks\n\n")
 	p("`go test -run '^$' -bench . -benchmem` on protocol (request decoding, dispatch), cpi (catalog building) and protocol/shim (the request path with the stub CPI), summarised by benchstat. Raw output: [bench/micro.txt](bench/micro.txt).\n\n")
@@ -405,7 +447,6 @@ func (b *bench) markdown() string {
 	p("- [bench/load.csv](bench/load.csv), [bench/load-quantiles.csv](bench/load-quantiles.csv): load levels, and p0..p100 of each\n")
 	p("- [bench/latency.png](bench/latency.png): the plot\n")
 	p("- [bench/micro.txt](bench/micro.txt), [bench/micro-benchstat.txt](bench/micro-benchstat.txt): micro-benchmarks\n")
-	return w.String()
 }
 
 func errorsCell(l *loadLevel) string {
