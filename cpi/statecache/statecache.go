@@ -144,7 +144,7 @@ func hitOrMiss(srv *hcloud.Server) Result {
 }
 
 // lookupFresh reads server id, for a read that arrived at arrival, from a
-// snapshot fetched at since or later. ok is false when there is no such
+// snapshot fetched after since. ok is false when there is no such
 // snapshot or it is damaged (refresh it); a server it does not hold is
 // (nil, true).
 func (c *Cache) lookupFresh(id int64, since, arrival time.Time) (*hcloud.Server, bool) {
@@ -174,14 +174,14 @@ func lookup(snap *snapshot, id int64) (srv *hcloud.Server, ok bool) {
 // (another process's clock, a clock step) before it is distrusted.
 const maxClockStep = time.Minute
 
-// fresh returns the snapshot when it was fetched at since or later and
-// was not marked stale before the read arrived (a read that arrived before
+// fresh returns the snapshot when it was fetched after since and was not
+// marked stale before the read arrived (a read that arrived before
 // the create that marked it ran alongside that create, and may be answered
 // without it).
 func (c *Cache) fresh(since, arrival time.Time) (*snapshot, bool) {
 	snap, ok := c.load()
 	switch {
-	case !ok, snap.FetchedAt.Before(since), snap.FetchedAt.After(c.now().Add(maxClockStep)):
+	case !ok, !snap.FetchedAt.After(since), snap.FetchedAt.After(c.now().Add(maxClockStep)):
 		return nil, false
 	case !snap.StaleAt.IsZero() && !arrival.Before(snap.StaleAt):
 		return nil, false
