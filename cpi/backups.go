@@ -3,6 +3,7 @@ package cpi
 import (
 	"context"
 	"fmt"
+	"maps"
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
 
@@ -51,9 +52,9 @@ func wantsBackups(labels map[string]string) bool {
 // setBackupsWish sets the nanobox-backups label of a server (1 call),
 // keeping its other labels. op prefixes the error.
 func (h *Hetzner) setBackupsWish(ctx context.Context, op string, server *hcloud.Server, on bool) error {
-	labels := make(map[string]string, len(server.Labels)+1)
-	for k, v := range server.Labels {
-		labels[k] = v
+	labels := maps.Clone(server.Labels)
+	if labels == nil {
+		labels = map[string]string{}
 	}
 	labels[LabelBackups] = backupsValue(on)
 	if _, resp, err := h.client.Server.Update(ctx, server, hcloud.ServerUpdateOpts{Labels: labels}); err != nil {

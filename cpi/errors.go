@@ -1,7 +1,6 @@
 package cpi
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -32,11 +31,8 @@ func cloudError(op string, resp *hcloud.Response, err error) *protocol.Error {
 	if e, ok := budget.IsExhausted(err); ok {
 		return protocol.NewError(protocol.RateLimited, "%s: %s", op, e.Error())
 	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return protocol.NewError(protocol.Timeout, "%s: the call's deadline passed before Hetzner answered", op)
-	}
-	if errors.Is(err, context.Canceled) {
-		return protocol.NewError(protocol.Timeout, "%s: the call was cancelled before Hetzner answered", op)
+	if ce := protocol.ContextError(op, err); ce != nil {
+		return ce
 	}
 	var apiErr hcloud.Error
 	if errors.As(err, &apiErr) {
@@ -104,24 +100,27 @@ func apiError(op string, e hcloud.Error) *protocol.Error {
 	return protocol.NewError(protocol.CloudError, "%s: %s (%s)", op, msg, e.Code)
 }
 
-// statusError maps an error response without a JSON body by its status.
+// statusErrors maps the statuses of error responses without a JSON body.
+var statusErrors = map[int]struct {
+	typ  protocol.ErrorType
+	what string
+}{
+	http.StatusUnauthorized:    {protocol.Unauthorized, "Hetzner rejected the API token (HTTP 401)"},
+	http.StatusForbidden:       {protocol.Forbidden, "the API token may not do this; a read-write token is needed (HTTP 403)"},
+	http.StatusNotFound:        {protocol.NotFound, "not found (HTTP 404)"},
+	http.StatusConflict:        {protocol.Conflict, "conflict (HTTP 409)"},
+	http.StatusLocked:          {protocol.Unavailable, "locked by another action (HTTP 423); retry shortly"},
+	http.StatusTooManyRequests: {protocol.RateLimited, "rate limited (HTTP 429)"},
+	http.StatusGatewayTimeout:  {protocol.Timeout, "Hetzner timed out (HTTP 504)"},
+}
+
+// statusError maps an error response without a JSON body by its status:
+// statusErrors, else any other 5xx is Unavailable and the rest CloudError.
 func statusError(op string, status int) *protocol.Error {
-	switch {
-	case status == http.StatusUnauthorized:
-		return protocol.NewError(protocol.Unauthorized, "%s: Hetzner rejected the API token (HTTP 401)", op)
-	case status == http.StatusForbidden:
-		return protocol.NewError(protocol.Forbidden, "%s: the API token may not do this; a read-write token is needed (HTTP 403)", op)
-	case status == http.StatusNotFound:
-		return protocol.NewError(protocol.NotFound, "%s: not found (HTTP 404)", op)
-	case status == http.StatusConflict:
-		return protocol.NewError(protocol.Conflict, "%s: conflict (HTTP 409)", op)
-	case status == http.StatusLocked:
-		return protocol.NewError(protocol.Unavailable, "%s: locked by another action (HTTP 423); retry shortly", op)
-	case status == http.StatusTooManyRequests:
-		return protocol.NewError(protocol.RateLimited, "%s: rate limited (HTTP 429)", op)
-	case status == http.StatusGatewayTimeout:
-		return protocol.NewError(protocol.Timeout, "%s: Hetzner timed out (HTTP 504)", op)
-	case status >= 500:
+	if e, ok := statusErrors[status]; ok {
+		return protocol.NewError(e.typ, "%s: %s", op, e.what)
+	}
+	if status >= 500 {
 		return protocol.NewError(protocol.Unavailable, "%s: Hetzner answered HTTP %d", op, status)
 	}
 	return protocol.NewError(protocol.CloudError, "%s: Hetzner answered HTTP %d", op, status)
@@ -130,9 +129,5 @@ func statusError(op string, status int) *protocol.Error {
 // errorText is err's message for errors of unknown kind. hcloud-go's own
 // errors never contain the token.
 func errorText(err error) string {
-	s := err.Error()
-	if len(s) > 300 {
-		s = s[:300] + "..."
-	}
-	return s
+	return protocol.Truncate(err.Error(), 300)
 }

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
 	"github.com/stretchr/testify/require"
@@ -95,4 +97,12 @@ func TestZoneSubnets(t *testing.T) {
 	require.Equal(t, "172.16.4.128/26", got.String())
 	_, ok = zoneSubnet("10.0.0.0/16", "moon-1")
 	require.False(t, ok)
+}
+
+func TestMessagesQuoteWholeCharacters(t *testing.T) {
+	_, err := parseID("query_server", "server", "a"+strings.Repeat("é", 30)) // byte 40 is inside a character
+	require.Error(t, err)
+	require.True(t, utf8.ValidString(err.Error()), err.Error())
+	require.Contains(t, err.Error(), `"a`+strings.Repeat("é", 19)+`..."`)
+	require.True(t, utf8.ValidString(errorText(errors.New(strings.Repeat("€", 150)))))
 }

@@ -2,6 +2,7 @@ package cpi
 
 import (
 	"context"
+	"maps"
 	"math"
 	"strconv"
 	"strings"
@@ -53,9 +54,7 @@ func ours(labels map[string]string) bool {
 // extra labels, then the ownership labels (which the config cannot set).
 func (h *Hetzner) labels() map[string]string {
 	l := make(map[string]string, len(h.cfg.Labels)+2)
-	for k, v := range h.cfg.Labels {
-		l[k] = v
-	}
+	maps.Copy(l, h.cfg.Labels)
 	l[LabelNanobox] = "true"
 	l[LabelManagedBy] = ManagedByValue
 	return l
@@ -77,7 +76,7 @@ func (h *Hetzner) mayChange(op, kind string, id int64, labels map[string]string)
 // " 1003" or "1e3" never reach object 1003.
 func parseID(op, kind, s string) (int64, error) {
 	notFound := protocol.NewError(protocol.NotFound,
-		"%s: %q is not a %s id (a decimal number without sign, spaces or leading zeros), so there is no such %s", op, truncate(s, 40), kind, kind)
+		"%s: %q is not a %s id (a decimal number without sign, spaces or leading zeros), so there is no such %s", op, protocol.Truncate(s, 40), kind, kind)
 	if !canonicalDecimal(s) {
 		return 0, notFound
 	}
@@ -99,13 +98,6 @@ func canonicalDecimal(s string) bool {
 		}
 	}
 	return true
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }
 
 // Verify checks the token in two steps, so that a token that is not valid

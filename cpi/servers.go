@@ -3,9 +3,10 @@ package cpi
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,7 +37,7 @@ func validName(op, name string) error {
 	}
 	if len(name) > 253 || !hostname().MatchString(name) {
 		return protocol.NewError(protocol.InvalidArguments,
-			"%s: name %q is not a valid host name (RFC 1123: letters, digits, '-' and '.', labels of 1-63 characters not starting or ending with '-')", op, truncate(name, 80))
+			"%s: name %q is not a valid host name (RFC 1123: letters, digits, '-' and '.', labels of 1-63 characters not starting or ending with '-')", op, protocol.Truncate(name, 80))
 	}
 	return nil
 }
@@ -60,17 +61,12 @@ type settings struct {
 // parseSettings checks config keys and values, without API calls.
 func (h *Hetzner) parseSettings(op string, in map[string]any) (settings, error) {
 	var s settings
-	keys := make([]string, 0, len(in))
-	for k := range in {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	var problems []string
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(in)) {
 		v, isString := in[k].(string)
 		switch k {
 		case FieldImage:
-			if !isString || !contains(h.cfg.Images, v) {
+			if !isString || !slices.Contains(h.cfg.Images, v) {
 				problems = append(problems, "image must be one of "+strings.Join(h.cfg.Images, ", "))
 				continue
 			}
@@ -89,7 +85,7 @@ func (h *Hetzner) parseSettings(op string, in map[string]any) (settings, error) 
 			}
 			s.placementGroup = &v
 		default:
-			problems = append(problems, "unknown setting "+strconv.Quote(truncate(k, 40))+" (known: image, backups, placement_group)")
+			problems = append(problems, "unknown setting "+strconv.Quote(protocol.Truncate(k, 40))+" (known: image, backups, placement_group)")
 		}
 	}
 	if len(problems) > 0 {
@@ -113,15 +109,6 @@ func validGroupName(s string) bool {
 	return true
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // validateOrder checks an order against the local catalog: no API call.
 func (h *Hetzner) validateOrder(body protocol.OrderServerBody) (order, error) {
 	const op = "order_server"
@@ -143,7 +130,7 @@ func (h *Hetzner) validateOrder(body protocol.OrderServerBody) (order, error) {
 	switch {
 	case !ok:
 		return order{}, protocol.NewError(protocol.InvalidArguments, "%s: unknown region %q; choose one of: %s",
-			op, truncate(o.location, 40), strings.Join(m.OrderableLocations(), ", "))
+			op, protocol.Truncate(o.location, 40), strings.Join(m.OrderableLocations(), ", "))
 	case loc.Retired:
 		return order{}, protocol.NewError(protocol.InvalidArguments, "%s: region %q is retired and takes no new servers; current regions: %s",
 			op, o.location, strings.Join(m.OrderableLocations(), ", "))
@@ -157,7 +144,7 @@ func (h *Hetzner) validateOrder(body protocol.OrderServerBody) (order, error) {
 	}
 	o.sshKey, err = strconv.ParseInt(body.SSHKey, 10, 64)
 	if err != nil || !canonicalDecimal(body.SSHKey) {
-		return order{}, protocol.NewError(protocol.InvalidArguments, "%s: ssh_key %q is not an SSH key id (the number create_key returned)", op, truncate(body.SSHKey, 40))
+		return order{}, protocol.NewError(protocol.InvalidArguments, "%s: ssh_key %q is not an SSH key id (the number create_key returned)", op, protocol.Truncate(body.SSHKey, 40))
 	}
 	s, err := h.parseSettings(op, body.Config)
 	if err != nil {
@@ -183,7 +170,7 @@ func sizeError(op string, m *catalog.Model, location, size string) error {
 	t, known := m.ServerType(size)
 	if !known {
 		return protocol.NewError(protocol.InvalidArguments, "%s: unknown size %q; sizes in %s: %s",
-			op, truncate(size, 40), location, strings.Join(current, ", "))
+			op, protocol.Truncate(size, 40), location, strings.Join(current, ", "))
 	}
 	if _, sold := t.PriceIn(location); !sold {
 		return protocol.NewError(protocol.InvalidArguments, "%s: size %q is not offered in %s; sizes there: %s",
