@@ -184,6 +184,29 @@ func newPublicKey() (string, error) {
 
 // runMethods measures every method against the simulator.
 func (b *bench) runMethods() error {
+	if err := b.runStatelessMethods(); err != nil {
+		return err
+	}
+	keyIDs, err := b.runKeyMethods()
+	if err != nil {
+		return err
+	}
+	warm, err := b.runOrders(keyIDs)
+	if err != nil {
+		return err
+	}
+	if err := b.compareBuilds(warm); err != nil {
+		return err
+	}
+	if err := b.runServerChanges(warm); err != nil {
+		return err
+	}
+	return b.runDeleteKeys(keyIDs)
+}
+
+// runStatelessMethods measures the floors, meta, catalog, verify and
+// install_key.
+func (b *bench) runStatelessMethods() error {
 	n := b.runs
 	tok := b.token
 	noTok := b.cfgNoToken
@@ -259,7 +282,15 @@ func (b *bench) runMethods() error {
 			}
 		}
 	}
+	return nil
+}
 
+// runKeyMethods measures create_key and query_key; it returns the keys'
+// ids.
+func (b *bench) runKeyMethods() ([]string, error) {
+	n := b.runs
+	tok := b.token
+	noTok := b.cfgNoToken
 	// Keys: create, query; deleted at the end.
 	var keyIDs []string
 	if err := b.measure(scenario{Name: "create_key", Method: "create_key", Budget: "≤2", BudgetMax: 2}, n, func(i int) (methodRun, error) {
@@ -275,17 +306,25 @@ func (b *bench) runMethods() error {
 		keyIDs = append(keyIDs, id)
 		return r, err
 	}); err != nil {
-		return err
+		return nil, err
 	}
 	if err := b.measure(scenario{Name: "query_key", Method: "query_key", Budget: "1", BudgetMax: 1}, n, func(i int) (methodRun, error) {
 		r, _, err := b.runCPI(noTok, "query_key", []any{keyIDs[i]}, tok, "")
 		return r, err
 	}); err != nil {
-		return err
+		return nil, err
 	}
 
 	b.firstKeyID = keyIDs[0]
+	return keyIDs, nil
+}
 
+// runOrders measures order_server (first, cold, warm) and query_server; it
+// returns the servers of the warm orders.
+func (b *bench) runOrders(keyIDs []string) ([]string, error) {
+	n := b.runs
+	tok := b.token
+	noTok := b.cfgNoToken
 	// Servers: the very first order creates the private network.
 	var serverIDs []string
 	order := func(name string) (methodRun, error) {
@@ -300,7 +339,7 @@ func (b *bench) runMethods() error {
 	}
 	if err := b.measure(scenario{Name: "order_server (first ever: creates the network)", Method: "order_server", Budget: "—", BudgetMax: -1,
 		Note: "one run: happens once per project"}, 1, func(int) (methodRun, error) { return order("bench-first") }); err != nil {
-		return err
+		return nil, err
 	}
 	if err := b.measure(scenario{Name: "order_server (cold: network id not cached)", Method: "order_server", Budget: "—", BudgetMax: -1,
 		Note: "state directory emptied before each run"}, n, func(i int) (methodRun, error) {
@@ -309,11 +348,11 @@ func (b *bench) runMethods() error {
 		}
 		return order(fmt.Sprintf("bench-cold-%d", i))
 	}); err != nil {
-		return err
+		return nil, err
 	}
 	if err := b.measure(scenario{Name: "order_server (warm)", Method: "order_server", Budget: "≤2", BudgetMax: 2},
 		n, func(i int) (methodRun, error) { return order(fmt.Sprintf("bench-warm-%d", i)) }); err != nil {
-		return err
+		return nil, err
 	}
 	b.loadServer = serverIDs[0]
 	b.res.LoadServerID = b.loadServer
@@ -323,8 +362,17 @@ func (b *bench) runMethods() error {
 		r, _, err := b.runCPI(noTok, "query_server", []any{warm[i]}, tok, "")
 		return r, err
 	}); err != nil {
-		return err
+		return nil, err
 	}
+	return warm, nil
+}
+
+// compareBuilds measures meta and query_server with both builds of the
+// CPI, when the earlier build is there.
+func (b *bench) compareBuilds(warm []string) error {
+	n := b.runs
+	tok := b.token
+	noTok := b.cfgNoToken
 	if b.variantCPI != "" {
 		// Both builds, interleaved call for call, so background load hits
 		// both alike.
@@ -355,6 +403,15 @@ func (b *bench) runMethods() error {
 				bc.Current.wall().Median, bc.Previous.wall().Median, bc.Current.rss().Median, bc.Previous.rss().Median)
 		}
 	}
+	return nil
+}
+
+// runServerChanges measures update_config, reboot_server, rename_server
+// and cancel_server on the warm servers.
+func (b *bench) runServerChanges(warm []string) error {
+	n := b.runs
+	tok := b.token
+	noTok := b.cfgNoToken
 	if err := b.measure(scenario{Name: "update_config (1 changed setting: backups)", Method: "update_config", Budget: "≤2", BudgetMax: 2},
 		n, func(i int) (methodRun, error) {
 			r, _, err := b.runCPI(noTok, "update_config", []any{warm[i], map[string]string{"backups": "enabled"}}, tok, "")
@@ -387,6 +444,14 @@ func (b *bench) runMethods() error {
 	}); err != nil {
 		return err
 	}
+	return nil
+}
+
+// runDeleteKeys measures delete_key on every key but the first.
+func (b *bench) runDeleteKeys(keyIDs []string) error {
+	n := b.runs
+	tok := b.token
+	noTok := b.cfgNoToken
 	// Key 0 stays (the direct GET /v1/ssh_keys/{id} reads it): one more
 	// key, unmeasured, so n can be deleted.
 	pub, err := newPublicKey()
