@@ -10,8 +10,11 @@ package cpi
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
+	"os"
 	"slices"
 	"time"
 
@@ -98,13 +101,15 @@ type Process struct {
 }
 
 // Setup is the binary's protocol.Setup. It redacts every secret it can
-// know of (the call's credentials, the config's token, HCLOUD_TOKEN being
-// folded into it at load) from
-// stderr, the response's log field and the response; it logs to stderr
-// and the log field with the request id, loads the config and returns the
-// CPI's dispatcher. A config that does not load is an InternalError.
+// know of (the call's credentials, the secrets of a director's cpi-config
+// in the request's context, and the config's, HCLOUD_TOKEN being folded
+// into its token at load; see configSecrets) from stderr, the response's
+// log field and the response; it logs to stderr and the log field with the
+// request id, loads the config and returns the CPI's dispatcher. A config
+// that does not load is an InternalError.
 func (p Process) Setup(_ context.Context, rc protocol.Context) (*protocol.Dispatcher, error) {
 	secrets := redact.New(rc.Credentials.Values()...)
+	secrets.Add(contextSecrets(rc.Raw)...)
 	logField := &redact.Buffer{}
 	log := logrus.New()
 	log.SetOutput(io.MultiWriter(redact.NewWriter(p.Stderr, secrets), redact.NewWriter(logField, secrets)))
@@ -113,7 +118,9 @@ func (p Process) Setup(_ context.Context, rc protocol.Context) (*protocol.Dispat
 
 	cfg, err := config.Load(p.ConfigPath, p.Getenv)
 	if cfg != nil {
-		secrets.Add(cfg.Token)
+		secrets.Add(configSecrets(cfg)...)
+	} else {
+		secrets.Add(p.unloadedSecrets()...)
 	}
 	if err != nil {
 		log.WithError(err).Error("invalid CPI config")
@@ -127,6 +134,43 @@ func (p Process) Setup(_ context.Context, rc protocol.Context) (*protocol.Dispat
 	d := New(Env{Config: cfg, Version: p.Version, Log: entry, Bosh: p.Bosh}).Dispatcher(logField.String)
 	d.Redact = secrets.String
 	return d, nil
+}
+
+// configSecrets are the secrets of a config: the API token and the
+// password in the agent's mbus URL.
+func configSecrets(cfg *config.Config) []string {
+	out := []string{cfg.Token}
+	if u, err := url.Parse(cfg.Agent.Mbus); err == nil && u.User != nil {
+		if pw, ok := u.User.Password(); ok {
+			out = append(out, pw)
+		}
+	}
+	return out
+}
+
+// contextSecrets are the secrets of a config-shaped JSON object read
+// leniently: the config keys a director's cpi-config merges into a
+// request's context (token, agent.mbus), or a config file that does not
+// load. A value of the wrong type is no secret, and the rest is still read.
+func contextSecrets(raw []byte) []string {
+	var c config.Config
+	_ = json.Unmarshal(raw, &c) // a type error still fills the other fields
+	return configSecrets(&c)
+}
+
+// unloadedSecrets are the secrets of a config that did not load: those of
+// its file as far as it reads, and $HCLOUD_TOKEN.
+func (p Process) unloadedSecrets() []string {
+	var out []string
+	if p.ConfigPath != "" {
+		if data, err := os.ReadFile(p.ConfigPath); err == nil {
+			out = contextSecrets(data)
+		}
+	}
+	if p.Getenv != nil {
+		out = append(out, p.Getenv(config.TokenEnv))
+	}
+	return out
 }
 
 // StemcellFormats are the stemcells this CPI takes (info's

@@ -179,9 +179,6 @@ type Call struct {
 	Body       json.RawMessage
 	Context    Context
 	APIVersion int
-	// RawContext is the request's context object as sent (BOSH directors
-	// merge their cpi-config properties into it); nil when absent.
-	RawContext json.RawMessage
 	args       []any // one per argument, by kind (see the accessors)
 	body       any   // the decoded body, when the method takes one
 }
@@ -224,7 +221,7 @@ func (c Call) DecodeBody(v any) *Error {
 // decodes them. A Nanobox method takes exactly its arguments; a BOSH
 // method ignores extra ones, as bosh-cpi-go does.
 func CheckArguments(req *Request) (Call, *Error) {
-	call := Call{Method: req.Method, Context: req.Context, APIVersion: req.APIVersion, RawContext: req.RawContext}
+	call := Call{Method: req.Method, Context: req.Context, APIVersion: req.APIVersion}
 	m, ok := Lookup(req.Method)
 	if !ok {
 		return call, NewError(NotImplemented, "unknown method %q", Truncate(req.Method, 64))

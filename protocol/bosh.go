@@ -51,7 +51,7 @@ const (
 // arrive raw (nil for JSON null). Errors: return a *Error of a BOSH type
 // (BoshVMNotFound, ...); a Nanobox type is translated by Error.ForBosh and
 // any other error is a Bosh::Clouds::CloudError (a context's error a
-// retryable one). The call's context is Call.RawContext.
+// retryable one). The call's context is Call.Context.Raw.
 type BoshCPI interface {
 	CreateStemcell(ctx context.Context, imagePath string, cloudProps json.RawMessage) (stemcellCID string, err error)
 	DeleteStemcell(ctx context.Context, stemcellCID string) error

@@ -32,9 +32,6 @@ type Request struct {
 	Arguments  []json.RawMessage `json:"arguments"`
 	Context    Context           `json:"context"`
 	APIVersion int               `json:"api_version"`
-	// RawContext is the context object as received, for what Context
-	// does not hold (a BOSH director's cpi-config properties); never sent.
-	RawContext json.RawMessage `json:"-"`
 }
 
 // wireRequest is a Request as decoded: the context is kept raw and
@@ -51,6 +48,10 @@ type wireRequest struct {
 type Context struct {
 	Credentials Credentials `json:"credentials,omitempty"`
 	RequestID   string      `json:"request_id,omitempty"`
+	// Raw is the context object as received (nil when absent), for what
+	// the fields above do not hold: a BOSH director merges its cpi-config
+	// properties, secrets among them, into the context. Never sent.
+	Raw json.RawMessage `json:"-"`
 }
 
 // Credentials are the Nanobox credential fields by key ("api-token"). Their
@@ -130,7 +131,7 @@ func ParseRequest(data []byte) (*Request, *Error) {
 		if err := json.Unmarshal(w.Context, &req.Context); err != nil {
 			return nil, NewError(InvalidRequest, "malformed request: %s", DescribeJSONError(inField("context", err)))
 		}
-		req.RawContext = w.Context
+		req.Context.Raw = w.Context
 	}
 	if perr := req.check(); perr != nil {
 		return nil, perr

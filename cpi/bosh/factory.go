@@ -24,7 +24,7 @@ var _ protocol.BoshFactory = Factory{}
 // is the call's CpiError.
 func (f Factory) NewBosh(call protocol.Call) (protocol.BoshCPI, error) {
 	env := f.Env
-	env.Context = call.RawContext
+	env.Context = call.Context.Raw
 	c, err := New(env)
 	if err != nil {
 		return nil, err
