@@ -58,7 +58,8 @@ func TestOrderWithBackupsConvergesOnTheFirstRunningPoll(t *testing.T) {
 	// The converging poll: 3 calls (the enable, then the wish read again),
 	// and the server is what was ordered.
 	srv, reqs := h.query(res.ID, 3)
-	require.Equal(t, 1, reqs[enableBackupRoute])
+	require.Equal(t, map[string]int{"GET /v1/servers": 1, enableBackupRoute: 1, "GET /v1/servers/{id}": 1}, reqs,
+		"the budget of the converging poll (docs/protocol.md): the read (here the shared snapshot's list request), the switch, the wish read again")
 	require.Equal(t, "active", srv.Status)
 	require.Equal(t, "enabled", srv.Config["backups"])
 	require.NotNil(t, h.simServer(res.ID).BackupWindow)
@@ -211,7 +212,8 @@ func TestUpdateConfigKeepsTheBackupsWishInStep(t *testing.T) {
 
 	// Off: read, record, read again, disable, read the wish again.
 	reqs := h.budget(5, func() { h.ok(h.call("update_config", res.ID, map[string]string{"backups": "disabled"}), nil) })
-	require.Equal(t, 1, reqs["PUT /v1/servers/{id}"])
+	require.Equal(t, map[string]int{"GET /v1/servers/{id}": 3, "PUT /v1/servers/{id}": 1, "POST /v1/servers/{id}/actions/disable_backup": 1}, reqs,
+		"the budget of update_config changing backups (docs/protocol.md)")
 	require.Equal(t, "disabled", h.simServer(res.ID).Labels[cpi.LabelBackups])
 	require.Equal(t, "true", h.simServer(res.ID).Labels["nanobox"], "the other labels stay")
 	srv, _ = h.query(res.ID, 1)

@@ -45,6 +45,8 @@ func TestVerify(t *testing.T) {
 			if tc.want == "" {
 				h.ok(resp, nil)
 				require.Equal(t, "null", string(resp.Result))
+				require.Equal(t, map[string]int{"GET /v1/ssh_keys": 1, "DELETE /v1/ssh_keys/{id}": 1}, reqs,
+					"the budget of verify (docs/protocol.md): a read, then the delete of an id no key has")
 				return
 			}
 			h.fails(resp, tc.want, tc.msg)

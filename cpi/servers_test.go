@@ -68,7 +68,8 @@ func TestOrderServerColdThenWarm(t *testing.T) {
 	reqs := h.budget(3, func() {
 		h.ok(h.order("web2.example", "fsn1", "cx33", key, map[string]any{"image": "debian-12"}), &second)
 	})
-	require.Equal(t, 1, reqs["POST /v1/servers"])
+	require.Equal(t, map[string]int{"GET /v1/ssh_keys/{id}": 1, "GET /v1/networks/{id}": 1, "POST /v1/servers": 1}, reqs,
+		"the budget of a warm order (docs/protocol.md): the key and the network, each read at use, and the create")
 
 	st := h.sim.Sim.Snapshot()
 	require.Len(t, st.Networks, 1)

@@ -295,7 +295,7 @@ func (b *bench) mdPerMethod(w *strings.Builder) {
 		}
 	}
 	p("%s.\n\n", strings.Join(notesList, "; "))
-	p("The budget of `update_config` is 1 + 1 per changed setting. `order_server`'s budget (≤2) is for the warm path; the first order in a project also creates the private network, and an order whose state directory is empty looks the network up again.\n\n")
+	p("`update_config` costs 1 when nothing changes and 5 to change backups (read, record the wish, read again, switch, read the wish again). `order_server`'s budget (≤3: the SSH key and the private network, each read at use for its labels, then the create) is for the warm path; an order whose state directory is empty looks the network up by name instead (also 3), and the first order in a project also creates the private network.\n\n")
 
 }
 
