@@ -106,7 +106,8 @@ type Process struct {
 // into its token at load; see configSecrets) from stderr, the response's
 // log field and the response; it logs to stderr and the log field with the
 // request id, loads the config and returns the CPI's dispatcher. A config
-// that does not load is an InternalError.
+// that does not load is an InternalError (which a BOSH method answers as
+// Bosh::Clouds::CloudError; see protocol.ServeOnce).
 func (p Process) Setup(_ context.Context, rc protocol.Context) (*protocol.Dispatcher, error) {
 	secrets := redact.New(rc.Credentials.Values()...)
 	secrets.Add(contextSecrets(rc.Raw)...)

@@ -17,7 +17,8 @@ type Setup func(ctx context.Context, reqCtx Context) (*Dispatcher, error)
 // of bosh-cpi-go's rpc.CLI.ServeOnce): it reads one request from in,
 // parses it once, sets up with setup and writes one response to out. A
 // failed setup answers before a malformed request does. It returns an
-// error only when it could not write the response.
+// error only when it could not write the response. A BOSH method's failed
+// setup answers a BOSH error type (see Error.ForBosh), as its call would.
 func ServeOnce(ctx context.Context, in io.Reader, out io.Writer, setup Setup) error {
 	req, perr := DecodeRequest(in)
 	return serveRequest(ctx, req, perr, out, setup)
@@ -35,10 +36,18 @@ func serveRequest(ctx context.Context, req *Request, perr *Error, out io.Writer,
 		d = &Dispatcher{}
 	}
 	switch {
+	case err != nil && req != nil && isBosh(req.Method):
+		return d.write(out, nil, AsError(err).ForBosh())
 	case err != nil:
 		return d.write(out, nil, err)
 	case perr != nil:
 		return d.write(out, nil, perr)
 	}
 	return d.Respond(ctx, req, out)
+}
+
+// isBosh reports whether method is one of the BOSH methods.
+func isBosh(method string) bool {
+	m, ok := Lookup(method)
+	return ok && m.Family == FamilyBosh
 }

@@ -49,6 +49,9 @@ func TestServeOnce(t *testing.T) {
 		{"a failed setup's dispatcher writes its error", `{"method":"meta","context":{"request_id":"r-2"}}`, protocol.NewError(protocol.InternalError, "CPI config: x"),
 			`{"result":null,"error":{"type":"InternalError","message":"CPI config: x","ok_to_retry":false},"log":"log of r-2"}`,
 			protocol.Context{RequestID: "r-2"}},
+		{"a BOSH method's failed setup answers a BOSH type", `{"method":"has_vm","arguments":["1"],"context":{"request_id":"r-3"}}`, protocol.NewError(protocol.InternalError, "CPI config: x"),
+			`{"result":null,"error":{"type":"Bosh::Clouds::CloudError","message":"CPI config: x","ok_to_retry":false},"log":"log of r-3"}`,
+			protocol.Context{RequestID: "r-3"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
