@@ -56,9 +56,23 @@ func (b *bench) pollingMarkdown() string {
 	if r == nil || len(r.Runs) == 0 {
 		return ""
 	}
-	c := r.Config
 	var w strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&w, format, args...) }
+	pollingSetup(p, r)
+	pollingTargets(p, r)
+	pollingRuns(p, r)
+	pollingLatencyTable(p, r)
+	p("%s\n\n", strings.TrimSpace(pollingNotes))
+	p("Raw data: [bench/polling.csv](bench/polling.csv), and `polling` in [bench/results.json](bench/results.json).\n\n")
+	return w.String()
+}
+
+// printer appends formatted text to a section.
+type printer func(format string, args ...any)
+
+// pollingSetup states how the scenario ran.
+func pollingSetup(p printer, r *pollingResults) {
+	c := r.Config
 	p("## Polling at scale: coalesced reads and the rate-limit budget\n\n")
 	p("**Setup.** For each N, N servers are ordered at once through the shim, and each is then polled with `GET /servers/{id}` every %.0f s until it answers `active`, as Nanobox's backend does. ", c.PollSeconds)
 	p("Each run has a fresh `bin/hcloud-sim` with Hetzner's bucket (%d requests, one refilled per second), a boot of %.0f s (initializing %.0f s, then starting %.0f s) and %.0f ms added to every request (a realistic round trip), a fresh state dir, and a shim with `--max-concurrent %d`. ",
@@ -68,7 +82,11 @@ func (b *bench) pollingMarkdown() string {
 		p("The machine is shared: /proc/loadavg was %s at the start and %s at the end, which shows in the poll latencies and times to active, not in the request counts. ", r.LoadAvg[0], r.LoadAvg[1])
 	}
 	p("A 429 or 503 answer is retried after its Retry-After. Hetzner requests are the simulator's counters; *staleness* of an answer is how long before the poll was sent the status it answered had already ended (0 when it still held); time to active runs from the order sent to the first `active` answer.\n\n")
+}
 
+// pollingTargets is the table of the issue's targets at N = 100.
+func pollingTargets(p printer, r *pollingResults) {
+	c := r.Config
 	p("### Targets at N = 100\n\n| target | measured | verdict |\n|---|---|---|\n")
 	per, co := r.run("per-poll", 100), r.run("coalesced", 100)
 	if per != nil && co != nil {
@@ -94,27 +112,36 @@ func (b *bench) pollingMarkdown() string {
 		}
 	}
 	p("| coalesced requests per server fall as N grows | %s | %s |\n\n", strings.Join(cells, ", "), verdict(falling))
+}
 
+// otherAnswers lists the orchestrator's answers other than 200, 201 and
+// 429, and the servers never seen active.
+func otherAnswers(x *pollingRun) string {
+	other := []string{}
+	for code, cnt := range x.Orchestrator {
+		if code != "200" && code != "201" && code != "429" {
+			other = append(other, fmt.Sprintf("%s×%d", code, cnt))
+		}
+	}
+	if x.NotActive > 0 {
+		other = append(other, fmt.Sprintf("%d never active", x.NotActive))
+	}
+	if len(other) == 0 {
+		return "none"
+	}
+	sort.Strings(other)
+	return strings.Join(other, ", ")
+}
+
+// pollingRuns is the table of every run, the plot and the budget gauges.
+func pollingRuns(p printer, r *pollingResults) {
 	p("### Every run\n\n")
 	p("| mode | N | Hetzner requests | per server | of them polls (per server) | polls answered | Hetzner requests per poll | 429s seen | other answers | time to active p50 / p99 (s) | staleness max / p99 (ms) | poll p50 (ms) | run (s) |\n")
 	p("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|\n")
 	for _, x := range r.Runs {
-		other := []string{}
-		for code, cnt := range x.Orchestrator {
-			if code != "200" && code != "201" && code != "429" {
-				other = append(other, fmt.Sprintf("%s×%d", code, cnt))
-			}
-		}
-		if x.NotActive > 0 {
-			other = append(other, fmt.Sprintf("%d never active", x.NotActive))
-		}
-		if len(other) == 0 {
-			other = []string{"none"}
-		}
-		sort.Strings(other)
 		p("| %s | %d | %d | %.1f | %d (%.1f) | %d | %.3f | %d | %s | %.1f / %.1f | %.0f / %.0f | %.0f | %.0f |\n",
 			x.Mode, x.N, x.APIRequests, perServer(x.APIRequests, x.N), x.PollRequests, perServer(x.PollRequests, x.N), x.Polls, perPoll(x), x.Status429,
-			strings.Join(other, ", "), x.ActiveP50, x.ActiveP99, x.StaleMaxMs, x.StaleP99Ms, x.PollP50Ms, x.Seconds)
+			otherAnswers(x), x.ActiveP50, x.ActiveP99, x.StaleMaxMs, x.StaleP99Ms, x.PollP50Ms, x.Seconds)
 	}
 	p("\n![Hetzner requests per server against N](bench/polling.png)\n\n")
 	p("The remaining budget at the end of each run, as the shim's `/metrics` serves it (from `--cpi-metrics-dir`):\n\n")
@@ -124,33 +151,35 @@ func (b *bench) pollingMarkdown() string {
 		}
 	}
 	p("\n")
+}
 
-	if len(r.Latency) > 0 {
-		p("### One query_server beside the %.0f ms round trip\n\n", c.LatencyMs)
-		p("Sequential calls (%d each) on a running server, with the simulator's latency. The official hcloud CLI is not installable here, so its comparable command (`hcloud server describe`) is n/a.\n\n", r.Latency[0].Runs)
-		p("| call | p50 (ms) | p99 (ms) | added over the round trip at p50 |\n|---|---:|---:|---|\n")
-		var direct, cpiP50 float64
-		for _, l := range r.Latency {
-			s := orderStats(l.WallMs)
-			added := "(the round trip)"
-			switch {
-			case strings.HasPrefix(l.Name, "direct"):
-				direct = s.P50
-			case strings.HasPrefix(l.Name, "CPI"):
-				cpiP50 = s.P50
-				added = fmt.Sprintf("CPI: +%.1f ms", s.P50-direct)
-			case strings.Contains(l.Name, "coalesced"):
-				added = fmt.Sprintf("%+.1f ms (most answers need no round trip)", s.P50-direct)
-			default:
-				added = fmt.Sprintf("+%.1f ms (shim over the CPI: +%.1f ms)", s.P50-direct, s.P50-cpiP50)
-			}
-			p("| %s | %.1f | %.1f | %s |\n", l.Name, s.P50, s.P99, added)
-		}
-		p("\n")
+// pollingLatencyTable is the table of one query_server beside the
+// simulator's round trip; nothing when it was not measured.
+func pollingLatencyTable(p printer, r *pollingResults) {
+	if len(r.Latency) == 0 {
+		return
 	}
-	p("%s\n\n", strings.TrimSpace(pollingNotes))
-	p("Raw data: [bench/polling.csv](bench/polling.csv), and `polling` in [bench/results.json](bench/results.json).\n\n")
-	return w.String()
+	p("### One query_server beside the %.0f ms round trip\n\n", r.Config.LatencyMs)
+	p("Sequential calls (%d each) on a running server, with the simulator's latency. The official hcloud CLI's comparable command (`hcloud server describe`) is not part of this run (it is not installable through the module proxy); a hand-built CLI's figures against the same simulator are in [simulator.md](simulator.md#checked-with-the-official-hcloud-cli).\n\n", r.Latency[0].Runs)
+	p("| call | p50 (ms) | p99 (ms) | added over the round trip at p50 |\n|---|---:|---:|---|\n")
+	var direct, cpiP50 float64
+	for _, l := range r.Latency {
+		s := orderStats(l.WallMs)
+		added := "(the round trip)"
+		switch {
+		case strings.HasPrefix(l.Name, "direct"):
+			direct = s.P50
+		case strings.HasPrefix(l.Name, "CPI"):
+			cpiP50 = s.P50
+			added = fmt.Sprintf("CPI: +%.1f ms", s.P50-direct)
+		case strings.Contains(l.Name, "coalesced"):
+			added = fmt.Sprintf("%+.1f ms (most answers need no round trip)", s.P50-direct)
+		default:
+			added = fmt.Sprintf("+%.1f ms (shim over the CPI: +%.1f ms)", s.P50-direct, s.P50-cpiP50)
+		}
+		p("| %s | %.1f | %.1f | %s |\n", l.Name, s.P50, s.P99, added)
+	}
+	p("\n")
 }
 
 // writePolling writes polling.csv and polling.png when the scenario ran.
