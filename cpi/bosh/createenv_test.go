@@ -212,7 +212,8 @@ func (c *cliCPI) deleteEnv(st *deployState) {
 	c.ok(nil, "delete_stemcell", st.stemcellCID)
 }
 
-// assertNothingLeft: no server, volume or image made by the CPI.
+// assertNothingLeft: no server, volume, placement group or image made by
+// the CPI.
 func (c *cliCPI) assertNothingLeft() {
 	c.t.Helper()
 	ctx := context.Background()
@@ -223,6 +224,9 @@ func (c *cliCPI) assertNothingLeft() {
 	volumes, err := api.Volume.All(ctx)
 	require.NoError(c.t, err)
 	assert.Empty(c.t, volumes, "volumes left")
+	groups, err := api.PlacementGroup.All(ctx)
+	require.NoError(c.t, err)
+	assert.Empty(c.t, groups, "placement groups left")
 	images, err := api.Image.AllWithOpts(ctx, hcloud.ImageListOpts{ListOpts: hcloud.ListOpts{LabelSelector: "managed-by=nanobox-hcloud"}})
 	require.NoError(c.t, err)
 	assert.Empty(c.t, images, "images made by the CPI left")
@@ -241,7 +245,7 @@ func lightStemcellImage(t *testing.T) string {
 func firstManifest(network string) manifest {
 	return manifest{
 		stemcellProps: map[string]any{"image_name": "ubuntu-24.04", "architecture": "x86"},
-		vmProps:       map[string]any{"server_type": "cx23", "location": "nbg1"},
+		vmProps:       map[string]any{"server_type": "cx23", "location": "nbg1", "placement_group": "bosh"},
 		networks: map[string]any{"default": map[string]any{
 			"type": "manual", "ip": "10.0.1.6", "netmask": "255.255.255.0", "gateway": "10.0.1.1",
 			"dns": []string{"185.12.64.1"}, "default": []string{"dns", "gateway"},
@@ -275,10 +279,12 @@ func TestCreateEnvThenDeleteEnvThroughTheBinary(t *testing.T) {
 	vm := c.server(st.vmCID)
 	assert.Equal(t, "cx23", vm.ServerType.Name)
 	assert.Equal(t, "10.0.1.6", vm.PrivateNet[0].IP.String())
+	require.NotNil(t, vm.PlacementGroup)
+	assert.Equal(t, "bosh", vm.PlacementGroup.Name)
 	assert.Equal(t, "bosh-0", vm.Labels["name"])
 	c.assertVolumeOn(st.diskCID, st.vmCID, 20)
 
-	m.vmProps = map[string]any{"server_type": "cx33", "location": "nbg1", "labels": map[string]string{"role": "director"}}
+	m.vmProps = map[string]any{"server_type": "cx33", "location": "nbg1", "placement_group": "bosh", "labels": map[string]string{"role": "director"}}
 	c.createEnv(&st, m, image)
 	assert.NotEqual(t, first.vmCID, st.vmCID, "a new VM")
 	assert.Equal(t, first.diskCID, st.diskCID, "the same disk")

@@ -20,8 +20,12 @@ const (
 // after a lost answer finds the server it made.
 const LabelAgentID = "bosh-agent-id"
 
-// LabelKind says what a BOSH object is: "vm" or "disk".
+// LabelKind says what a BOSH object is: "vm", "disk" or
+// kindPlacementGroup.
 const LabelKind = "bosh"
+
+// kindPlacementGroup is LabelKind of a placement group create_vm made.
+const kindPlacementGroup = "placement-group"
 
 // reserved are the labels set_vm_metadata and set_disk_metadata never
 // overwrite: a metadata key equal to one (in any letter case) gets the

@@ -278,6 +278,7 @@ func (c *CPI) createServer(ctx context.Context, op string, client *hcloud.Client
 				return server, c.settle(ctx, op, client, server)
 			}
 		}
+		c.dropPlacementGroup(ctx, op, client, opts.PlacementGroup)
 		return nil, vmCreationFailed(op+": creating the server", err)
 	}
 	if result.Server == nil {
@@ -349,7 +350,7 @@ func (c *CPI) placementGroup(ctx context.Context, op string, client *hcloud.Clie
 	}
 	if pg == nil {
 		res, _, err := client.PlacementGroup.Create(ctx, hcloud.PlacementGroupCreateOpts{
-			Name: name, Type: hcloud.PlacementGroupTypeSpread, Labels: c.ownLabels("placement-group", nil),
+			Name: name, Type: hcloud.PlacementGroupTypeSpread, Labels: c.ownLabels(kindPlacementGroup, nil),
 		})
 		switch {
 		case hcloud.IsError(err, hcloud.ErrorCodeUniquenessError):
@@ -435,6 +436,7 @@ func (c *CPI) undoVM(ctx context.Context, op string, client *hcloud.Client, serv
 		return newError(CloudError, "%s; server %d was left behind (labelled %s); retrying create_vm for the same agent adopts it", e.Message, server.ID, LabelAgentID).WithRetry(true)
 	}
 	c.log.Warnf("%s: deleted server %d after the failure", op, server.ID)
+	c.dropPlacementGroup(cctx, op, client, server.PlacementGroup)
 	out := *e
 	out.Type = VMCreationFailed
 	return &out
@@ -501,7 +503,8 @@ func (c *CPI) ownServer(ctx context.Context, op, cid string) (*hcloud.Server, er
 }
 
 // DeleteVM answers delete_vm: success when the server is already gone.
-// Hetzner detaches its volumes.
+// Hetzner detaches its volumes. The server's placement group goes with its
+// last server when create_vm made it (see deleteEmptyPlacementGroup).
 func (c *CPI) DeleteVM(ctx context.Context, cid string) error {
 	const op = "delete_vm"
 	server, err := c.ownServer(ctx, op, cid)
@@ -525,7 +528,34 @@ func (c *CPI) DeleteVM(ctx context.Context, cid string) error {
 		}
 	}
 	c.log.Infof("%s: deleted server %d", op, server.ID)
+	c.dropPlacementGroup(ctx, op, client, server.PlacementGroup)
 	return nil
+}
+
+// dropPlacementGroup deletes the placement group of a server just deleted
+// (or never made) when create_vm made the group (labelled
+// bosh=placement-group and ours, not nanobox=false) and it holds no server
+// any more; any other group stays, and so does a nil one. It never fails
+// the call: a group that cannot be read or deleted is logged and left.
+func (c *CPI) dropPlacementGroup(ctx context.Context, op string, client *hcloud.Client, group *hcloud.PlacementGroup) {
+	if group == nil {
+		return
+	}
+	ctx, cancel := cleanupContext(ctx)
+	defer cancel()
+	pg, _, err := client.PlacementGroup.GetByID(ctx, group.ID)
+	switch {
+	case err != nil:
+		c.log.Warnf("%s: could not read placement group %d to delete it when empty: %v", op, group.ID, err)
+		return
+	case pg == nil || !ours(pg.Labels) || pg.Labels[LabelKind] != kindPlacementGroup || len(pg.Servers) > 0:
+		return
+	}
+	if _, err := client.PlacementGroup.Delete(ctx, pg); err != nil && !hcloud.IsError(err, hcloud.ErrorCodeNotFound) {
+		c.log.Warnf("%s: could not delete placement group %d (%s), which has no server left: %v", op, pg.ID, pg.Name, err)
+		return
+	}
+	c.log.Infof("%s: deleted placement group %d (%s), which had no server left", op, pg.ID, pg.Name)
 }
 
 // HasVM answers has_vm: whether the server exists and is this CPI's (a

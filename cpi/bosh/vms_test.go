@@ -256,3 +256,73 @@ func TestForeignAndHiddenServersAreNeverChanged(t *testing.T) {
 		assert.NotContains(t, s.Labels, "a")
 	}
 }
+
+// placementGroup is the placement group of that name; nil when there is
+// none.
+func (f *fixture) placementGroup(name string) *hcloud.PlacementGroup {
+	f.t.Helper()
+	pg, _, err := f.api.PlacementGroup.GetByName(context.Background(), name)
+	require.NoError(f.t, err)
+	return pg
+}
+
+// TestPlacementGroupsGoWithTheirLastServer: a placement group create_vm
+// made is deleted with its last server, by delete_vm or by a create_vm
+// that fails; a user's group, or one labelled nanobox=false, stays, and a
+// group that cannot be deleted does not fail delete_vm.
+func TestPlacementGroupsGoWithTheirLastServer(t *testing.T) {
+	ctx := context.Background()
+	inGroup := func(name string) map[string]any { return map[string]any{"placement_group": name} }
+
+	t.Run("ours, with its last server", func(t *testing.T) {
+		f := newFixture(t)
+		first, _ := f.createVM(uuid.NewString(), inGroup("spread"), dynamicNetworks())
+		second, _ := f.createVM(uuid.NewString(), inGroup("spread"), dynamicNetworks())
+		_, err := f.call(2, protocol.MethodDeleteVM, first)
+		require.NoError(t, err)
+		require.NotNil(t, f.placementGroup("spread"), "the group still holds a server")
+		_, err = f.call(2, protocol.MethodDeleteVM, second)
+		require.NoError(t, err)
+		assert.Nil(t, f.placementGroup("spread"), "the group went with its last server")
+		_, err = f.call(2, protocol.MethodDeleteVM, second)
+		require.NoError(t, err, "delete_vm repeated")
+	})
+	t.Run("a user's group stays", func(t *testing.T) {
+		f := newFixture(t)
+		_, _, err := f.api.PlacementGroup.Create(ctx, hcloud.PlacementGroupCreateOpts{Name: "users", Type: hcloud.PlacementGroupTypeSpread})
+		require.NoError(t, err)
+		vm, _ := f.createVM(uuid.NewString(), inGroup("users"), dynamicNetworks())
+		_, err = f.call(2, protocol.MethodDeleteVM, vm)
+		require.NoError(t, err)
+		assert.NotNil(t, f.placementGroup("users"))
+	})
+	t.Run("ours but labelled nanobox=false stays", func(t *testing.T) {
+		f := newFixture(t)
+		vm, _ := f.createVM(uuid.NewString(), inGroup("hidden"), dynamicNetworks())
+		pg := f.placementGroup("hidden")
+		labels := pg.Labels
+		labels["nanobox"] = "false"
+		_, _, err := f.api.PlacementGroup.Update(ctx, pg, hcloud.PlacementGroupUpdateOpts{Labels: labels})
+		require.NoError(t, err)
+		_, err = f.call(2, protocol.MethodDeleteVM, vm)
+		require.NoError(t, err)
+		assert.NotNil(t, f.placementGroup("hidden"))
+	})
+	t.Run("a group that cannot be deleted does not fail delete_vm", func(t *testing.T) {
+		f := newFixture(t)
+		vm, _ := f.createVM(uuid.NewString(), inGroup("stuck"), dynamicNetworks())
+		f.sim.Sim.AddFault(hcloudsim.Fault{Method: "DELETE", Route: "/v1/placement_groups/{id}", Kind: hcloudsim.FaultInternal, Times: 10})
+		_, err := f.call(2, protocol.MethodDeleteVM, vm)
+		require.NoError(t, err)
+		assert.NotNil(t, f.placementGroup("stuck"), "left, and logged")
+		assert.Nil(t, f.server(mustID(t, vm)), "the server is gone")
+	})
+	t.Run("a create_vm that fails takes back the group it made", func(t *testing.T) {
+		f := newFixture(t)
+		f.sim.Sim.AddFault(hcloudsim.Fault{Method: "POST", Route: "/v1/servers", Kind: hcloudsim.FaultResourceUnavailable, Times: 1})
+		_, err := f.call(2, protocol.MethodCreateVM, uuid.NewString(), strconv.FormatInt(f.ubuntuID(), 10), inGroup("fresh"), dynamicNetworks(), []string{}, map[string]any{})
+		boshErr(t, err, bosh.VMCreationFailed)
+		assert.Empty(t, f.sim.Sim.Snapshot().Servers)
+		assert.Nil(t, f.placementGroup("fresh"))
+	})
+}
