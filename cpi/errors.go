@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"syscall"
+	"time"
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
 
@@ -29,21 +30,21 @@ func cloudError(op string, resp *hcloud.Response, err error) *protocol.Error {
 		return pe
 	}
 	if e, ok := budget.IsExhausted(err); ok {
-		return protocol.NewError(protocol.RateLimited, "%s: %s", op, e.Error())
+		return protocol.NewError(protocol.RateLimited, "%s: %s", op, e.Error()).WithRetryAfter(e.RetryAfter)
 	}
 	if ce := protocol.ContextError(op, err); ce != nil {
 		return ce
 	}
 	var apiErr hcloud.Error
 	if errors.As(err, &apiErr) {
-		return apiError(op, apiErr)
+		return withRateLimitDelay(apiError(op, apiErr), apiErr.Response())
 	}
 	if errors.Is(err, hcloud.ErrStatusCode) {
 		status := 0
 		if resp != nil && resp.Response != nil {
 			status = resp.StatusCode
 		}
-		return statusError(op, status)
+		return withRateLimitDelay(statusError(op, status), resp)
 	}
 	var netErr net.Error
 	switch {
@@ -54,6 +55,20 @@ func cloudError(op string, resp *hcloud.Response, err error) *protocol.Error {
 		return protocol.NewError(protocol.Unavailable, "%s: could not reach the Hetzner API (connection failed or was closed)", op)
 	}
 	return protocol.NewError(protocol.CloudError, "%s: %s", op, errorText(err))
+}
+
+// withRateLimitDelay gives a RateLimited error the wait Hetzner's 429
+// answer asks for (budget.Delay: its Retry-After, else its RateLimit
+// headers); other errors, and answers without those headers, keep no
+// delay.
+func withRateLimitDelay(pe *protocol.Error, resp *hcloud.Response) *protocol.Error {
+	if pe.Type != protocol.RateLimited || resp == nil || resp.Response == nil {
+		return pe
+	}
+	if d, ok := budget.Delay(resp.Header, time.Now()); ok {
+		return pe.WithRetryAfter(d)
+	}
+	return pe
 }
 
 // apiError maps Hetzner's error codes.

@@ -276,9 +276,12 @@ func TestWriteRefusedWhenBudgetSpent(t *testing.T) {
 	// create_key's first request is its write.
 	e := h.fails(h.call("create_key", map[string]string{"id": "k2", "key": newPublicKey(t, "k2")}), protocol.RateLimited, "not sent", "retry after")
 	require.True(t, e.OkToRetry)
+	require.InDelta(t, 3600, e.RetryAfterSeconds, 5, "one request refills in an hour (the reset time says so)")
 	require.Zero(t, h.sim.Sim.TotalRequests(), "the write was never sent")
-	// A read is sent, and Hetzner's own answer is RateLimited too.
-	h.fails(h.call("query_server", id), protocol.RateLimited)
+	// A read is sent, and Hetzner's own answer is RateLimited too, with
+	// the wait its headers give.
+	e = h.fails(h.call("query_server", id), protocol.RateLimited)
+	require.InDelta(t, 3600, e.RetryAfterSeconds, 5)
 	require.Positive(t, h.sim.Sim.TotalRequests())
 }
 

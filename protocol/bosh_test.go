@@ -7,6 +7,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -51,6 +52,9 @@ func (f fakeBosh) HasVM(_ context.Context, cid string) (bool, error) {
 	if cid == "locked" {
 		return false, protocol.NewError(protocol.Conflict, "server %s is locked", cid)
 	}
+	if cid == "budget" {
+		return false, protocol.NewError(protocol.RateLimited, "budget spent").WithRetryAfter(30 * time.Second)
+	}
 	return false, protocol.NewError(protocol.BoshVMNotFound, "server %s not found", cid)
 }
 
@@ -90,6 +94,8 @@ func TestBoshGolden(t *testing.T) {
 			`{"result":null,"error":{"type":"Bosh::Clouds::VMNotFound","message":"server x not found","ok_to_retry":false},"log":""}`},
 		{"a Nanobox error type is translated", `{"method":"has_vm","arguments":["locked"],"api_version":2}`,
 			`{"result":null,"error":{"type":"Bosh::Clouds::CloudError","message":"server locked is locked","ok_to_retry":true},"log":""}`},
+		{"a BOSH answer carries no retry delay", `{"method":"has_vm","arguments":["budget"],"api_version":2}`,
+			`{"result":null,"error":{"type":"Bosh::Clouds::CloudError","message":"budget spent","ok_to_retry":true},"log":""}`},
 		{"a deadline is a retryable CloudError", `{"method":"has_vm","arguments":["slow"],"api_version":2}`,
 			`{"result":null,"error":{"type":"Bosh::Clouds::CloudError","message":"deadline exceeded before the cloud answered","ok_to_retry":true},"log":""}`},
 		{"a plain error is a CloudError", `{"method":"delete_vm","arguments":["1"],"api_version":2}`,

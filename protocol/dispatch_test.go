@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -27,6 +28,9 @@ func (fakeCPI) CreateKey(_ context.Context, body protocol.KeyBody) (protocol.IDR
 	return protocol.IDResult{ID: body.KeyName()}, nil
 }
 func (fakeCPI) RebootServer(context.Context, string) error { return nil }
+func (fakeCPI) RenameServer(context.Context, string, protocol.RenameBody) error {
+	return protocol.NewError(protocol.RateLimited, "budget spent").WithRetryAfter(1500 * time.Millisecond)
+}
 func (fakeCPI) CancelServer(context.Context, string) error { return errors.New("boom") }
 func (fakeCPI) DeleteKey(context.Context, string) error    { return context.DeadlineExceeded }
 func (fakeCPI) QueryServer(context.Context, string) (protocol.Server, error) {
@@ -89,6 +93,8 @@ func TestDispatcherGolden(t *testing.T) {
 			`{"result":null,"error":{"type":"InternalError","message":"boom","ok_to_retry":false},"log":""}`},
 		{"deadline is a timeout", `{"method":"delete_key","arguments":["1"]}`,
 			`{"result":null,"error":{"type":"Timeout","message":"deadline exceeded before the cloud answered","ok_to_retry":true},"log":""}`},
+		{"a known retry delay is sent", `{"method":"rename_server","arguments":["1",{"name":"n"}]}`,
+			`{"result":null,"error":{"type":"RateLimited","message":"budget spent","ok_to_retry":true,"retry_after_seconds":2},"log":""}`},
 		{"panic is contained", `{"method":"query_server","arguments":["1"]}`,
 			`{"result":null,"error":{"type":"InternalError","message":"query_server failed unexpectedly (a bug in the CPI); see its log","ok_to_retry":false},"log":""}`},
 	}
@@ -100,6 +106,49 @@ func TestDispatcherGolden(t *testing.T) {
 			assert.True(t, strings.HasSuffix(out.String(), "}\n"), "one JSON line")
 		})
 	}
+}
+
+// TestRetryAfterOnTheWire: retry_after_seconds is whole seconds rounded
+// up, at least 1, and absent when unknown, so that an error without it
+// encodes exactly as it did before the field existed.
+func TestRetryAfterOnTheWire(t *testing.T) {
+	cases := []struct {
+		name string
+		err  *protocol.Error
+		want string
+	}{
+		{"unknown", protocol.NewError(protocol.RateLimited, "m"),
+			`{"type":"RateLimited","message":"m","ok_to_retry":true}`},
+		{"zero is unknown", protocol.NewError(protocol.RateLimited, "m").WithRetryAfter(0),
+			`{"type":"RateLimited","message":"m","ok_to_retry":true}`},
+		{"negative is unknown", protocol.NewError(protocol.RateLimited, "m").WithRetryAfter(-time.Second),
+			`{"type":"RateLimited","message":"m","ok_to_retry":true}`},
+		{"under a second is one", protocol.NewError(protocol.RateLimited, "m").WithRetryAfter(time.Millisecond),
+			`{"type":"RateLimited","message":"m","ok_to_retry":true,"retry_after_seconds":1}`},
+		{"rounded up", protocol.NewError(protocol.RateLimited, "m").WithRetryAfter(29*time.Second + time.Millisecond),
+			`{"type":"RateLimited","message":"m","ok_to_retry":true,"retry_after_seconds":30}`},
+		{"whole seconds", protocol.NewError(protocol.Unavailable, "m").WithRetryAfter(time.Hour),
+			`{"type":"Unavailable","message":"m","ok_to_retry":true,"retry_after_seconds":3600}`},
+		{"kept by WithRetry", protocol.NewError(protocol.RateLimited, "m").WithRetryAfter(5 * time.Second).WithRetry(false),
+			`{"type":"RateLimited","message":"m","ok_to_retry":false,"retry_after_seconds":5}`},
+		{"dropped for BOSH", protocol.NewError(protocol.RateLimited, "m").WithRetryAfter(5 * time.Second).ForBosh(),
+			`{"type":"Bosh::Clouds::CloudError","message":"m","ok_to_retry":true}`},
+		{"dropped from a BOSH type", protocol.NewError(protocol.BoshNoDiskSpace, "m").WithRetryAfter(5 * time.Second).ForBosh(),
+			`{"type":"Bosh::Clouds::NoDiskSpace","message":"m","ok_to_retry":true}`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			data, err := json.Marshal(tc.err)
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, string(data))
+			var back protocol.Error
+			require.NoError(t, json.Unmarshal(data, &back))
+			assert.Equal(t, *tc.err, back)
+		})
+	}
+	orig := protocol.NewError(protocol.RateLimited, "m")
+	_ = orig.WithRetryAfter(time.Second)
+	assert.Zero(t, orig.RetryAfterSeconds, "WithRetryAfter returns a copy")
 }
 
 func TestOversizedRequest(t *testing.T) {

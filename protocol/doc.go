@@ -17,5 +17,5 @@
 // The envelope follows BOSH external CPIs:
 //
 //	request:  {"method": "...", "arguments": [...], "context": {...}, "api_version": 2}
-//	response: {"result": ..., "error": null | {"type", "message", "ok_to_retry"}, "log": "..."}
+//	response: {"result": ..., "error": null | {"type", "message", "ok_to_retry"[, "retry_after_seconds"]}, "log": "..."}
 package protocol

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
+	"time"
 )
 
 // ErrorType names a class of failure. Each type has exactly one HTTP status
@@ -125,6 +127,13 @@ type Error struct {
 	Type      ErrorType `json:"type"`
 	Message   string    `json:"message"`
 	OkToRetry bool      `json:"ok_to_retry"`
+	// RetryAfterSeconds, when positive, is how long the CPI knows a retry
+	// must wait before it can succeed (a spent rate-limit budget refills
+	// then); the shim answers it as Retry-After. 0: the CPI does not know,
+	// and the key is left out, so an answer without it is byte for byte
+	// what it was before the field existed. BOSH methods never send it
+	// (see ForBosh).
+	RetryAfterSeconds int `json:"retry_after_seconds,omitempty"`
 }
 
 func (e *Error) Error() string { return string(e.Type) + ": " + e.Message }
@@ -142,13 +151,31 @@ func (e *Error) WithRetry(retry bool) *Error {
 	return &c
 }
 
+// WithRetryAfter returns a copy of e that asks for a wait of d before a
+// retry, in whole seconds rounded up and at least 1; d <= 0 leaves the
+// wait unknown.
+func (e *Error) WithRetryAfter(d time.Duration) *Error {
+	c := *e
+	c.RetryAfterSeconds = 0
+	if d > 0 {
+		c.RetryAfterSeconds = max(1, int(math.Ceil(d.Seconds())))
+	}
+	return &c
+}
+
 // ForBosh returns e as a BOSH method answers it: a BOSH type as is, a
 // Nanobox type as its BOSH counterpart with the same message and
-// ok_to_retry, anything else as a Bosh::Clouds::CloudError.
+// ok_to_retry, anything else as a Bosh::Clouds::CloudError. It never
+// carries retry_after_seconds: the director's response schema knows only
+// type, message and ok_to_retry, and neither the director nor the CLI
+// reads a delay.
 func (e *Error) ForBosh() *Error {
 	c, ok := errorTable[e.Type]
 	switch {
 	case ok && c.family == FamilyBosh:
+		if e.RetryAfterSeconds != 0 {
+			return e.WithRetryAfter(0)
+		}
 		return e
 	case ok:
 		return &Error{Type: c.bosh, Message: e.Message, OkToRetry: e.OkToRetry}

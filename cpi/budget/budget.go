@@ -65,6 +65,34 @@ func (s State) RetryAfter(now time.Time) time.Duration {
 	return max(time.Second, wait.Round(time.Second))
 }
 
+// Delay is how long a client answered 429 by the API should wait: the
+// answer's Retry-After (seconds or an HTTP date) when it has one, else the
+// RetryAfter of the budget its RateLimit headers announce (the time until
+// the bucket holds one request again, derived from RateLimit-Reset); at
+// least one second. ok is false when the answer has neither.
+func Delay(h http.Header, now time.Time) (time.Duration, bool) {
+	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
+		if secs, err := strconv.ParseInt(v, 10, 64); err == nil && secs >= 0 {
+			return clampDelay(time.Duration(min(secs, int64(maxDelay/time.Second))) * time.Second), true
+		}
+		if at, err := http.ParseTime(v); err == nil {
+			return clampDelay(at.Sub(now)), true
+		}
+	}
+	s, ok := parseHeaders(h)
+	if !ok {
+		return 0, false
+	}
+	s.ObservedAt = now
+	return clampDelay(s.RetryAfter(now)), true
+}
+
+// maxDelay bounds a delay read from an answer: a day is far beyond any
+// bucket's refill, so a larger value is a broken header.
+const maxDelay = 24 * time.Hour
+
+func clampDelay(d time.Duration) time.Duration { return min(maxDelay, max(time.Second, d)) }
+
 // ExhaustedError is a write refused before it was sent: the project's
 // budget cannot pay for it until RetryAfter has passed.
 type ExhaustedError struct {

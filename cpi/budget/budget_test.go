@@ -96,3 +96,43 @@ func TestLoadIgnoresDamage(t *testing.T) {
 		require.False(t, tracker.Low(10), bad)
 	}
 }
+
+// TestDelay: the wait a 429 asks for comes from its Retry-After when it
+// has one, else from its RateLimit headers (the time until the bucket
+// holds one request, derived from RateLimit-Reset); never under a second.
+func TestDelay(t *testing.T) {
+	now := time.Unix(1_000_000, 0)
+	rate := func(limit, remaining int, reset time.Duration) http.Header {
+		h := http.Header{}
+		h.Set("RateLimit-Limit", strconv.Itoa(limit))
+		h.Set("RateLimit-Remaining", strconv.Itoa(remaining))
+		h.Set("RateLimit-Reset", strconv.FormatInt(now.Add(reset).Unix(), 10))
+		return h
+	}
+	with := func(h http.Header, k, v string) http.Header { h.Set(k, v); return h }
+	cases := []struct {
+		name string
+		h    http.Header
+		want time.Duration
+		ok   bool
+	}{
+		{"Hetzner's bucket, empty", rate(3600, 0, time.Hour), time.Second, true},
+		{"a slow bucket, empty", rate(4, 0, 40*time.Minute), 10 * time.Minute, true},
+		{"a bucket of one", rate(1, 0, 90*time.Second), 90 * time.Second, true},
+		{"reset already passed", rate(10, 0, -time.Minute), time.Second, true},
+		{"Retry-After in seconds wins", with(rate(3600, 0, time.Hour), "Retry-After", "42"), 42 * time.Second, true},
+		{"Retry-After as a date", with(http.Header{}, "Retry-After", now.Add(2*time.Minute).UTC().Format(http.TimeFormat)), 2 * time.Minute, true},
+		{"Retry-After 0 is a second", with(http.Header{}, "Retry-After", "0"), time.Second, true},
+		{"Retry-After huge is a day", with(http.Header{}, "Retry-After", "99999999999999999"), 24 * time.Hour, true},
+		{"Retry-After unreadable, headers used", with(rate(4, 0, 40*time.Minute), "Retry-After", "soon"), 10 * time.Minute, true},
+		{"nothing to go by", http.Header{}, 0, false},
+		{"broken RateLimit headers", with(rate(4, 0, time.Hour), "RateLimit-Remaining", "-3"), 0, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := budget.Delay(tc.h, now)
+			require.Equal(t, tc.ok, ok)
+			require.Equal(t, tc.want, got)
+		})
+	}
+}

@@ -160,7 +160,9 @@ func retrySafe(method string) bool {
 	return ok && m.RetrySafe
 }
 
-// cpiError is the answer to the CPI's own error response.
+// cpiError is the answer to the CPI's own error response: the type's
+// status, and when ok_to_retry is true, Retry-After: the CPI's
+// retry_after_seconds when it sends one, else 1.
 func (cl callLog) cpiError(e *protocol.Error) *callError {
 	msg := cl.secrets.String(e.Message)
 	if msg == "" {
@@ -170,7 +172,13 @@ func (cl callLog) cpiError(e *protocol.Error) *callError {
 		cl.log.WithField("error_type", protocol.Truncate(string(e.Type), 64)).Warn("CPI answered an unknown error type")
 		return &callError{status: http.StatusBadGateway, message: "the CPI failed: " + msg}
 	}
-	return &callError{status: e.Type.HTTPStatus(), message: msg, errorType: e.Type, advisesRetry: true, okToRetry: e.OkToRetry}
+	cerr := &callError{status: e.Type.HTTPStatus(), message: msg, errorType: e.Type, advisesRetry: true, okToRetry: e.OkToRetry}
+	if e.OkToRetry && e.RetryAfterSeconds > 0 {
+		// The CPI knows the wait (a spent rate-limit budget refills
+		// then); without it, write says 1 s.
+		cerr.retryAfter = strconv.Itoa(e.RetryAfterSeconds)
+	}
+	return cerr
 }
 
 // parseResponse checks the CPI's stdout is exactly one protocol response.

@@ -6,6 +6,7 @@
 //	""/ok          answer each method with a valid result
 //	error:<Type>   answer an error of that type (ok_to_retry: the type's default)
 //	error:<Type>:noretry   the same with ok_to_retry false
+//	error:<Type>[:noretry]:after=<N>   either with retry_after_seconds N
 //	leak           echo every credential into stderr, the log field and the error message
 //	sleep          write "<pid> <grandchild pid>" to <stub-dir>/pids, then sleep (with a grandchild)
 //	block          create <stub-dir>/started-<pid>, wait for <stub-dir>/release, then answer
@@ -63,12 +64,20 @@ func main() {
 		result, err := answer(req)
 		write(protocol.Response{Result: result, Error: err})
 	case strings.HasPrefix(mode, "error:"):
-		name, noRetry := strings.CutSuffix(strings.TrimPrefix(mode, "error:"), ":noretry")
+		name := strings.TrimPrefix(mode, "error:")
+		after := 0
+		if i := strings.LastIndex(name, ":after="); i >= 0 {
+			after, _ = strconv.Atoi(name[i+len(":after="):])
+			name = name[:i]
+		}
+		name, noRetry := strings.CutSuffix(name, ":noretry")
 		t := protocol.ErrorType(name)
 		e := protocol.NewError(t, "stub %s for %s", t, req.Method)
 		if noRetry {
 			e = e.WithRetry(false)
 		}
+		// Set on the wire as a CPI would send it, whatever its value.
+		e.RetryAfterSeconds = after
 		write(protocol.Response{Error: e})
 	case mode == "leak":
 		var vals []string
