@@ -23,7 +23,7 @@ const (
 	Forbidden        ErrorType = "Forbidden"        // read-only token, or an object the adapter may not touch
 	NotFound         ErrorType = "NotFound"         // no such object (or one labelled Nanobox=false)
 	Conflict         ErrorType = "Conflict"         // clashes with the current state
-	RateLimited      ErrorType = "RateLimited"      // the upstream request budget is spent
+	RateLimited      ErrorType = "RateLimited"      // the upstream request budget is spent; retry_after_seconds says when it refills
 	InternalError    ErrorType = "InternalError"    // a bug or local failure in the CPI
 	NotImplemented   ErrorType = "NotImplemented"   // unknown method or unsupported operation
 	CloudError       ErrorType = "CloudError"       // any other upstream failure

@@ -46,7 +46,13 @@ type adapter struct {
 
 func startAdapter(t *testing.T) *adapter {
 	t.Helper()
-	env := simtest.Start(t, hcloudsim.Options{})
+	return startAdapterWith(t, hcloudsim.Options{})
+}
+
+// startAdapterWith is startAdapter with a simulator of those options.
+func startAdapterWith(t *testing.T, opts hcloudsim.Options) *adapter {
+	t.Helper()
+	env := simtest.Start(t, opts)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "cpi.json")
 	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(
@@ -71,6 +77,13 @@ func startAdapter(t *testing.T) *adapter {
 // answer against the Nanobox spec for the route's (verb, path template).
 func (a *adapter) call(t *testing.T, verb, path, tmpl, body, token string) (int, []byte) {
 	t.Helper()
+	status, _, data := a.callWithHeaders(t, verb, path, tmpl, body, token)
+	return status, data
+}
+
+// callWithHeaders is call that also returns the answer's headers.
+func (a *adapter) callWithHeaders(t *testing.T, verb, path, tmpl, body, token string) (int, http.Header, []byte) {
+	t.Helper()
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
@@ -87,7 +100,7 @@ func (a *adapter) call(t *testing.T, verb, path, tmpl, body, token string) (int,
 	require.NoError(t, err)
 	assert.NoError(t, shimtest.ValidateResponse(verb, tmpl, resp.StatusCode, resp.Header, data),
 		"%s %s answered %d %s", verb, path, resp.StatusCode, data)
-	return resp.StatusCode, data
+	return resp.StatusCode, resp.Header, data
 }
 
 func publicKey(t *testing.T) string {
