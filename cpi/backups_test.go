@@ -34,6 +34,16 @@ func (h *harness) simServer(id string) schema.Server {
 	return schema.Server{}
 }
 
+// orderWithBackups creates a key and orders web1 (nbg1, cx23) with
+// backups; it returns the order's answer and the key's id.
+func (h *harness) orderWithBackups() (protocol.IDResult, string) {
+	h.t.Helper()
+	key := h.createKey()
+	var res protocol.IDResult
+	h.ok(h.order("web1", "nbg1", "cx23", key, map[string]any{"backups": "enabled"}), &res)
+	return res, key
+}
+
 // query asserts query_server answers, within max API requests, and returns
 // the server and the requests made.
 func (h *harness) query(id string, max int) (protocol.Server, map[string]int) {
@@ -148,9 +158,7 @@ func TestBackupsNotYetIsNotAnError(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(string(tc.kind), func(t *testing.T) {
 			h := newHarness(t)
-			key := h.createKey()
-			var res protocol.IDResult
-			h.ok(h.order("web1", "nbg1", "cx23", key, map[string]any{"backups": "enabled"}), &res)
+			res, _ := h.orderWithBackups()
 			h.sim.Sim.AddFault(hcloudsim.Fault{Method: "POST", Route: "/v1/servers/{id}/actions/enable_backup", Kind: tc.kind, Times: 1})
 			srv, reqs := h.query(res.ID, 2)
 			require.Equal(t, 1, reqs[enableBackupRoute])
@@ -166,9 +174,7 @@ func TestBackupsNotYetIsNotAnError(t *testing.T) {
 
 	t.Run("server locked by another action", func(t *testing.T) {
 		h := newHarnessWith(t, hcloudsim.Options{Delays: hcloudsim.Delays{Action: time.Hour}})
-		key := h.createKey()
-		var res protocol.IDResult
-		h.ok(h.order("web1", "nbg1", "cx23", key, map[string]any{"backups": "enabled"}), &res)
+		res, _ := h.orderWithBackups()
 		id, _ := strconv.ParseInt(res.ID, 10, 64)
 		_, _, err := h.client().Server.ChangeProtection(context.Background(), &hcloud.Server{ID: id}, hcloud.ServerChangeProtectionOpts{Delete: hcloud.Ptr(false)})
 		require.NoError(t, err)
@@ -184,9 +190,7 @@ func TestBackupsNotYetIsNotAnError(t *testing.T) {
 // drops the wish; after that the server is active without backups.
 func TestBackupsRefusedForGoodIsTheAnswer(t *testing.T) {
 	h := newHarness(t)
-	key := h.createKey()
-	var res protocol.IDResult
-	h.ok(h.order("web1", "nbg1", "cx23", key, map[string]any{"backups": "enabled"}), &res)
+	res, _ := h.orderWithBackups()
 	e := h.fails(h.callWith("read-only-token", "query_server", res.ID), protocol.Forbidden, "backups", "update_config")
 	require.False(t, e.OkToRetry)
 
@@ -204,9 +208,7 @@ func TestBackupsRefusedForGoodIsTheAnswer(t *testing.T) {
 // switch that meets a lock waits the other action out.
 func TestUpdateConfigKeepsTheBackupsWishInStep(t *testing.T) {
 	h := newHarness(t)
-	key := h.createKey()
-	var res protocol.IDResult
-	h.ok(h.order("web1", "nbg1", "cx23", key, map[string]any{"backups": "enabled"}), &res)
+	res, _ := h.orderWithBackups()
 	srv, _ := h.query(res.ID, 3)
 	require.Equal(t, "enabled", srv.Config["backups"])
 

@@ -59,9 +59,7 @@ func TestConfigChangeRacingAConvergingQueryIsNotUndone(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
-			key := h.createKey()
-			var res protocol.IDResult
-			h.ok(h.order("web1", "nbg1", "cx23", key, map[string]any{"backups": "enabled"}), &res)
+			res, _ := h.orderWithBackups()
 			h.sim.Sim.AddFault(hcloudsim.Fault{Method: "POST", Route: "/v1/servers/{id}/actions/enable_backup", Kind: hcloudsim.FaultLatency, Latency: time.Second, Times: 1})
 			h.sim.Sim.ResetRequests()
 

@@ -210,6 +210,12 @@ type orchestrator struct {
 	wantBackups bool // the last acknowledged backups wish
 }
 
+// twin is a second orchestrator of the same world and statistics, with
+// jitter of its own: a client sending at the same time as o.
+func (o *orchestrator) twin() *orchestrator {
+	return &orchestrator{w: o.w, stats: o.stats, rng: rand.New(rand.NewPCG(o.rng.Uint64(), o.rng.Uint64()))}
+}
+
 // call sends one request and repeats it while the answer is retryable, with
 // a small jittered backoff, until want comes back or patience runs out.
 func (o *orchestrator) call(ctx context.Context, step, verb, path string, body any, want int) (reply, error) {
@@ -306,7 +312,7 @@ func (o *orchestrator) maybeTwice(step string, fn func(*orchestrator) (string, e
 	if !o.overlap {
 		return fn(o)
 	}
-	twin := &orchestrator{w: o.w, stats: o.stats, rng: rand.New(rand.NewPCG(o.rng.Uint64(), o.rng.Uint64()))}
+	twin := o.twin()
 	var wg sync.WaitGroup
 	var twinID string
 	var twinErr error
@@ -431,7 +437,7 @@ func backupsSetting(on bool) string {
 // them off. Once both calls have answered, the server must have backups
 // off: the acknowledged change, not the convergence, wins.
 func (o *orchestrator) raceConfigWithQuery(ctx context.Context, serverID string) error {
-	twin := &orchestrator{w: o.w, stats: o.stats, rng: rand.New(rand.NewPCG(o.rng.Uint64(), o.rng.Uint64()))}
+	twin := o.twin()
 	done := make(chan error, 1)
 	go func() {
 		_, err := twin.query(ctx, serverID)

@@ -29,6 +29,51 @@ func ownKey(t *testing.T, ctx context.Context, w *world, name string, seed uint6
 	return key.ID
 }
 
+// scene starts a world for one test with a deadline of timeout and an SSH
+// key of its own (named keyName, its key drawn from seed); it returns the
+// world, the deadline's context and the key's id.
+func scene(t *testing.T, opts worldOptions, timeout time.Duration, keyName string, seed uint64) (*world, context.Context, string) {
+	t.Helper()
+	w := newWorld(t, opts)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	t.Cleanup(cancel)
+	return w, ctx, ownKey(t, ctx, w, keyName, seed)
+}
+
+// soloOrchestrator is an orchestrator of its own (its own statistics) with
+// its backoff jitter drawn from seed.
+func soloOrchestrator(w *world, seed uint64) *orchestrator {
+	return &orchestrator{w: w, stats: &chaosStats{byStatus: map[int]int{}, byType: map[string]int{}}, rng: rand.New(rand.NewPCG(seed, seed))}
+}
+
+// orderRetried sends an order through o, retrying as an orchestrator does
+// until it is answered 201, and returns the server's id.
+func orderRetried(t *testing.T, ctx context.Context, o *orchestrator, body []byte) string {
+	t.Helper()
+	r, err := o.call(ctx, "order_server", http.MethodPost, "/servers", json.RawMessage(body), http.StatusCreated)
+	require.NoError(t, err, "trace: %v", o.trace)
+	return idOf(t, r)
+}
+
+// idOf is the id of a create's answer.
+func idOf(t *testing.T, r reply) string {
+	t.Helper()
+	var res protocol.IDResult
+	require.NoError(t, json.Unmarshal(r.Body, &res), "%s", r)
+	return res.ID
+}
+
+// createdNamed counts the servers ever created under name.
+func createdNamed(w *world, name string) int {
+	n := 0
+	for _, c := range w.Env.Sim.Created() {
+		if c.Kind == "server" && c.Name == name {
+			n++
+		}
+	}
+	return n
+}
+
 func queryServer(t *testing.T, ctx context.Context, w *world, id string) (reply, protocol.Server) {
 	t.Helper()
 	r, err := w.Do(ctx, http.MethodGet, "/servers/"+id, w.Auth(), nil)
@@ -46,21 +91,13 @@ func queryServer(t *testing.T, ctx context.Context, w *world, id string) (reply,
 // what was ordered (backups enabled), not just the same name.
 func TestOrderWithBackupsSurvivesCommitThenFail(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t, worldOptions{})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	key := ownKey(t, ctx, w, "backups-key", 21)
+	w, ctx, key := scene(t, worldOptions{}, 2*time.Minute, "backups-key", 21)
 	w.Env.Sim.AddFault(hcloudsim.Fault{Method: http.MethodPost, Route: "/v1/servers", Kind: hcloudsim.FaultCommitThenFail, Times: 1})
 	body := []byte(`{"name":"web-backups","region":"nbg1","size":"cx23","ssh_key":"` + key + `","config":{"backups":"enabled"}}`)
-	var server protocol.IDResult
-	o := &orchestrator{w: w, stats: &chaosStats{byStatus: map[int]int{}, byType: map[string]int{}}, rng: rand.New(rand.NewPCG(21, 21))}
-	var raw json.RawMessage = body
-	r, err := o.call(ctx, "order_server", http.MethodPost, "/servers", raw, http.StatusCreated)
-	require.NoError(t, err, "trace: %v", o.trace)
-	require.NoError(t, json.Unmarshal(r.Body, &server))
+	id := orderRetried(t, ctx, soloOrchestrator(w, 21), body)
 	assert.Equal(t, 1, w.Env.Sim.FaultsInjected()[hcloudsim.FaultCommitThenFail], "the fault fired")
 
-	r, s := queryServer(t, ctx, w, server.ID)
+	r, s := queryServer(t, ctx, w, id)
 	require.Equal(t, http.StatusCreated, r.Status, "query_server: %s", r)
 	assert.Equal(t, "enabled", s.Config["backups"], "ordered with backups, got a server without them")
 }
@@ -77,10 +114,7 @@ func TestOrderWithBackupsSurvivesCommitThenFail(t *testing.T) {
 // faults may not fire; the assertions hold whatever the implementation.
 func TestConcurrentOrdersNeverAnswerADeletedServer(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t, worldOptions{})
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	key := ownKey(t, ctx, w, "race-key", 22)
+	w, ctx, key := scene(t, worldOptions{}, 3*time.Minute, "race-key", 22)
 	w.Env.Sim.AddFault(hcloudsim.Fault{Method: http.MethodPost, Route: "/v1/servers/{id}/actions/enable_backup", Kind: hcloudsim.FaultInternal, Times: 1})
 	w.Env.Sim.AddFault(hcloudsim.Fault{Method: http.MethodDelete, Route: "/v1/servers/{id}", Kind: hcloudsim.FaultLatency, Latency: 8 * time.Second, Times: 1})
 	const name = "web-race"
@@ -95,14 +129,8 @@ func TestConcurrentOrdersNeverAnswerADeletedServer(t *testing.T) {
 		first <- r
 	}()
 	// The second order goes out once the first one's server exists.
-	require.True(t, eventually(60*time.Second, func() bool {
-		for _, c := range w.Env.Sim.Created() {
-			if c.Kind == "server" && c.Name == name {
-				return true
-			}
-		}
-		return false
-	}), "the first order never created its server")
+	require.True(t, eventually(60*time.Second, func() bool { return createdNamed(w, name) > 0 }),
+		"the first order never created its server")
 	second, err := w.Do(ctx, http.MethodPost, "/servers", w.Auth(), body)
 	require.NoError(t, err)
 	r1 := <-first
@@ -114,20 +142,13 @@ func TestConcurrentOrdersNeverAnswerADeletedServer(t *testing.T) {
 			assert.True(t, retryable(r), "a failed order must be retryable: %s", r)
 			continue
 		}
-		var got protocol.IDResult
-		require.NoError(t, json.Unmarshal(r.Body, &got))
-		ids[got.ID] = true
-		q, _ := queryServer(t, ctx, w, got.ID)
-		assert.Equal(t, http.StatusCreated, q.Status, "order_server answered server %s, which no longer exists: %s", got.ID, q)
+		id := idOf(t, r)
+		ids[id] = true
+		q, _ := queryServer(t, ctx, w, id)
+		assert.Equal(t, http.StatusCreated, q.Status, "order_server answered server %s, which no longer exists: %s", id, q)
 	}
 	assert.LessOrEqual(t, len(ids), 1, "two identical orders answered different servers: %v", ids)
-	created := 0
-	for _, c := range w.Env.Sim.Created() {
-		if c.Kind == "server" && c.Name == name {
-			created++
-		}
-	}
-	assert.Equal(t, 1, created, "servers created under the name %q", name)
+	assert.Equal(t, 1, createdNamed(w, name), "servers created under the name %q", name)
 }
 
 // TestOrderWithBackupsOnASlowBoot: on Hetzner a new server is locked by its
@@ -138,26 +159,19 @@ func TestConcurrentOrdersNeverAnswerADeletedServer(t *testing.T) {
 // more queries are allowed, for an adapter that converges lazily).
 func TestOrderWithBackupsOnASlowBoot(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t, worldOptions{Delays: hcloudsim.Delays{Initializing: 2 * time.Second, Starting: time.Second, Action: 500 * time.Millisecond}})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	key := ownKey(t, ctx, w, "slow-key", 23)
+	slow := worldOptions{Delays: hcloudsim.Delays{Initializing: 2 * time.Second, Starting: time.Second, Action: 500 * time.Millisecond}}
+	w, ctx, key := scene(t, slow, 2*time.Minute, "slow-key", 23)
 	body := []byte(`{"name":"web-slow","region":"nbg1","size":"cx23","ssh_key":"` + key + `","config":{"backups":"enabled"}}`)
-	o := &orchestrator{w: w, stats: &chaosStats{byStatus: map[int]int{}, byType: map[string]int{}}, rng: rand.New(rand.NewPCG(23, 23))}
-	var raw json.RawMessage = body
-	r, err := o.call(ctx, "order_server", http.MethodPost, "/servers", raw, http.StatusCreated)
-	require.NoError(t, err, "trace: %v", o.trace)
-	var server protocol.IDResult
-	require.NoError(t, json.Unmarshal(r.Body, &server))
+	id := orderRetried(t, ctx, soloOrchestrator(w, 23), body)
 
 	var s protocol.Server
 	require.True(t, eventually(time.Minute, func() bool {
 		var q reply
-		q, s = queryServer(t, ctx, w, server.ID)
+		q, s = queryServer(t, ctx, w, id)
 		return q.Status == http.StatusCreated && s.Status == "active"
 	}), "the server never became active")
 	for i := 0; i < 10 && s.Config["backups"] != "enabled"; i++ {
-		_, s = queryServer(t, ctx, w, server.ID)
+		_, s = queryServer(t, ctx, w, id)
 	}
 	assert.Equal(t, "enabled", s.Config["backups"], "ordered with backups; the server is active without them")
 }
@@ -169,18 +183,14 @@ func TestOrderWithBackupsOnASlowBoot(t *testing.T) {
 // nothing is left.
 func TestCancelAfterCommitThenFail(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t, worldOptions{})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	key := ownKey(t, ctx, w, "cancel-key", 24)
+	w, ctx, key := scene(t, worldOptions{}, 2*time.Minute, "cancel-key", 24)
 	r, err := w.Do(ctx, http.MethodPost, "/servers", w.Auth(), []byte(`{"name":"web-cancel","region":"nbg1","size":"cx23","ssh_key":"`+key+`"}`))
 	require.NoError(t, err)
 	require.Equal(t, http.StatusCreated, r.Status, "order_server: %s", r)
-	var server protocol.IDResult
-	require.NoError(t, json.Unmarshal(r.Body, &server))
+	id := idOf(t, r)
 
 	for _, step := range []struct{ name, route, path string }{
-		{"cancel_server", "/v1/servers/{id}", "/servers/" + server.ID},
+		{"cancel_server", "/v1/servers/{id}", "/servers/" + id},
 		{"delete_key", "/v1/ssh_keys/{id}", "/keys/" + key},
 	} {
 		w.Env.Sim.AddFault(hcloudsim.Fault{Method: http.MethodDelete, Route: step.route, Kind: hcloudsim.FaultCommitThenFail, Times: 1})
@@ -191,7 +201,7 @@ func TestCancelAfterCommitThenFail(t *testing.T) {
 		if first.Status != http.StatusOK {
 			assert.True(t, retryable(first), "%s: a lost answer must be retryable: %s", step.name, first)
 		}
-		o := &orchestrator{w: w, stats: &chaosStats{byStatus: map[int]int{}, byType: map[string]int{}}, rng: rand.New(rand.NewPCG(24, 24))}
+		o := soloOrchestrator(w, 24)
 		_, err = o.call(ctx, step.name, http.MethodDelete, step.path, nil, http.StatusOK)
 		require.NoError(t, err, "%s: first answer %s; retries: %v", step.name, first, o.trace)
 		w.Env.Sim.ClearFaults()
@@ -207,12 +217,9 @@ func TestCancelAfterCommitThenFail(t *testing.T) {
 // must notice, set the network up again and succeed, leaving one server.
 func TestOrderAfterTheCachedNetworkWasDeleted(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t, worldOptions{})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	key := ownKey(t, ctx, w, "net-key", 25)
+	w, ctx, key := scene(t, worldOptions{}, 2*time.Minute, "net-key", 25)
 	order := func(name string) string {
-		o := &orchestrator{w: w, stats: &chaosStats{byStatus: map[int]int{}, byType: map[string]int{}}, rng: rand.New(rand.NewPCG(25, 25))}
+		o := soloOrchestrator(w, 25)
 		id, err := o.orderServer(ctx, name, key)
 		require.NoError(t, err, "trace: %v", o.trace)
 		return id
@@ -246,10 +253,7 @@ func TestOrderAfterTheCachedNetworkWasDeleted(t *testing.T) {
 // a re-order the same id; a re-order in another region a 409 naming it.
 func TestOrderAfterCapacityWentBetweenCommitAndAnswer(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t, worldOptions{})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	key := ownKey(t, ctx, w, "capacity-key", 26)
+	w, ctx, key := scene(t, worldOptions{}, 2*time.Minute, "capacity-key", 26)
 	w.Env.Sim.AddFault(hcloudsim.Fault{Method: http.MethodPost, Route: "/v1/servers", Kind: hcloudsim.FaultCommitThenCapacityGone, Times: 1})
 	body := func(region string) []byte {
 		return []byte(`{"name":"web-capacity","region":"` + region + `","size":"cx23","ssh_key":"` + key + `"}`)
@@ -258,25 +262,16 @@ func TestOrderAfterCapacityWentBetweenCommitAndAnswer(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, http.StatusCreated, r.Status, "order_server: %s", r)
 	require.Equal(t, 1, w.Env.Sim.FaultsInjected()[hcloudsim.FaultCommitThenCapacityGone], "the fault fired")
-	var first protocol.IDResult
-	require.NoError(t, json.Unmarshal(r.Body, &first))
+	first := idOf(t, r)
 
 	again, err := w.Do(ctx, http.MethodPost, "/servers", w.Auth(), body("nbg1"))
 	require.NoError(t, err)
 	require.Equal(t, http.StatusCreated, again.Status, "re-order: %s", again)
-	var second protocol.IDResult
-	require.NoError(t, json.Unmarshal(again.Body, &second))
-	assert.Equal(t, first.ID, second.ID, "a re-order answers the same server")
+	assert.Equal(t, first, idOf(t, again), "a re-order answers the same server")
 
 	elsewhere, err := w.Do(ctx, http.MethodPost, "/servers", w.Auth(), body("fsn1"))
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusConflict, elsewhere.Status, "re-order elsewhere: %s", elsewhere)
-	assert.Contains(t, strings.Join(elsewhere.Messages(), " "), "server "+first.ID+" is already named")
-	created := 0
-	for _, c := range w.Env.Sim.Created() {
-		if c.Kind == "server" && c.Name == "web-capacity" {
-			created++
-		}
-	}
-	assert.Equal(t, 1, created, "servers created under the name")
+	assert.Contains(t, strings.Join(elsewhere.Messages(), " "), "server "+first+" is already named")
+	assert.Equal(t, 1, createdNamed(w, "web-capacity"), "servers created under the name")
 }
