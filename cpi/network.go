@@ -52,28 +52,17 @@ func fromIPNet(n *net.IPNet) (netip.Prefix, bool) {
 
 // ensureNetwork returns the id of the private network with a subnet in
 // zone, checked at the moment of use: it exists, has that zone, and is not
-// labelled nanobox=false. Warm path: the cached id, read by id (1 call).
-// Cold path, and when the cached network is gone or changed: find the
-// network by name (1 call) or create it (1 more), add the zone's subnet if
-// missing, and cache the result. The cache only saves the look-up by name;
-// it never outranks the labels.
+// labelled nanobox=false. Warm path: the cached id, read by id (1 call; see
+// cachedNetwork). Cold path, and when the cached network is gone or
+// changed: find the network by name (1 call) or create it (1 more), add
+// the zone's subnet if missing, and cache the result. The cache only saves
+// the look-up by name; it never outranks the labels.
 func (h *Hetzner) ensureNetwork(ctx context.Context, zone string) (int64, error) {
 	const op = "order_server: private network"
-	name, ipRange := h.cfg.Network.Name, h.cfg.Network.IPRange
-	if cached, ok := h.state.network(name, ipRange); ok && slices.Contains(cached.Zones, zone) {
-		network, resp, err := h.client.Network.GetByID(ctx, cached.ID)
-		if err != nil {
-			return 0, cloudError(op+": looking up "+name, resp, err)
-		}
-		if network != nil && network.Name == name && hasZone(network, zone) {
-			if err := usableNetwork(op, network, ipRange); err != nil {
-				return 0, err
-			}
-			return network.ID, nil
-		}
-		h.log.Warnf("order_server: cached network %d is gone or changed; looking %s up again", cached.ID, name)
-		_ = h.state.forgetNetwork(name)
+	if id, ok, err := h.cachedNetwork(ctx, op, zone); err != nil || ok {
+		return id, err
 	}
+	name, ipRange := h.cfg.Network.Name, h.cfg.Network.IPRange
 	subnet, ok := zoneSubnet(ipRange, zone)
 	if !ok {
 		return 0, protocol.NewError(protocol.InvalidArguments, "%s: no subnet can be carved from %s for network zone %q", op, ipRange, zone)
@@ -91,22 +80,57 @@ func (h *Hetzner) ensureNetwork(ctx context.Context, zone string) (int64, error)
 	if err := usableNetwork(op, network, ipRange); err != nil {
 		return 0, err
 	}
-	zones := subnetZones(network)
-	if !slices.Contains(zones, zone) {
-		for _, s := range network.Subnets {
-			if p, ok := fromIPNet(s.IPRange); ok && p.Overlaps(subnet) {
-				return 0, protocol.NewError(protocol.Conflict,
-					"%s: the network %q has no subnet in zone %s and the range reserved for it (%s) is taken by subnet %s", op, name, zone, subnet, p).WithRetry(false)
-			}
-		}
-		if zones, err = h.addZoneSubnet(ctx, network, zone, subnet); err != nil {
-			return 0, err
-		}
+	zones, err := h.ensureZone(ctx, op, network, zone, subnet)
+	if err != nil {
+		return 0, err
 	}
 	if err := h.state.setNetwork(name, networkState{ID: network.ID, IPRange: ipRange, Zones: zones}); err != nil {
 		h.log.WithError(err).Warn("order_server: could not cache the network id")
 	}
 	return network.ID, nil
+}
+
+// cachedNetwork reads the network cached for zone by its id (1 call; none
+// when nothing is cached) and answers its id when it is still the
+// configured network, has a subnet in zone and may be used. ok is false
+// when there is no such cache entry, or the network is gone or changed
+// (the entry is then dropped): the caller looks it up by name.
+func (h *Hetzner) cachedNetwork(ctx context.Context, op, zone string) (id int64, ok bool, err error) {
+	name, ipRange := h.cfg.Network.Name, h.cfg.Network.IPRange
+	cached, found := h.state.network(name, ipRange)
+	if !found || !slices.Contains(cached.Zones, zone) {
+		return 0, false, nil
+	}
+	network, resp, err := h.client.Network.GetByID(ctx, cached.ID)
+	if err != nil {
+		return 0, false, cloudError(op+": looking up "+name, resp, err)
+	}
+	if network == nil || network.Name != name || !hasZone(network, zone) {
+		h.log.Warnf("order_server: cached network %d is gone or changed; looking %s up again", cached.ID, name)
+		_ = h.state.forgetNetwork(name)
+		return 0, false, nil
+	}
+	if err := usableNetwork(op, network, ipRange); err != nil {
+		return 0, false, err
+	}
+	return network.ID, true, nil
+}
+
+// ensureZone returns the network's zones once it has a subnet in zone:
+// subnet, the zone's quarter of the range, is added (see addZoneSubnet)
+// unless another subnet already overlaps it (a Conflict).
+func (h *Hetzner) ensureZone(ctx context.Context, op string, network *hcloud.Network, zone string, subnet netip.Prefix) ([]string, error) {
+	zones := subnetZones(network)
+	if slices.Contains(zones, zone) {
+		return zones, nil
+	}
+	for _, s := range network.Subnets {
+		if p, ok := fromIPNet(s.IPRange); ok && p.Overlaps(subnet) {
+			return nil, protocol.NewError(protocol.Conflict,
+				"%s: the network %q has no subnet in zone %s and the range reserved for it (%s) is taken by subnet %s", op, network.Name, zone, subnet, p).WithRetry(false)
+		}
+	}
+	return h.addZoneSubnet(ctx, network, zone, subnet)
 }
 
 // usableNetwork refuses a network labelled nanobox=false, or one whose
