@@ -76,6 +76,13 @@ type CPI struct {
 
 // New returns a CPI. env.Config must have been validated.
 func New(env Env) *CPI {
+	return &CPI{env: env.WithDefaults()}
+}
+
+// WithDefaults is env with what it leaves nil filled in: a logger that
+// discards, time.Now and the default config. The BOSH CPI (cpi/bosh)
+// shares it.
+func (env Env) WithDefaults() Env {
 	if env.Log == nil {
 		l := logrus.New()
 		l.SetOutput(io.Discard)
@@ -87,7 +94,7 @@ func New(env Env) *CPI {
 	if env.Config == nil {
 		env.Config = config.Default()
 	}
-	return &CPI{env: env}
+	return env
 }
 
 // Process is one run of the CPI binary: where its config is, and what it

@@ -42,6 +42,5 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 // boshFactory registers the BOSH methods (package cpi/bosh) with the CPI.
 func boshFactory(e cpi.Env) protocol.BoshFactory {
-	return bosh.Factory{Env: bosh.Env{Config: e.Config, Version: e.Version, Log: e.Log, Now: e.Now,
-		HTTPClient: e.HTTPClient, RetryBackoff: e.RetryBackoff}}
+	return bosh.Factory{Env: bosh.Env{Env: e}}
 }

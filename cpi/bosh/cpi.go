@@ -17,13 +17,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"time"
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
 	"github.com/sirupsen/logrus"
 
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/catalog"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/config"
 )
@@ -31,17 +30,13 @@ import (
 // Name is the CPI's name in hcloud-go's User-Agent.
 const Name = "nanobox-hcloud"
 
-// Env is everything a BOSH CPI call depends on outside itself.
+// Env is everything a BOSH CPI call depends on outside itself: what the
+// Nanobox CPI's does (the job's rendered config, validated; the version
+// for the User-Agent; a logger already redacting; the clock and the test
+// seams), and the request's context.
 type Env struct {
-	Config  *config.Config     // the job's rendered config, validated
-	Context json.RawMessage    // the request's context ("" or null: none)
-	Version string             // for the User-Agent
-	Log     logrus.FieldLogger // already redacting
-	Now     func() time.Time   // time.Now when nil
-
-	// Test seams: nil means production behaviour.
-	HTTPClient   *http.Client
-	RetryBackoff hcloud.BackoffFunc
+	cpi.Env
+	Context json.RawMessage // the request's context ("" or null: none)
 }
 
 // CPI serves the BOSH methods for one call.
@@ -61,17 +56,10 @@ var contextKeys = []string{"token", "endpoint", "labels", "defaults", "agent"}
 // is a CpiError naming it). The Hetzner client is made on first use, so a
 // method that needs no API call needs no token.
 func New(env Env) (*CPI, error) {
-	if env.Log == nil {
-		l := logrus.New()
-		l.SetOutput(io.Discard)
-		env.Log = l
-	}
-	if env.Now == nil {
-		env.Now = time.Now
-	}
 	if env.Config == nil {
-		env.Config, _ = config.Load("", nil) // the defaults, which are valid
+		env.Config, _ = config.Load("", nil) // the defaults with the endpoint resolved, which are valid
 	}
+	env.Env = env.Env.WithDefaults()
 	cfg, err := overlay(env.Config, env.Context)
 	if err != nil {
 		return nil, err

@@ -39,8 +39,8 @@ func cloudError(op string, err error) *protocol.Error {
 	if errors.As(err, &pe) {
 		return pe
 	}
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return newError(CloudError, "%s: the call's deadline passed before Hetzner answered", op).WithRetry(true)
+	if ce := protocol.ContextError(op, err); ce != nil {
+		return ce.ForBosh()
 	}
 	var apiErr hcloud.Error
 	if errors.As(err, &apiErr) {
@@ -61,13 +61,9 @@ func cloudError(op string, err error) *protocol.Error {
 	if errors.As(err, &actionErr) {
 		return newError(CloudError, "%s: Hetzner's action failed: %s (%s)", op, actionErr.Message, actionErr.Code)
 	}
-	s := err.Error()
-	if len(s) > 300 {
-		s = s[:300] + "..."
-	}
 	// Anything else is a transport failure: the request may or may not
 	// have reached Hetzner, and a retry may succeed.
-	return newError(CloudError, "%s: %s", op, s).WithRetry(true)
+	return newError(CloudError, "%s: %s", op, protocol.Truncate(err.Error(), 300)).WithRetry(true)
 }
 
 // outcomeUnknown reports whether a failed request may have been carried

@@ -4,9 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"io"
-	"strings"
 
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
 )
@@ -45,7 +42,7 @@ func (b boshCall) CreateStemcell(ctx context.Context, imagePath string, cloudPro
 	ctx, cancel := b.c.deadline(ctx)
 	defer cancel()
 	var props StemcellProperties
-	if err := decodeObject(protocol.MethodCreateStemcell, "cloud_properties", cloudProps, &props, false); err != nil {
+	if err := decodeLenient(protocol.MethodCreateStemcell, "cloud_properties", cloudProps, &props); err != nil {
 		return "", err
 	}
 	return b.c.CreateStemcell(ctx, imagePath, props)
@@ -62,11 +59,11 @@ func (b boshCall) CreateVM(ctx context.Context, vm protocol.CreateVMArgs) (strin
 	defer cancel()
 	const op = protocol.MethodCreateVM
 	var props VMProperties
-	if err := decodeObject(op, "cloud_properties", vm.CloudProperties, &props, true); err != nil {
+	if err := decodeObject(op, "cloud_properties", vm.CloudProperties, &props); err != nil {
 		return "", nil, err
 	}
 	var networks map[string]json.RawMessage
-	if err := decodeObject(op, "networks", vm.Networks, &networks, false); err != nil {
+	if err := decodeObject(op, "networks", vm.Networks, &networks); err != nil {
 		return "", nil, err
 	}
 	if networks == nil {
@@ -105,7 +102,7 @@ func (b boshCall) SetVMMetadata(ctx context.Context, cid string, metadata json.R
 	ctx, cancel := b.c.deadline(ctx)
 	defer cancel()
 	var md map[string]any
-	if err := decodeObject(protocol.MethodSetVMMetadata, "metadata", metadata, &md, false); err != nil {
+	if err := decodeObject(protocol.MethodSetVMMetadata, "metadata", metadata, &md); err != nil {
 		return err
 	}
 	return b.c.SetVMMetadata(ctx, cid, md)
@@ -119,7 +116,7 @@ func (b boshCall) CreateDisk(ctx context.Context, sizeMiB int, cloudProps json.R
 	ctx, cancel := b.c.deadline(ctx)
 	defer cancel()
 	var props DiskProperties
-	if err := decodeObject(protocol.MethodCreateDisk, "cloud_properties", cloudProps, &props, true); err != nil {
+	if err := decodeObject(protocol.MethodCreateDisk, "cloud_properties", cloudProps, &props); err != nil {
 		return "", err
 	}
 	return b.c.CreateDisk(ctx, int64(sizeMiB), props, vmCID)
@@ -159,7 +156,7 @@ func (b boshCall) SetDiskMetadata(ctx context.Context, cid string, metadata json
 	ctx, cancel := b.c.deadline(ctx)
 	defer cancel()
 	var md map[string]any
-	if err := decodeObject(protocol.MethodSetDiskMetadata, "metadata", metadata, &md, false); err != nil {
+	if err := decodeObject(protocol.MethodSetDiskMetadata, "metadata", metadata, &md); err != nil {
 		return err
 	}
 	return b.c.SetDiskMetadata(ctx, cid, md)
@@ -185,42 +182,24 @@ func (b boshCall) DeleteSnapshot(context.Context, string) error {
 	return errNoSnapshots(protocol.MethodDeleteSnapshot)
 }
 
-// decodeObject decodes a raw object argument (nil reads as {}); strict
-// rejects unknown keys, naming them and the known ones.
-func decodeObject(method, name string, raw json.RawMessage, v any, strict bool) error {
-	if len(bytes.TrimSpace(raw)) == 0 {
-		return nil
+// decodeObject decodes a raw object argument (nil or null leaves v as it
+// is) with protocol.DecodeObject: a wrong shape, or a key v's struct type
+// lacks, is a CpiError naming the field, or the unknown key and the known
+// ones.
+func decodeObject(method, name string, raw json.RawMessage, v any) error {
+	if perr := protocol.DecodeObject(method+": "+name, raw, v); perr != nil {
+		return perr.ForBosh()
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if strict {
-		dec.DisallowUnknownFields()
-	}
-	err := dec.Decode(v)
-	if err == nil {
-		return nil
-	}
-	var typeErr *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &typeErr):
-		return newError(CpiError, "%s: %s: %q has the wrong type (%s given)", method, name, typeErr.Field, typeErr.Value)
-	case strict && strings.HasPrefix(err.Error(), "json: unknown field "):
-		return newError(CpiError, "%s: %s: unknown key %s (known: %s)", method, name,
-			strings.TrimPrefix(err.Error(), "json: unknown field "), strings.Join(jsonFields(v), ", "))
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return newError(CpiError, "%s: %s is not a complete JSON object", method, name)
-	}
-	return newError(CpiError, "%s: %s: %s", method, name, truncate(err.Error(), 200))
+	return nil
 }
 
-// jsonFields lists the JSON keys of the struct v points to.
-func jsonFields(v any) []string {
-	data, err := json.Marshal(v)
-	if err != nil {
+// decodeLenient is decodeObject ignoring the keys v's type lacks.
+func decodeLenient(method, name string, raw json.RawMessage, v any) error {
+	if raw = bytes.TrimSpace(raw); len(raw) == 0 || string(raw) == "null" {
 		return nil
 	}
-	var m map[string]any
-	if json.Unmarshal(data, &m) != nil {
-		return nil
+	if err := json.Unmarshal(raw, v); err != nil {
+		return newError(CpiError, "%s: %s: %s", method, name, protocol.DescribeJSONError(err))
 	}
-	return sortedKeys(m)
+	return nil
 }

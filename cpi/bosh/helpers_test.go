@@ -5,17 +5,20 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi"
@@ -95,7 +98,7 @@ func newFixtureWith(t *testing.T, opts hcloudsim.Options) *fixture {
 }
 
 func (f *fixture) env() bosh.Env {
-	return bosh.Env{Config: f.cfg, RetryBackoff: func(int) time.Duration { return 0 }, HTTPClient: &http.Client{Transport: f.rec}}
+	return bosh.Env{Env: cpi.Env{Config: f.cfg, RetryBackoff: func(int) time.Duration { return 0 }, HTTPClient: &http.Client{Transport: f.rec}}}
 }
 
 // cpi is a CPI for one call with the given context.
@@ -180,13 +183,34 @@ func (f *fixture) server(id int64) *hcloud.Server {
 	return s
 }
 
-func sortedStrings[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
+// foreignAndHidden makes, with create, an object that is not the CPI's
+// and one of the CPI's labelled nanobox=false, and checks that hasMethod
+// (has_vm, has_disk) sees neither. It returns their cids.
+func (f *fixture) foreignAndHidden(hasMethod string, create func(name string, labels map[string]string) int64) (foreign, hidden string) {
+	f.t.Helper()
+	foreign = strconv.FormatInt(create("foreign", map[string]string{"team": "x"}), 10)
+	hidden = strconv.FormatInt(create("hidden", map[string]string{"managed-by": "nanobox-hcloud", "nanobox": "false"}), 10)
+	for _, cid := range []string{foreign, hidden} {
+		has, err := f.call(2, hasMethod, cid)
+		require.NoError(f.t, err)
+		assert.Equal(f.t, false, has, "%s %s", hasMethod, cid)
 	}
-	sort.Strings(out)
-	return out
+	return foreign, hidden
+}
+
+// deleteLeavesAlone checks deleteMethod (delete_vm, delete_disk) on the
+// objects of foreignAndHidden: the foreign one is refused, the hidden one
+// does not exist for the CPI (success, nothing deleted).
+func (f *fixture) deleteLeavesAlone(deleteMethod, foreign, hidden string) {
+	f.t.Helper()
+	_, err := f.call(2, deleteMethod, foreign)
+	boshErr(f.t, err, bosh.CloudError)
+	_, err = f.call(2, deleteMethod, hidden)
+	require.NoError(f.t, err, "an object labelled nanobox=false does not exist for the CPI")
+}
+
+func sortedStrings[V any](m map[string]V) []string {
+	return slices.Sorted(maps.Keys(m))
 }
 
 // TestMain removes the binaries the tests built (none under make test,

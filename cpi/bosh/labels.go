@@ -3,17 +3,19 @@ package bosh
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
+
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi"
 )
 
-// Ownership labels. They are the Nanobox adapter's (package cpi declares the
-// same names; a test keeps them equal), so both sides of the binary
+// Ownership labels: the Nanobox adapter's, so both sides of the binary
 // recognise each other's objects.
 const (
-	labelNanobox   = "nanobox"
-	labelManagedBy = "managed-by"
-	managedByValue = "nanobox-hcloud"
+	labelNanobox   = cpi.LabelNanobox
+	labelManagedBy = cpi.LabelManagedBy
+	managedByValue = cpi.ManagedByValue
 )
 
 // LabelAgentID carries a VM's BOSH agent id, so that a create_vm retried
@@ -30,7 +32,7 @@ const kindPlacementGroup = "placement-group"
 // reserved are the labels set_vm_metadata and set_disk_metadata never
 // overwrite: a metadata key equal to one (in any letter case) gets the
 // prefix "bosh-".
-var reserved = []string{labelNanobox, labelManagedBy, LabelAgentID, LabelKind, "nanobox-backups"}
+var reserved = []string{labelNanobox, labelManagedBy, LabelAgentID, LabelKind, cpi.LabelBackups}
 
 // hidden reports whether labels mark an object as not to be seen: key
 // "nanobox" (any case) with value "false" (any case).
@@ -157,12 +159,7 @@ func isAlnum(c byte) bool {
 }
 
 func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
+	return slices.Sorted(maps.Keys(m))
 }
 
 // OwnershipLabels are the labels that mark an object as this CPI's.

@@ -3,11 +3,14 @@ package bosh_test
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/bosh"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/catalog"
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
@@ -30,8 +33,10 @@ func TestArgumentsAreChecked(t *testing.T) {
 		{"cid not ours", protocol.MethodHasVM, []any{"vm-abc"}, bosh.CpiError, "not a VM cid"},
 		{"size not a number", protocol.MethodCreateDisk, []any{"10", map[string]any{}, nil}, bosh.CpiError, "size"},
 		{"cloud properties not an object", protocol.MethodCreateVM, []any{"a", "1", []any{}, map[string]any{}, nil, nil}, bosh.CpiError, "cloud_properties"},
-		{"unknown disk property", protocol.MethodCreateDisk, []any{1024, map[string]any{"type": "ssd"}, nil}, bosh.CpiError, "known: labels, location"},
+		{"unknown disk property", protocol.MethodCreateDisk, []any{1024, map[string]any{"type": "ssd"}, nil}, bosh.CpiError, `unknown field "type" (known: location, labels)`},
 		{"wrong property type", protocol.MethodCreateDisk, []any{1024, map[string]any{"location": 1}, nil}, bosh.CpiError, "location"},
+		{"unknown VM property", protocol.MethodCreateVM, []any{"a", "1", map[string]any{"server_typ": "cx23"}, map[string]any{}, nil, nil}, bosh.CpiError, `unknown field "server_typ"`},
+		{"a long cid is cut at a character", protocol.MethodHasVM, []any{strings.Repeat("a", 39) + "€€"}, bosh.CpiError, "not a VM cid"},
 		{"snapshot_disk", protocol.MethodSnapshotDisk, []any{"1", map[string]any{}}, bosh.NotSupported, "no snapshots"},
 		{"delete_snapshot", protocol.MethodDeleteSnapshot, []any{"1"}, bosh.NotSupported, "no snapshots"},
 	}
@@ -40,6 +45,7 @@ func TestArgumentsAreChecked(t *testing.T) {
 			_, err := f.call(2, tt.method, tt.args...)
 			pe := boshErr(t, err, tt.want)
 			assert.Contains(t, pe.Message, tt.msg)
+			assert.True(t, utf8.ValidString(pe.Message) && !strings.Contains(pe.Message, `\x`), "no character cut in half: %s", pe.Message)
 			assert.False(t, pe.OkToRetry)
 		})
 	}
@@ -77,10 +83,10 @@ func TestCpiConfigContextWinsOverTheJobConfig(t *testing.T) {
 	_, err = f.callWithContext(map[string]any{"director_uuid": "d"}, 2, protocol.MethodHasVM, "1")
 	boshErr(t, err, bosh.CloudError)
 
-	_, err = bosh.New(bosh.Env{Config: f.cfg, Context: json.RawMessage(`{"agent": {"mbus": "ftp://x"}}`)})
+	_, err = bosh.New(bosh.Env{Env: cpi.Env{Config: f.cfg}, Context: json.RawMessage(`{"agent": {"mbus": "ftp://x"}}`)})
 	pe := boshErr(t, err, bosh.CpiError)
 	assert.Contains(t, pe.Message, "agent.mbus")
-	_, err = bosh.New(bosh.Env{Config: f.cfg, Context: json.RawMessage(`{"token": "secret-value", "labels": {"managed-by": "x"}}`)})
+	_, err = bosh.New(bosh.Env{Env: cpi.Env{Config: f.cfg}, Context: json.RawMessage(`{"token": "secret-value", "labels": {"managed-by": "x"}}`)})
 	pe = boshErr(t, err, bosh.CpiError)
 	assert.NotContains(t, pe.Message, "secret-value")
 }
@@ -129,4 +135,16 @@ func parse(t *testing.T, s string) float64 {
 	var f float64
 	require.NoError(t, json.Unmarshal([]byte(s), &f))
 	return f
+}
+
+// TestAPassedDeadlineIsARetryableCloudError: a call whose deadline passed
+// before Hetzner answered may succeed later.
+func TestAPassedDeadlineIsARetryableCloudError(t *testing.T) {
+	f := newFixture(t)
+	ctx, cancel := context.WithTimeout(context.Background(), -1)
+	defer cancel()
+	_, err := f.cpi("").HasVM(ctx, "1")
+	pe := boshErr(t, err, bosh.CloudError)
+	assert.True(t, pe.OkToRetry)
+	assert.Contains(t, pe.Message, "has_vm: deadline exceeded")
 }

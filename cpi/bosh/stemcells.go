@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
+
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
 )
 
 // StemcellProperties are the cloud_properties of a light Hetzner stemcell
@@ -82,7 +84,7 @@ func (c *CPI) findImage(ctx context.Context, op string, props StemcellProperties
 	case props.ImageID != "":
 		id, perr := strconv.ParseInt(props.ImageID.String(), 10, 64)
 		if perr != nil || id <= 0 {
-			return nil, newError(CpiError, "%s: image_id %q is not an image id (a positive number)", op, truncate(props.ImageID.String(), 40))
+			return nil, newError(CpiError, "%s: image_id %q is not an image id (a positive number)", op, protocol.Truncate(props.ImageID.String(), 40))
 		}
 		what = "image " + props.ImageID.String()
 		image, _, err = client.Image.GetByID(ctx, id)
@@ -162,14 +164,7 @@ func (c *CPI) DeleteStemcell(ctx context.Context, cid string) error {
 func parseCID(op, kind, cid string) (int64, error) {
 	id, err := strconv.ParseInt(strings.TrimSpace(cid), 10, 64)
 	if err != nil || id <= 0 {
-		return 0, newError(CpiError, "%s: %q is not a %s cid of this CPI (a Hetzner id)", op, truncate(cid, 40), kind)
+		return 0, newError(CpiError, "%s: %q is not a %s cid of this CPI (a Hetzner id)", op, protocol.Truncate(cid, 40), kind)
 	}
 	return id, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }

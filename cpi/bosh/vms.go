@@ -10,6 +10,8 @@ import (
 	"sync"
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
+
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
 )
 
 // VMProperties are create_vm's cloud_properties (a vm_type's or resource
@@ -109,7 +111,7 @@ func (c *CPI) CreateVM(ctx context.Context, agentID, stemcellCID string, props V
 func (c *CPI) checkVM(ctx context.Context, op, agentID, stemcellCID string, props VMProperties,
 	networks map[string]json.RawMessage, diskCIDs []string, env json.RawMessage) (*vmRequest, error) {
 	if !agentIDPattern().MatchString(agentID) {
-		return nil, newError(CpiError, "%s: agent id %q must be 1-58 letters, digits and '-'", op, truncate(agentID, 70))
+		return nil, newError(CpiError, "%s: agent id %q must be 1-58 letters, digits and '-'", op, protocol.Truncate(agentID, 70))
 	}
 	if err := checkLabels(op, props.Labels); err != nil {
 		return nil, err
@@ -167,7 +169,7 @@ func (c *CPI) checkNetworks(op string, req *vmRequest) error {
 				return newError(CpiError, "%s: manual network %q needs cloud_properties.network: the name or id of the Hetzner network whose subnet holds its IP", op, name)
 			}
 			if net.ParseIP(n.IP).To4() == nil {
-				return newError(CpiError, "%s: manual network %q needs an IPv4 ip, got %q", op, name, truncate(n.IP, 40))
+				return newError(CpiError, "%s: manual network %q needs an IPv4 ip, got %q", op, name, protocol.Truncate(n.IP, 40))
 			}
 			req.manual = append(req.manual, manualNetwork{name: name, networkID: id, ip: n.IP})
 		case "dynamic":
