@@ -49,7 +49,9 @@ func volumeGB(op string, sizeMiB int64) (int, error) {
 // partitions it), in the VM's location (or the cloud properties', or
 // defaults.region without a VM). A create whose answer was lost, or that
 // hcloud-go retried after Hetzner had made it, adopts the volume by its
-// name, unique to this call.
+// name, unique to this call. A whole call repeated makes a second volume:
+// nothing in create_disk's arguments or context identifies a disk across
+// calls (docs/bosh-cpi.md, known limits).
 func (c *CPI) CreateDisk(ctx context.Context, sizeMiB int64, props DiskProperties, vmCID string) (string, error) {
 	const op = "create_disk"
 	gb, err := volumeGB(op, sizeMiB)
