@@ -129,6 +129,11 @@ type chaosStats struct {
 	relabelled []relabelled   // objects their owner labelled Nanobox=false mid-run
 }
 
+// newChaosStats is empty statistics, ready to count.
+func newChaosStats() *chaosStats {
+	return &chaosStats{byStatus: map[int]int{}, byType: map[string]int{}}
+}
+
 // relabelled is an object the chaos run's owner labelled Nanobox=false
 // mid-run; after mark (an index into the API log) no write may name it.
 type relabelled struct {
@@ -608,7 +613,7 @@ type chaosRun struct {
 }
 
 func newChaosRun(t *testing.T) *chaosRun {
-	r := &chaosRun{t: t, n: *chaosN, seed: *chaosSeed, parallel: *chaosParallel, stats: &chaosStats{byStatus: map[int]int{}, byType: map[string]int{}}}
+	r := &chaosRun{t: t, n: *chaosN, seed: *chaosSeed, parallel: *chaosParallel, stats: newChaosStats()}
 	if r.n <= 0 {
 		r.n = 20
 		if *soak {

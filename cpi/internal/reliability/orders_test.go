@@ -43,7 +43,7 @@ func scene(t *testing.T, opts worldOptions, timeout time.Duration, keyName strin
 // soloOrchestrator is an orchestrator of its own (its own statistics) with
 // its backoff jitter drawn from seed.
 func soloOrchestrator(w *world, seed uint64) *orchestrator {
-	return &orchestrator{w: w, stats: &chaosStats{byStatus: map[int]int{}, byType: map[string]int{}}, rng: rand.New(rand.NewPCG(seed, seed))}
+	return &orchestrator{w: w, stats: newChaosStats(), rng: rand.New(rand.NewPCG(seed, seed))}
 }
 
 // orderRetried sends an order through o, retrying as an orchestrator does

@@ -98,7 +98,7 @@ func TestNanoboxFalseNeverTouched(t *testing.T) {
 	before := w.snapshotOf(t, fixtures)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	stats := &chaosStats{byStatus: map[int]int{}, byType: map[string]int{}}
+	stats := newChaosStats()
 	kinds := faultPasses()
 	// A key of Nanobox's own, so the orders below are valid but for the name.
 	kb, err := json.Marshal(protocol.KeyBody{ID: "own-key", Key: newPublicKey(t, rand.New(rand.NewPCG(10, 10)), "own")})
