@@ -63,12 +63,9 @@ func (c *CPI) CreateDisk(ctx context.Context, sizeMiB int64, props DiskPropertie
 	}
 	location := props.Location
 	if vmCID != "" {
-		server, err := c.ownServer(ctx, op, vmCID)
+		server, err := c.existingServer(ctx, op, vmCID)
 		if err != nil {
 			return "", err
-		}
-		if server == nil {
-			return "", newError(VMNotFound, "%s: server %s does not exist", op, vmCID)
 		}
 		if location != "" && server.Location != nil && location != server.Location.Name {
 			return "", newError(CpiError, "%s: cloud_properties.location %s differs from the VM's location %s", op, location, server.Location.Name)
@@ -194,12 +191,9 @@ func (c *CPI) detach(ctx context.Context, op string, client *hcloud.Client, v *h
 // server is a CloudError (detach it first).
 func (c *CPI) AttachDisk(ctx context.Context, vmCID, diskCID string) (DiskHint, error) {
 	const op = "attach_disk"
-	server, err := c.ownServer(ctx, op, vmCID)
+	server, err := c.existingServer(ctx, op, vmCID)
 	if err != nil {
 		return DiskHint{}, err
-	}
-	if server == nil {
-		return DiskHint{}, newError(VMNotFound, "%s: server %s does not exist", op, vmCID)
 	}
 	v, err := c.ownVolume(ctx, op, diskCID)
 	if err != nil {
@@ -268,12 +262,9 @@ func (c *CPI) HasDisk(ctx context.Context, cid string) (bool, error) {
 // server ([] when none).
 func (c *CPI) GetDisks(ctx context.Context, vmCID string) ([]string, error) {
 	const op = "get_disks"
-	server, err := c.ownServer(ctx, op, vmCID)
+	server, err := c.existingServer(ctx, op, vmCID)
 	if err != nil {
 		return nil, err
-	}
-	if server == nil {
-		return nil, newError(VMNotFound, "%s: server %s does not exist", op, vmCID)
 	}
 	out := []string{}
 	for _, v := range server.Volumes {

@@ -101,8 +101,8 @@ func (b boshCall) RebootVM(ctx context.Context, cid string) error {
 func (b boshCall) SetVMMetadata(ctx context.Context, cid string, metadata json.RawMessage) error {
 	ctx, cancel := b.c.deadline(ctx)
 	defer cancel()
-	var md map[string]any
-	if err := decodeObject(protocol.MethodSetVMMetadata, "metadata", metadata, &md); err != nil {
+	md, err := decodeMetadata(protocol.MethodSetVMMetadata, metadata)
+	if err != nil {
 		return err
 	}
 	return b.c.SetVMMetadata(ctx, cid, md)
@@ -155,8 +155,8 @@ func (b boshCall) GetDisks(ctx context.Context, vmCID string) ([]string, error) 
 func (b boshCall) SetDiskMetadata(ctx context.Context, cid string, metadata json.RawMessage) error {
 	ctx, cancel := b.c.deadline(ctx)
 	defer cancel()
-	var md map[string]any
-	if err := decodeObject(protocol.MethodSetDiskMetadata, "metadata", metadata, &md); err != nil {
+	md, err := decodeMetadata(protocol.MethodSetDiskMetadata, metadata)
+	if err != nil {
 		return err
 	}
 	return b.c.SetDiskMetadata(ctx, cid, md)
@@ -191,6 +191,16 @@ func decodeObject(method, name string, raw json.RawMessage, v any) error {
 		return perr.ForBosh()
 	}
 	return nil
+}
+
+// decodeMetadata decodes the metadata argument of set_vm_metadata and
+// set_disk_metadata.
+func decodeMetadata(method string, raw json.RawMessage) (map[string]any, error) {
+	var md map[string]any
+	if err := decodeObject(method, "metadata", raw, &md); err != nil {
+		return nil, err
+	}
+	return md, nil
 }
 
 // decodeLenient is decodeObject ignoring the keys v's type lacks.

@@ -504,6 +504,16 @@ func (c *CPI) ownServer(ctx context.Context, op, cid string) (*hcloud.Server, er
 	return server, nil
 }
 
+// existingServer is ownServer for a method that needs the server:
+// VMNotFound when it does not exist.
+func (c *CPI) existingServer(ctx context.Context, op, cid string) (*hcloud.Server, error) {
+	server, err := c.ownServer(ctx, op, cid)
+	if err == nil && server == nil {
+		return nil, newError(VMNotFound, "%s: server %s does not exist", op, cid)
+	}
+	return server, err
+}
+
 // DeleteVM answers delete_vm: success when the server is already gone.
 // Hetzner detaches its volumes. The server's placement group goes with its
 // last server when create_vm made it (see deleteEmptyPlacementGroup).
@@ -574,12 +584,9 @@ func (c *CPI) HasVM(ctx context.Context, cid string) (bool, error) {
 // on of a stopped one.
 func (c *CPI) RebootVM(ctx context.Context, cid string) error {
 	const op = "reboot_vm"
-	server, err := c.ownServer(ctx, op, cid)
+	server, err := c.existingServer(ctx, op, cid)
 	if err != nil {
 		return err
-	}
-	if server == nil {
-		return newError(VMNotFound, "%s: server %s does not exist", op, cid)
 	}
 	client, _ := c.hcloud()
 	var action *hcloud.Action
@@ -598,12 +605,9 @@ func (c *CPI) RebootVM(ctx context.Context, cid string) error {
 // MetadataLabels) next to the server's own.
 func (c *CPI) SetVMMetadata(ctx context.Context, cid string, metadata map[string]any) error {
 	const op = "set_vm_metadata"
-	server, err := c.ownServer(ctx, op, cid)
+	server, err := c.existingServer(ctx, op, cid)
 	if err != nil {
 		return err
-	}
-	if server == nil {
-		return newError(VMNotFound, "%s: server %s does not exist", op, cid)
 	}
 	labels := mergeLabels(server.Labels, MetadataLabels(metadata))
 	client, _ := c.hcloud()
