@@ -43,18 +43,8 @@ func newCLICPI(t *testing.T) *cliCPI {
 	t.Helper()
 	sim := simtest.Start(t, hcloudsim.Options{})
 	dir := t.TempDir()
-	cfg := map[string]any{
-		"token":     sim.Token,
-		"endpoint":  sim.URL,
-		"state_dir": filepath.Join(dir, "state"),
-		"catalog":   map[string]any{"cache_dir": filepath.Join(dir, "cache")},
-		"timeouts":  map[string]any{"call_seconds": 60, "poll_interval_ms": 10},
-		"agent":     map[string]any{"mbus": testMbus, "ntp": []string{}},
-	}
-	data, err := json.Marshal(cfg)
-	require.NoError(t, err)
 	path := filepath.Join(dir, "cpi.json")
-	require.NoError(t, os.WriteFile(path, data, 0o600))
+	require.NoError(t, os.WriteFile(path, simConfig(t, sim, 60), 0o600))
 	return &cliCPI{
 		t: t, sim: sim, bin: testsupport.Binary(t, "nanobox-hcloud-cpi"), configPath: path,
 		// The CLI passes the operator's environment plus these two.

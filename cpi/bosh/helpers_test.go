@@ -82,19 +82,26 @@ func newFixture(t *testing.T) *fixture {
 func newFixtureWith(t *testing.T, opts hcloudsim.Options) *fixture {
 	t.Helper()
 	sim := simtest.Start(t, opts)
+	cfg, err := config.Parse(simConfig(t, sim, 30))
+	require.NoError(t, err)
+	return &fixture{t: t, sim: sim, cfg: cfg, api: sim.Client(), rec: &recorder{creates: map[string][]byte{}}}
+}
+
+// simConfig is the config document of a CPI pointed at sim, with its
+// state in a temporary directory and a call deadline of callSeconds.
+func simConfig(t *testing.T, sim *simtest.Env, callSeconds int) []byte {
+	t.Helper()
 	dir := t.TempDir()
 	raw, err := json.Marshal(map[string]any{
 		"token":     sim.Token,
 		"endpoint":  sim.URL,
 		"state_dir": filepath.Join(dir, "state"),
 		"catalog":   map[string]any{"cache_dir": filepath.Join(dir, "cache")},
-		"timeouts":  map[string]any{"call_seconds": 30, "poll_interval_ms": 10},
+		"timeouts":  map[string]any{"call_seconds": callSeconds, "poll_interval_ms": 10},
 		"agent":     map[string]any{"mbus": testMbus, "ntp": []string{"ntp.hetzner.de"}},
 	})
 	require.NoError(t, err)
-	cfg, err := config.Parse(raw)
-	require.NoError(t, err)
-	return &fixture{t: t, sim: sim, cfg: cfg, api: sim.Client(), rec: &recorder{creates: map[string][]byte{}}}
+	return raw
 }
 
 func (f *fixture) env() bosh.Env {
