@@ -114,26 +114,15 @@ func (c *CPI) findVolume(ctx context.Context, client *hcloud.Client, name string
 	return v
 }
 
-// lookupVolume fetches a volume: nil when it does not exist or is labelled
-// nanobox=false; foreign when it is not this CPI's (and allow_foreign is
-// off).
+// lookupVolume fetches a volume as lookup does.
 func (c *CPI) lookupVolume(ctx context.Context, op, cid string) (v *hcloud.Volume, foreign bool, err error) {
-	id, err := parseCID(op, "disk", cid)
-	if err != nil {
-		return nil, false, err
-	}
-	client, err := c.hcloud()
-	if err != nil {
-		return nil, false, err
-	}
-	v, _, err = client.Volume.GetByID(ctx, id)
-	if err != nil {
-		return nil, false, cloudError(op, err)
-	}
-	if v == nil || hidden(v.Labels) {
-		return nil, false, nil
-	}
-	return v, !ours(v.Labels) && !c.cfg.AllowForeign, nil
+	return lookup(ctx, c, op, "disk", cid, func(ctx context.Context, client *hcloud.Client, id int64) (*hcloud.Volume, map[string]string, error) {
+		v, _, err := client.Volume.GetByID(ctx, id)
+		if v == nil {
+			return nil, nil, err
+		}
+		return v, v.Labels, err
+	})
 }
 
 // ownVolume is lookupVolume for a change: DiskNotFound when missing,

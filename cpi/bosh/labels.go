@@ -1,11 +1,14 @@
 package bosh
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/hetznercloud/hcloud-go/v2/hcloud"
 
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi"
 )
@@ -49,6 +52,30 @@ func hidden(labels map[string]string) bool {
 // object, and it is not hidden.
 func ours(labels map[string]string) bool {
 	return !hidden(labels) && labels[labelManagedBy] == managedByValue
+}
+
+// lookup fetches the object of a cid (a kind's Hetzner id) with get, which
+// answers the object and its labels: nil when it does not exist or is
+// labelled nanobox=false; foreign when it is not this CPI's (and
+// allow_foreign is off).
+func lookup[T any](ctx context.Context, c *CPI, op, kind, cid string,
+	get func(context.Context, *hcloud.Client, int64) (*T, map[string]string, error)) (obj *T, foreign bool, err error) {
+	id, err := parseCID(op, kind, cid)
+	if err != nil {
+		return nil, false, err
+	}
+	client, err := c.hcloud()
+	if err != nil {
+		return nil, false, err
+	}
+	obj, labels, err := get(ctx, client, id)
+	if err != nil {
+		return nil, false, cloudError(op, err)
+	}
+	if obj == nil || hidden(labels) {
+		return nil, false, nil
+	}
+	return obj, !ours(labels) && !c.cfg.AllowForeign, nil
 }
 
 // ownLabels are the labels of a new object: the config's extra labels, the

@@ -468,26 +468,15 @@ func answerNetworks(req *vmRequest, server *hcloud.Server) map[string]json.RawMe
 	return out
 }
 
-// lookupServer fetches a server: nil when it does not exist or is labelled
-// nanobox=false; foreign when it is not this CPI's (and allow_foreign is
-// off).
+// lookupServer fetches a server as lookup does.
 func (c *CPI) lookupServer(ctx context.Context, op, cid string) (server *hcloud.Server, foreign bool, err error) {
-	id, err := parseCID(op, "VM", cid)
-	if err != nil {
-		return nil, false, err
-	}
-	client, err := c.hcloud()
-	if err != nil {
-		return nil, false, err
-	}
-	server, _, err = client.Server.GetByID(ctx, id)
-	if err != nil {
-		return nil, false, cloudError(op, err)
-	}
-	if server == nil || hidden(server.Labels) {
-		return nil, false, nil
-	}
-	return server, !ours(server.Labels) && !c.cfg.AllowForeign, nil
+	return lookup(ctx, c, op, "VM", cid, func(ctx context.Context, client *hcloud.Client, id int64) (*hcloud.Server, map[string]string, error) {
+		s, _, err := client.Server.GetByID(ctx, id)
+		if s == nil {
+			return nil, nil, err
+		}
+		return s, s.Labels, err
+	})
 }
 
 // ownServer fetches a server this CPI may change: nil and no error when it
