@@ -70,7 +70,8 @@ func invisibleRune(r rune) bool {
 // CreateKey registers a public key; the name comes from "id", or "name" as
 // older clients sent. The key is parsed before any API call. Idempotent: a
 // key with the same fingerprint already in the project is answered with its
-// id. Cost: 1 call, 2 when the key exists, 3 when the name is taken.
+// id. Cost: 1 call; 2 when the key or its name exists (the look-up by
+// fingerprint).
 func (h *Hetzner) CreateKey(ctx context.Context, body protocol.KeyBody) (protocol.IDResult, error) {
 	const op = "create_key"
 	name := body.KeyName()
@@ -127,9 +128,10 @@ func (h *Hetzner) QueryKey(ctx context.Context, id string) (protocol.Key, error)
 	return protocol.Key{ID: strconv.FormatInt(key.ID, 10), Name: key.Name, PublicKey: key.PublicKey}, nil
 }
 
-// DeleteKey deletes a key the adapter created (2 calls). A key already
-// gone is success; a key labelled nanobox=false is NotFound; a key the
-// adapter did not create is Forbidden unless allow_foreign.
+// DeleteKey deletes a key the adapter created (2 calls: the read, the
+// delete; 1 when it goes no further). A key already gone is success; a key
+// labelled nanobox=false is NotFound; a key the adapter did not create is
+// Forbidden unless allow_foreign.
 func (h *Hetzner) DeleteKey(ctx context.Context, id string) error {
 	const op = "delete_key"
 	n, err := parseID(op, "key", id)
