@@ -101,7 +101,8 @@ type RawResponse struct {
 
 // DecodeRequest reads exactly one JSON request from r. Every problem with the
 // envelope (not JSON, trailing data, wrong types, missing method, unsupported
-// api_version, more than MaxRequestBytes) is an InvalidRequest error.
+// api_version, more than MaxRequestBytes) is an InvalidRequest error; an
+// unsupported api_version of a BOSH method is a Bosh::Clouds::CpiError.
 func DecodeRequest(r io.Reader) (*Request, *Error) {
 	data, err := io.ReadAll(io.LimitReader(r, MaxRequestBytes+1))
 	if err != nil {
@@ -134,7 +135,7 @@ func ParseRequest(data []byte) (*Request, *Error) {
 		req.Context.Raw = w.Context
 	}
 	if perr := req.check(); perr != nil {
-		return nil, perr
+		return nil, perr.forMethod(req.Method)
 	}
 	return &req, nil
 }

@@ -36,18 +36,23 @@ func serveRequest(ctx context.Context, req *Request, perr *Error, out io.Writer,
 		d = &Dispatcher{}
 	}
 	switch {
-	case err != nil && req != nil && isBosh(req.Method):
-		return d.write(out, nil, AsError(err).ForBosh())
+	case err != nil && req != nil:
+		return d.write(out, nil, AsError(err).forMethod(req.Method))
 	case err != nil:
 		return d.write(out, nil, err)
+	case perr != nil && req != nil:
+		return d.write(out, nil, perr.forMethod(req.Method))
 	case perr != nil:
 		return d.write(out, nil, perr)
 	}
 	return d.Respond(ctx, req, out)
 }
 
-// isBosh reports whether method is one of the BOSH methods.
-func isBosh(method string) bool {
-	m, ok := Lookup(method)
-	return ok && m.Family == FamilyBosh
+// forMethod is e as method answers it: a BOSH method's error is of a BOSH
+// type (see ForBosh), any other method's is e.
+func (e *Error) forMethod(method string) *Error {
+	if m, ok := Lookup(method); ok && m.Family == FamilyBosh {
+		return e.ForBosh()
+	}
+	return e
 }
