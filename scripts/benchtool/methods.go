@@ -129,7 +129,7 @@ func (b *bench) runCPIBinary(cpiPath, configPath, method string, args []any, tok
 	}
 	var resp protocol.RawResponse
 	if err := json.Unmarshal(res.Stdout, &resp); err != nil {
-		return run, nil, fmt.Errorf("%s: CPI answered something that is not a response: %q", method, truncate(string(res.Stdout), 200))
+		return run, nil, fmt.Errorf("%s: CPI answered something that is not a response: %q", method, protocol.Truncate(string(res.Stdout), 200))
 	}
 	switch {
 	case resp.Error != nil && string(resp.Error.Type) != wantError:
@@ -164,7 +164,7 @@ func (b *bench) measure(s scenario, n int, call func(i int) (methodRun, error)) 
 func resultID(raw json.RawMessage) (string, error) {
 	var r protocol.IDResult
 	if err := json.Unmarshal(raw, &r); err != nil || r.ID == "" {
-		return "", fmt.Errorf("result %s has no id", truncate(string(raw), 100))
+		return "", fmt.Errorf("result %s has no id", protocol.Truncate(string(raw), 100))
 	}
 	return r.ID, nil
 }
@@ -536,12 +536,6 @@ func firstLine(b []byte) string {
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
 		s = s[:i]
 	}
-	return truncate(s, 300)
+	return protocol.Truncate(s, 300)
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
-}

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
 )
 
 // The polling scenario (issue 13): N servers ordered at once through the
@@ -507,7 +509,7 @@ func (b *bench) pollingLatency(cfg pollingConfig) ([]*pollingLatency, error) {
 					defer cancel()
 					res, err := measureExec(ctx, b.cpi, []string{"-configPath", w.cfgPath}, b.childEnv(), cpiRequest("query_server", []any{id}, w.token, "bench-latency"))
 					if err == nil && (res.ExitCode != 0 || !strings.Contains(string(res.Stdout), `"error":null`)) {
-						err = fmt.Errorf("CPI answered %q", truncate(string(res.Stdout), 200))
+						err = fmt.Errorf("CPI answered %q", protocol.Truncate(string(res.Stdout), 200))
 					}
 					return err
 				})
