@@ -538,4 +538,3 @@ func firstLine(b []byte) string {
 	}
 	return protocol.Truncate(s, 300)
 }
-
