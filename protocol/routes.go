@@ -49,14 +49,6 @@ type Signature struct {
 	Body   bool
 }
 
-// Arity is how many arguments the method takes.
-func (s Signature) Arity() int {
-	if s.Body {
-		return len(s.Params) + 1
-	}
-	return len(s.Params)
-}
-
 // Signatures holds the signature of info and of every Nanobox method (the
 // methods a shim or a Nanobox client calls), derived from Table.
 var Signatures = func() map[string]Signature {

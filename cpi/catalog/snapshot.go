@@ -35,7 +35,7 @@ func Embedded() (*Model, error) {
 	return snapshotModel, snapshotErr
 }
 
-// EmbeddedJSON is the raw snapshot, for scripts/update-catalog to merge with.
+// EmbeddedJSON is the raw embedded snapshot, as compiled into the binary.
 func EmbeddedJSON() []byte { return snapshotJSON }
 
 // EmbeddedPlan is the plan of a size in a region in the embedded snapshot,
