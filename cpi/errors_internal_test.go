@@ -75,10 +75,10 @@ func TestStatusErrorMapping(t *testing.T) {
 }
 
 func TestOwnershipLabels(t *testing.T) {
-	require.True(t, hidden(map[string]string{"Nanobox": "FALSE"}))
-	require.True(t, hidden(map[string]string{"nanobox": "false"}))
-	require.False(t, hidden(map[string]string{"nanobox": "true"}))
-	require.False(t, hidden(nil))
+	require.True(t, Hidden(map[string]string{"Nanobox": "FALSE"}))
+	require.True(t, Hidden(map[string]string{"nanobox": "false"}))
+	require.False(t, Hidden(map[string]string{"nanobox": "true"}))
+	require.False(t, Hidden(nil))
 	require.True(t, ours(map[string]string{"managed-by": "nanobox-hcloud"}))
 	require.True(t, ours(map[string]string{"NANOBOX": "True"}))
 	require.False(t, ours(map[string]string{"team": "x"}))

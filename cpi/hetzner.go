@@ -26,9 +26,10 @@ type Hetzner struct {
 	polls  *polling // nil: every read is direct
 }
 
-// hidden reports whether labels mark an object as not Nanobox's to see:
-// key "nanobox" in any letter case with value "false" in any case.
-func hidden(labels map[string]string) bool {
+// Hidden reports whether labels mark an object as not Nanobox's to see:
+// key "nanobox" in any letter case with value "false" in any case. Every
+// method, Nanobox's and BOSH's, treats such an object as non-existent.
+func Hidden(labels map[string]string) bool {
 	for k, v := range labels {
 		if strings.EqualFold(k, LabelNanobox) && strings.EqualFold(v, "false") {
 			return true

@@ -100,7 +100,7 @@ func (h *Hetzner) CreateKey(ctx context.Context, body protocol.KeyBody) (protoco
 		return protocol.IDResult{}, cloudError(op+": looking up the existing key", resp, err)
 	}
 	if existing != nil {
-		if hidden(existing.Labels) {
+		if Hidden(existing.Labels) {
 			return protocol.IDResult{}, protocol.NewError(protocol.Conflict,
 				"%s: this public key is already in the project as a key labelled nanobox=false, which Nanobox may not use", op).WithRetry(false)
 		}
@@ -122,7 +122,7 @@ func (h *Hetzner) QueryKey(ctx context.Context, id string) (protocol.Key, error)
 	if err != nil {
 		return protocol.Key{}, cloudError(op, resp, err)
 	}
-	if key == nil || hidden(key.Labels) {
+	if key == nil || Hidden(key.Labels) {
 		return protocol.Key{}, protocol.NewError(protocol.NotFound, "%s: no SSH key %d", op, n)
 	}
 	return protocol.Key{ID: strconv.FormatInt(key.ID, 10), Name: key.Name, PublicKey: key.PublicKey}, nil
@@ -146,7 +146,7 @@ func (h *Hetzner) DeleteKey(ctx context.Context, id string) error {
 		h.log.Infof("delete_key: SSH key %d is already gone", n)
 		return nil
 	}
-	if hidden(key.Labels) {
+	if Hidden(key.Labels) {
 		return protocol.NewError(protocol.NotFound, "%s: no SSH key %d", op, n)
 	}
 	if err := h.mayChange(op, "SSH key", n, key.Labels); err != nil {

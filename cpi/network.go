@@ -136,7 +136,7 @@ func (h *Hetzner) ensureZone(ctx context.Context, op string, network *hcloud.Net
 // usableNetwork refuses a network labelled nanobox=false, or one whose
 // range is not the configured one.
 func usableNetwork(op string, network *hcloud.Network, ipRange string) error {
-	if hidden(network.Labels) {
+	if Hidden(network.Labels) {
 		return protocol.NewError(protocol.Conflict,
 			"%s: the network named %q is labelled nanobox=false; set network.name in the CPI config to another name", op, network.Name).WithRetry(false)
 	}

@@ -107,7 +107,7 @@ func (h *Hetzner) readServer(ctx context.Context, op string, id int64) (*hcloud.
 	if res == statecache.Miss {
 		return h.getServer(ctx, op, id)
 	}
-	if hidden(server.Labels) {
+	if Hidden(server.Labels) {
 		return nil, protocol.NewError(protocol.NotFound, "%s: no server %d", op, id)
 	}
 	return server, nil

@@ -271,7 +271,7 @@ func (h *Hetzner) usableKey(ctx context.Context, id int64) error {
 	if err != nil {
 		return cloudError("order_server: looking up the SSH key", resp, err)
 	}
-	if key == nil || hidden(key.Labels) {
+	if key == nil || Hidden(key.Labels) {
 		return protocol.NewError(protocol.InvalidArguments,
 			"order_server: SSH key %d does not exist; create it with create_key and pass the id it returns", id)
 	}
@@ -344,7 +344,7 @@ func (h *Hetzner) findByName(ctx context.Context, name string) (*hcloud.Server, 
 // does not name it; our server ordered otherwise is a Conflict naming its id.
 func (h *Hetzner) adoptable(o order, server *hcloud.Server) (*hcloud.Server, error) {
 	const op = "order_server"
-	if hidden(server.Labels) || !ours(server.Labels) {
+	if Hidden(server.Labels) || !ours(server.Labels) {
 		return nil, protocol.NewError(protocol.Conflict,
 			"%s: the name %q is taken by a server Nanobox did not create; choose another name", op, o.name).WithRetry(false)
 	}
@@ -420,7 +420,7 @@ func (h *Hetzner) getServer(ctx context.Context, op string, id int64) (*hcloud.S
 	if err != nil {
 		return nil, cloudError(op, resp, err)
 	}
-	if server != nil && hidden(server.Labels) {
+	if server != nil && Hidden(server.Labels) {
 		return nil, protocol.NewError(protocol.NotFound, "%s: no server %d", op, id)
 	}
 	return server, nil
@@ -565,7 +565,7 @@ func (h *Hetzner) ensurePlacementGroup(ctx context.Context, name string) (*hclou
 		}
 		h.log.Infof("order_server: created spread placement group %d (%s)", pg.ID, name)
 	}
-	if hidden(pg.Labels) {
+	if Hidden(pg.Labels) {
 		return nil, protocol.NewError(protocol.InvalidArguments, "%s %q is labelled nanobox=false and may not be used; choose another name", op, name)
 	}
 	if pg.Type != hcloud.PlacementGroupTypeSpread {

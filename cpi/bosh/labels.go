@@ -37,21 +37,10 @@ const kindPlacementGroup = "placement-group"
 // prefix "bosh-".
 var reserved = []string{labelNanobox, labelManagedBy, LabelAgentID, LabelKind, cpi.LabelBackups}
 
-// hidden reports whether labels mark an object as not to be seen: key
-// "nanobox" (any case) with value "false" (any case).
-func hidden(labels map[string]string) bool {
-	for k, v := range labels {
-		if strings.EqualFold(k, labelNanobox) && strings.EqualFold(v, "false") {
-			return true
-		}
-	}
-	return false
-}
-
 // ours reports whether this CPI (or the Nanobox side of it) created the
 // object, and it is not hidden.
 func ours(labels map[string]string) bool {
-	return !hidden(labels) && labels[labelManagedBy] == managedByValue
+	return !cpi.Hidden(labels) && labels[labelManagedBy] == managedByValue
 }
 
 // lookup fetches the object of a cid (a kind's Hetzner id) with get, which
@@ -72,7 +61,7 @@ func lookup[T any](ctx context.Context, c *CPI, op, kind, cid string,
 	if err != nil {
 		return nil, false, cloudError(op, err)
 	}
-	if obj == nil || hidden(labels) {
+	if obj == nil || cpi.Hidden(labels) {
 		return nil, false, nil
 	}
 	return obj, !ours(labels) && !c.cfg.AllowForeign, nil

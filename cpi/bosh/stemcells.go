@@ -10,6 +10,7 @@ import (
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
 
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi"
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
 )
 
@@ -106,7 +107,7 @@ func (c *CPI) findImage(ctx context.Context, op string, props StemcellProperties
 	if err != nil {
 		return nil, cloudError(op+": looking up "+what, err)
 	}
-	if image == nil || hidden(image.Labels) {
+	if image == nil || cpi.Hidden(image.Labels) {
 		return nil, newError(CloudError, "%s: %s does not exist in this Hetzner project", op, what)
 	}
 	return image, nil
@@ -116,7 +117,7 @@ func (c *CPI) findImage(ctx context.Context, op string, props StemcellProperties
 func newestVisible(images []*hcloud.Image) *hcloud.Image {
 	visible := images[:0:0]
 	for _, im := range images {
-		if im != nil && !hidden(im.Labels) {
+		if im != nil && !cpi.Hidden(im.Labels) {
 			visible = append(visible, im)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
 
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi"
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
 )
 
@@ -143,7 +144,7 @@ func (c *CPI) checkVM(ctx context.Context, op, agentID, stemcellCID string, prop
 		if err != nil {
 			return nil, cloudError(op+": looking up network "+m.networkID, err)
 		}
-		if n == nil || hidden(n.Labels) {
+		if n == nil || cpi.Hidden(n.Labels) {
 			return nil, newError(CpiError, "%s: network %q (cloud_properties.network of %s) does not exist in this Hetzner project", op, m.networkID, m.name)
 		}
 		m.network = n
@@ -210,7 +211,7 @@ func (c *CPI) diskLocation(ctx context.Context, op string, client *hcloud.Client
 		if err != nil {
 			return cloudError(op+": looking up disk "+cid, err)
 		}
-		if v == nil || v.Location == nil || hidden(v.Labels) {
+		if v == nil || v.Location == nil || cpi.Hidden(v.Labels) {
 			continue // a hint only; attach_disk will say what is wrong
 		}
 		if req.location == "" {
@@ -240,7 +241,7 @@ func (c *CPI) vmImage(ctx context.Context, op string, client *hcloud.Client, ste
 	if err != nil {
 		return nil, cloudError(op+": looking up the stemcell's image", err)
 	}
-	if image == nil || hidden(image.Labels) {
+	if image == nil || cpi.Hidden(image.Labels) {
 		return nil, newError(CpiError, "%s: the stemcell's image %d does not exist any more", op, id)
 	}
 	return image, nil
@@ -367,7 +368,7 @@ func (c *CPI) placementGroup(ctx context.Context, op string, client *hcloud.Clie
 			return nil, newError(CloudError, "%s: Hetzner answered without a placement group", op)
 		}
 	}
-	if hidden(pg.Labels) {
+	if cpi.Hidden(pg.Labels) {
 		return nil, newError(CpiError, "%s: placement group %q is labelled nanobox=false and may not be used", op, name)
 	}
 	if pg.Type != hcloud.PlacementGroupTypeSpread {
