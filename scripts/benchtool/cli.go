@@ -28,7 +28,7 @@ func (b *bench) runCLI() error {
 		b.logf("hcloud CLI: not on PATH; comparison skipped")
 		return nil
 	}
-	b.res.CLI.Path = path
+	b.res.CLI.Path = filepath.Base(path) // the name only: a machine path is no result
 	home := filepath.Join(b.tmp, "cli-home")
 	if err := os.MkdirAll(home, 0o755); err != nil {
 		return err

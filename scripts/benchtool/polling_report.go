@@ -160,7 +160,7 @@ func pollingLatencyTable(p printer, r *pollingResults) {
 		return
 	}
 	p("### One query_server beside the %.0f ms round trip\n\n", r.Config.LatencyMs)
-	p("Sequential calls (%d each) on a running server, with the simulator's latency. The official hcloud CLI's comparable command (`hcloud server describe`) is not part of this run (it is not installable through the module proxy); a hand-built CLI's figures against the same simulator are in [simulator.md](simulator.md#checked-with-the-official-hcloud-cli).\n\n", r.Latency[0].Runs)
+	p("Sequential calls (%d each) on a running server, with the simulator's latency. The official hcloud CLI's comparable command (`hcloud server describe`) is in [Beside the hcloud CLI](#beside-the-hcloud-cli) without added latency, and with the same 40 ms round trip in [simulator.md](simulator.md#checked-with-the-official-hcloud-cli).\n\n", r.Latency[0].Runs)
 	p("| call | p50 (ms) | p99 (ms) | added over the round trip at p50 |\n|---|---:|---:|---|\n")
 	var direct, cpiP50 float64
 	for _, l := range r.Latency {

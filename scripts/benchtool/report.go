@@ -356,7 +356,7 @@ func (b *bench) mdCLI(w *strings.Builder) {
 		p("The comparison code runs wherever `hcloud` is on PATH: it points the CLI at the simulator with `HCLOUD_ENDPOINT` and `HCLOUD_TOKEN` (and an empty `HCLOUD_CONFIG`) and measures `server-type list`, `ssh-key create`, `server create`, `server describe`, `server reboot` and `server delete` the same way, with their API request counts. ")
 		p("The target *query_server ≤ 0.6 × server describe* is therefore n/a here; the tables above compare `query_server` with the direct HTTP request and with the trivial Go binary instead.\n\n")
 	} else {
-		p("`%s` (%s), pointed at the simulator with HCLOUD_ENDPOINT/HCLOUD_TOKEN, measured like the CPI.\n\n", b.res.CLI.Path, b.res.CLI.Version)
+		p("The official CLI, %s (the `hcloud` on PATH; it is not served by the Go module proxy or Debian, so it was built by hand from its public source for this run), pointed at the simulator with HCLOUD_ENDPOINT/HCLOUD_TOKEN, measured like the CPI. The CLI's create, reboot and delete wait for their actions (polling every 500 ms); the CPI's answer without waiting, so those rows compare different work.\n\n", b.res.CLI.Version)
 		p("| hcloud command | API requests | wall ms, median (min–max) | peak RSS MiB | CPI case | CPI API requests | CPI wall ms | CPI ÷ CLI |\n|---|---:|---:|---:|---|---:|---:|---:|\n")
 		for _, c := range b.res.CLI.Rows {
 			cs := scenario{Runs: c.Runs}
