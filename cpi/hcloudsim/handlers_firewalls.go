@@ -87,15 +87,7 @@ func getFirewalls(s *Sim, c *call) (int, any, *apiError) {
 }
 
 func (s *Sim) firewallByPath(c *call) (*schema.Firewall, *apiError) {
-	id, err := c.pathID("id")
-	if err != nil {
-		return nil, err
-	}
-	f, ok := s.st.firewalls[id]
-	if !ok {
-		return nil, notFound("firewall", id)
-	}
-	return f, nil
+	return byPath(c, s.st.firewalls, "firewall")
 }
 
 func getFirewall(s *Sim, c *call) (int, any, *apiError) {

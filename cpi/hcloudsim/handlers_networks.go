@@ -37,15 +37,7 @@ func getNetworks(s *Sim, c *call) (int, any, *apiError) {
 }
 
 func (s *Sim) networkByPath(c *call) (*schema.Network, *apiError) {
-	id, err := c.pathID("id")
-	if err != nil {
-		return nil, err
-	}
-	n, ok := s.st.networks[id]
-	if !ok {
-		return nil, notFound("network", id)
-	}
-	return n, nil
+	return byPath(c, s.st.networks, "network")
 }
 
 func getNetwork(s *Sim, c *call) (int, any, *apiError) {

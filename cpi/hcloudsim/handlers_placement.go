@@ -34,13 +34,9 @@ func getPlacementGroups(s *Sim, c *call) (int, any, *apiError) {
 }
 
 func getPlacementGroup(s *Sim, c *call) (int, any, *apiError) {
-	id, err := c.pathID("id")
+	p, err := byPath(c, s.st.placementGroups, "placement_group")
 	if err != nil {
 		return 0, nil, err
-	}
-	p, ok := s.st.placementGroups[id]
-	if !ok {
-		return 0, nil, notFound("placement_group", id)
 	}
 	return http.StatusOK, map[string]any{"placement_group": placementGroupView(p)}, nil
 }
@@ -72,32 +68,24 @@ func createPlacementGroup(s *Sim, c *call) (int, any, *apiError) {
 }
 
 func deletePlacementGroup(s *Sim, c *call) (int, any, *apiError) {
-	id, err := c.pathID("id")
+	p, err := byPath(c, s.st.placementGroups, "placement_group")
 	if err != nil {
 		return 0, nil, err
-	}
-	p, ok := s.st.placementGroups[id]
-	if !ok {
-		return 0, nil, notFound("placement_group", id)
 	}
 	for _, sid := range p.Servers {
 		if sv, ok := s.st.servers[sid]; ok {
 			sv.s.PlacementGroup = nil
 		}
 	}
-	delete(s.st.placementGroups, id)
+	delete(s.st.placementGroups, p.ID)
 	return http.StatusNoContent, nil, nil
 }
 
 // updatePlacementGroup changes the name (unique) and the labels.
 func updatePlacementGroup(s *Sim, c *call) (int, any, *apiError) {
-	id, err := c.pathID("id")
+	p, err := byPath(c, s.st.placementGroups, "placement_group")
 	if err != nil {
 		return 0, nil, err
-	}
-	p, ok := s.st.placementGroups[id]
-	if !ok {
-		return 0, nil, notFound("placement_group", id)
 	}
 	var req schema.PlacementGroupUpdateRequest
 	if err := c.decode(&req); err != nil {
@@ -108,7 +96,7 @@ func updatePlacementGroup(s *Sim, c *call) (int, any, *apiError) {
 			return 0, nil, err
 		}
 		for _, o := range s.st.placementGroups {
-			if o.ID != id && o.Name == *req.Name {
+			if o.ID != p.ID && o.Name == *req.Name {
 				return 0, nil, notUnique("name", "placement group name is already used")
 			}
 		}

@@ -83,17 +83,7 @@ func getServers(s *Sim, c *call) (int, any, *apiError) {
 	return http.StatusOK, map[string]any{"servers": views, "meta": meta}, nil
 }
 
-func (s *Sim) serverByPath(c *call) (*server, *apiError) {
-	id, err := c.pathID("id")
-	if err != nil {
-		return nil, err
-	}
-	sv, ok := s.st.servers[id]
-	if !ok {
-		return nil, notFound("server", id)
-	}
-	return sv, nil
-}
+func (s *Sim) serverByPath(c *call) (*server, *apiError) { return byPath(c, s.st.servers, "server") }
 
 func getServer(s *Sim, c *call) (int, any, *apiError) {
 	sv, err := s.serverByPath(c)

@@ -38,15 +38,7 @@ func getSSHKeys(s *Sim, c *call) (int, any, *apiError) {
 }
 
 func (s *Sim) sshKeyByPath(c *call) (*schema.SSHKey, *apiError) {
-	id, err := c.pathID("id")
-	if err != nil {
-		return nil, err
-	}
-	k, ok := s.st.sshKeys[id]
-	if !ok {
-		return nil, notFound("ssh_key", id)
-	}
-	return k, nil
+	return byPath(c, s.st.sshKeys, "ssh_key")
 }
 
 func getSSHKey(s *Sim, c *call) (int, any, *apiError) {

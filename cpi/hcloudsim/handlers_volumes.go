@@ -93,17 +93,7 @@ func getVolumes(s *Sim, c *call) (int, any, *apiError) {
 	}, "id", "name", "created")
 }
 
-func (s *Sim) volumeByPath(c *call) (*volume, *apiError) {
-	id, err := c.pathID("id")
-	if err != nil {
-		return nil, err
-	}
-	vol, ok := s.st.volumes[id]
-	if !ok {
-		return nil, notFound("volume", id)
-	}
-	return vol, nil
-}
+func (s *Sim) volumeByPath(c *call) (*volume, *apiError) { return byPath(c, s.st.volumes, "volume") }
 
 func getVolume(s *Sim, c *call) (int, any, *apiError) {
 	vol, err := s.volumeByPath(c)

@@ -157,6 +157,21 @@ func (c *call) pathID(name string) (int64, *apiError) {
 	return id, nil
 }
 
+// byPath finds the object of kind whose ID is the path parameter "id" in
+// objects: invalid_input for a malformed ID, not_found for an unknown one.
+func byPath[T any](c *call, objects map[int64]T, kind string) (T, *apiError) {
+	var zero T
+	id, err := c.pathID("id")
+	if err != nil {
+		return zero, err
+	}
+	o, ok := objects[id]
+	if !ok {
+		return zero, notFound(kind, id)
+	}
+	return o, nil
+}
+
 // decode parses the JSON body, which must be an object, into v: json_error for malformed JSON, wrong types
 // or a body that is not an object; invalid_input for a top-level null (no field the simulator serves is
 // nullable in the API's request schemas).
