@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"slices"
 	"strings"
 )
 
@@ -29,6 +30,53 @@ var Routes = func() []Route {
 	}
 	return out
 }()
+
+// RouteOf returns the route of method; false when it has none.
+func RouteOf(method string) (Route, bool) {
+	for _, r := range Routes {
+		if r.Method == method {
+			return r, true
+		}
+	}
+	return Route{}, false
+}
+
+// Unsupported is the one decision whether an adapter serves a route: ""
+// when the adapter described by meta and info serves r in a way Nanobox
+// will use, else why not. The CPI must implement the method (when info
+// lists methods); reboot and rename need meta's can_reboot and can_rename;
+// the global key routes need ssh_auth_method "key" with ssh_key_method
+// "reference"; Install Server Key needs ssh_auth_method "password" (with
+// "key", the key reaches the server at order time). The shim's
+// /openapi.json and landing page, the README's route table and the CPI's
+// answer to an unsupported route all read it.
+func (r Route) Unsupported(meta Meta, info Info) string {
+	if len(info.Methods) > 0 && !slices.Contains(info.Methods, r.Method) {
+		return "the CPI does not implement " + r.Method
+	}
+	keys := meta.SSHAuthMethod == "key" && meta.SSHKeyMethod == "reference"
+	switch {
+	case r.Method == MethodRebootServer && !meta.CanReboot:
+		return "the adapter cannot reboot servers (meta can_reboot is false)"
+	case r.Method == MethodRenameServer && !meta.CanRename:
+		return "the adapter cannot rename servers (meta can_rename is false)"
+	case (r.Method == MethodCreateKey || r.Method == MethodQueryKey || r.Method == MethodDeleteKey) && !keys:
+		return "the adapter does not keep SSH keys by reference (meta ssh_auth_method \"key\" with ssh_key_method \"reference\")"
+	case r.Method == MethodInstallKey && meta.SSHAuthMethod == "key":
+		return "the adapter installs the SSH key when it orders the server (meta ssh_auth_method \"key\"): create the key with POST /keys and pass its id to order_server"
+	}
+	return ""
+}
+
+// SupportedBy reports whether the adapter described by meta and info
+// serves r (see Unsupported).
+func (r Route) SupportedBy(meta Meta, info Info) bool { return r.Unsupported(meta, info) == "" }
+
+// UnsupportedError is the NotImplemented answer of a route the adapter
+// does not serve, with why.
+func (r Route) UnsupportedError(why string) *Error {
+	return NewError(NotImplemented, "%s (%s %s) is not supported: %s", r.Method, r.Verb, r.Path, why)
+}
 
 // ParamNames lists the route's path parameters in order.
 func (r Route) ParamNames() []string {

@@ -39,12 +39,17 @@ func New(env cpi.Env) *CPI {
 }
 
 // offline are the methods answered without the account: no credentials
-// needed (install_key only says no).
-var offline = []string{protocol.MethodMeta, protocol.MethodCatalog, protocol.MethodInstallKey}
+// needed.
+var offline = []string{protocol.MethodMeta, protocol.MethodCatalog}
 
-// NewNanobox is the per-call factory of the Nanobox methods: a call that
-// needs the account gets a client for its token, or Unauthorized.
+// NewNanobox is the per-call factory of the Nanobox methods: a route this
+// adapter does not support (by its meta; see access) is NotImplemented
+// without the account; a call that needs the account gets a client for its
+// token, or Unauthorized.
 func (c *CPI) NewNanobox(call protocol.Call) (protocol.NanoboxCPI, error) {
+	if err := unsupported(call.Method); err != nil {
+		return nil, err
+	}
 	if slices.Contains(offline, call.Method) {
 		return nanoboxCall{c, &Hetzner{}}, nil
 	}
@@ -53,6 +58,19 @@ func (c *CPI) NewNanobox(call protocol.Call) (protocol.NanoboxCPI, error) {
 		return nil, perr
 	}
 	return nanoboxCall{c, c.hetzner(token, call.Method)}, nil
+}
+
+// unsupported is the NotImplemented answer of a method whose route this
+// adapter does not support; nil for any other method.
+func unsupported(method string) *protocol.Error {
+	rt, ok := protocol.RouteOf(method)
+	if !ok {
+		return nil
+	}
+	if why := rt.Unsupported(access, protocol.Info{}); why != "" {
+		return rt.UnsupportedError(why)
+	}
+	return nil
 }
 
 // nanoboxCall is the NanoboxCPI of one call: meta and catalog from the

@@ -229,6 +229,6 @@ func TestNonCanonicalIDsAreNotFound(t *testing.T) {
 func TestInstallKeyIsNotImplemented(t *testing.T) {
 	h := newHarness(t)
 	h.budget(0, func() {
-		h.fails(h.call("install_key", "1", map[string]string{"id": "k", "key": newPublicKey(t, "x")}), protocol.NotImplemented, "reference")
+		h.fails(h.call("install_key", "1", map[string]string{"id": "k", "key": newPublicKey(t, "x")}), protocol.NotImplemented, "is not supported", "POST /keys")
 	})
 }

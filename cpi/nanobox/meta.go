@@ -29,6 +29,12 @@ const (
 
 const instructions = `<a href="//console.hetzner.cloud/projects" target="_blank">Open your project in the Hetzner Cloud Console</a>, go to Security &gt; API Tokens, choose "Generate API token", select <b>Read &amp; Write</b> (a read-only token cannot create servers), then paste the token here. Nanobox only touches servers, SSH keys and networks it created (labelled managed-by=nanobox-hcloud).`
 
+// access is how servers of this adapter are reached and changed: the
+// fields of meta that decide which Nanobox routes it supports
+// (protocol.Route.Unsupported). Meta answers them; NewNanobox refuses the
+// routes they rule out.
+var access = protocol.Meta{CanReboot: true, CanRename: true, SSHAuthMethod: "key", SSHKeyMethod: "reference"}
+
 // Meta describes the adapter. It makes no API call and reads only the
 // config (and, for default_plan, the embedded catalog snapshot).
 func (c *CPI) Meta() (protocol.Meta, error) {
@@ -45,13 +51,13 @@ func (c *CPI) Meta() (protocol.Meta, error) {
 		DefaultRegion:    cfg.Defaults.Region,
 		DefaultSize:      cfg.Defaults.Size,
 		DefaultPlan:      c.defaultPlan(),
-		CanReboot:        true,
-		CanRename:        true,
+		CanReboot:        access.CanReboot,
+		CanRename:        access.CanRename,
 		InternalIface:    internal,
 		ExternalIface:    external,
 		SSHUser:          "root",
-		SSHAuthMethod:    "key",
-		SSHKeyMethod:     "reference",
+		SSHAuthMethod:    access.SSHAuthMethod,
+		SSHKeyMethod:     access.SSHKeyMethod,
 		BootstrapScript:  cfg.BootstrapScript,
 		BootstrapTimeout: cfg.BootstrapTimeout,
 		CredentialFields: []protocol.CredentialField{{Key: CredentialKey, Label: "API Token"}},

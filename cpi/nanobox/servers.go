@@ -690,10 +690,13 @@ func (h *Hetzner) UpdateConfig(ctx context.Context, sid string, body protocol.Co
 	return h.setBackups(ctx, op, server, *s.backups)
 }
 
-// InstallKey is not supported: this adapter uses reference keys.
+// InstallKey is not supported: this adapter installs the key at order
+// time (NewNanobox answers before a call gets here).
 func (h *Hetzner) InstallKey(context.Context, string, protocol.KeyBody) error {
-	return protocol.NewError(protocol.NotImplemented,
-		"install_key: not supported; this adapter uses reference keys (ssh_key_method \"reference\"): create the key with POST /keys and pass its id to order_server")
+	if err := unsupported(protocol.MethodInstallKey); err != nil {
+		return err
+	}
+	return protocol.NewError(protocol.NotImplemented, "install_key is not implemented by this adapter")
 }
 
 // hasZone reports whether network exists and has a subnet in zone.

@@ -21,7 +21,9 @@ import (
 
 // The landing page: GET <base path>/ answers a browser (an Accept header
 // that prefers text/html) with a page that says what the adapter is, its
-// version and health, its route table (from protocol.Routes) and an
+// version and health, its route table (the routes of protocol.Routes the
+// CPI supports, by what its meta and info say; see
+// protocol.Route.Unsupported, which /openapi.json reads too) and an
 // interactive API reference rendered by Swagger UI from /openapi.json. The
 // page's script asks the liveness and readiness endpoints.
 // Every other client gets the 404 {"errors": [...]} it always got: the
@@ -124,6 +126,9 @@ type landingData struct {
 	Readiness string
 	Ops       []struct{ Path, What string }
 	Routes    []landingRoute
+	// RoutesError, when not "", says why the route table is missing (the
+	// CPI did not describe itself).
+	RoutesError string
 }
 
 // registerLanding adds the page and its assets to mux.
@@ -140,17 +145,6 @@ func (s *Shim) registerLanding(mux *http.ServeMux) {
 	data.UI = s.basePath + strings.TrimSuffix(landingUIPath, "/")
 	data.Liveness, data.Readiness = LivenessPath, ReadinessPath
 	data.Ops = landingOpsLinks
-	for _, rt := range protocol.Routes {
-		data.Routes = append(data.Routes, landingRoute{
-			Verb: rt.Verb, Path: s.basePath + rt.Path, Method: rt.Method, OperationID: rt.OperationID,
-			Status: rt.Status, Body: rt.Body, Result: rt.Result,
-		})
-	}
-	var page bytes.Buffer
-	if err := landingPage().Execute(&page, data); err != nil {
-		panic(fmt.Sprintf("rendering the landing page: %v", err)) // the template and data are fixed
-	}
-	html := page.Bytes()
 	landingAssets() // hashed once per process, before the first request
 	// The page is at the base path itself: "/", or "/api/v1" without a
 	// trailing slash (cleanPathsOnly refuses paths that are not canonical).
@@ -159,12 +153,37 @@ func (s *Shim) registerLanding(mux *http.ServeMux) {
 		pagePattern = "/{$}"
 	}
 	mux.Handle(pagePattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.serveLanding(w, r, html)
+		s.serveLanding(w, r, data)
 	}))
 	assetPrefix := s.basePath + landingUIPath
 	mux.Handle(assetPrefix, s.opsEndpoint(landingUIPath+"*", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		serveLandingAsset(w, r, strings.TrimPrefix(r.URL.Path, assetPrefix))
 	})))
+}
+
+// landingHTML renders the page: data with the routes the CPI supports.
+// When the CPI does not describe itself, the page says so instead of a
+// route table (and the next request asks again).
+func (s *Shim) landingHTML(w http.ResponseWriter, r *http.Request, data landingData) []byte {
+	a, cerr := s.adapter(r.Context(), requestID(w))
+	if cerr != nil {
+		data.RoutesError = cerr.message
+	} else {
+		for _, rt := range protocol.Routes {
+			if !rt.SupportedBy(a.meta, a.info) {
+				continue
+			}
+			data.Routes = append(data.Routes, landingRoute{
+				Verb: rt.Verb, Path: s.basePath + rt.Path, Method: rt.Method, OperationID: rt.OperationID,
+				Status: rt.Status, Body: rt.Body, Result: rt.Result,
+			})
+		}
+	}
+	var page bytes.Buffer
+	if err := landingPage().Execute(&page, data); err != nil {
+		panic(fmt.Sprintf("rendering the landing page: %v", err)) // the template and data are fixed
+	}
+	return page.Bytes()
 }
 
 // wantsHTML reports whether the request's Accept header prefers an HTML
@@ -173,7 +192,7 @@ func wantsHTML(r *http.Request) bool {
 	return goautoneg.Negotiate(r.Header.Get("Accept"), []string{"application/json", "text/html"}) == "text/html"
 }
 
-func (s *Shim) serveLanding(w http.ResponseWriter, r *http.Request, html []byte) {
+func (s *Shim) serveLanding(w http.ResponseWriter, r *http.Request, data landingData) {
 	w.Header().Add("Vary", "Accept")
 	if (r.Method != http.MethodGet && r.Method != http.MethodHead) || !wantsHTML(r) {
 		setRoute(w, "unmatched")
@@ -188,7 +207,7 @@ func (s *Shim) serveLanding(w http.ResponseWriter, r *http.Request, html []byte)
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	hdr.Set("Referrer-Policy", "no-referrer")
 	hdr.Set("Cache-Control", "no-cache")
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(html))
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(s.landingHTML(w, r, data)))
 }
 
 func serveLandingAsset(w http.ResponseWriter, r *http.Request, name string) {

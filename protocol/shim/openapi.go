@@ -23,11 +23,20 @@ import (
 //go:embed nanobox-adapter-openapi.json
 var BaseOpenAPI []byte
 
-// openapiCache holds the built document once the CPI's meta was read.
-// A failure is not cached: the next request tries again.
+// openapiCache holds what the CPI says of itself (meta and info) and the
+// document built from it, once read. A failure is not cached: the next
+// request tries again.
 type openapiCache struct {
-	mu  sync.Mutex
-	doc []byte
+	mu      sync.Mutex
+	adapter *adapter
+	doc     []byte
+}
+
+// adapter is what the CPI says of itself: what decides which routes it
+// supports (protocol.Route.Unsupported).
+type adapter struct {
+	meta protocol.Meta
+	info protocol.Info
 }
 
 func (s *Shim) serveOpenAPI(w http.ResponseWriter, r *http.Request) {
@@ -48,34 +57,19 @@ func (s *Shim) serveOpenAPI(w http.ResponseWriter, r *http.Request) {
 // openAPIDocument returns the cached document, fetching meta and info from
 // the CPI the first time.
 func (s *Shim) openAPIDocument(ctx context.Context, rid string) ([]byte, *callError) {
+	a, cerr := s.adapter(ctx, rid)
+	if cerr != nil {
+		if cerr.status == http.StatusBadGateway {
+			cerr.message = "building the OpenAPI document: " + cerr.message
+		}
+		return nil, cerr
+	}
 	s.openapi.mu.Lock()
 	defer s.openapi.mu.Unlock()
 	if s.openapi.doc != nil {
 		return s.openapi.doc, nil
 	}
-	var meta protocol.Meta
-	var info protocol.Info
-	for _, c := range []struct {
-		method string
-		into   any
-	}{{protocol.MethodMeta, &meta}, {protocol.MethodInfo, &info}} {
-		result, cerr := s.callWithin(ctx, &protocol.Request{
-			Method: c.method, Arguments: []json.RawMessage{},
-			Context: protocol.Context{RequestID: rid}, APIVersion: protocol.APIVersion,
-		}, s.healthTimeout())
-		if cerr != nil {
-			if cerr.status != statusClientClosed && cerr.status != http.StatusServiceUnavailable {
-				cerr.status = http.StatusBadGateway
-				cerr.message = "building the OpenAPI document: the CPI's " + c.method + ": " + cerr.message
-			}
-			return nil, cerr
-		}
-		if err := json.Unmarshal(result, c.into); err != nil {
-			return nil, &callError{status: http.StatusBadGateway,
-				message: fmt.Sprintf("building the OpenAPI document: the CPI's %s result has the wrong shape", c.method)}
-		}
-	}
-	doc, err := BuildOpenAPI(meta, info, s.basePath)
+	doc, err := BuildOpenAPI(a.meta, a.info, s.basePath)
 	if err != nil {
 		s.log.WithError(err).Error("building the OpenAPI document")
 		return nil, &callError{status: http.StatusInternalServerError, message: "building the OpenAPI document failed; see the shim's log"}
@@ -84,36 +78,37 @@ func (s *Shim) openAPIDocument(ctx context.Context, rid string) ([]byte, *callEr
 	return doc, nil
 }
 
-// RouteSupported reports whether the adapter described by meta and info
-// serves rt in a way Nanobox will use: the CPI implements its method (when
-// info lists methods), reboot and rename only when meta allows them, the
-// global key routes only with ssh_auth_method "key" and ssh_key_method
-// "reference", and Install Server Key only with ssh_auth_method "password"
-// (with "key", the key reaches the server at order time).
-func RouteSupported(rt protocol.Route, meta protocol.Meta, info protocol.Info) bool {
-	if len(info.Methods) > 0 {
-		found := false
-		for _, m := range info.Methods {
-			if m == rt.Method {
-				found = true
-				break
+// adapter returns what the CPI says of itself, asking it (meta, then info)
+// the first time.
+func (s *Shim) adapter(ctx context.Context, rid string) (*adapter, *callError) {
+	s.openapi.mu.Lock()
+	defer s.openapi.mu.Unlock()
+	if s.openapi.adapter != nil {
+		return s.openapi.adapter, nil
+	}
+	a := &adapter{}
+	for _, c := range []struct {
+		method string
+		into   any
+	}{{protocol.MethodMeta, &a.meta}, {protocol.MethodInfo, &a.info}} {
+		result, cerr := s.callWithin(ctx, &protocol.Request{
+			Method: c.method, Arguments: []json.RawMessage{},
+			Context: protocol.Context{RequestID: rid}, APIVersion: protocol.APIVersion,
+		}, s.healthTimeout())
+		if cerr != nil {
+			if cerr.status != statusClientClosed && cerr.status != http.StatusServiceUnavailable {
+				cerr.status = http.StatusBadGateway
+				cerr.message = "describing the adapter: the CPI's " + c.method + ": " + cerr.message
 			}
+			return nil, cerr
 		}
-		if !found {
-			return false
+		if err := json.Unmarshal(result, c.into); err != nil {
+			return nil, &callError{status: http.StatusBadGateway,
+				message: fmt.Sprintf("describing the adapter: the CPI's %s result has the wrong shape", c.method)}
 		}
 	}
-	switch rt.Method {
-	case protocol.MethodRebootServer:
-		return meta.CanReboot
-	case protocol.MethodRenameServer:
-		return meta.CanRename
-	case protocol.MethodCreateKey, protocol.MethodQueryKey, protocol.MethodDeleteKey:
-		return meta.SSHAuthMethod == "key" && meta.SSHKeyMethod == "reference"
-	case protocol.MethodInstallKey:
-		return meta.SSHAuthMethod != "key"
-	}
-	return true
+	s.openapi.adapter = a
+	return a, nil
 }
 
 // CredentialHeader is the header that carries credential field key:
@@ -193,13 +188,13 @@ func BuildOpenAPI(meta protocol.Meta, info protocol.Info, basePath string) ([]by
 }
 
 // supportedPaths are the operations of basePaths the adapter supports (see
-// RouteSupported). Each documents the shared {"errors"} response as its
+// protocol.Route.Unsupported). Each documents the shared {"errors"} response as its
 // default: the spec says every endpoint answers errors that way, though the
 // reference document omits it for /meta and /catalog.
 func supportedPaths(basePaths map[string]any, meta protocol.Meta, info protocol.Info) (map[string]any, error) {
 	paths := map[string]any{}
 	for _, rt := range protocol.Routes {
-		if !RouteSupported(rt, meta, info) {
+		if !rt.SupportedBy(meta, info) {
 			continue
 		}
 		item, _ := basePaths[rt.Path].(map[string]any)

@@ -66,7 +66,8 @@ func TestAFieldWithoutACommentFailsTheGenerator(t *testing.T) {
 func TestReadmeTablesComeFromTheProtocolTables(t *testing.T) {
 	assert.Contains(t, routeTable(), "| `POST /servers` | `order_server` | 201 Created, JSON |")
 	assert.Contains(t, routeTable(), "| `DELETE /keys/{id}` | `delete_key` | 200 OK, empty body |")
-	assert.Equal(t, 2+13, strings.Count(routeTable(), "\n"), "a header, a rule and the 13 Nanobox routes")
+	assert.Equal(t, 2+12, strings.Count(routeTable(), "\n"), "a header, a rule and the 12 Nanobox routes the Hetzner CPI supports")
+	assert.NotContains(t, routeTable(), "install_key", "not supported: absent")
 
 	docs, err := errorTypeDocs(filepath.Join(testsupport.RepoRoot(t), "protocol"))
 	require.NoError(t, err)

@@ -21,6 +21,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi"
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/nanobox"
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
 )
 
@@ -100,12 +102,28 @@ func replaceBlock(page []byte, name, content string) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// routeTable is the Nanobox routes: verb and path, the CPI method, what a
-// success answers.
+// hetzner is what the Hetzner CPI says of itself (meta and info): what
+// decides which routes it supports (protocol.Route.Unsupported), as the
+// shim reads it for /openapi.json and the landing page.
+func hetzner() (protocol.Meta, protocol.Info) {
+	env := cpi.Env{}.WithDefaults()
+	c := nanobox.New(env)
+	meta, _ := c.Meta() // no API call; the default config
+	d := env.Dispatcher(nil)
+	d.Nanobox = c
+	return meta, d.Info()
+}
+
+// routeTable is the Nanobox routes the Hetzner CPI supports: verb and
+// path, the CPI method, what a success answers.
 func routeTable() string {
+	meta, info := hetzner()
 	var b strings.Builder
 	b.WriteString("| route | CPI method | success |\n|---|---|---|\n")
 	for _, r := range protocol.Routes {
+		if !r.SupportedBy(meta, info) {
+			continue
+		}
 		answer := "empty body"
 		if r.Result {
 			answer = "JSON"

@@ -40,9 +40,11 @@ func protocolPage(root string, errorDocs map[string]string) ([]byte, error) {
 }
 
 // nanoboxMethodTable is info and the Nanobox methods, in the order of the
-// method table: route, success, arguments, and whether a retry after an
+// method table: route (none for a route the Hetzner CPI does not support,
+// which answers 501), success, arguments, and whether a retry after an
 // unknown outcome is safe.
 func nanoboxMethodTable() string {
+	meta, info := hetzner()
 	var b strings.Builder
 	b.WriteString("| method | route | success | arguments | retry-safe |\n|---|---|---|---|---|\n")
 	for _, m := range protocol.Table {
@@ -50,7 +52,9 @@ func nanoboxMethodTable() string {
 			continue
 		}
 		route, success := "–", "–"
-		if e := m.HTTP; e != nil {
+		if rt, ok := protocol.RouteOf(m.Name); ok && !rt.SupportedBy(meta, info) {
+			success = "not supported: 501 Not Implemented"
+		} else if e := m.HTTP; e != nil {
 			route = fmt.Sprintf("`%s %s`", e.Verb, e.Path)
 			answer := "empty body"
 			if e.Result {

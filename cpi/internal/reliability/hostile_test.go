@@ -113,7 +113,7 @@ func hostileCases(p planted, someKey string) []hostileCase {
 		{name: "PUT on servers", verb: http.MethodPut, path: "/servers", body: order("web"), want: http.StatusMethodNotAllowed, wantMsg: "method not allowed"},
 		{name: "made-up verb", verb: "BREW", path: "/servers/1", want: http.StatusMethodNotAllowed, wantMsg: "method not allowed"},
 		{name: "unknown endpoint", verb: post, path: "/servers/1/explode", want: http.StatusNotFound, wantMsg: "no such endpoint"},
-		{name: "install_key (not supported)", verb: patch, path: "/servers/1/keys", body: []byte(`{"id":"k","key":"` + someKey + `"}`), want: http.StatusNotImplemented, wantType: "NotImplemented", wantMsg: "reference keys"},
+		{name: "install_key (not supported)", verb: patch, path: "/servers/1/keys", body: []byte(`{"id":"k","key":"` + someKey + `"}`), want: http.StatusNotImplemented, wantType: "NotImplemented", wantMsg: "is not supported"},
 		// Credentials.
 		{name: "no credential", verb: post, path: "/servers", noAuth: true, body: order("web"), want: http.StatusUnauthorized, wantType: "Unauthorized", wantMsg: "Auth-Api-Token"},
 		{name: "wrong credential", verb: post, path: "/servers", noAuth: true, headers: map[string]string{"Auth-Api-Token": "not-the-token"},
