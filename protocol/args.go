@@ -207,16 +207,6 @@ func BodyOf[T any](c Call) T {
 	return v
 }
 
-// DecodeBody decodes the call's raw body into v, as the dispatcher decodes
-// a Body argument: a wrong shape or an unknown key is an InvalidArguments
-// error naming the field.
-func (c Call) DecodeBody(v any) *Error {
-	if c.Body == nil {
-		return NewError(InvalidArguments, "%s takes a JSON object body", c.Method)
-	}
-	return DecodeObject(c.Method, c.Body, v)
-}
-
 // CheckArguments checks req's arguments against its method's Args and
 // decodes them. A Nanobox method takes exactly its arguments; a BOSH
 // method ignores extra ones, as bosh-cpi-go does.

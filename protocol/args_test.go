@@ -103,15 +103,15 @@ func TestRequestBodies(t *testing.T) {
 	}
 }
 
-// TestDecodeBodyRefusesUnknownKeys: Call.DecodeBody, for CPIs that decode
-// bodies themselves, judges keys the same way.
-func TestDecodeBodyRefusesUnknownKeys(t *testing.T) {
+// TestBodiesRefuseUnknownKeys: a body's unknown key is InvalidArguments
+// naming it and the known ones, through the method table and through
+// DecodeObject (for CPIs that decode objects themselves).
+func TestBodiesRefuseUnknownKeys(t *testing.T) {
 	_, perr := protocol.CheckArguments(mustParse(t, `{"method":"create_key","arguments":[{"id":"a","key":"k","colour":1}]}`))
 	require.NotNil(t, perr)
 	assert.Contains(t, perr.Message, `unknown field "colour"`)
-	call := protocol.Call{Method: "x", Body: []byte(`{"id":"a","colour":1}`)}
 	var body protocol.KeyBody
-	perr = call.DecodeBody(&body)
+	perr = protocol.DecodeObject("x", []byte(`{"id":"a","colour":1}`), &body)
 	require.NotNil(t, perr)
 	assert.Equal(t, `x: unknown field "colour" (known: id, name, key)`, perr.Message)
 }

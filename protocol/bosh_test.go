@@ -127,7 +127,7 @@ func TestBoshGolden(t *testing.T) {
 			d := testDispatcher()
 			d.Bosh = fakeBoshFactory{got: &got}
 			var out bytes.Buffer
-			require.NoError(t, d.Serve(context.Background(), strings.NewReader(tc.in), &out))
+			require.NoError(t, serve(context.Background(), d, strings.NewReader(tc.in), &out))
 			assert.JSONEq(t, tc.out, out.String())
 		})
 	}
@@ -140,9 +140,9 @@ func TestBoshArgumentsReachTheCPI(t *testing.T) {
 	d := testDispatcher()
 	d.Bosh = fakeBoshFactory{got: &got}
 	in := `{"method":"create_vm","arguments":["a1","img",{"x":1},{"n":{}},["d1","d2"],null],"api_version":2}` + "\n"
-	require.NoError(t, d.Serve(context.Background(), strings.NewReader(in), &bytes.Buffer{}))
+	require.NoError(t, serve(context.Background(), d, strings.NewReader(in), &bytes.Buffer{}))
 	in = `{"method":"create_disk","arguments":[2048,{"type":"ssd"},"vm-9"],"api_version":2}`
-	require.NoError(t, d.Serve(context.Background(), strings.NewReader(in), &bytes.Buffer{}))
+	require.NoError(t, serve(context.Background(), d, strings.NewReader(in), &bytes.Buffer{}))
 	require.Len(t, got, 4)
 	assert.Equal(t, protocol.CreateVMArgs{AgentID: "a1", StemcellCID: "img", CloudProperties: json.RawMessage(`{"x":1}`),
 		Networks: json.RawMessage(`{"n":{}}`), DiskCIDs: []string{"d1", "d2"}}, got[0])

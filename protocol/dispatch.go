@@ -33,21 +33,6 @@ type Dispatcher struct {
 	Redact func(string) string
 }
 
-// Serve reads one request from in and writes one response to out. It
-// returns an error only when it could not write the response.
-func (d *Dispatcher) Serve(ctx context.Context, in io.Reader, out io.Writer) error {
-	req, perr := DecodeRequest(in)
-	if perr != nil {
-		return d.write(out, nil, perr)
-	}
-	return d.Respond(ctx, req, out)
-}
-
-// ServeBytes is Serve on a request already read.
-func (d *Dispatcher) ServeBytes(ctx context.Context, data []byte, out io.Writer) error {
-	return d.Serve(ctx, bytes.NewReader(data), out)
-}
-
 // Respond runs a decoded request and writes its response to out.
 func (d *Dispatcher) Respond(ctx context.Context, req *Request, out io.Writer) error {
 	result, err := d.Dispatch(ctx, req)

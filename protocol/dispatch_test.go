@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -41,6 +42,12 @@ func (fakeCPI) QueryServer(context.Context, string) (protocol.Server, error) {
 type fakeFactory struct{}
 
 func (fakeFactory) NewNanobox(protocol.Call) (protocol.NanoboxCPI, error) { return fakeCPI{}, nil }
+
+// serve is the binary's way of serving one request (protocol.ServeOnce)
+// with d as the set-up dispatcher.
+func serve(ctx context.Context, d *protocol.Dispatcher, in io.Reader, out io.Writer) error {
+	return protocol.ServeOnce(ctx, in, out, func(context.Context, protocol.Context) (*protocol.Dispatcher, error) { return d, nil })
+}
 
 func testDispatcher() *protocol.Dispatcher {
 	return &protocol.Dispatcher{
@@ -101,7 +108,7 @@ func TestDispatcherGolden(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var out bytes.Buffer
-			require.NoError(t, testDispatcher().Serve(context.Background(), strings.NewReader(tc.in), &out))
+			require.NoError(t, serve(context.Background(), testDispatcher(), strings.NewReader(tc.in), &out))
 			assert.JSONEq(t, tc.out, out.String())
 			assert.True(t, strings.HasSuffix(out.String(), "}\n"), "one JSON line")
 		})
@@ -156,7 +163,7 @@ func TestRetryAfterOnTheWire(t *testing.T) {
 func TestOversizedRequest(t *testing.T) {
 	big := `{"method":"info","arguments":[],"context":{"request_id":"` + strings.Repeat("a", protocol.MaxRequestBytes) + `"}}`
 	var out bytes.Buffer
-	require.NoError(t, testDispatcher().Serve(context.Background(), strings.NewReader(big), &out))
+	require.NoError(t, serve(context.Background(), testDispatcher(), strings.NewReader(big), &out))
 	assert.Contains(t, out.String(), `"type":"InvalidRequest"`)
 	assert.Contains(t, out.String(), "larger than")
 }
@@ -211,12 +218,15 @@ func TestTableIsConsistent(t *testing.T) {
 	}
 	require.Len(t, protocol.Routes, 13)
 	for _, r := range protocol.Routes {
-		sig := protocol.Signatures[r.Method]
-		assert.Equal(t, len(sig.Params), len(r.ParamNames()), r.Path)
-		assert.Equal(t, sig.Body, r.Body, r.Path)
+		m, _ := protocol.Lookup(r.Method)
+		ids, body := 0, false
+		for _, a := range m.Args {
+			ids += map[bool]int{true: 1}[a.Kind == protocol.KindID]
+			body = body || a.Kind == protocol.KindBody
+		}
+		assert.Equal(t, ids, len(r.ParamNames()), r.Path)
+		assert.Equal(t, body, r.Body, r.Path)
 	}
-	assert.Equal(t, protocol.Signature{Params: []string{"server id"}, Body: true}, protocol.Signatures[protocol.MethodRenameServer])
-	assert.NotContains(t, protocol.Signatures, protocol.MethodCreateVM, "Signatures are the Nanobox methods'")
 	assert.Equal(t, protocol.Route{Verb: "POST", Path: "/keys", Method: "create_key", Status: 201, Body: true, Result: true, OperationID: "create-ssh-key"}, protocol.Routes[3])
 	for _, r := range protocol.Routes {
 		m, _ := protocol.Lookup(r.Method)

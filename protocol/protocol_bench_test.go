@@ -104,7 +104,7 @@ func BenchmarkDispatch(b *testing.B) {
 			var out bytes.Buffer
 			for b.Loop() {
 				out.Reset()
-				if err := d.ServeBytes(ctx, r.data, &out); err != nil {
+				if err := serve(ctx, d, bytes.NewReader(r.data), &out); err != nil {
 					b.Fatal(err)
 				}
 			}

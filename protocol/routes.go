@@ -89,33 +89,6 @@ func (r Route) ParamNames() []string {
 	return names
 }
 
-// Signature is the shape of a Nanobox method's arguments: its path
-// parameters in order (each a JSON string), then its JSON body (an object)
-// when Body is set. Signatures are derived from Table.
-type Signature struct {
-	Params []string // human names of the path parameters, for messages
-	Body   bool
-}
-
-// Signatures holds the signature of info and of every Nanobox method (the
-// methods a shim or a Nanobox client calls), derived from Table.
-var Signatures = func() map[string]Signature {
-	out := map[string]Signature{}
-	for _, m := range Table {
-		if m.Family == FamilyBosh {
-			continue
-		}
-		sig := Signature{Body: m.takesBody()}
-		for _, a := range m.Args {
-			if a.Kind == KindID {
-				sig.Params = append(sig.Params, a.Name)
-			}
-		}
-		out[m.Name] = sig
-	}
-	return out
-}()
-
 func (m Method) takesBody() bool {
 	for _, a := range m.Args {
 		if a.Kind == KindBody {

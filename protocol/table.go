@@ -182,7 +182,7 @@ var extensionMethods = []Method{
 }
 
 // Table is the one method table: info, the Nanobox methods in the order of
-// the spec, the extensions, then the BOSH methods. Routes, Signatures, the dispatcher's
+// the spec, the extensions, then the BOSH methods. Routes, the dispatcher's
 // argument checks and info's method list are all derived from it.
 var Table = buildTable()
 

@@ -35,9 +35,6 @@ func Embedded() (*Model, error) {
 	return snapshotModel, snapshotErr
 }
 
-// EmbeddedJSON is the raw embedded snapshot, as compiled into the binary.
-func EmbeddedJSON() []byte { return snapshotJSON }
-
 // EmbeddedPlan is the plan of a size in a region in the embedded snapshot,
 // read from its plan_index without parsing the catalog: meta needs only
 // this, on every start. "" when the snapshot does not list it.

@@ -15,20 +15,6 @@ import (
 // and of meta (which reads the embedded snapshot for default_plan). They
 // run only with -bench (make bench).
 
-// BenchmarkCatalogParseSnapshot is the first-use cost of the embedded
-// snapshot in a fresh process (catalog.Embedded parses it once).
-func BenchmarkCatalogParseSnapshot(b *testing.B) {
-	data := catalog.EmbeddedJSON()
-	b.ReportAllocs()
-	b.SetBytes(int64(len(data)))
-	for b.Loop() {
-		var m catalog.Model
-		if err := json.Unmarshal(data, &m); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
 // BenchmarkCatalogBuild turns the catalog model into Nanobox regions,
 // plans and specs with prices.
 func BenchmarkCatalogBuild(b *testing.B) {

@@ -100,9 +100,9 @@ func TestOpenAPI_ServedDocumentDescribesThisAdapter(t *testing.T) {
 }
 
 func TestOpenAPI_OnlySupportedRoutes(t *testing.T) {
-	all := []string{}
-	for m := range protocol.Signatures {
-		all = append(all, m)
+	all := []string{protocol.MethodInfo}
+	for _, r := range protocol.Routes {
+		all = append(all, r.Method)
 	}
 	base := protocol.Meta{Name: "X", SSHAuthMethod: "key", SSHKeyMethod: "reference", CanReboot: true, CanRename: true,
 		CredentialFields: []protocol.CredentialField{{Key: "access-token", Label: "Access Token"}, {Key: "project", Label: "Project"}}}

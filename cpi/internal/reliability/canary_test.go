@@ -231,11 +231,11 @@ func testCPIDirectCanary(t *testing.T, w *world, scan leakScanner, token, reject
 	for _, cred := range []string{token, rejected} {
 		for _, m := range methods {
 			args := []json.RawMessage{}
-			sig := protocol.Signatures[m]
-			for range sig.Params {
+			rt, _ := protocol.RouteOf(m)
+			for range rt.ParamNames() {
 				args = append(args, json.RawMessage(`"1"`))
 			}
-			if sig.Body {
+			if rt.Body {
 				// A body that carries the secret in a field, as a
 				// confused client might.
 				args = append(args, json.RawMessage(`{"id":"k","name":"x","key":"`+cred+`","ssh_key":"`+cred+`","region":"nbg1","size":"cx23"}`))

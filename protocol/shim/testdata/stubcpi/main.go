@@ -169,9 +169,9 @@ func writeFile(path, content string) {
 func answer(req *protocol.Request) (any, *protocol.Error) {
 	if req.Method == protocol.MethodInfo {
 		methods := []string{protocol.MethodInfo}
-		for m := range protocol.Signatures {
-			if m != protocol.MethodInfo {
-				methods = append(methods, m)
+		for _, m := range protocol.Table {
+			if m.Family == protocol.FamilyNanobox {
+				methods = append(methods, m.Name)
 			}
 		}
 		return protocol.Info{APIVersion: protocol.APIVersion, Name: "stubcpi", Version: "0.0.1", Methods: methods}, nil
@@ -196,10 +196,7 @@ func answer(req *protocol.Request) (any, *protocol.Error) {
 			{ID: "s1", RAM: 2048, CPU: 2, Disk: 40, Transfer: 20, DollarsPerHr: 0.01, DollarsPerMo: 5},
 		}}}}}, nil
 	case protocol.MethodCreateKey:
-		var body protocol.KeyBody
-		if err := call.DecodeBody(&body); err != nil {
-			return nil, err
-		}
+		body := protocol.BodyOf[protocol.KeyBody](call)
 		if body.KeyName() == "" || body.Key == "" {
 			return nil, protocol.NewError(protocol.InvalidArguments, "create_key needs a name (id or name) and a key")
 		}
@@ -210,11 +207,7 @@ func answer(req *protocol.Request) (any, *protocol.Error) {
 		}
 		return protocol.Key{ID: call.Params[0], Name: "stub-key", PublicKey: "ssh-ed25519 AAAAstub"}, nil
 	case protocol.MethodOrderServer:
-		var body protocol.OrderServerBody
-		if err := call.DecodeBody(&body); err != nil {
-			return nil, err
-		}
-		return protocol.IDResult{ID: "srv-" + body.Name}, nil
+		return protocol.IDResult{ID: "srv-" + protocol.BodyOf[protocol.OrderServerBody](call).Name}, nil
 	case protocol.MethodQueryServer:
 		if call.Params[0] == "missing" {
 			return nil, protocol.NewError(protocol.NotFound, "no server %s", call.Params[0])
