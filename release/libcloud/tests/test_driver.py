@@ -238,6 +238,18 @@ class HcloudNodeDriverTests(unittest.TestCase):
                 self.assertNotIn(TOKEN, str(e))
                 self.assertNotIn(TOKEN, repr(e))
 
+    def test_the_token_is_scrubbed_from_what_the_cpi_answers(self):
+        # cancel_server_leaky.json is not recorded: it is a CPI that broke its
+        # promise and echoed the token (TOKEN) into its message and log.
+        self.variants(cancel_server="leaky")
+        with self.assertLogs("nanobox_hcloud_libcloud", level="DEBUG") as logs:
+            with self.assertRaises(CPIError) as ctx:
+                self.driver.destroy_node(Node("1003", "web1", NodeState.RUNNING, [], [], self.driver))
+        for text in (str(ctx.exception), repr(ctx.exception), ctx.exception.value, "\n".join(logs.output)):
+            self.assertNotIn(TOKEN, text)
+        self.assertIn("<redacted>", ctx.exception.value)
+        self.assertIn("<redacted>", "\n".join(logs.output))
+
     def test_a_cpi_message_holding_the_token_is_scrubbed(self):
         d = HcloudNodeDriver("unable", ex_cpi_path=FAKE_CPI)  # a "token" the unauthorized message contains
         self.variants(list_servers="unauthorized")
