@@ -217,7 +217,8 @@ class HcloudNodeDriverTests(unittest.TestCase):
         with self.assertRaises(CPIError) as ctx:
             self.driver.destroy_node(node)
         self.assertEqual(ctx.exception.error_type, "Forbidden")
-        self.assertIn("was not created by Nanobox", ctx.exception.value)
+        with open(os.path.join(HERE, "fixtures", "cancel_server_forbidden.json"), encoding="utf-8") as f:
+            self.assertEqual(ctx.exception.value, json.load(f)["error"]["message"], "the CPI's message")
         self.variants(cancel_server="notfound")
         with self.assertRaises(NodeDoesNotExistError):
             self.driver.destroy_node(node)
