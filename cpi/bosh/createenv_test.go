@@ -134,6 +134,10 @@ func deref(e *struct {
 	return *e.Type + ": " + *e.Message
 }
 
+// cliEnv is the resource pool's env of bosh-deployment's bosh.yml.
+var cliEnv = map[string]any{"bosh": map[string]any{"mbus": map[string]any{"cert": map[string]any{"ca": "CA"}}, "blobstores": []any{
+	map[string]any{"provider": "local", "options": map[string]any{"blobstore_path": "/var/vcap/micro_bosh/data/cache"}}}}}
+
 // deployState is what bosh-cli keeps in its state file.
 type deployState struct {
 	stemcellCID, vmCID, diskCID string
@@ -167,8 +171,7 @@ func (c *cliCPI) createEnv(st *deployState, m manifest, image string) {
 	if st.diskCID != "" {
 		disks = append(disks, st.diskCID)
 	}
-	env := map[string]any{"bosh": map[string]any{"mbus": map[string]any{"cert": map[string]any{"ca": "CA"}}, "blobstores": []any{
-		map[string]any{"provider": "local", "options": map[string]any{"blobstore_path": "/var/vcap/micro_bosh/data/cache"}}}}}
+	env := cliEnv
 	var created []json.RawMessage
 	c.ok(&created, "create_vm", uuid.NewString(), st.stemcellCID, m.vmProps, m.networks, disks, env)
 	require.Len(c.t, created, 2, "v2 create_vm answers [vm_cid, networks]")
@@ -353,7 +356,7 @@ func TestEveryCallIsIdempotentUnderLostAnswers(t *testing.T) {
 	require.NoError(t, json.Unmarshal(twice("create_stemcell", image, m.stemcellProps), &st.stemcellCID))
 	agent := uuid.NewString()
 	var created []json.RawMessage
-	require.NoError(t, json.Unmarshal(twice("create_vm", agent, st.stemcellCID, m.vmProps, m.networks, []string{}, map[string]any{}), &created))
+	require.NoError(t, json.Unmarshal(twice("create_vm", agent, st.stemcellCID, m.vmProps, m.networks, []string{}, cliEnv), &created))
 	require.NoError(t, json.Unmarshal(created[0], &st.vmCID))
 	twice("set_vm_metadata", st.vmCID, map[string]any{"name": "bosh/0"})
 	// create_disk is not repeated: two calls are two disks. Its lost
