@@ -95,7 +95,9 @@ func (c *CPI) sweep(ctx context.Context, op string) {
 	}
 	for _, s := range servers {
 		if h, ok := c.claimOrphan(s.Name, s.Labels, s.Created); ok {
-			c.deleteOrphanServer(ctx, op, client, s)
+			if now := c.stillMarkedServer(ctx, op, client, s.ID); now != nil {
+				c.deleteOrphanServer(ctx, op, client, now)
+			}
 			h.release()
 		}
 	}
@@ -105,10 +107,40 @@ func (c *CPI) sweep(ctx context.Context, op string) {
 	}
 	for _, v := range volumes {
 		if h, ok := c.claimOrphan(v.Name, v.Labels, v.Created); ok {
-			c.deleteOrphanVolume(ctx, op, client, v)
+			if now := c.stillMarkedVolume(ctx, op, client, v.ID); now != nil {
+				c.deleteOrphanVolume(ctx, op, client, now)
+			}
 			h.release()
 		}
 	}
+}
+
+// stillMarkedServer reads a claimed server again: the list it came from may
+// predate its create's end (which removes the mark and then the hold). nil
+// when it is gone, finished, or cannot be read.
+func (c *CPI) stillMarkedServer(ctx context.Context, op string, client *hcloud.Client, id int64) *hcloud.Server {
+	s, _, err := client.Server.GetByID(ctx, id)
+	if err != nil {
+		c.log.Warnf("%s: reading unfinished server %d: %v", op, id, err)
+		return nil
+	}
+	if s == nil || !ours(s.Labels) || !marked(s.Labels) {
+		return nil
+	}
+	return s
+}
+
+// stillMarkedVolume is stillMarkedServer for a volume.
+func (c *CPI) stillMarkedVolume(ctx context.Context, op string, client *hcloud.Client, id int64) *hcloud.Volume {
+	v, _, err := client.Volume.GetByID(ctx, id)
+	if err != nil {
+		c.log.Warnf("%s: reading unfinished volume %d: %v", op, id, err)
+		return nil
+	}
+	if v == nil || !ours(v.Labels) || !marked(v.Labels) {
+		return nil
+	}
+	return v
 }
 
 // deleteOrphanServer deletes a server whose create did not finish, and
@@ -157,7 +189,8 @@ func (c *CPI) freeIP(ctx context.Context, op string, client *hcloud.Client, netw
 			continue
 		}
 		if h, ok := c.claimOrphan(s.Name, s.Labels, s.Created); ok {
-			gone := c.deleteOrphanServer(ctx, op, client, s)
+			now := c.stillMarkedServer(ctx, op, client, s.ID)
+			gone := now != nil && c.deleteOrphanServer(ctx, op, client, now)
 			h.release()
 			if gone {
 				return nil

@@ -109,14 +109,17 @@ func (c *CPI) CreateVM(ctx context.Context, agentID, stemcellCID string, props V
 		return CreatedVM{}, err
 	}
 	if err := c.finishVM(ctx, op, client, req, server); err != nil {
-		return CreatedVM{}, c.undoVM(ctx, op, client, server, created, err)
+		return CreatedVM{}, c.undoVM(ctx, op, client, server, owned(created), err)
 	}
 	final, _, err := client.Server.GetByID(ctx, server.ID)
 	if err == nil && final != nil {
 		server = final
 	}
 	if err := c.unmark(ctx, op, client, server); err != nil {
-		return CreatedVM{}, c.undoVM(ctx, op, client, server, created, err)
+		// The mark may be gone (the answer was lost): the server is still
+		// this call's to delete, so undoVM must not read that as "another
+		// call finished it".
+		return CreatedVM{}, c.undoVM(ctx, op, client, server, ownedUnmarked(created), err)
 	}
 	return CreatedVM{CID: strconv.FormatInt(server.ID, 10), Networks: answerNetworks(req, server)}, nil
 }
@@ -311,11 +314,11 @@ func (c *CPI) createServer(ctx context.Context, op string, client *hcloud.Client
 	}
 	c.log.Infof("%s: created server %d (%s, %s in %s)", op, result.Server.ID, req.name, req.serverType, req.location)
 	if err := c.wait(ctx, op+": waiting for the server's creation", result.Action); err != nil {
-		return nil, false, c.undoVM(ctx, op, client, result.Server, true, err)
+		return nil, false, c.undoVM(ctx, op, client, result.Server, createdMarked, err)
 	}
 	for _, a := range result.NextActions {
 		if err := c.wait(ctx, op+": waiting for the server's start", a); err != nil {
-			return nil, false, c.undoVM(ctx, op, client, result.Server, true, err)
+			return nil, false, c.undoVM(ctx, op, client, result.Server, createdMarked, err)
 		}
 	}
 	return result.Server, true, nil
@@ -345,7 +348,7 @@ func (c *CPI) adoptServer(ctx context.Context, op string, client *hcloud.Client,
 	created := server.Labels[LabelCreating] == opts.Labels[LabelCreating] && server.Labels[LabelCreator] == opts.Labels[LabelCreator]
 	c.log.Warnf("%s: the create answered %v, but server %d of agent %s exists; finishing it", op, cause, server.ID, req.agentID)
 	if err := c.settle(ctx, op, client, server); err != nil {
-		return nil, false, c.undoVM(ctx, op, client, server, created, err)
+		return nil, false, c.undoVM(ctx, op, client, server, owned(created), err)
 	}
 	return server, created, nil
 }
@@ -491,11 +494,12 @@ func attachedTo(server *hcloud.Server, networkID int64) bool {
 // for the agent adopts it and a later call deletes it). A server this call
 // adopted, or one another call has finished meanwhile (its mark removed),
 // is kept: a retryable VMCreationFailed, whose retry finishes it.
-func (c *CPI) undoVM(ctx context.Context, op string, client *hcloud.Client, server *hcloud.Server, created bool, cause error) error {
+func (c *CPI) undoVM(ctx context.Context, op string, client *hcloud.Client, server *hcloud.Server, owner ownership, cause error) error {
 	e := cloudError(op, cause)
 	cctx, cancel := cleanupContext(ctx)
 	defer cancel()
-	if created {
+	created := owner != adopted
+	if owner == createdMarked {
 		now, _, err := client.Server.GetByID(cctx, server.ID)
 		switch {
 		case err == nil && now == nil:
@@ -524,6 +528,29 @@ func (c *CPI) undoVM(ctx context.Context, op string, client *hcloud.Client, serv
 	out := *e
 	out.Type = VMCreationFailed
 	return &out
+}
+
+// ownership says what a create_vm may delete when it fails.
+type ownership int
+
+const (
+	adopted       ownership = iota // an earlier call made it: kept
+	createdMarked                  // this call made it; deleted unless another call finished it (its mark gone)
+	createdAny                     // this call made it and tried to remove its mark: deleted
+)
+
+func owned(created bool) ownership {
+	if created {
+		return createdMarked
+	}
+	return adopted
+}
+
+func ownedUnmarked(created bool) ownership {
+	if created {
+		return createdAny
+	}
+	return adopted
 }
 
 // answerNetworks are the networks as given, a dynamic network's ip filled
