@@ -12,9 +12,9 @@ import (
 // what hcloud-go's own retries leave out:
 //   - a request that never reached Hetzner (the connection was refused,
 //     reset or could not be made), any method: nothing was carried out;
-//   - a read (GET, HEAD) that failed in transport or was answered 500,
-//     502, 503 or 504, at most maxReadTries times: reading again changes
-//     nothing.
+//   - a read (GET, HEAD) that failed in transport (not by a timeout) or was
+//     answered 500 or 503, at most maxReadTries times: reading again changes
+//     nothing. (hcloud-go retries timeouts, 502 and 504 itself.)
 //
 // A write whose answer was lost is not repeated here: the method decides
 // (by the name it chose, see createServer and CreateDisk).
@@ -45,7 +45,7 @@ func (t retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		resp, err := t.base.RoundTrip(try)
 		again := (err != nil && notSent(err)) ||
-			(read && attempt < maxReadTries && (err != nil || retryableStatus(resp.StatusCode)))
+			(read && attempt < maxReadTries && ((err != nil && !timeout(err)) || (err == nil && retryableStatus(resp.StatusCode))))
 		if !again {
 			return resp, err
 		}
@@ -68,10 +68,15 @@ func (t retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 func retryableStatus(code int) bool {
 	switch code {
-	case http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+	case http.StatusInternalServerError, http.StatusServiceUnavailable:
 		return true
 	}
 	return false
+}
+
+func timeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // notSent reports whether a transport error means the request never
