@@ -6,6 +6,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
+
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi"
 )
 
 // Hetzner Volume sizes, in GB.
@@ -111,7 +113,7 @@ func (c *CPI) CreateDisk(ctx context.Context, sizeMiB int64, props DiskPropertie
 func (c *CPI) createVolume(ctx context.Context, op string, client *hcloud.Client, opts hcloud.VolumeCreateOpts) (*hcloud.Volume, error) {
 	result, _, err := client.Volume.Create(ctx, opts)
 	if err != nil {
-		if !hcloud.IsError(err, hcloud.ErrorCodeUniquenessError) && !outcomeUnknown(err) {
+		if !hcloud.IsError(err, hcloud.ErrorCodeUniquenessError) && !cpi.OutcomeUnknown(err) {
 			return nil, cloudError(op, err)
 		}
 		v, ferr := c.findVolume(ctx, client, opts.Name)
@@ -157,7 +159,7 @@ func (c *CPI) findVolume(ctx context.Context, client *hcloud.Client, name string
 	if err != nil {
 		return nil, err
 	}
-	if v == nil || !ours(v.Labels) {
+	if v == nil || !cpi.Ours(v.Labels) {
 		return nil, nil
 	}
 	return v, nil
@@ -254,7 +256,7 @@ func (c *CPI) AttachDisk(ctx context.Context, vmCID, diskCID string) (DiskHint, 
 	client, _ := c.hcloud()
 	action, _, err := client.Volume.AttachWithOpts(ctx, v, hcloud.VolumeAttachOpts{Server: server, Automount: hcloud.Ptr(false)})
 	if err != nil {
-		if hcloud.IsError(err, hcloud.ErrorCodeVolumeAlreadyAttached) || outcomeUnknown(err) {
+		if hcloud.IsError(err, hcloud.ErrorCodeVolumeAlreadyAttached) || cpi.OutcomeUnknown(err) {
 			// A retried attach that Hetzner had carried out.
 			if now, _, gerr := client.Volume.GetByID(ctx, v.ID); gerr == nil && now != nil && now.Server != nil && now.Server.ID == server.ID {
 				return hint, nil

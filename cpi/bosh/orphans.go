@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
+
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi"
 )
 
 // The creating mark: a server or volume whose create has not finished
@@ -62,7 +64,7 @@ func (c *CPI) orphanAge() time.Duration {
 // deleting it (nil when the age alone decided, or without a state
 // directory).
 func (c *CPI) claimOrphan(name string, labels map[string]string, created time.Time) (*hold, bool) {
-	if !ours(labels) || !marked(labels) {
+	if !cpi.Ours(labels) || !marked(labels) {
 		return nil, false
 	}
 	if labels[LabelCreator] != "" && labels[LabelCreator] == c.creatorID() {
@@ -124,7 +126,7 @@ func (c *CPI) stillMarkedServer(ctx context.Context, op string, client *hcloud.C
 		c.log.Warnf("%s: reading unfinished server %d: %v", op, id, err)
 		return nil
 	}
-	if s == nil || !ours(s.Labels) || !marked(s.Labels) {
+	if s == nil || !cpi.Ours(s.Labels) || !marked(s.Labels) {
 		return nil
 	}
 	return s
@@ -137,7 +139,7 @@ func (c *CPI) stillMarkedVolume(ctx context.Context, op string, client *hcloud.C
 		c.log.Warnf("%s: reading unfinished volume %d: %v", op, id, err)
 		return nil
 	}
-	if v == nil || !ours(v.Labels) || !marked(v.Labels) {
+	if v == nil || !cpi.Ours(v.Labels) || !marked(v.Labels) {
 		return nil
 	}
 	return v

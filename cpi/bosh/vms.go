@@ -329,7 +329,7 @@ func (c *CPI) createServer(ctx context.Context, op string, client *hcloud.Client
 // server is looked up and adopted. A failed look-up never counts as
 // "absent": it is a retryable VMCreationFailed naming the server.
 func (c *CPI) adoptServer(ctx context.Context, op string, client *hcloud.Client, req *vmRequest, opts hcloud.ServerCreateOpts, cause error) (*hcloud.Server, bool, error) {
-	if !hcloud.IsError(cause, hcloud.ErrorCodeUniquenessError) && !outcomeUnknown(cause) {
+	if !hcloud.IsError(cause, hcloud.ErrorCodeUniquenessError) && !cpi.OutcomeUnknown(cause) {
 		c.dropPlacementGroup(ctx, op, client, opts.PlacementGroup)
 		return nil, false, vmCreationFailed(op+": creating the server", cause)
 	}
@@ -390,7 +390,7 @@ func (c *CPI) findAgentServer(ctx context.Context, client *hcloud.Client, req *v
 	if err != nil {
 		return nil, err
 	}
-	if server == nil || !ours(server.Labels) || server.Labels[LabelAgentID] != req.agentID {
+	if server == nil || !cpi.Ours(server.Labels) || server.Labels[LabelAgentID] != req.agentID {
 		return nil, nil
 	}
 	return server, nil
@@ -662,7 +662,7 @@ func (c *CPI) dropPlacementGroup(ctx context.Context, op string, client *hcloud.
 	case err != nil:
 		c.log.Warnf("%s: could not read placement group %d to delete it when empty: %v", op, group.ID, err)
 		return
-	case pg == nil || !ours(pg.Labels) || pg.Labels[LabelKind] != kindPlacementGroup || len(pg.Servers) > 0:
+	case pg == nil || !cpi.Ours(pg.Labels) || pg.Labels[LabelKind] != kindPlacementGroup || len(pg.Servers) > 0:
 		return
 	}
 	if _, err := client.PlacementGroup.Delete(ctx, pg); err != nil && !hcloud.IsError(err, hcloud.ErrorCodeNotFound) {
