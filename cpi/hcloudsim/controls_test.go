@@ -18,7 +18,7 @@ import (
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/internal/simtest"
 )
 
-// TestCapacityGoneBetweenCommitAndAnswer is issue 11.1's scene: the create is carried out, the size then
+// TestCapacityGoneBetweenCommitAndAnswer: the create is carried out, the size then
 // sells out in that location, the answer is 504; hcloud-go retries and its final error is
 // resource_unavailable, while the server exists and bills.
 func TestCapacityGoneBetweenCommitAndAnswer(t *testing.T) {

@@ -14,7 +14,7 @@ import (
 )
 
 // TestVerify: each kind of token gets its answer; a token Hetzner rejects
-// costs no write request (issue 11.12: it is checked with a read first).
+// costs no write request (it is checked with a read first).
 func TestVerify(t *testing.T) {
 	h := newHarness(t)
 	cases := []struct {

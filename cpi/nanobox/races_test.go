@@ -14,10 +14,9 @@ import (
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
 )
 
-// Regression tests of issue 11 (points 1, 2, 3 and 5): faults and races
-// that broke the adapter's promises.
+// Faults and races that could break the adapter's promises.
 
-// TestOrderFindsItsServerWhenCapacityVanishesAfterTheCommit (11.1): the
+// TestOrderFindsItsServerWhenCapacityVanishesAfterTheCommit: the
 // create is carried out but answered 504; hcloud-go retries inside the
 // call, and meanwhile the size sold out, so the call's last error is
 // resource_unavailable. The order must still find the server it made and
@@ -43,7 +42,7 @@ func TestOrderFindsItsServerWhenCapacityVanishesAfterTheCommit(t *testing.T) {
 	require.Equal(t, 2, h.createdServers(), "warmup + exactly one web1")
 }
 
-// TestConfigChangeRacingAConvergingQueryIsNotUndone (11.2): a query_server
+// TestConfigChangeRacingAConvergingQueryIsNotUndone : a query_server
 // is enabling the backups a server was ordered with (its enable held back
 // in flight) while update_config {"backups":"disabled"} runs and answers
 // success. Afterwards the server must have backups off, as acknowledged,
@@ -83,7 +82,7 @@ func TestConfigChangeRacingAConvergingQueryIsNotUndone(t *testing.T) {
 	}
 }
 
-// TestObjectsRelabelledHiddenAreNotUsed (11.3): the first order caches the
+// TestObjectsRelabelledHiddenAreNotUsed : the first order caches the
 // private network's id; then the network, the SSH key or the placement
 // group is labelled Nanobox=false. The next order must not use it: refused,
 // nothing created, the object unchanged.
@@ -132,7 +131,7 @@ func TestObjectsRelabelledHiddenAreNotUsed(t *testing.T) {
 	}
 }
 
-// TestChangesWaitOutARunningAction (11.5): two changes in a row on one
+// TestChangesWaitOutARunningAction : two changes in a row on one
 // server (reboot then config, config then reboot, reboot twice, rename
 // after a reboot) succeed: the second waits for the first's action. A
 // server still locked after timeouts.lock_wait_seconds is a retryable 503

@@ -177,7 +177,7 @@ func TestOrderServerIsIdempotentOnItsName(t *testing.T) {
 	require.False(t, e.OkToRetry)
 }
 
-// TestReorderAdoptsOnlyAnExactMatch (issue 11.4): an order named like an
+// TestReorderAdoptsOnlyAnExactMatch: an order named like an
 // existing server of Nanobox's adopts it only when it was ordered with the
 // same SSH key, image, size and region (recorded at create time); any
 // difference is a Conflict naming the existing server's id and what

@@ -37,8 +37,8 @@ var (
 	chaosKinds    = flag.String("chaos.kinds", "", "comma-separated fault kinds injected on every route instead of the default eight (e.g. add resource_unavailable,action_error)")
 	chaosShimMax  = flag.Int("chaos.shim-max", 24, "the shim's --max-concurrent (CPI processes at once; busier answers 503)")
 	chaosReport   = flag.String("chaos.report", "", "also write the figures to this file")
-	chaosIssue11  = flag.Bool("chaos.issue11", true, "issue 11's kinds: capacity gone between commit and answer, objects relabelled Nanobox=false mid-run, config racing a converging query, back-to-back changes")
-	chaosShimKill = flag.Int("chaos.shim-kills", -1, "times the shim is killed with SIGKILL mid-run and restarted (default: 1, 3 with -soak; 0 with -chaos.issue11=false)")
+	chaosRaces    = flag.Bool("chaos.races", true, "the race kinds: capacity gone between commit and answer, objects relabelled Nanobox=false mid-run, config racing a converging query, back-to-back changes")
+	chaosShimKill = flag.Int("chaos.shim-kills", -1, "times the shim is killed with SIGKILL mid-run and restarted (default: 1, 3 with -soak; 0 with -chaos.races=false)")
 	chaosActDelay = flag.Duration("chaos.action-delay", 50*time.Millisecond, "how long a server action (reboot, enable_backup, ...) holds its server locked, unless -chaos.delay is set")
 )
 
@@ -92,7 +92,7 @@ func chaosFaults(rate float64) []hcloudsim.Fault {
 		}
 	}
 	var fs []hcloudsim.Fault
-	if *chaosIssue11 {
+	if *chaosRaces {
 		fs = append(fs, hcloudsim.Fault{Method: http.MethodPost, Route: "/v1/servers", Kind: hcloudsim.FaultCommitThenCapacityGone, Probability: capacityGoneRate})
 	}
 	for _, r := range commitThenFailRoutes {
@@ -121,7 +121,7 @@ type chaosStats struct {
 	retriedBy  map[string]int // repeated calls by step (order_server: re-orders)
 	overlapped int            // steps sent twice at once
 	hungUp     int            // requests the orchestrator abandoned mid-call
-	locked409  int            // answers 409 that say the server was locked (issue 11.5)
+	locked409  int            // answers 409 that say the server was locked
 	races      int            // update_config sent while a query converged backups
 	backToBack int            // lifecycles that sent their changes back to back
 	shimKills  int            // times the shim was killed with SIGKILL and restarted
@@ -437,7 +437,7 @@ func backupsSetting(on bool) string {
 	return "disabled"
 }
 
-// raceConfigWithQuery (issue 11.2): right after an order with backups,
+// raceConfigWithQuery: right after an order with backups,
 // while the server's first queries enable them, update_config switches
 // them off. Once both calls have answered, the server must have backups
 // off: the acknowledged change, not the convergence, wins.
@@ -519,7 +519,7 @@ func (o *orchestrator) changes(ctx context.Context, serverID, name string) error
 	return nil
 }
 
-// relabelledMidRun (issue 11.3): the owner labels the active server and its
+// relabelledMidRun: the owner labels the active server and its
 // key Nanobox=false in the console. From then on they do not exist for
 // Nanobox: every change answers 404 and no write may name them.
 func (o *orchestrator) relabelledMidRun(ctx context.Context, serverID, keyID string) error {
@@ -628,7 +628,7 @@ func newChaosRun(t *testing.T) *chaosRun {
 	}
 	t.Logf("chaos: %d lifecycles, %d at once, fault rate %.0f%%, seed %d (replay: -chaos.seed %d)", r.n, r.parallel, *chaosRate*100, r.seed, r.seed)
 	delays := hcloudsim.Delays{Initializing: *chaosDelay, Starting: *chaosDelay / 2, Action: *chaosDelay / 2}
-	if *chaosDelay == 0 && *chaosIssue11 {
+	if *chaosDelay == 0 && *chaosRaces {
 		delays.Action = *chaosActDelay // back-to-back changes meet each other's actions
 	}
 	r.w = newWorld(t, worldOptions{Seed: r.seed, MaxConcurrent: *chaosShimMax, Delays: delays})
@@ -659,7 +659,7 @@ func (r *chaosRun) baseline(ctx context.Context) {
 // lifecycles runs the N lifecycles, parallel at once. Every fourth sends
 // its creates and its cancel twice at once; every third orders with
 // backups; every fifth cancels its server right after the order. With
-// issue 11's kinds: every sixth (of those with backups) switches them off
+// the race kinds: every sixth (of those with backups) switches them off
 // while a query converges them, every tenth is relabelled Nanobox=false
 // by its owner once active, every seventh sends its changes back to back;
 // meanwhile the size of a create that met commit_then_capacity_gone comes
@@ -714,7 +714,7 @@ func (r *chaosRun) shimKills() []int {
 	k := *chaosShimKill
 	if k < 0 {
 		k = 0
-		if *chaosIssue11 {
+		if *chaosRaces {
 			k = 1
 			if *soak {
 				k = 3
@@ -732,7 +732,7 @@ func (r *chaosRun) shimKills() []int {
 func (r *chaosRun) orchestrator(i int) *orchestrator {
 	o := &orchestrator{w: r.w, stats: r.stats, rng: rand.New(rand.NewPCG(uint64(r.seed), uint64(i)+2)),
 		overlap: i%4 == 1, backups: *chaosBackups && i%3 == 2, hangUps: *chaosHangUps, abort: i%5 == 3}
-	if *chaosIssue11 {
+	if *chaosRaces {
 		o.race = o.backups && i%6 == 5
 		o.relabel = i%10 == 7
 		o.burst = i%7 == 4

@@ -246,7 +246,7 @@ func TestOrderAfterTheCachedNetworkWasDeleted(t *testing.T) {
 	assert.Len(t, st.Networks, 1, "networks")
 }
 
-// TestOrderAfterCapacityWentBetweenCommitAndAnswer is issue 11.1's scene
+// TestOrderAfterCapacityWentBetweenCommitAndAnswer is the capacity race
 // through the binaries: the create is carried out, the size then sells out
 // in that location, the answer is 504, and hcloud-go's retry ends in 412
 // resource_unavailable. The order must answer the id of the server it made;
