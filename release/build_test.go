@@ -16,7 +16,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/testsupport"
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/repotest"
 )
 
 // TestBuildReleaseAssemblesACompleteRelease runs scripts/build-release
@@ -27,7 +27,7 @@ import (
 func TestBuildReleaseAssemblesACompleteRelease(t *testing.T) {
 	t.Parallel() // the slowest test here (packing the toolchain): overlap the rest
 	requireTool(t, "ruby", "ruby")
-	root := testsupport.RepoRoot(t)
+	root := repotest.RepoRoot(t)
 	dir := filepath.Join(t.TempDir(), "release")
 	cmd := exec.Command(filepath.Join(root, "scripts", "build-release"), "--layout-only", "--dir", dir, "--version", "0+dev.test")
 	cmd.Dir = root
@@ -137,7 +137,7 @@ func TestBuildReleaseAssemblesACompleteRelease(t *testing.T) {
 }
 
 func TestBuildReleaseWithoutBoshSaysWhatItNeeds(t *testing.T) {
-	root := testsupport.RepoRoot(t)
+	root := repotest.RepoRoot(t)
 	cmd := exec.Command(filepath.Join(root, "scripts", "build-release"), "--dir", filepath.Join(t.TempDir(), "r"))
 	cmd.Env = append(os.Environ(), "PATH="+pathWithout(t, "bosh"))
 	out, err := cmd.CombinedOutput()
@@ -153,7 +153,7 @@ func TestBuildReleaseWithoutBoshSaysWhatItNeeds(t *testing.T) {
 }
 
 func TestVendorGolangRefusals(t *testing.T) {
-	root := testsupport.RepoRoot(t)
+	root := repotest.RepoRoot(t)
 	cases := []struct {
 		name  string
 		setup func(rel string) []string // returns extra arguments
@@ -236,7 +236,7 @@ func writeFile(t *testing.T, path, content string) {
 // anything further and names the one command that fetches them.
 func TestBuildReleaseIsOffline(t *testing.T) {
 	t.Parallel()
-	root := testsupport.RepoRoot(t)
+	root := repotest.RepoRoot(t)
 	cmd := exec.Command(filepath.Join(root, "scripts", "build-release"), "--layout-only", "--dir", filepath.Join(t.TempDir(), "release"))
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "GOMODCACHE="+t.TempDir(), "GOPROXY=https://proxy.invalid", "GOFLAGS=-modcacherw")

@@ -12,7 +12,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/testsupport"
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/repotest"
 )
 
 // jobSpec is a job's spec file.
@@ -240,7 +240,7 @@ func TestPackageSpecs(t *testing.T) {
 
 // TestScripts checks the release's and the repository's release scripts.
 func TestScripts(t *testing.T) {
-	root := testsupport.RepoRoot(t)
+	root := repotest.RepoRoot(t)
 	rel := releaseDir(t)
 	for _, path := range []string{
 		filepath.Join(root, "scripts", "build-release"),

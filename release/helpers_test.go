@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/testsupport"
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/repotest"
 )
 
 // The release's jobs, packages and the binaries the package builds.
@@ -49,22 +49,22 @@ func requireTool(t testing.TB, name, debianPackage string) string {
 }
 
 // binaryPath is the path of one of the repository's commands
-// (testsupport.Binary). When $NANOBOX_HCLOUD_BIN is set (make test sets it
+// (repotest.Binary). When $NANOBOX_HCLOUD_BIN is set (make test sets it
 // after make build) the command must be there: these tests check what make
 // build produced rather than a fresh build.
 func binaryPath(t testing.TB, name string) string {
 	t.Helper()
-	if dir := os.Getenv(testsupport.BinDirEnv); dir != "" {
+	if dir := os.Getenv(repotest.BinDirEnv); dir != "" {
 		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
-			t.Fatalf("%s=%s has no %s (run make build): %v", testsupport.BinDirEnv, dir, name, err)
+			t.Fatalf("%s=%s has no %s (run make build): %v", repotest.BinDirEnv, dir, name, err)
 		}
 	}
-	return testsupport.Binary(t, name)
+	return repotest.Binary(t, name)
 }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	_ = testsupport.RemoveBuilt()
+	_ = repotest.RemoveBuilt()
 	os.Exit(code)
 }
 

@@ -18,37 +18,37 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/testsupport"
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/repotest"
 )
 
-// TestMain deletes the binary testsupport.Binary may have built, which
+// TestMain deletes the binary repotest.Binary may have built, which
 // would otherwise stay in the temp dir after the run.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	_ = testsupport.RemoveBuilt()
+	_ = repotest.RemoveBuilt()
 	os.Exit(code)
 }
 
 // specPath is the repository's copy of Hetzner's OpenAPI document.
 func specPath(t *testing.T) string {
 	t.Helper()
-	return filepath.Join(testsupport.RepoRoot(t), "cpi", "hcloudsim", "specvalidate", "testdata", "hetzner-cloud-openapi.json")
+	return filepath.Join(repotest.RepoRoot(t), "cpi", "hcloudsim", "specvalidate", "testdata", "hetzner-cloud-openapi.json")
 }
 
 // running is a started hcloud-sim.
 type running struct {
 	cmd    *exec.Cmd
 	url    string // ends in /v1
-	stderr *testsupport.SyncBuffer
+	stderr *repotest.SyncBuffer
 	done   chan error
 }
 
 func start(t *testing.T, args ...string) *running {
 	t.Helper()
-	cmd := exec.Command(testsupport.Binary(t, "hcloud-sim"), append([]string{"--listen", "127.0.0.1:0"}, args...)...)
+	cmd := exec.Command(repotest.Binary(t, "hcloud-sim"), append([]string{"--listen", "127.0.0.1:0"}, args...)...)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
-	r := &running{cmd: cmd, stderr: &testsupport.SyncBuffer{}, done: make(chan error, 1)}
+	r := &running{cmd: cmd, stderr: &repotest.SyncBuffer{}, done: make(chan error, 1)}
 	cmd.Stderr = r.stderr
 	require.NoError(t, cmd.Start())
 	lines := make(chan string, 1)
@@ -198,7 +198,7 @@ func TestGracefulShutdownOnSIGTERM(t *testing.T) {
 }
 
 func TestBadFlagsAreReportedTogether(t *testing.T) {
-	out, err := exec.Command(testsupport.Binary(t, "hcloud-sim"), "--listen", "127.0.0.1:0", "--token", "T", "--readonly-token", "T", "--rate-limit", "0", "--rate-refill", "-1s", "--latency", "-1ms").CombinedOutput()
+	out, err := exec.Command(repotest.Binary(t, "hcloud-sim"), "--listen", "127.0.0.1:0", "--token", "T", "--readonly-token", "T", "--rate-limit", "0", "--rate-refill", "-1s", "--latency", "-1ms").CombinedOutput()
 	require.Error(t, err)
 	s := string(out)
 	assert.Contains(t, s, "--latency")
@@ -206,7 +206,7 @@ func TestBadFlagsAreReportedTogether(t *testing.T) {
 	assert.Contains(t, s, "--rate-limit")
 	assert.Contains(t, s, "--rate-refill")
 
-	out, err = exec.Command(testsupport.Binary(t, "hcloud-sim"), "--listen", "127.0.0.1:0").CombinedOutput()
+	out, err = exec.Command(repotest.Binary(t, "hcloud-sim"), "--listen", "127.0.0.1:0").CombinedOutput()
 	require.Error(t, err)
 	assert.Contains(t, string(out), "token")
 }

@@ -20,7 +20,7 @@ import (
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/bosh"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/hcloudsim"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/internal/simtest"
-	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/testsupport"
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/repotest"
 )
 
 // The create-env harness drives the CPI binary the way bosh-cli's
@@ -47,7 +47,7 @@ func newCLICPI(t *testing.T) *cliCPI {
 	path := filepath.Join(dir, "cpi.json")
 	require.NoError(t, os.WriteFile(path, simConfig(t, sim, 60), 0o600))
 	return &cliCPI{
-		t: t, sim: sim, bin: testsupport.Binary(t, "nanobox-hcloud-cpi"), configPath: path,
+		t: t, sim: sim, bin: repotest.Binary(t, "nanobox-hcloud-cpi"), configPath: path,
 		// The CLI passes the operator's environment plus these two.
 		env:      []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "BOSH_PACKAGES_DIR=" + dir, "BOSH_JOBS_DIR=" + dir},
 		director: uuid.NewString(),

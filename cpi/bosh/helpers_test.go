@@ -30,7 +30,7 @@ import (
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/hcloudsim"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/internal/simtest"
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
-	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/testsupport"
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/repotest"
 )
 
 const testMbus = "https://mbus:secret@0.0.0.0:6868"
@@ -250,6 +250,6 @@ func sortedStrings[V any](m map[string]V) []string {
 // which builds them into $NANOBOX_HCLOUD_BIN first).
 func TestMain(m *testing.M) {
 	code := m.Run()
-	_ = testsupport.RemoveBuilt()
+	_ = repotest.RemoveBuilt()
 	os.Exit(code)
 }

@@ -13,11 +13,11 @@ import (
 
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/catalog"
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
-	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/testsupport"
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/repotest"
 )
 
 func fixtureModel(t *testing.T) *catalog.Model {
-	data, err := os.ReadFile(testsupport.RepoFile(t, testsupport.CatalogFixturePath))
+	data, err := os.ReadFile(repotest.RepoFile(t, repotest.CatalogFixturePath))
 	require.NoError(t, err)
 	var f struct {
 		Locations   []schema.Location   `json:"locations"`

@@ -27,14 +27,14 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/testsupport"
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/repotest"
 )
 
 // shimProcess is the shim binary running as a subprocess.
 type shimProcess struct {
 	cmd    *exec.Cmd
 	URL    string
-	logs   *testsupport.SyncBuffer
+	logs   *repotest.SyncBuffer
 	exited chan error
 }
 
@@ -43,12 +43,12 @@ type shimProcess struct {
 func startShimProcess(t testing.TB, args ...string) *shimProcess {
 	t.Helper()
 	args = append([]string{"--listen", "127.0.0.1:0", "--log-format", "json", "--cpi", stubCPI}, args...)
-	cmd := exec.Command(testsupport.Binary(t, "nanobox-cpi-shim"), args...)
+	cmd := exec.Command(repotest.Binary(t, "nanobox-cpi-shim"), args...)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
-	p := &shimProcess{cmd: cmd, logs: &testsupport.SyncBuffer{}, exited: make(chan error, 1)}
+	p := &shimProcess{cmd: cmd, logs: &repotest.SyncBuffer{}, exited: make(chan error, 1)}
 	urls := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -253,7 +253,7 @@ func TestBinary_RejectsBadFlagsTogether(t *testing.T) {
 	env := map[string][]string{"from the environment": {"NANOBOX_SHIM_PASS_ENV=GOOD_1,bad=x", "NANOBOX_SHIM_TIMEOUT=never"}}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			cmd := exec.Command(testsupport.Binary(t, "nanobox-cpi-shim"), c.args...)
+			cmd := exec.Command(repotest.Binary(t, "nanobox-cpi-shim"), c.args...)
 			cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env[c.name]...)
 			out, err := cmd.CombinedOutput()
 			var exit *exec.ExitError

@@ -15,8 +15,8 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/stretchr/testify/require"
 
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/repotest"
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/shim"
-	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/testsupport"
 )
 
 // stubCPI is the stub CPI binary, built once per test run.
@@ -37,7 +37,7 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	_ = os.RemoveAll(dir)
-	_ = testsupport.RemoveBuilt()
+	_ = repotest.RemoveBuilt()
 	os.Exit(code)
 }
 
@@ -45,7 +45,7 @@ func TestMain(m *testing.M) {
 type testShim struct {
 	*shim.Shim
 	URL    string
-	Logs   *testsupport.SyncBuffer
+	Logs   *repotest.SyncBuffer
 	server *httptest.Server
 }
 
@@ -56,7 +56,7 @@ func startShim(t testing.TB, opts shim.Options) *testShim {
 	if opts.CPI == "" {
 		opts.CPI = stubCPI
 	}
-	logs := &testsupport.SyncBuffer{}
+	logs := &repotest.SyncBuffer{}
 	logger := logrus.New()
 	logger.SetOutput(logs)
 	logger.SetLevel(logrus.DebugLevel)

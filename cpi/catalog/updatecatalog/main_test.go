@@ -7,7 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/testsupport"
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/repotest"
 )
 
 // TestCommittedSnapshotIsWhatTheScriptMakes: regenerating from the
@@ -19,7 +19,7 @@ func TestCommittedSnapshotIsWhatTheScriptMakes(t *testing.T) {
 	require.NoError(t, err)
 	out := filepath.Join(t.TempDir(), "snapshot.json")
 	require.NoError(t, os.WriteFile(out, committed, 0o644))
-	t.Chdir(testsupport.RepoRoot(t))
+	t.Chdir(repotest.RepoRoot(t))
 	require.NoError(t, run([]string{"-out", out}))
 	got, err := os.ReadFile(out)
 	require.NoError(t, err)
@@ -34,11 +34,11 @@ func TestRetiredEntriesSurviveARegeneration(t *testing.T) {
 	  "server_types":[{"name":"zz99","cpu_type":"shared","architecture":"x86","cores":1,"memory_gb":1,"disk_gb":10,
 	    "prices":[{"location":"old1","hourly_net":"0.01","hourly_gross":"0.01","monthly_net":"5","monthly_gross":"5","traffic_tb":1}]}]}`
 	require.NoError(t, os.WriteFile(out, []byte(previous), 0o644))
-	require.NoError(t, run([]string{"-fixture", testsupport.RepoFile(t, testsupport.CatalogFixturePath), "-out", out}))
+	require.NoError(t, run([]string{"-fixture", repotest.RepoFile(t, repotest.CatalogFixturePath), "-out", out}))
 	got, err := os.ReadFile(out)
 	require.NoError(t, err)
 	require.Contains(t, string(got), `"old1/zz99": "retired"`)
-	require.NoError(t, run([]string{"-fresh", "-fixture", testsupport.RepoFile(t, testsupport.CatalogFixturePath), "-out", out}))
+	require.NoError(t, run([]string{"-fresh", "-fixture", repotest.RepoFile(t, repotest.CatalogFixturePath), "-out", out}))
 	got, err = os.ReadFile(out)
 	require.NoError(t, err)
 	require.NotContains(t, string(got), "zz99")

@@ -9,14 +9,14 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/testsupport"
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/repotest"
 )
 
 // TestGeneratedDocsAreCurrent: docs/configuration.md and the generated
 // tables of README.md and docs/protocol.md are what docgen writes from the
 // code as it is.
 func TestGeneratedDocsAreCurrent(t *testing.T) {
-	root := testsupport.RepoRoot(t)
+	root := repotest.RepoRoot(t)
 	pages, err := Pages(root)
 	require.NoError(t, err)
 	require.Len(t, pages, 3)
@@ -30,7 +30,7 @@ func TestGeneratedDocsAreCurrent(t *testing.T) {
 // TestConfigurationPageListsEveryKeyWithItsDefault: each key of the file
 // is in the page, nested keys by their dotted path, with its default.
 func TestConfigurationPageListsEveryKeyWithItsDefault(t *testing.T) {
-	page, err := configurationPage(filepath.Join(testsupport.RepoRoot(t), "cpi", "config"))
+	page, err := configurationPage(filepath.Join(repotest.RepoRoot(t), "cpi", "config"))
 	require.NoError(t, err)
 	for _, row := range []string{
 		"| `token` | string |  | The operator's Hetzner API token",
@@ -48,7 +48,7 @@ func TestConfigurationPageListsEveryKeyWithItsDefault(t *testing.T) {
 // description.
 func TestAFieldWithoutACommentFailsTheGenerator(t *testing.T) {
 	dir := t.TempDir()
-	src, err := os.ReadFile(filepath.Join(testsupport.RepoRoot(t), "cpi", "config", "config.go"))
+	src, err := os.ReadFile(filepath.Join(repotest.RepoRoot(t), "cpi", "config", "config.go"))
 	require.NoError(t, err)
 	cut := strings.Replace(string(src), "\t// The bounds of every call.\n", "", 1)
 	require.NotEqual(t, string(src), cut)
@@ -69,7 +69,7 @@ func TestReadmeTablesComeFromTheProtocolTables(t *testing.T) {
 	assert.Equal(t, 2+12, strings.Count(routeTable(), "\n"), "a header, a rule and the 12 Nanobox routes the Hetzner CPI supports")
 	assert.NotContains(t, routeTable(), "install_key", "not supported: absent")
 
-	docs, err := errorTypeDocs(filepath.Join(testsupport.RepoRoot(t), "protocol"))
+	docs, err := errorTypeDocs(filepath.Join(repotest.RepoRoot(t), "protocol"))
 	require.NoError(t, err)
 	table, err := errorTable(docs)
 	require.NoError(t, err)
@@ -98,7 +98,7 @@ func TestProtocolPageTablesComeFromTheTables(t *testing.T) {
 	assert.Contains(t, bosh, "| `create_disk` | `size_mib` (an integer), `cloud_properties` (an object or null), `vm_cid` (a non-empty string or null) | no |")
 	assert.Contains(t, bosh, "| `ping` | none; always answers `Bosh::Clouds::NotImplemented` | yes |")
 
-	docs, err := errorTypeDocs(filepath.Join(testsupport.RepoRoot(t), "protocol"))
+	docs, err := errorTypeDocs(filepath.Join(repotest.RepoRoot(t), "protocol"))
 	require.NoError(t, err)
 	errs, err := boshErrorTable(docs)
 	require.NoError(t, err)

@@ -21,7 +21,7 @@ import (
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/hcloudsim"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/internal/simtest"
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
-	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/testsupport"
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/repotest"
 )
 
 // e2e runs the binary against a simulator, remembering every byte it wrote.
@@ -63,7 +63,7 @@ func newE2EAt(t *testing.T, url string, config map[string]any, env ...string) *e
 // the exit code.
 func (e *e2e) exec(stdin string, args ...string) (string, string, int) {
 	e.t.Helper()
-	cmd := exec.Command(testsupport.Binary(e.t, "nanobox-hcloud-cpi"), args...)
+	cmd := exec.Command(repotest.Binary(e.t, "nanobox-hcloud-cpi"), args...)
 	cmd.Env = e.env
 	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
@@ -185,7 +185,7 @@ func runLifecycle(t *testing.T, e *e2e, token string) string {
 // bin/hcloud-sim, as the README's demo does.
 func TestLifecycleAgainstTheStandaloneSimulator(t *testing.T) {
 	token := canary("standalone")
-	simBin := testsupport.Binary(t, "hcloud-sim")
+	simBin := repotest.Binary(t, "hcloud-sim")
 	cmd := exec.Command(simBin, "--listen", "127.0.0.1:0", "--token", token, "--delay-initializing", "50ms", "--delay-starting", "50ms")
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)

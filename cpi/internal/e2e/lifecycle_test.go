@@ -22,16 +22,16 @@ import (
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/hcloudsim"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/internal/simtest"
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/repotest"
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/shim"
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/shim/shimtest"
-	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/testsupport"
 )
 
-// TestMain deletes the binary testsupport.Binary may have built, which
+// TestMain deletes the binary repotest.Binary may have built, which
 // would otherwise stay in the temp dir after the run.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	_ = testsupport.RemoveBuilt()
+	_ = repotest.RemoveBuilt()
 	os.Exit(code)
 }
 
@@ -41,7 +41,7 @@ type adapter struct {
 	url   string
 	sim   *simtest.Env
 	token string
-	logs  *testsupport.SyncBuffer
+	logs  *repotest.SyncBuffer
 }
 
 func startAdapter(t *testing.T) *adapter {
@@ -58,12 +58,12 @@ func startAdapterWith(t *testing.T, opts hcloudsim.Options) *adapter {
 	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(
 		`{"state_dir": %q, "catalog": {"cache_dir": %q}, "timeouts": {"call_seconds": 20, "poll_interval_ms": 10}}`,
 		filepath.Join(dir, "state"), filepath.Join(dir, "catalog"))), 0o600))
-	logs := &testsupport.SyncBuffer{}
+	logs := &repotest.SyncBuffer{}
 	logger := logrus.New()
 	logger.SetOutput(logs)
 	logger.SetLevel(logrus.DebugLevel)
 	s, err := shim.New(shim.Options{
-		CPI: testsupport.Binary(t, "nanobox-hcloud-cpi"), CPIConfig: cfg, Timeout: 30 * time.Second, Logger: logger,
+		CPI: repotest.Binary(t, "nanobox-hcloud-cpi"), CPIConfig: cfg, Timeout: 30 * time.Second, Logger: logger,
 		Env:     []string{"PATH=" + os.Getenv("PATH"), "TMPDIR=" + dir, "HCLOUD_ENDPOINT=" + env.URL, "HOME=/nonexistent"},
 		PassEnv: []string{"HCLOUD_ENDPOINT"},
 	})

@@ -21,7 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
-	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/testsupport"
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/repotest"
 )
 
 // runReady is the line make run prints once the adapter and the simulator
@@ -79,7 +79,7 @@ func (o *runOutput) String() string {
 // make test that may be running this test.
 func makeRun(t *testing.T) *exec.Cmd {
 	cmd := exec.Command("make", "run")
-	cmd.Dir = testsupport.RepoRoot(t)
+	cmd.Dir = repotest.RepoRoot(t)
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "MAKEFLAGS=") && !strings.HasPrefix(kv, "MAKELEVEL=") && !strings.HasPrefix(kv, "MFLAGS=") {
 			cmd.Env = append(cmd.Env, kv)
@@ -205,7 +205,7 @@ func TestMakeRunStopsOnSIGTERMWithExitZero(t *testing.T) {
 // readmeLifecycle is the shell block of README.md's lifecycle section.
 func readmeLifecycle(t *testing.T) string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(testsupport.RepoRoot(t), "README.md"))
+	data, err := os.ReadFile(filepath.Join(repotest.RepoRoot(t), "README.md"))
 	require.NoError(t, err)
 	_, rest, ok := strings.Cut(string(data), "<!-- lifecycle")
 	require.True(t, ok, "README.md has a lifecycle block")

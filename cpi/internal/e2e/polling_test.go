@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
-	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/testsupport"
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/repotest"
 )
 
 // TestConcurrentCPIProcessesCauseOneRefresh: 50 CPI processes polling 5
@@ -30,7 +30,7 @@ func TestConcurrentCPIProcessesCauseOneRefresh(t *testing.T) {
 	}
 	e.sim.Sim.ResetRequests()
 
-	bin := testsupport.Binary(t, "nanobox-hcloud-cpi")
+	bin := repotest.Binary(t, "nanobox-hcloud-cpi")
 	const pollers = 50
 	outs := make([]string, pollers)
 	errs := make([]error, pollers)

@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
-	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/testsupport"
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/repotest"
 )
 
 // TestRouteSupportAgreesEverywhere: the README's route table, the landing
@@ -42,7 +42,7 @@ func TestRouteSupportAgreesEverywhere(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal(get("/openapi.json", "application/json"), &doc))
 	page := string(get("/", "text/html"))
-	readmeData, err := os.ReadFile(testsupport.RepoFile(t, "README.md"))
+	readmeData, err := os.ReadFile(repotest.RepoFile(t, "README.md"))
 	require.NoError(t, err)
 	readme := string(readmeData)
 	readmeRow := regexp.MustCompile("(?m)^\\| `([A-Z]+) (/[^`]*)` \\| `([a-z_]+)` \\|")

@@ -25,7 +25,7 @@ import (
 
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/hcloudsim"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/internal/simtest"
-	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/testsupport"
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/repotest"
 )
 
 // bins are the binaries under test. The CPI is always a private copy, so
@@ -60,11 +60,11 @@ func runTests(m *testing.M) (int, error) {
 			}
 		}
 	} else {
-		root, err := testsupport.FindRepoRoot()
+		root, err := repotest.FindRepoRoot()
 		if err != nil {
 			return 0, err
 		}
-		build := exec.Command("go", "build", "-tags", testsupport.BuildTags, "-o", dir+"/", "./cmd/nanobox-cpi-shim", "./cmd/nanobox-hcloud-cpi")
+		build := exec.Command("go", "build", "-tags", repotest.BuildTags, "-o", dir+"/", "./cmd/nanobox-cpi-shim", "./cmd/nanobox-hcloud-cpi")
 		build.Dir = root
 		build.Stdout, build.Stderr = os.Stderr, os.Stderr
 		if err := build.Run(); err != nil {
@@ -144,9 +144,9 @@ func startRecorder(t testing.TB, simURL string) (*apiRecorder, string) {
 // shimProc is a running bin/nanobox-cpi-shim.
 type shimProc struct {
 	cmd    *exec.Cmd
-	URL    string                  // http://127.0.0.1:port
-	Logs   *testsupport.SyncBuffer // everything it wrote to stderr (JSON log lines)
-	Stdout *testsupport.SyncBuffer
+	URL    string               // http://127.0.0.1:port
+	Logs   *repotest.SyncBuffer // everything it wrote to stderr (JSON log lines)
+	Stdout *repotest.SyncBuffer
 	exited chan struct{}
 }
 
@@ -258,7 +258,7 @@ func startShim(t testing.TB, cpiPath, cfgPath, listen string, opts worldOptions)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "TMPDIR=" + os.TempDir()}
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
-	p := &shimProc{cmd: cmd, Logs: &testsupport.SyncBuffer{}, Stdout: &testsupport.SyncBuffer{}, exited: make(chan struct{})}
+	p := &shimProc{cmd: cmd, Logs: &repotest.SyncBuffer{}, Stdout: &repotest.SyncBuffer{}, exited: make(chan struct{})}
 	cmd.Stdout = p.Stdout
 	require.NoError(t, cmd.Start())
 	listening := make(chan string, 1)

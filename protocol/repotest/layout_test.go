@@ -1,4 +1,4 @@
-package testsupport_test
+package repotest_test
 
 import (
 	"errors"
@@ -13,15 +13,16 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/testsupport"
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/repotest"
 )
 
 // isTestHelper says whether the package at importPath is a test helper:
-// its last element is testsupport or ends in "test" (shimtest, simtest).
+// its last element ends in "test" (repotest, shimtest, simtest), the one
+// naming scheme of test helpers, as the standard library's httptest.
 // docs/development.md states the rule.
 func isTestHelper(importPath string) bool {
 	name := path.Base(importPath)
-	return name == "testsupport" || strings.HasSuffix(name, "test")
+	return strings.HasSuffix(name, "test")
 }
 
 // goList is `go list -f format ./...` over the whole module, one line per
@@ -29,7 +30,7 @@ func isTestHelper(importPath string) bool {
 func goList(t *testing.T, format string) []string {
 	t.Helper()
 	cmd := exec.Command("go", "list", "-f", format, "./...")
-	cmd.Dir = testsupport.RepoRoot(t)
+	cmd.Dir = repotest.RepoRoot(t)
 	out, err := cmd.Output()
 	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
 		t.Fatalf("go list: %v\n%s", err, ee.Stderr)
@@ -53,12 +54,12 @@ func TestProductionCodeImportsNoTestHelper(t *testing.T) {
 			helpers = append(helpers, pkg)
 			continue
 		}
-		assert.NotContains(t, imports, "testing", "%s imports testing outside its tests: name it as a test helper (…test, testsupport) or move the code into a _test.go file", pkg)
+		assert.NotContains(t, imports, "testing", "%s imports testing outside its tests: name it as a test helper (…test) or move the code into a _test.go file", pkg)
 		for _, imp := range imports {
 			assert.False(t, isTestHelper(imp), "%s imports the test helper %s outside its tests", pkg, imp)
 		}
 	}
-	assert.Contains(t, helpers, "github.com/nanobox-hcloud/nanobox-hcloud/protocol/testsupport", "the rule sees the helpers")
+	assert.Contains(t, helpers, "github.com/nanobox-hcloud/nanobox-hcloud/protocol/repotest", "the rule sees the helpers")
 }
 
 // TestTestOnlySuitesAreInternal: the end-to-end and reliability suites
@@ -85,7 +86,7 @@ func TestTestOnlySuitesAreInternal(t *testing.T) {
 // cmd/nanobox-hcloud-cpi, the clouds under cpi/.
 func TestProtocolIsTheContractOnly(t *testing.T) {
 	cmd := exec.Command("go", "list", "-deps", "./protocol/...")
-	cmd.Dir = testsupport.RepoRoot(t)
+	cmd.Dir = repotest.RepoRoot(t)
 	out, err := cmd.Output()
 	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
 		t.Fatalf("go list: %v\n%s", err, ee.Stderr)
@@ -103,7 +104,7 @@ func TestProtocolIsTheContractOnly(t *testing.T) {
 // TestMainsAreThin: every cmd/*/main.go is at most 40 lines; a command's
 // logic lives in its other files or in the packages it wires.
 func TestMainsAreThin(t *testing.T) {
-	mains, err := filepath.Glob(filepath.Join(testsupport.RepoRoot(t), "cmd", "*", "main.go"))
+	mains, err := filepath.Glob(filepath.Join(repotest.RepoRoot(t), "cmd", "*", "main.go"))
 	require.NoError(t, err)
 	require.NotEmpty(t, mains)
 	for _, m := range mains {

@@ -1,10 +1,10 @@
-// Package testsupport holds test helpers shared by every package's tests:
+// Package repotest holds test helpers shared by every package's tests:
 // the repository root and its files, the repository's command binaries and
 // a log sink safe for concurrent writes. It has no cloud code and imports
 // nothing of this module but protocol/redact, so any package's tests may
 // use it. Only tests import it: TestProductionCodeImportsNoTestHelper fails
 // when non-test code does (docs/development.md has the rule).
-package testsupport
+package repotest
 
 import (
 	"errors"
@@ -106,7 +106,7 @@ func (e *buildError) Error() string {
 func Binary(t testing.TB, name string) string {
 	t.Helper()
 	if name == "" || name == "." || name == ".." || filepath.Base(name) != name {
-		t.Fatalf("testsupport.Binary: %q is not the name of a directory of ./cmd", name)
+		t.Fatalf("repotest.Binary: %q is not the name of a directory of ./cmd", name)
 		return ""
 	}
 	if dir := os.Getenv(BinDirEnv); dir != "" {
