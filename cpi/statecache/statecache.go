@@ -2,16 +2,25 @@
 // project's Nanobox servers, shared by every CPI process through the state
 // directory (servers-<project>.json).
 //
-// One labelled list request (all pages) refreshes the snapshot for every
-// read that arrives within the window. The refresh is single-flight across
-// processes: the process that takes the project's lock file refreshes, and
-// the others wait for it and read what it wrote, so a hundred concurrent
-// readers cost one refresh. A read is answered only from a snapshot fetched
-// no earlier than its window before the read arrived (fetched_at is taken
-// before the list request is sent, so no status is older than that);
-// anything else (no snapshot, a failed
-// refresh, a server not in it) is a miss, and the caller asks the API
-// directly.
+// A refresh costs in proportion to the servers being watched, not to the
+// project's fleet. It lists the servers of the selector that are not
+// running (Hetzner's status filter: the servers a poller waits on), then,
+// only when servers it is asked for are still missing (the read that
+// triggered it, and those that were not running in the previous snapshot:
+// most have just started), the running ones newest first, a page at a time
+// while those missing outnumber the pages fetched. A project with a
+// thousand running servers and a few being created pays one request per
+// window, two in a window where some of them finish booting. All (for a
+// list of every server) lists every page and marks the snapshot complete.
+//
+// The refresh is single-flight across processes: the process that takes
+// the project's lock file refreshes, and the others wait for it and read
+// what it wrote, so a hundred concurrent readers cost one refresh. A read
+// is answered only from a snapshot fetched no earlier than its window
+// before the read arrived (fetched_at is taken before the first list
+// request is sent, so no status is older than that); anything else (no
+// snapshot, a failed refresh, a server not in it) is a miss, and the
+// caller asks the API directly.
 //
 // Writes keep it honest: Forget drops one server (a change to it), and
 // MarkStale forces the next read to refresh (a server was created). Both
@@ -31,6 +40,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"sort"
 	"strconv"
 	"time"
 
@@ -41,7 +51,7 @@ import (
 )
 
 // formatVersion is the snapshot file's format; other versions are ignored.
-const formatVersion = 1
+const formatVersion = 2
 
 // perPage is the list page size (the API's maximum).
 const perPage = 50
@@ -52,6 +62,7 @@ type snapshot struct {
 	Selector  string                     `json:"label_selector"`
 	FetchedAt time.Time                  `json:"fetched_at"` // before the first page was requested
 	StaleAt   time.Time                  `json:"stale_at"`   // a server was created then: later reads refresh
+	Complete  bool                       `json:"complete"`   // every server of the selector, not only those not running
 	Servers   map[string]json.RawMessage `json:"servers"`    // by id, as the API sent them
 }
 
@@ -94,66 +105,87 @@ const (
 // earlier than window before the read arrived answers it, also one a
 // refresh in flight completes while the read waits for it.
 func (c *Cache) Server(ctx context.Context, id int64, window time.Duration) (server *hcloud.Server, res Result, refreshErr error) {
+	res, err := c.answer(ctx, window, id, func(snap *snapshot) bool {
+		var ok bool
+		server, ok = lookup(snap, id)
+		return ok
+	})
+	if server == nil {
+		return nil, Miss, err
+	}
+	return server, res, err
+}
+
+// All returns every server of the selector from a complete snapshot younger
+// than window, listing them all when needed (see Server for freshness). On
+// a Miss the caller lists them from the API; refreshErr says why a refresh
+// failed, if one was tried.
+func (c *Cache) All(ctx context.Context, window time.Duration) (servers []*hcloud.Server, res Result, refreshErr error) {
+	res, err := c.answer(ctx, window, listAll, func(snap *snapshot) bool {
+		if !snap.Complete {
+			return false
+		}
+		var ok bool
+		servers, ok = decodeAll(snap)
+		return ok
+	})
+	if servers == nil {
+		return nil, Miss, err
+	}
+	return servers, res, err
+}
+
+// listAll is the want of All: a complete snapshot.
+const listAll int64 = -1
+
+// answer runs use on a snapshot fetched no earlier than window before now,
+// refreshing it (for want) when there is none; use reports false when the
+// snapshot cannot answer (damaged, or not complete when All asks).
+func (c *Cache) answer(ctx context.Context, window time.Duration, want int64, use func(*snapshot) bool) (Result, error) {
 	arrival := c.now()
 	since := arrival.Add(-window)
+	tryFresh := func() bool {
+		snap, ok := c.fresh(since, arrival)
+		return ok && use(snap)
+	}
 	for attempt := 0; attempt < maxAttempts; attempt++ {
-		if srv, ok := c.lookupFresh(id, since, arrival); ok {
-			return srv, hitOrMiss(srv), nil
+		if tryFresh() {
+			return Hit, nil
 		}
 		lock, ok, err := statedir.TryLock(c.lockPath)
 		if err != nil {
-			return nil, Miss, err
+			return Miss, err
 		}
 		if !ok {
 			// Another process refreshes: wait for it, then read what it
 			// wrote (or, when a create made it stale meanwhile, refresh).
 			lock, err = statedir.LockWait(ctx, c.lockPath)
 			if err != nil {
-				return nil, Miss, err
+				return Miss, err
 			}
 			lock.Unlock()
 			continue
 		}
-		if srv, ok := c.lookupFresh(id, since, arrival); ok { // refreshed just before we took the lock
+		if tryFresh() { // refreshed just before we took the lock
 			lock.Unlock()
-			return srv, hitOrMiss(srv), nil
+			return Hit, nil
 		}
-		snap, err := c.refresh(ctx)
+		snap, err := c.refresh(ctx, want)
 		lock.Unlock()
 		if err != nil {
-			return nil, Miss, err
+			return Miss, err
 		}
-		srv, _ := lookup(snap, id)
-		if srv == nil {
-			return nil, Miss, nil
+		if !use(snap) {
+			return Miss, nil
 		}
-		return srv, Refreshed, nil
+		return Refreshed, nil
 	}
-	return nil, Miss, errors.New("the snapshot kept changing while this read waited")
+	return Miss, errors.New("the snapshot kept changing while this read waited")
 }
 
 // maxAttempts bounds how often a read waits for other processes' refreshes
 // before it reads the server directly.
 const maxAttempts = 3
-
-func hitOrMiss(srv *hcloud.Server) Result {
-	if srv == nil {
-		return Miss
-	}
-	return Hit
-}
-
-// lookupFresh reads server id, for a read that arrived at arrival, from a
-// snapshot fetched after since. ok is false when there is no such
-// snapshot or it is damaged (refresh it); a server it does not hold is
-// (nil, true).
-func (c *Cache) lookupFresh(id int64, since, arrival time.Time) (*hcloud.Server, bool) {
-	snap, ok := c.fresh(since, arrival)
-	if !ok {
-		return nil, false
-	}
-	return lookup(snap, id)
-}
 
 // lookup decodes server id as hcloud-go decodes GET /servers/{id}; ok is
 // false when its entry is damaged.
@@ -168,6 +200,25 @@ func lookup(snap *snapshot, id int64) (srv *hcloud.Server, ok bool) {
 		return nil, false
 	}
 	return hcloud.ServerFromSchema(s), true
+}
+
+// decodeAll decodes every server of snap, by id; ok is false when an entry
+// is damaged.
+func decodeAll(snap *snapshot) ([]*hcloud.Server, bool) {
+	out := make([]*hcloud.Server, 0, len(snap.Servers))
+	for key := range snap.Servers {
+		id, err := strconv.ParseInt(key, 10, 64)
+		if err != nil {
+			return nil, false
+		}
+		srv, ok := lookup(snap, id)
+		if !ok || srv == nil {
+			return nil, false
+		}
+		out = append(out, srv)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, true
 }
 
 // maxClockStep is how far in the future a snapshot's fetched_at may lie
@@ -203,47 +254,126 @@ func (c *Cache) load() (*snapshot, bool) {
 	return &snap, true
 }
 
-// refresh lists every matching server (all pages) and writes the snapshot.
-// The caller holds the lock.
-func (c *Cache) refresh(ctx context.Context) (*snapshot, error) {
+// notRunning are the statuses a refresh lists in full: every server status
+// of Hetzner's API but running.
+var notRunning = []string{"initializing", "starting", "stopping", "off", "deleting", "migrating", "rebuilding", "unknown"}
+
+// watchSpan is how old a previous snapshot may be for its servers that were
+// not running to still be sought among the running ones.
+const watchSpan = 10 * time.Minute
+
+// refresh writes a new snapshot for a read of want (listAll: every server,
+// complete). The caller holds the lock.
+func (c *Cache) refresh(ctx context.Context, want int64) (*snapshot, error) {
 	if c.client == nil {
 		return nil, errors.New("no client to refresh the snapshot")
 	}
+	prev, _ := c.load()
 	snap := &snapshot{Version: formatVersion, Selector: c.selector, FetchedAt: c.now(), Servers: map[string]json.RawMessage{}}
+	if want == listAll {
+		snap.Complete = true
+		if _, err := c.list(ctx, snap, url.Values{}, func(int, int64) bool { return true }); err != nil {
+			return nil, err
+		}
+	} else if err := c.refreshWatched(ctx, snap, prev, want); err != nil {
+		return nil, err
+	}
+	if err := c.store(snap); err != nil {
+		return nil, err
+	}
+	return snap, nil
+}
+
+// refreshWatched lists every server that is not running, then the running
+// ones newest first while the sought servers (want, and those prev held not
+// running) still missing outnumber the pages fetched, so those pages cost
+// no more than reading each sought server directly once.
+func (c *Cache) refreshWatched(ctx context.Context, snap, prev *snapshot, want int64) error {
+	if _, err := c.list(ctx, snap, url.Values{"status": notRunning}, func(int, int64) bool { return true }); err != nil {
+		return err
+	}
+	missing := c.sought(snap, prev, want)
+	if len(missing) == 0 {
+		return nil
+	}
+	q := url.Values{"status": {"running"}, "sort": {"id:desc"}}
+	_, err := c.list(ctx, snap, q, func(pages int, lowest int64) bool {
+		for id := range missing {
+			if _, found := snap.Servers[strconv.FormatInt(id, 10)]; found || id >= lowest {
+				delete(missing, id) // found, or passed: not a running server of ours
+			}
+		}
+		return len(missing) > pages
+	})
+	return err
+}
+
+// sought is want and the servers prev held not running (when prev is
+// recent), less those snap holds.
+func (c *Cache) sought(snap, prev *snapshot, want int64) map[int64]bool {
+	out := map[int64]bool{}
+	if want > 0 {
+		out[want] = true
+	}
+	if prev != nil && prev.FetchedAt.After(snap.FetchedAt.Add(-watchSpan)) {
+		for key, raw := range prev.Servers {
+			var head struct {
+				ID     int64  `json:"id"`
+				Status string `json:"status"`
+			}
+			if json.Unmarshal(raw, &head) == nil && head.Status != "running" && strconv.FormatInt(head.ID, 10) == key {
+				out[head.ID] = true
+			}
+		}
+	}
+	for id := range out {
+		if _, ok := snap.Servers[strconv.FormatInt(id, 10)]; ok {
+			delete(out, id)
+		}
+	}
+	return out
+}
+
+// list adds the servers of the selector that match q to snap, 50 to a
+// page, while there is a next page and more(pages fetched, lowest id of
+// the last page) says so. It returns the pages fetched.
+func (c *Cache) list(ctx context.Context, snap *snapshot, q url.Values, more func(pages int, lowest int64) bool) (int, error) {
+	q.Set("label_selector", c.selector)
+	q.Set("per_page", strconv.Itoa(perPage))
+	pages := 0
 	for page := 1; page > 0; {
-		q := url.Values{}
-		q.Set("label_selector", c.selector)
 		q.Set("page", strconv.Itoa(page))
-		q.Set("per_page", strconv.Itoa(perPage))
 		req, err := c.client.NewRequest(ctx, http.MethodGet, "/servers?"+q.Encode(), nil)
 		if err != nil {
-			return nil, err
+			return pages, err
 		}
 		var body struct {
 			Servers []json.RawMessage `json:"servers"`
 		}
 		resp, err := c.client.Do(req, &body)
 		if err != nil {
-			return nil, err
+			return pages, err
 		}
+		pages++
+		lowest := int64(0)
 		for _, raw := range body.Servers {
 			var head struct {
 				ID int64 `json:"id"`
 			}
 			if err := json.Unmarshal(raw, &head); err != nil || head.ID <= 0 {
-				return nil, fmt.Errorf("listing servers: a server without an id")
+				return pages, fmt.Errorf("listing servers: a server without an id")
 			}
 			snap.Servers[strconv.FormatInt(head.ID, 10)] = raw
+			if lowest == 0 || head.ID < lowest {
+				lowest = head.ID
+			}
 		}
 		page = 0
-		if resp != nil && resp.Meta.Pagination != nil && resp.Meta.Pagination.NextPage > 0 {
+		if resp != nil && resp.Meta.Pagination != nil && resp.Meta.Pagination.NextPage > 0 && more(pages, lowest) {
 			page = resp.Meta.Pagination.NextPage
 		}
 	}
-	if err := c.store(snap); err != nil {
-		return nil, err
-	}
-	return snap, nil
+	return pages, nil
 }
 
 func (c *Cache) store(snap *snapshot) error {
@@ -257,7 +387,10 @@ func (c *Cache) store(snap *snapshot) error {
 // Forget drops server id from the snapshot (it was changed), so the next
 // read of it asks the API.
 func (c *Cache) Forget(ctx context.Context, id int64) error {
-	return c.change(ctx, func(snap *snapshot) { delete(snap.Servers, strconv.FormatInt(id, 10)) })
+	return c.change(ctx, func(snap *snapshot) {
+		delete(snap.Servers, strconv.FormatInt(id, 10))
+		snap.Complete = false
+	})
 }
 
 // MarkStale makes every read that arrives from now on refresh the snapshot

@@ -1,0 +1,158 @@
+package statecache_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/hetznercloud/hcloud-go/v2/hcloud"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/hcloudsim"
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/internal/simtest"
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/statecache"
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/statedir"
+)
+
+// fleet is a project with 1000 running servers of ours, 20 of someone
+// else's, and 5 of ours just created (off, not yet started): the ones a
+// poller watches.
+type fleet struct {
+	sim     *simtest.Env
+	client  *hcloud.Client
+	cache   *statecache.Cache
+	now     time.Time
+	old     []int64
+	watched []int64
+}
+
+func newFleet(t *testing.T) *fleet {
+	t.Helper()
+	env := simtest.Start(t, hcloudsim.Options{})
+	old, err := env.Sim.SeedFleet(hcloudsim.Fleet{Count: 1000, NamePrefix: "old", Labels: map[string]string{"managed-by": "nanobox-hcloud"}})
+	require.NoError(t, err)
+	_, err = env.Sim.SeedFleet(hcloudsim.Fleet{Count: 20, NamePrefix: "theirs"})
+	require.NoError(t, err)
+	f := &fleet{sim: env, client: env.Client(), now: time.Now(), old: old}
+	for _, name := range []string{"w1", "w2", "w3", "w4", "w5"} {
+		res, _, err := f.client.Server.Create(t.Context(), hcloud.ServerCreateOpts{Name: name, ServerType: &hcloud.ServerType{Name: "cx23"},
+			Image: &hcloud.Image{Name: "ubuntu-24.04"}, Labels: map[string]string{"managed-by": "nanobox-hcloud"}, StartAfterCreate: hcloud.Ptr(false)})
+		require.NoError(t, err)
+		f.watched = append(f.watched, res.Server.ID)
+	}
+	p, err := statedir.Open(t.TempDir(), env.URL, env.Token)
+	require.NoError(t, err)
+	f.cache = statecache.New(p, selector, f.client, func() time.Time { return f.now })
+	return f
+}
+
+// poll reads ids once each from the snapshot, as a poller does in one
+// window, and returns the list requests that cost and how each was
+// answered. Every answer is the answer of a direct read.
+func (f *fleet) poll(t *testing.T, ids []int64) (int, []statecache.Result) {
+	t.Helper()
+	f.sim.Sim.ResetRequests()
+	var results []statecache.Result
+	for _, id := range ids {
+		srv, res, err := f.cache.Server(context.Background(), id, time.Second)
+		require.NoError(t, err)
+		results = append(results, res)
+		if res == statecache.Miss {
+			continue
+		}
+		direct, _, err := f.client.Server.GetByID(context.Background(), id)
+		require.NoError(t, err)
+		require.Equal(t, direct, srv, "server %d from the snapshot", id)
+	}
+	reqs := f.sim.Sim.Requests()
+	return reqs["GET /v1/servers"], results
+}
+
+// TestRefreshCostFollowsTheWatchedServers: with 1000 running servers and 5
+// watched ones, a refresh costs at most 2 requests, where listing the
+// fleet costs 21; the servers not in the snapshot are misses (read
+// directly), never wrong answers.
+func TestRefreshCostFollowsTheWatchedServers(t *testing.T) {
+	f := newFleet(t)
+	startAll := func(t *testing.T) {
+		for _, id := range f.watched {
+			_, _, err := f.client.Server.Poweron(context.Background(), &hcloud.Server{ID: id})
+			require.NoError(t, err)
+		}
+	}
+	refreshed := []statecache.Result{statecache.Refreshed, statecache.Hit, statecache.Hit, statecache.Hit, statecache.Hit}
+	for _, tt := range []struct {
+		name    string
+		before  func(t *testing.T)
+		ids     []int64
+		lists   int
+		results []statecache.Result
+		status  hcloud.ServerStatus
+	}{
+		{"five new servers not yet running: one list of those not running", nil, f.watched, 1, refreshed, hcloud.ServerStatusOff},
+		{"within the window: no request", nil, f.watched, 0, []statecache.Result{statecache.Hit, statecache.Hit, statecache.Hit, statecache.Hit, statecache.Hit}, hcloud.ServerStatusOff},
+		{"the five started: those not running, then one page of the running, newest first", startAll, f.watched, 2, refreshed, hcloud.ServerStatusRunning},
+		{"an old running server: two requests, then read directly", nil, f.old[:1], 2, []statecache.Result{statecache.Miss}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.before != nil {
+				tt.before(t)
+			}
+			if tt.lists > 0 {
+				f.now = f.now.Add(2 * time.Second)
+			}
+			lists, results := f.poll(t, tt.ids)
+			assert.Equal(t, tt.lists, lists, "list requests")
+			assert.LessOrEqual(t, lists, 2)
+			assert.Equal(t, tt.results, results)
+			for _, id := range tt.ids {
+				srv, res, err := f.cache.Server(context.Background(), id, time.Second)
+				require.NoError(t, err)
+				if res != statecache.Miss {
+					assert.Equal(t, tt.status, srv.Status)
+				}
+			}
+			assert.Zero(t, f.sim.Abandoned())
+		})
+	}
+}
+
+// TestAllListsEveryServer: All answers every server of ours from a
+// complete snapshot, which then also answers reads of old servers; a
+// change to one makes the snapshot incomplete, and All lists again.
+func TestAllListsEveryServer(t *testing.T) {
+	f := newFleet(t)
+	f.sim.Sim.ResetRequests()
+	all, res, err := f.cache.All(context.Background(), time.Second)
+	require.NoError(t, err)
+	require.Equal(t, statecache.Refreshed, res)
+	require.Len(t, all, 1005)
+	assert.Equal(t, 21, f.sim.Sim.Requests()["GET /v1/servers"])
+	for i := 1; i < len(all); i++ {
+		require.Less(t, all[i-1].ID, all[i].ID, "by id")
+	}
+
+	lists, results := f.poll(t, f.old[:3])
+	assert.Zero(t, lists)
+	assert.Equal(t, []statecache.Result{statecache.Hit, statecache.Hit, statecache.Hit}, results)
+
+	_, res, err = f.cache.All(context.Background(), time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, statecache.Hit, res)
+
+	require.NoError(t, f.cache.Forget(context.Background(), f.old[0]))
+	f.sim.Sim.ResetRequests()
+	all, res, err = f.cache.All(context.Background(), time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, statecache.Refreshed, res, "a changed server: the snapshot is not complete")
+	assert.Len(t, all, 1005)
+	assert.Equal(t, 21, f.sim.Sim.Requests()["GET /v1/servers"])
+
+	f.now = f.now.Add(2 * time.Second)
+	lists, _ = f.poll(t, f.watched[:1])
+	assert.Equal(t, 1, lists, "a read's refresh is not complete")
+	_, res, err = f.cache.All(context.Background(), time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, statecache.Refreshed, res)
+}
