@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
 	"github.com/sirupsen/logrus"
@@ -26,25 +25,24 @@ const OwnedSelector = LabelManagedBy + "=" + ManagedByValue
 // cannot be used) and the rate-limit budget (nil when the state dir cannot
 // be used).
 type polling struct {
-	cache     *statecache.Cache
-	budget    *budget.Tracker
-	window    time.Duration
-	lowWindow time.Duration
-	reserve   int
-	log       logrus.FieldLogger
+	cache  *statecache.Cache
+	budget *budget.Tracker
+	pacing budget.Pacing
+	log    logrus.FieldLogger
 }
 
 // pollingFor opens the project's state; a state dir that cannot be used
 // leaves the call on the direct path (logged, not an error).
 func (c *CPI) pollingFor(token string, log logrus.FieldLogger) *polling {
 	pc := c.env.Config.Polling
-	p := &polling{window: pc.Window(), lowWindow: pc.LowBudgetWindow(), reserve: pc.ReservePercent, log: log}
+	p := &polling{pacing: budget.Pacing{Window: pc.Window(), MaxWindow: pc.LowBudgetWindow(), ReservePercent: pc.ReservePercent}, log: log}
 	project, err := statedir.Open(c.env.Config.StateDir, c.env.Config.Endpoint, token)
 	if err != nil {
 		log.WithError(err).Warn("state dir unusable: no shared server snapshot or rate-limit budget for this call")
 		return p
 	}
 	p.budget = budget.NewTracker(project, nil)
+	p.budget.SetPacing(p.pacing)
 	if *pc.Coalesce {
 		p.cache = statecache.New(project, OwnedSelector, nil, nil)
 	}
@@ -96,9 +94,9 @@ func (h *Hetzner) readServer(ctx context.Context, op string, id int64) (*hcloud.
 	if p == nil || p.cache == nil {
 		return h.getServer(ctx, op, id)
 	}
-	window := p.window
-	if p.budget != nil && p.budget.Low(p.reserve) {
-		window = p.lowWindow
+	window := p.pacing.Window
+	if p.budget != nil {
+		window = p.budget.Window()
 	}
 	server, res, err := p.cache.Server(ctx, id, window)
 	if err != nil {

@@ -3,15 +3,18 @@
 // directory (servers-<project>.json).
 //
 // A refresh costs in proportion to the servers being watched, not to the
-// project's fleet. It lists the servers of the selector that are not
-// running (Hetzner's status filter: the servers a poller waits on), then,
-// only when servers it is asked for are still missing (the read that
-// triggered it, and those that were not running in the previous snapshot:
-// most have just started), the running ones newest first, a page at a time
-// while those missing outnumber the pages fetched. A project with a
-// thousand running servers and a few being created pays one request per
-// window, two in a window where some of them finish booting. All (for a
-// list of every server) lists every page and marks the snapshot complete.
+// project's fleet. It lists the newest page of the selector's servers (50,
+// newest first: the servers just ordered, which pollers wait on). Only
+// when servers it seeks are missing from that page (the read that
+// triggered it, those read but not found since the last refresh, those the
+// previous snapshot held not running) does it list every server that is
+// not running (Hetzner's status filter), and then further pages of the
+// newest while the sought servers still missing outnumber the requests
+// spent on them, so a refresh costs little more than reading each sought
+// server once. A project with a thousand running servers and fifty being
+// created pays one request per window; one whose servers fit one page has
+// them all listed (complete). All, for a list of every server, lists every
+// page.
 //
 // The refresh is single-flight across processes: the process that takes
 // the project's lock file refreshes, and the others wait for it and read
@@ -40,6 +43,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -64,6 +68,7 @@ type snapshot struct {
 	StaleAt   time.Time                  `json:"stale_at"`   // a server was created then: later reads refresh
 	Complete  bool                       `json:"complete"`   // every server of the selector, not only those not running
 	Servers   map[string]json.RawMessage `json:"servers"`    // by id, as the API sent them
+	Missed    []int64                    `json:"missed"`     // read since, but not in it: sought by the next refresh
 }
 
 // Cache is one project's snapshot.
@@ -111,9 +116,25 @@ func (c *Cache) Server(ctx context.Context, id int64, window time.Duration) (ser
 		return ok
 	})
 	if server == nil {
+		if err == nil && res != Miss {
+			err = c.noteMissed(ctx, id)
+		}
 		return nil, Miss, err
 	}
 	return server, res, err
+}
+
+// maxMissed bounds the servers a snapshot notes as missed.
+const maxMissed = 200
+
+// noteMissed notes that server id was read but not found in an incomplete
+// snapshot, so that the next refresh seeks it.
+func (c *Cache) noteMissed(ctx context.Context, id int64) error {
+	return c.change(ctx, func(snap *snapshot) {
+		if !snap.Complete && len(snap.Missed) < maxMissed && !slices.Contains(snap.Missed, id) {
+			snap.Missed = append(snap.Missed, id)
+		}
+	})
 }
 
 // All returns every server of the selector from a complete snapshot younger
@@ -272,7 +293,7 @@ func (c *Cache) refresh(ctx context.Context, want int64) (*snapshot, error) {
 	snap := &snapshot{Version: formatVersion, Selector: c.selector, FetchedAt: c.now(), Servers: map[string]json.RawMessage{}}
 	if want == listAll {
 		snap.Complete = true
-		if _, err := c.list(ctx, snap, url.Values{}, func(int, int64) bool { return true }); err != nil {
+		if _, err := c.list(ctx, snap, url.Values{}, 1, func(listed) bool { return true }); err != nil {
 			return nil, err
 		}
 	} else if err := c.refreshWatched(ctx, snap, prev, want); err != nil {
@@ -284,32 +305,48 @@ func (c *Cache) refresh(ctx context.Context, want int64) (*snapshot, error) {
 	return snap, nil
 }
 
-// refreshWatched lists every server that is not running, then the running
-// ones newest first while the sought servers (want, and those prev held not
-// running) still missing outnumber the pages fetched, so those pages cost
-// no more than reading each sought server directly once.
+// refreshWatched lists the newest page of servers; when there are more and
+// sought servers (want, and those prev held not running) are missing from
+// it, every server that is not running; then, while the sought servers
+// still missing outnumber the requests spent after the first page, further
+// pages of the newest ones, so a refresh never costs much more than reading
+// each sought server directly once. A project whose servers fit one page is
+// listed whole (complete).
 func (c *Cache) refreshWatched(ctx context.Context, snap, prev *snapshot, want int64) error {
-	if _, err := c.list(ctx, snap, url.Values{"status": notRunning}, func(int, int64) bool { return true }); err != nil {
+	newest := url.Values{"sort": {"id:desc"}}
+	first, err := c.list(ctx, snap, newest, 1, nil)
+	if err != nil || first.last {
+		snap.Complete = err == nil
 		return err
 	}
 	missing := c.sought(snap, prev, want)
+	settle := func(lowest int64) {
+		for id := range missing {
+			if _, found := snap.Servers[strconv.FormatInt(id, 10)]; found || id >= lowest {
+				delete(missing, id) // found, or passed in the newest first: not a server of ours
+			}
+		}
+	}
+	settle(first.lowest)
 	if len(missing) == 0 {
 		return nil
 	}
-	q := url.Values{"status": {"running"}, "sort": {"id:desc"}}
-	_, err := c.list(ctx, snap, q, func(pages int, lowest int64) bool {
-		for id := range missing {
-			if _, found := snap.Servers[strconv.FormatInt(id, 10)]; found || id >= lowest {
-				delete(missing, id) // found, or passed: not a running server of ours
-			}
+	notRunningPages, err := c.list(ctx, snap, url.Values{"status": notRunning}, 1, func(listed) bool { return true })
+	if err != nil {
+		return err
+	}
+	settle(first.lowest)
+	_, err = c.list(ctx, snap, newest, 2, func(l listed) bool {
+		if l.pages > 0 {
+			settle(l.lowest)
 		}
-		return len(missing) > pages
+		return len(missing) > notRunningPages.pages+l.pages
 	})
 	return err
 }
 
-// sought is want and the servers prev held not running (when prev is
-// recent), less those snap holds.
+// sought is want and, when prev is recent, the servers it held not running
+// and those read but missed since, less those snap holds.
 func (c *Cache) sought(snap, prev *snapshot, want int64) map[int64]bool {
 	out := map[int64]bool{}
 	if want > 0 {
@@ -325,6 +362,9 @@ func (c *Cache) sought(snap, prev *snapshot, want int64) map[int64]bool {
 				out[head.ID] = true
 			}
 		}
+		for _, id := range prev.Missed {
+			out[id] = true
+		}
 	}
 	for id := range out {
 		if _, ok := snap.Servers[strconv.FormatInt(id, 10)]; ok {
@@ -334,46 +374,62 @@ func (c *Cache) sought(snap, prev *snapshot, want int64) map[int64]bool {
 	return out
 }
 
+// listed is what list did: the pages fetched, the lowest id of the last
+// one, and whether it was the last page.
+type listed struct {
+	pages  int
+	lowest int64
+	last   bool
+}
+
 // list adds the servers of the selector that match q to snap, 50 to a
-// page, while there is a next page and more(pages fetched, lowest id of
-// the last page) says so. It returns the pages fetched.
-func (c *Cache) list(ctx context.Context, snap *snapshot, q url.Values, more func(pages int, lowest int64) bool) (int, error) {
+// page, from page from on: while there is a next page and more (nil: never)
+// says so after each page. When more says no before the first page is
+// fetched, nothing is fetched.
+func (c *Cache) list(ctx context.Context, snap *snapshot, q url.Values, from int, more func(listed) bool) (listed, error) {
 	q.Set("label_selector", c.selector)
 	q.Set("per_page", strconv.Itoa(perPage))
-	pages := 0
-	for page := 1; page > 0; {
+	var l listed
+	if from > 1 && !more(l) {
+		return l, nil
+	}
+	for page := from; page > 0; {
 		q.Set("page", strconv.Itoa(page))
 		req, err := c.client.NewRequest(ctx, http.MethodGet, "/servers?"+q.Encode(), nil)
 		if err != nil {
-			return pages, err
+			return l, err
 		}
 		var body struct {
 			Servers []json.RawMessage `json:"servers"`
 		}
 		resp, err := c.client.Do(req, &body)
 		if err != nil {
-			return pages, err
+			return l, err
 		}
-		pages++
-		lowest := int64(0)
+		l.pages++
+		l.lowest = 0
 		for _, raw := range body.Servers {
 			var head struct {
 				ID int64 `json:"id"`
 			}
 			if err := json.Unmarshal(raw, &head); err != nil || head.ID <= 0 {
-				return pages, fmt.Errorf("listing servers: a server without an id")
+				return l, fmt.Errorf("listing servers: a server without an id")
 			}
 			snap.Servers[strconv.FormatInt(head.ID, 10)] = raw
-			if lowest == 0 || head.ID < lowest {
-				lowest = head.ID
+			if l.lowest == 0 || head.ID < l.lowest {
+				l.lowest = head.ID
 			}
 		}
 		page = 0
-		if resp != nil && resp.Meta.Pagination != nil && resp.Meta.Pagination.NextPage > 0 && more(pages, lowest) {
+		if resp != nil && resp.Meta.Pagination != nil && resp.Meta.Pagination.NextPage > 0 {
 			page = resp.Meta.Pagination.NextPage
 		}
+		l.last = page == 0
+		if page > 0 && (more == nil || !more(l)) {
+			page = 0
+		}
 	}
-	return pages, nil
+	return l, nil
 }
 
 func (c *Cache) store(snap *snapshot) error {
