@@ -170,3 +170,24 @@ func TestAllListsEveryServer(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, statecache.Refreshed, res)
 }
+
+// TestTwoPagesAreListedWhole: when the servers fit two pages, a read lists
+// both (no targeted list would be cheaper) and the snapshot is complete.
+func TestTwoPagesAreListedWhole(t *testing.T) {
+	env := simtest.Start(t, hcloudsim.Options{})
+	ids, err := env.Sim.SeedFleet(hcloudsim.Fleet{Count: 60, NamePrefix: "s", Labels: map[string]string{"managed-by": "nanobox-hcloud"}})
+	require.NoError(t, err)
+	p, err := statedir.Open(t.TempDir(), env.URL, env.Token)
+	require.NoError(t, err)
+	cache := statecache.New(p, selector, env.Client(), nil)
+	env.Sim.ResetRequests()
+	srv, res, err := cache.Server(context.Background(), ids[0], time.Minute)
+	require.NoError(t, err)
+	require.Equal(t, statecache.Refreshed, res)
+	require.Equal(t, ids[0], srv.ID)
+	all, res, err := cache.All(context.Background(), time.Minute)
+	require.NoError(t, err)
+	require.Equal(t, statecache.Hit, res)
+	require.Len(t, all, 60)
+	require.Equal(t, map[string]int{"GET /v1/servers": 2}, env.Sim.Requests())
+}

@@ -12,7 +12,7 @@
 // newest while the sought servers still missing outnumber the requests
 // spent on them, so a refresh costs little more than reading each sought
 // server once. A project with a thousand running servers and fifty being
-// created pays one request per window; one whose servers fit one page has
+// created pays one request per window; one whose servers fit two pages has
 // them all listed (complete). All, for a list of every server, lists every
 // page.
 //
@@ -305,7 +305,8 @@ func (c *Cache) refresh(ctx context.Context, want int64) (*snapshot, error) {
 	return snap, nil
 }
 
-// refreshWatched lists the newest page of servers; when there are more and
+// refreshWatched lists the newest page of servers (both pages when there are
+// two: no targeted list is cheaper); when there are more and
 // sought servers (want, and those prev held not running) are missing from
 // it, every server that is not running; then, while the sought servers
 // still missing outnumber the requests spent after the first page, further
@@ -316,6 +317,11 @@ func (c *Cache) refreshWatched(ctx context.Context, snap, prev *snapshot, want i
 	newest := url.Values{"sort": {"id:desc"}}
 	first, err := c.list(ctx, snap, newest, 1, nil)
 	if err != nil || first.last {
+		snap.Complete = err == nil
+		return err
+	}
+	if first.lastPage == 2 { // one more page lists them all: no targeted list is cheaper
+		_, err := c.list(ctx, snap, newest, 2, func(listed) bool { return true })
 		snap.Complete = err == nil
 		return err
 	}
@@ -377,9 +383,10 @@ func (c *Cache) sought(snap, prev *snapshot, want int64) map[int64]bool {
 // listed is what list did: the pages fetched, the lowest id of the last
 // one, and whether it was the last page.
 type listed struct {
-	pages  int
-	lowest int64
-	last   bool
+	pages    int
+	lowest   int64
+	last     bool
+	lastPage int // the list's number of pages, as the API announced it
 }
 
 // list adds the servers of the selector that match q to snap, 50 to a
@@ -421,8 +428,8 @@ func (c *Cache) list(ctx context.Context, snap *snapshot, q url.Values, from int
 			}
 		}
 		page = 0
-		if resp != nil && resp.Meta.Pagination != nil && resp.Meta.Pagination.NextPage > 0 {
-			page = resp.Meta.Pagination.NextPage
+		if resp != nil && resp.Meta.Pagination != nil {
+			page, l.lastPage = resp.Meta.Pagination.NextPage, resp.Meta.Pagination.LastPage
 		}
 		l.last = page == 0
 		if page > 0 && (more == nil || !more(l)) {
