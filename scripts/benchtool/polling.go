@@ -20,10 +20,12 @@ import (
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
 )
 
-// The polling scenario (issue 13): N servers ordered at once through the
-// shim, each polled every second until active, as Nanobox's backend does,
-// against a simulator with a realistic boot time and latency and Hetzner's
-// bucket of 3600 requests. Each (mode, N) gets a fresh simulator (a full
+// The polling scenario: N servers ordered at once through the shim, each
+// polled every second until active, as Nanobox's backend does, against a
+// simulator with a realistic boot time and latency and Hetzner's bucket of
+// 3600 requests. The N series runs each N with one request per poll and
+// coalesced; the fleet series runs N = FleetN coalesced in a project that
+// already has F servers running. Each run gets a fresh simulator (a full
 // bucket), state dir and shim.
 
 // pollingConfig is the scenario's setup.
@@ -36,12 +38,16 @@ type pollingConfig struct {
 	PollSeconds  float64 `json:"poll_interval_seconds"`
 	WindowMs     int     `json:"window_ms"`
 	MaxConc      int     `json:"shim_max_concurrent"`
+	Fleets       []int   `json:"fleet"`   // the fleet series: servers already running
+	FleetN       int     `json:"fleet_n"` // servers ordered in each run of the fleet series
 }
 
 // pollingRun is one (mode, N).
 type pollingRun struct {
 	Mode          string         `json:"mode"` // "per-poll" or "coalesced"
 	N             int            `json:"n"`
+	Fleet         int            `json:"fleet"`  // servers already running, seeded before the orders
+	Series        string         `json:"series"` // "n" or "fleet"
 	Seconds       float64        `json:"seconds"`
 	APIRequests   int            `json:"api_requests"`      // every Hetzner request of the run
 	PollRequests  int            `json:"api_poll_requests"` // GET /servers and GET /servers/{id}
@@ -57,6 +63,7 @@ type pollingRun struct {
 	StaleP99Ms    float64        `json:"staleness_p99_ms"`
 	StaleAnswers  int            `json:"stale_answers"` // answers whose status had already ended when the poll was sent
 	BudgetGauge   string         `json:"shim_budget_gauge,omitempty"`
+	WindowGauge   string         `json:"shim_window_gauge,omitempty"`
 	PollP50Ms     float64        `json:"poll_p50_ms"`
 	ServersActive int            `json:"servers"`
 }
@@ -217,16 +224,27 @@ func (b *bench) runPolling() error {
 	res := &pollingResults{Config: cfg, LoadAvg: []string{readTrim("/proc/loadavg")}}
 	b.res.Polling = res
 	defer func() { res.LoadAvg = append(res.LoadAvg, readTrim("/proc/loadavg")) }()
+	type plan struct {
+		series   string
+		n, fleet int
+		coalesce bool
+	}
+	var plans []plan
 	for _, n := range cfg.Ns {
-		for _, coalesce := range []bool{false, true} {
-			run, err := b.pollingRun(n, coalesce, cfg)
-			if err != nil {
-				return err
-			}
-			res.Runs = append(res.Runs, run)
-			b.logf("polling %s N=%d: %d requests (%.1f per server), %d 429s, active p50 %.1fs p99 %.1fs, staleness max %.0f ms, %.0f s",
-				run.Mode, n, run.APIRequests, float64(run.APIRequests)/float64(n), run.Status429, run.ActiveP50, run.ActiveP99, run.StaleMaxMs, run.Seconds)
+		plans = append(plans, plan{"n", n, 0, false}, plan{"n", n, 0, true})
+	}
+	for _, f := range cfg.Fleets {
+		plans = append(plans, plan{"fleet", cfg.FleetN, f, true})
+	}
+	for _, pl := range plans {
+		run, err := b.pollingRun(pl.n, pl.fleet, pl.coalesce, cfg)
+		if err != nil {
+			return err
 		}
+		run.Series = pl.series
+		res.Runs = append(res.Runs, run)
+		b.logf("polling %s N=%d F=%d: %d requests (%.1f per server, %.3f per poll), %d 429s, active p50 %.1fs p99 %.1fs, staleness max %.0f ms, %.0f s",
+			run.Mode, pl.n, pl.fleet, run.APIRequests, float64(run.APIRequests)/float64(pl.n), perPoll(run), run.Status429, run.ActiveP50, run.ActiveP99, run.StaleMaxMs, run.Seconds)
 	}
 	lat, err := b.pollingLatency(cfg)
 	if err != nil {
@@ -243,17 +261,23 @@ func modeName(coalesce bool) string {
 	return "per-poll"
 }
 
-// pollingRun orders n servers at once and polls each every second until
-// active.
-func (b *bench) pollingRun(n int, coalesce bool, cfg pollingConfig) (*pollingRun, error) {
-	w, err := b.startPollingWorld(fmt.Sprintf("%s-%d", modeName(coalesce), n), coalesce, cfg)
+// pollingRun seeds a fleet of servers already running, then orders n
+// servers at once and polls each every second until active.
+func (b *bench) pollingRun(n, fleet int, coalesce bool, cfg pollingConfig) (*pollingRun, error) {
+	w, err := b.startPollingWorld(fmt.Sprintf("%s-%d-%d", modeName(coalesce), n, fleet), coalesce, cfg)
 	if err != nil {
 		return nil, err
 	}
 	defer w.stop()
-	keyID, err := w.warmUp()
+	keyID, labels, err := w.warmUp()
 	if err != nil {
 		return nil, err
+	}
+	if fleet > 0 {
+		err := w.admin.do(http.MethodPost, "/_sim/fleet", map[string]any{"count": fleet, "name_prefix": "fleet", "server_type": "cx23", "location": "nbg1", "labels": labels}, nil)
+		if err != nil {
+			return nil, fmt.Errorf("seeding %d servers: %w", fleet, err)
+		}
 	}
 	if err := w.admin.reset(); err != nil {
 		return nil, err
@@ -270,7 +294,7 @@ func (b *bench) pollingRun(n int, coalesce bool, cfg pollingConfig) (*pollingRun
 		}()
 	}
 	wg.Wait()
-	run := &pollingRun{Mode: modeName(coalesce), N: n, Seconds: time.Since(start).Seconds(), Orchestrator: map[string]int{}}
+	run := &pollingRun{Mode: modeName(coalesce), N: n, Fleet: fleet, Seconds: time.Since(start).Seconds(), Orchestrator: map[string]int{}}
 	byRoute, total, err := w.admin.requests()
 	if err != nil {
 		return nil, err
@@ -325,37 +349,57 @@ func (b *bench) pollingRun(n int, coalesce bool, cfg pollingConfig) (*pollingRun
 	s := orderStats(stale)
 	run.StaleMaxMs, run.StaleP99Ms = s.Max, s.P99
 	run.PollP50Ms = orderStats(pollMs).P50
-	run.BudgetGauge = w.budgetGauge()
+	run.BudgetGauge = w.gauge("nanobox_cpi_rate_limit_remaining{")
+	run.WindowGauge = w.gauge("nanobox_cpi_polling_window_seconds{")
 	return run, nil
 }
 
 // warmUp creates the SSH key and the private network (an order and a
-// cancel), so that the measured orders are the warm path.
-func (w *pollingWorld) warmUp() (string, error) {
+// cancel), so that the measured orders are the warm path. It returns the
+// key's id and the labels the adapter gave the ordered server.
+func (w *pollingWorld) warmUp() (string, map[string]string, error) {
 	pub, err := newPublicKey()
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	status, body, _, err := w.call(http.MethodPost, "/keys", fmt.Sprintf(`{"id":"bench-poll","key":%q}`, pub))
 	if err != nil || status != http.StatusCreated {
-		return "", fmt.Errorf("create_key: %d %s %v", status, body, err)
+		return "", nil, fmt.Errorf("create_key: %d %s %v", status, body, err)
 	}
 	keyID, err := resultID(body)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	status, body, _, err = w.call(http.MethodPost, "/servers", fmt.Sprintf(`{"name":"warm-up","region":"nbg1","size":"cx23","ssh_key":%q}`, keyID))
 	if err != nil || status != http.StatusCreated {
-		return "", fmt.Errorf("warm-up order: %d %s %v", status, body, err)
+		return "", nil, fmt.Errorf("warm-up order: %d %s %v", status, body, err)
 	}
 	id, err := resultID(body)
 	if err != nil {
-		return "", err
+		return "", nil, err
+	}
+	var state struct {
+		Servers []struct {
+			ID     int64             `json:"id"`
+			Labels map[string]string `json:"labels"`
+		} `json:"servers"`
+	}
+	if err := w.admin.do(http.MethodGet, "/_sim/state", nil, &state); err != nil {
+		return "", nil, err
+	}
+	var labels map[string]string
+	for _, s := range state.Servers {
+		if strconv.FormatInt(s.ID, 10) == id {
+			labels = s.Labels
+		}
 	}
 	if status, body, _, err = w.call(http.MethodDelete, "/servers/"+id, ""); err != nil || status >= 300 {
-		return "", fmt.Errorf("warm-up cancel: %d %s %v", status, body, err)
+		return "", nil, fmt.Errorf("warm-up cancel: %d %s %v", status, body, err)
 	}
-	return keyID, nil
+	if labels == nil {
+		return "", nil, fmt.Errorf("warm-up order: server %s not in the simulator's state", id)
+	}
+	return keyID, labels, nil
 }
 
 // orchestrate is one server's life as Nanobox's backend drives it: order,
@@ -427,8 +471,8 @@ func (w *pollingWorld) createdAt() (map[string]time.Time, error) {
 	return m, nil
 }
 
-// budgetGauge is the shim's nanobox_cpi_rate_limit_remaining line.
-func (w *pollingWorld) budgetGauge() string {
+// gauge is the line of the shim's /metrics that starts with prefix.
+func (w *pollingWorld) gauge(prefix string) string {
 	resp, err := w.http.Get(w.shimURL + "/metrics")
 	if err != nil {
 		return ""
@@ -436,7 +480,7 @@ func (w *pollingWorld) budgetGauge() string {
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
-		if strings.HasPrefix(sc.Text(), "nanobox_cpi_rate_limit_remaining{") {
+		if strings.HasPrefix(sc.Text(), prefix) {
 			return sc.Text()
 		}
 	}
@@ -456,7 +500,7 @@ func (b *bench) pollingLatency(cfg pollingConfig) ([]*pollingLatency, error) {
 		if err != nil {
 			return nil, err
 		}
-		keyID, err := w.warmUp()
+		keyID, _, err := w.warmUp()
 		if err != nil {
 			w.stop()
 			return nil, err
