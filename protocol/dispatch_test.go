@@ -129,6 +129,8 @@ func TestRetryAfterOnTheWire(t *testing.T) {
 			`{"type":"RateLimited","message":"m","ok_to_retry":true,"retry_after_seconds":30}`},
 		{"whole seconds", protocol.NewError(protocol.Unavailable, "m").WithRetryAfter(time.Hour),
 			`{"type":"Unavailable","message":"m","ok_to_retry":true,"retry_after_seconds":3600}`},
+		{"bounded by MaxRetryAfter", protocol.NewError(protocol.RateLimited, "m").WithRetryAfter(30 * 24 * time.Hour),
+			`{"type":"RateLimited","message":"m","ok_to_retry":true,"retry_after_seconds":3600}`},
 		{"kept by WithRetry", protocol.NewError(protocol.RateLimited, "m").WithRetryAfter(5 * time.Second).WithRetry(false),
 			`{"type":"RateLimited","message":"m","ok_to_retry":false,"retry_after_seconds":5}`},
 		{"dropped for BOSH", protocol.NewError(protocol.RateLimited, "m").WithRetryAfter(5 * time.Second).ForBosh(),

@@ -403,9 +403,30 @@ func isHTTPURL(s string) bool {
 	return strings.HasPrefix(s, "https://") || strings.HasPrefix(s, "http://")
 }
 
+// MaxTokenLength bounds an API token: Hetzner's are 64 characters.
+const MaxTokenLength = 256
+
+// CheckToken says why t cannot be a Hetzner API token, without echoing it:
+// white space, control or non-ASCII characters, or more than
+// MaxTokenLength bytes. nil for "" (no token) and for a well-formed token.
+// No request carrying such a token could ever succeed, so none is sent.
+func CheckToken(t string) error {
+	if len(t) > MaxTokenLength {
+		return fmt.Errorf("longer than any token (%d bytes, at most %d)", len(t), MaxTokenLength)
+	}
+	for _, r := range t {
+		if r <= ' ' || r > '~' {
+			return errors.New("contains characters no token has (white space, control characters or non-ASCII)")
+		}
+	}
+	return nil
+}
+
 func (c *Config) checkConnection(p *problems) {
 	if strings.TrimSpace(c.Token) != c.Token {
 		p.add("token: must not have leading or trailing white space")
+	} else if err := CheckToken(c.Token); err != nil {
+		p.add("token: %s", err.Error())
 	}
 	if c.Endpoint != "" && !isHTTPURL(c.Endpoint) {
 		p.add("endpoint: must be an http(s) URL")
