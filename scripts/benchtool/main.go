@@ -128,6 +128,7 @@ func main() {
 	var pollingFleets string
 	flag.StringVar(&pollingFleets, "polling-fleet", "0,300,1000", "servers already running in the polling scenario's fleet series (coalesced, -polling-fleet-n ordered; \"\": none)")
 	flag.IntVar(&b.pollingCfg.FleetN, "polling-fleet-n", 50, "servers ordered at once in the fleet series")
+	flag.IntVar(&b.pollingCfg.Replicas, "polling-replicas", 2, "shims of the replicas series, at the largest fleet: each with its own state dir, then sharing one (0: none)")
 	flag.DurationVar(&pollInit, "polling-initializing", 10*time.Second, "simulated time a new server is initializing")
 	flag.DurationVar(&pollStart, "polling-starting", 20*time.Second, "simulated time it is then starting (boot = both)")
 	flag.DurationVar(&pollLatency, "polling-latency", 40*time.Millisecond, "simulated Hetzner round trip")

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
@@ -38,16 +39,19 @@ type pollingConfig struct {
 	PollSeconds  float64 `json:"poll_interval_seconds"`
 	WindowMs     int     `json:"window_ms"`
 	MaxConc      int     `json:"shim_max_concurrent"`
-	Fleets       []int   `json:"fleet"`   // the fleet series: servers already running
-	FleetN       int     `json:"fleet_n"` // servers ordered in each run of the fleet series
+	Fleets       []int   `json:"fleet"`    // the fleet series: servers already running
+	FleetN       int     `json:"fleet_n"`  // servers ordered in each run of the fleet series
+	Replicas     int     `json:"replicas"` // shims of the replicas series (0: none), at the largest fleet
 }
 
 // pollingRun is one (mode, N).
 type pollingRun struct {
 	Mode          string         `json:"mode"` // "per-poll" or "coalesced"
 	N             int            `json:"n"`
-	Fleet         int            `json:"fleet"`  // servers already running, seeded before the orders
-	Series        string         `json:"series"` // "n" or "fleet"
+	Fleet         int            `json:"fleet"`                  // servers already running, seeded before the orders
+	Series        string         `json:"series"`                 // "n", "fleet" or "replicas"
+	Replicas      int            `json:"replicas,omitempty"`     // shims the orchestrator's requests went to in turn
+	SharedState   bool           `json:"shared_state,omitempty"` // the replicas shared one state dir
 	Seconds       float64        `json:"seconds"`
 	APIRequests   int            `json:"api_requests"`      // every Hetzner request of the run
 	PollRequests  int            `json:"api_poll_requests"` // GET /servers and GET /servers/{id}
@@ -83,17 +87,28 @@ type pollingResults struct {
 	Latency []*pollingLatency `json:"latency"`
 }
 
-// pollingWorld is one simulator, CPI config and shim.
+// pollingWorld is one simulator and one or more shims (replicas), each
+// with its CPI config; the orchestrator's requests go to them in turn.
 type pollingWorld struct {
 	dir, token, simURL, shimURL, stateDir, cfgPath string
+	shimURLs                                       []string
+	turn                                           atomic.Int64
 	admin                                          *simAdmin
-	sim, shim                                      *server
+	sim                                            *server
+	shims                                          []*server
 	http                                           *http.Client
 }
 
+// worldShape is how many shims a world runs, and whether they share one
+// state dir.
+type worldShape struct {
+	replicas int
+	shared   bool
+}
+
 func (w *pollingWorld) stop() {
-	if w.shim != nil {
-		w.shim.stop()
+	for _, s := range w.shims {
+		s.stop()
 	}
 	if w.sim != nil {
 		w.sim.stop()
@@ -101,8 +116,8 @@ func (w *pollingWorld) stop() {
 }
 
 // startPollingWorld starts a simulator with the scenario's delays, latency
-// and bucket, and a shim over a CPI configured with coalesce.
-func (b *bench) startPollingWorld(tag string, coalesce bool, cfg pollingConfig) (*pollingWorld, error) {
+// and bucket, and the shape's shims over a CPI configured with coalesce.
+func (b *bench) startPollingWorld(tag string, coalesce bool, cfg pollingConfig, shape worldShape) (*pollingWorld, error) {
 	w := &pollingWorld{dir: filepath.Join(b.tmp, "polling-"+tag), token: "poll-" + strconv.FormatInt(time.Now().UnixNano(), 36)}
 	w.stateDir = filepath.Join(w.dir, "state")
 	if err := os.MkdirAll(w.dir, 0o700); err != nil {
@@ -123,42 +138,57 @@ func (b *bench) startPollingWorld(tag string, coalesce bool, cfg pollingConfig) 
 	}
 	w.simURL = url
 	w.admin = &simAdmin{base: strings.TrimSuffix(url, "/v1"), token: w.token, http: newAdminClient()}
+	for r := range max(shape.replicas, 1) {
+		stateDir := w.stateDir
+		if r > 0 && !shape.shared {
+			stateDir += "-" + strconv.Itoa(r)
+		}
+		if err := b.startPollingShim(w, r, stateDir, coalesce, cfg); err != nil {
+			w.stop()
+			return nil, err
+		}
+	}
+	w.shimURL = w.shimURLs[0]
+	w.http = &http.Client{Timeout: 90 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 512, MaxConnsPerHost: 0}}
+	return w, nil
+}
+
+// startPollingShim writes replica r's CPI config, with stateDir, and
+// starts its shim.
+func (b *bench) startPollingShim(w *pollingWorld, r int, stateDir string, coalesce bool, cfg pollingConfig) error {
 	conf := map[string]any{
-		"endpoint":                 url,
+		"endpoint":                 w.simURL,
 		"operator_token_for_calls": false,
-		"state_dir":                w.stateDir,
+		"state_dir":                stateDir,
 		"catalog":                  map[string]any{"cache_dir": filepath.Join(w.dir, "catalog")},
 		"polling":                  map[string]any{"coalesce": coalesce, "window_ms": cfg.WindowMs},
 	}
 	data, err := json.Marshal(conf)
 	if err != nil {
-		w.stop()
-		return nil, err
+		return err
 	}
-	w.cfgPath = filepath.Join(w.dir, "cpi.json")
-	if err := os.WriteFile(w.cfgPath, data, 0o600); err != nil {
-		w.stop()
-		return nil, err
+	cfgPath := filepath.Join(w.dir, "cpi-"+strconv.Itoa(r)+".json")
+	if err := os.WriteFile(cfgPath, data, 0o600); err != nil {
+		return err
+	}
+	if r == 0 {
+		w.cfgPath = cfgPath
 	}
 	port, err := freePort()
 	if err != nil {
-		w.stop()
-		return nil, err
+		return err
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	shimArgs := []string{"--listen", addr, "--cpi", b.cpi, "--cpi-config", w.cfgPath, "--cpi-metrics-dir", w.stateDir,
+	shimArgs := []string{"--listen", addr, "--cpi", b.cpi, "--cpi-config", cfgPath, "--cpi-metrics-dir", stateDir,
 		"--max-concurrent", strconv.Itoa(cfg.MaxConc), "--queue-wait", "30s", "--log-level", "warn"}
-	if w.shim, _, err = startServer("shim", b.shim, shimArgs, b.childEnv(), filepath.Join(w.dir, "shim.log")); err != nil {
-		w.stop()
-		return nil, err
+	shim, _, err := startServer("shim", b.shim, shimArgs, b.childEnv(), filepath.Join(w.dir, "shim-"+strconv.Itoa(r)+".log"))
+	if err != nil {
+		return err
 	}
-	w.shimURL = "http://" + addr
-	if err := waitHTTP(w.shimURL+"/healthz", 15*time.Second); err != nil {
-		w.stop()
-		return nil, err
-	}
-	w.http = &http.Client{Timeout: 90 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 512, MaxConnsPerHost: 0}}
-	return w, nil
+	w.shims = append(w.shims, shim)
+	url := "http://" + addr
+	w.shimURLs = append(w.shimURLs, url)
+	return waitHTTP(url+"/healthz", 15*time.Second)
 }
 
 func readURL(out *bufio.Reader) (string, error) {
@@ -186,7 +216,8 @@ func (w *pollingWorld) call(method, path, body string) (int, []byte, time.Durati
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
-	req, err := http.NewRequest(method, w.shimURL+path, rd)
+	base := w.shimURLs[int(w.turn.Add(1))%len(w.shimURLs)]
+	req, err := http.NewRequest(method, base+path, rd)
 	if err != nil {
 		return 0, nil, 0, err
 	}
@@ -228,20 +259,28 @@ func (b *bench) runPolling() error {
 		series   string
 		n, fleet int
 		coalesce bool
+		shape    worldShape
 	}
 	var plans []plan
 	for _, n := range cfg.Ns {
-		plans = append(plans, plan{"n", n, 0, false}, plan{"n", n, 0, true})
+		plans = append(plans, plan{"n", n, 0, false, worldShape{}}, plan{"n", n, 0, true, worldShape{}})
 	}
 	for _, f := range cfg.Fleets {
-		plans = append(plans, plan{"fleet", cfg.FleetN, f, true})
+		plans = append(plans, plan{"fleet", cfg.FleetN, f, true, worldShape{}})
+	}
+	if cfg.Replicas > 1 && len(cfg.Fleets) > 0 {
+		f := cfg.Fleets[len(cfg.Fleets)-1]
+		plans = append(plans, plan{"replicas", cfg.FleetN, f, true, worldShape{cfg.Replicas, false}}, plan{"replicas", cfg.FleetN, f, true, worldShape{cfg.Replicas, true}})
 	}
 	for _, pl := range plans {
-		run, err := b.pollingRun(pl.n, pl.fleet, pl.coalesce, cfg)
+		run, err := b.pollingRun(pl.n, pl.fleet, pl.coalesce, cfg, pl.shape)
 		if err != nil {
 			return err
 		}
-		run.Series = pl.series
+		run.Series, run.SharedState = pl.series, pl.shape.shared
+		if pl.shape.replicas > 1 {
+			run.Replicas = pl.shape.replicas
+		}
 		res.Runs = append(res.Runs, run)
 		b.logf("polling %s N=%d F=%d: %d requests (%.1f per server, %.3f per poll), %d 429s, active p50 %.1fs p99 %.1fs, staleness max %.0f ms, %.0f s",
 			run.Mode, pl.n, pl.fleet, run.APIRequests, float64(run.APIRequests)/float64(pl.n), perPoll(run), run.Status429, run.ActiveP50, run.ActiveP99, run.StaleMaxMs, run.Seconds)
@@ -263,8 +302,8 @@ func modeName(coalesce bool) string {
 
 // pollingRun seeds a fleet of servers already running, then orders n
 // servers at once and polls each every second until active.
-func (b *bench) pollingRun(n, fleet int, coalesce bool, cfg pollingConfig) (*pollingRun, error) {
-	w, err := b.startPollingWorld(fmt.Sprintf("%s-%d-%d", modeName(coalesce), n, fleet), coalesce, cfg)
+func (b *bench) pollingRun(n, fleet int, coalesce bool, cfg pollingConfig, shape worldShape) (*pollingRun, error) {
+	w, err := b.startPollingWorld(fmt.Sprintf("%s-%d-%d-%d-%v", modeName(coalesce), n, fleet, shape.replicas, shape.shared), coalesce, cfg, shape)
 	if err != nil {
 		return nil, err
 	}
@@ -496,7 +535,7 @@ func (b *bench) pollingLatency(cfg pollingConfig) ([]*pollingLatency, error) {
 	cfg.InitSeconds, cfg.StartSeconds = 0, 0
 	out := []*pollingLatency{}
 	for _, coalesce := range []bool{false, true} {
-		w, err := b.startPollingWorld("latency-"+modeName(coalesce), coalesce, cfg)
+		w, err := b.startPollingWorld("latency-"+modeName(coalesce), coalesce, cfg, worldShape{})
 		if err != nil {
 			return nil, err
 		}

@@ -151,6 +151,45 @@ func pollingFleet(p printer, r *pollingResults) {
 	p("| time to active no slower than at F = %d | p50 %.1f s vs %.1f s, p99 %.1f s vs %.1f s | %s |\n\n", zero.Fleet, big.ActiveP50, zero.ActiveP50, big.ActiveP99, zero.ActiveP99,
 		verdict(big.ActiveP50 <= zero.ActiveP50 && big.ActiveP99 <= zero.ActiveP99))
 	p("![Hetzner requests per poll against the servers already running](bench/polling-fleet.png)\n\n")
+	pollingReplicas(p, r)
+}
+
+// pollingReplicas is the replicas series: the fleet series' largest run
+// through several shims, each with its own state dir, then sharing one.
+func pollingReplicas(p printer, r *pollingResults) {
+	var runs []*pollingRun
+	for _, x := range r.Runs {
+		if x.Series == "replicas" {
+			runs = append(runs, x)
+		}
+	}
+	if len(runs) == 0 {
+		return
+	}
+	p("**Shim replicas.** The same orders and polls (N = %d, F = %d), sent to %d shims in turn, as a round-robin load balancer does:\n\n", runs[0].N, runs[0].Fleet, runs[0].Replicas)
+	p("| shims | state dir | polls answered | Hetzner requests of the polls | per poll | 429s seen | time to active p50 / p99 (s) |\n|---:|---|---:|---:|---:|---:|---:|\n")
+	if one := r.fleetRun(runs[0].Fleet); one != nil {
+		p("| 1 | its own | %d | %d | %.3f | %d | %.1f / %.1f |\n", one.Polls, one.PollRequests, perPoll(one), one.Status429, one.ActiveP50, one.ActiveP99)
+	}
+	for _, x := range runs {
+		dir := "one each"
+		if x.SharedState {
+			dir = "one, shared"
+		}
+		p("| %d | %s | %d | %d | %.3f | %d | %.1f / %.1f |\n", x.Replicas, dir, x.Polls, x.PollRequests, perPoll(x), x.Status429, x.ActiveP50, x.ActiveP99)
+	}
+	p("\n")
+}
+
+// shims says how many shims a run went through, and their state dirs.
+func shims(x *pollingRun) string {
+	switch {
+	case x.Replicas < 2:
+		return "1"
+	case x.SharedState:
+		return fmt.Sprintf("%d, one state dir", x.Replicas)
+	}
+	return fmt.Sprintf("%d, a state dir each", x.Replicas)
 }
 
 // otherAnswers lists the orchestrator's answers other than 200, 201 and
@@ -175,11 +214,11 @@ func otherAnswers(x *pollingRun) string {
 // pollingRuns is the table of every run, the plot and the budget gauges.
 func pollingRuns(p printer, r *pollingResults) {
 	p("### Every run\n\n")
-	p("| mode | N | F | Hetzner requests | per server | of them polls (per server) | polls answered | Hetzner requests per poll | 429s seen | other answers | time to active p50 / p99 (s) | staleness max / p99 (ms) | poll p50 (ms) | run (s) |\n")
-	p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|\n")
+	p("| mode | N | F | shims | Hetzner requests | per server | of them polls (per server) | polls answered | Hetzner requests per poll | 429s seen | other answers | time to active p50 / p99 (s) | staleness max / p99 (ms) | poll p50 (ms) | run (s) |\n")
+	p("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|\n")
 	for _, x := range r.Runs {
-		p("| %s | %d | %d | %d | %.1f | %d (%.1f) | %d | %.3f | %d | %s | %.1f / %.1f | %.0f / %.0f | %.0f | %.0f |\n",
-			x.Mode, x.N, x.Fleet, x.APIRequests, perServer(x.APIRequests, x.N), x.PollRequests, perServer(x.PollRequests, x.N), x.Polls, perPoll(x), x.Status429,
+		p("| %s | %d | %d | %s | %d | %.1f | %d (%.1f) | %d | %.3f | %d | %s | %.1f / %.1f | %.0f / %.0f | %.0f | %.0f |\n",
+			x.Mode, x.N, x.Fleet, shims(x), x.APIRequests, perServer(x.APIRequests, x.N), x.PollRequests, perServer(x.PollRequests, x.N), x.Polls, perPoll(x), x.Status429,
 			otherAnswers(x), x.ActiveP50, x.ActiveP99, x.StaleMaxMs, x.StaleP99Ms, x.PollP50Ms, x.Seconds)
 	}
 	if len(r.Config.Ns) > 0 {
@@ -189,7 +228,7 @@ func pollingRuns(p printer, r *pollingResults) {
 	p("The remaining budget at the end of each run, as the shim's `/metrics` serves it (from `--cpi-metrics-dir`):\n\n")
 	for _, x := range r.Runs {
 		if x.BudgetGauge != "" {
-			p("- %s N=%d F=%d: `%s`", x.Mode, x.N, x.Fleet, x.BudgetGauge)
+			p("- %s N=%d F=%d shims %s: `%s`", x.Mode, x.N, x.Fleet, shims(x), x.BudgetGauge)
 			if x.WindowGauge != "" {
 				p(", `%s`", x.WindowGauge)
 			}
@@ -234,14 +273,14 @@ func (b *bench) writePolling(dir string) error {
 	if r == nil || len(r.Runs) == 0 {
 		return nil
 	}
-	rows := [][]string{{"series", "mode", "n", "fleet", "api_requests", "api_requests_per_server", "api_poll_requests", "status_429", "polls", "time_to_active_p50_s", "time_to_active_p99_s", "staleness_max_ms", "staleness_p99_ms", "seconds"}}
+	rows := [][]string{{"series", "mode", "n", "fleet", "replicas", "shared_state", "api_requests", "api_requests_per_server", "api_poll_requests", "status_429", "polls", "time_to_active_p50_s", "time_to_active_p99_s", "staleness_max_ms", "staleness_p99_ms", "seconds"}}
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 3, 64) }
 	for _, x := range r.Runs {
 		series := x.Series
 		if series == "" {
 			series = "n"
 		}
-		rows = append(rows, []string{series, x.Mode, strconv.Itoa(x.N), strconv.Itoa(x.Fleet), strconv.Itoa(x.APIRequests), f(perServer(x.APIRequests, x.N)), strconv.Itoa(x.PollRequests),
+		rows = append(rows, []string{series, x.Mode, strconv.Itoa(x.N), strconv.Itoa(x.Fleet), strconv.Itoa(max(x.Replicas, 1)), strconv.FormatBool(x.SharedState), strconv.Itoa(x.APIRequests), f(perServer(x.APIRequests, x.N)), strconv.Itoa(x.PollRequests),
 			strconv.Itoa(x.Status429), strconv.Itoa(x.Polls), f(x.ActiveP50), f(x.ActiveP99), f(x.StaleMaxMs), f(x.StaleP99Ms), f(x.Seconds)})
 	}
 	file, err := os.Create(filepath.Join(dir, "polling.csv"))
