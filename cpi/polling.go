@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
 	"github.com/sirupsen/logrus"
@@ -87,6 +88,15 @@ func (p *polling) afterWrite(req *http.Request) {
 	}
 }
 
+// readWindow is how old a snapshot may be to answer a read: the window
+// in force, which widens as the rate-limit budget falls.
+func (p *polling) readWindow() time.Duration {
+	if p.budget != nil {
+		return p.budget.Window()
+	}
+	return p.pacing.Window
+}
+
 // readServer is getServer for query_server: from the shared snapshot when
 // it has the server, else one direct request.
 func (h *Hetzner) readServer(ctx context.Context, op string, id int64) (*hcloud.Server, error) {
@@ -94,11 +104,7 @@ func (h *Hetzner) readServer(ctx context.Context, op string, id int64) (*hcloud.
 	if p == nil || p.cache == nil {
 		return h.getServer(ctx, op, id)
 	}
-	window := p.pacing.Window
-	if p.budget != nil {
-		window = p.budget.Window()
-	}
-	server, res, err := p.cache.Server(ctx, id, window)
+	server, res, err := p.cache.Server(ctx, id, p.readWindow())
 	if err != nil {
 		h.log.WithError(err).Debug("shared server snapshot unavailable; reading the server directly")
 	}
