@@ -2,6 +2,7 @@ package statecache_test
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
@@ -190,4 +191,48 @@ func TestTwoPagesAreListedWhole(t *testing.T) {
 	require.Equal(t, statecache.Hit, res)
 	require.Len(t, all, 60)
 	require.Equal(t, map[string]int{"GET /v1/servers": 2}, env.Sim.Requests())
+}
+
+// TestMostServersWatched: when most servers are being created, a refresh
+// costs no more than listing them all: the first lists the newest page and
+// those not running (nothing known yet), the next, knowing how many were
+// not running, lists every page (complete).
+func TestMostServersWatched(t *testing.T) {
+	env := simtest.Start(t, hcloudsim.Options{})
+	client := env.Client()
+	var ids []int64
+	for i := range 120 {
+		res, _, err := client.Server.Create(t.Context(), hcloud.ServerCreateOpts{Name: "n" + strconv.Itoa(i), ServerType: &hcloud.ServerType{Name: "cx23"},
+			Image: &hcloud.Image{Name: "ubuntu-24.04"}, Labels: map[string]string{"managed-by": "nanobox-hcloud"}, StartAfterCreate: hcloud.Ptr(false)})
+		require.NoError(t, err)
+		ids = append(ids, res.Server.ID)
+	}
+	p, err := statedir.Open(t.TempDir(), env.URL, env.Token)
+	require.NoError(t, err)
+	now := time.Now()
+	cache := statecache.New(p, selector, client, func() time.Time { return now })
+	for _, tt := range []struct {
+		name     string
+		requests int
+		complete bool
+	}{
+		{"nothing known: the newest page, then the 120 not running", 4, false},
+		{"120 were not running: the other two pages", 3, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			now = now.Add(2 * time.Second)
+			env.Sim.ResetRequests()
+			_, res, err := cache.Server(context.Background(), ids[0], time.Second)
+			require.NoError(t, err)
+			require.Equal(t, statecache.Refreshed, res)
+			require.Equal(t, tt.requests, env.Sim.Requests()["GET /v1/servers"])
+			_, res, err = cache.All(context.Background(), time.Second)
+			require.NoError(t, err)
+			if tt.complete {
+				require.Equal(t, statecache.Hit, res, "complete")
+			} else {
+				require.Equal(t, statecache.Refreshed, res)
+			}
+		})
+	}
 }

@@ -11,9 +11,10 @@
 // not running (Hetzner's status filter), and then further pages of the
 // newest while the sought servers still missing outnumber the requests
 // spent on them, so a refresh costs little more than reading each sought
-// server once. A project with a thousand running servers and fifty being
-// created pays one request per window; one whose servers fit two pages has
-// them all listed (complete). All, for a list of every server, lists every
+// server once; and where listing every server costs no more than those
+// not running did last time, it lists them all (complete). A project with
+// a thousand running servers and fifty being created pays one request per
+// window. All, for a list of every server, lists every
 // page.
 //
 // The refresh is single-flight across processes: the process that takes
@@ -266,10 +267,11 @@ func (c *Cache) refresh(ctx context.Context, want int64) (*snapshot, error) {
 	return snap, nil
 }
 
-// refreshWatched lists the newest page of servers (both pages when there are
-// two: no targeted list is cheaper); when there are more and
-// sought servers (want, and those prev held not running) are missing from
-// it, every server that is not running; then, while the sought servers
+// refreshWatched lists the newest page of servers; when there are more and
+// sought servers (want, those read but missed since prev, and those prev
+// held not running) are missing from it, the rest of the servers when that
+// costs no more pages than prev's servers not running would (complete),
+// else every server that is not running; then, while the sought servers
 // still missing outnumber the requests spent after the first page, further
 // pages of the newest ones, so a refresh never costs much more than reading
 // each sought server directly once. A project whose servers fit one page is
@@ -281,12 +283,7 @@ func (c *Cache) refreshWatched(ctx context.Context, snap, prev *snapshot, want i
 		snap.Complete = err == nil
 		return err
 	}
-	if first.lastPage == 2 { // one more page lists them all: no targeted list is cheaper
-		_, err := c.list(ctx, snap, newest, 2, func(listed) bool { return true })
-		snap.Complete = err == nil
-		return err
-	}
-	missing := c.sought(snap, prev, want)
+	missing, notRunningBefore := c.sought(snap, prev, want)
 	settle := func(lowest int64) {
 		for id := range missing {
 			if _, found := snap.Servers[strconv.FormatInt(id, 10)]; found || id >= lowest {
@@ -297,6 +294,13 @@ func (c *Cache) refreshWatched(ctx context.Context, snap, prev *snapshot, want i
 	settle(first.lowest)
 	if len(missing) == 0 {
 		return nil
+	}
+	if first.lastPage-1 <= max(1, (notRunningBefore+perPage-1)/perPage) {
+		// The rest costs no more than listing the servers not running
+		// would (as many as last time): list them all.
+		_, err := c.list(ctx, snap, newest, 2, func(listed) bool { return true })
+		snap.Complete = err == nil
+		return err
 	}
 	notRunningPages, err := c.list(ctx, snap, url.Values{"status": notRunning}, 1, func(listed) bool { return true })
 	if err != nil {
@@ -313,9 +317,10 @@ func (c *Cache) refreshWatched(ctx context.Context, snap, prev *snapshot, want i
 }
 
 // sought is want and, when prev is recent, the servers it held not running
-// and those read but missed since, less those snap holds.
-func (c *Cache) sought(snap, prev *snapshot, want int64) map[int64]bool {
-	out := map[int64]bool{}
+// and those read but missed since, less those snap holds; notRunning is
+// how many servers prev held not running.
+func (c *Cache) sought(snap, prev *snapshot, want int64) (out map[int64]bool, notRunning int) {
+	out = map[int64]bool{}
 	if want > 0 {
 		out[want] = true
 	}
@@ -327,6 +332,7 @@ func (c *Cache) sought(snap, prev *snapshot, want int64) map[int64]bool {
 			}
 			if json.Unmarshal(raw, &head) == nil && head.Status != "running" && strconv.FormatInt(head.ID, 10) == key {
 				out[head.ID] = true
+				notRunning++
 			}
 		}
 		for _, id := range prev.Missed {
@@ -338,7 +344,7 @@ func (c *Cache) sought(snap, prev *snapshot, want int64) map[int64]bool {
 			delete(out, id)
 		}
 	}
-	return out
+	return out, notRunning
 }
 
 // listed is what list did: the pages fetched, the lowest id of the last

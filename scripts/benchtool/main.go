@@ -83,6 +83,7 @@ type bench struct {
 	variantCPI          string
 	microFiles          []string
 	polling             bool
+	keep                bool
 	pollingCfg          pollingConfig
 
 	token        string
@@ -119,6 +120,7 @@ func main() {
 	flag.IntVar(&b.compareConc, "compare-max-concurrent", 128, "also drive the shim with this --max-concurrent at the most clients (0: skip)")
 	flag.StringVar(&micro, "micro", "", "comma-separated files of micro-benchmark output to include (go test -bench, benchstat)")
 	var renderOnly, pollingOnly bool
+	flag.BoolVar(&b.keep, "keep", false, "keep the temporary directory (binaries, configs, the simulators' and shims' logs) and print its path")
 	flag.BoolVar(&renderOnly, "render-only", false, "only rewrite benchmarks.md and the plot from <out>/bench/results.json (after editing notes.md)")
 	var pollingNs string
 	var pollInit, pollStart, pollLatency time.Duration
@@ -209,7 +211,7 @@ func (b *bench) run() error {
 	if err := b.copyBinaries(); err != nil {
 		return err
 	}
-	defer os.RemoveAll(b.tmp)
+	defer b.cleanUp()
 	b.res.Env = environment(b)
 
 	b.res.LoadAvg = append(b.res.LoadAvg, readTrim("/proc/loadavg"))
@@ -259,6 +261,15 @@ func (b *bench) run() error {
 	return b.write()
 }
 
+// cleanUp removes the temporary directory, unless -keep.
+func (b *bench) cleanUp() {
+	if b.keep {
+		b.logf("kept %s", b.tmp)
+		return
+	}
+	os.RemoveAll(b.tmp)
+}
+
 // copyBinaries copies bin/ into a new temporary directory: a concurrent
 // `make build` cannot swap them mid-run, and CPI processes found by
 // /proc/<pid>/exe are this run's.
@@ -294,7 +305,7 @@ func (b *bench) runPollingOnly() error {
 	if err := b.copyBinaries(); err != nil {
 		return err
 	}
-	defer os.RemoveAll(b.tmp)
+	defer b.cleanUp()
 	b.logf("== polling scenario")
 	if err := b.runPolling(); err != nil {
 		return fmt.Errorf("polling scenario: %w", err)
