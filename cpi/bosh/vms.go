@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"regexp"
 	"strconv"
@@ -521,6 +522,13 @@ func (c *CPI) undoVM(ctx context.Context, op string, client *hcloud.Client, serv
 	}
 	if err != nil && !hcloud.IsError(err, hcloud.ErrorCodeNotFound) {
 		c.log.Errorf("%s: could not delete server %d after the failure: %v", op, server.ID, err)
+		if owner == createdAny { // its mark may be gone: put it back for a later sweep
+			labels := maps.Clone(server.Labels)
+			c.markCreating(labels)
+			if _, _, uerr := client.Server.Update(cctx, server, hcloud.ServerUpdateOpts{Labels: labels}); uerr != nil {
+				c.log.Errorf("%s: could not mark server %d as unfinished either: %v", op, server.ID, uerr)
+			}
+		}
 		return newError(CloudError, "%s; server %d (%s) was left behind, labelled %s: a retry for the same agent adopts it, a later call deletes it", e.Message, server.ID, server.Name, LabelCreating).WithRetry(true)
 	}
 	c.log.Warnf("%s: deleted server %d after the failure", op, server.ID)
