@@ -3,7 +3,9 @@
 
 GO          ?= go
 BIN         := $(CURDIR)/bin
-VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# The VERSION file is the one source of every version; scripts/version adds
+# -dev+g<commit> off a release tag (docs/releasing.md).
+VERSION     := $(shell scripts/version)
 LDFLAGS     := -s -w -X main.version=$(VERSION)
 # Static binaries without urfave/cli's man/markdown generators: every CPI call is a
 # process start, and those two flags take the dynamic loader and blackfriday's init
@@ -16,7 +18,7 @@ BENCHSTAT   := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4d
 COMMANDS    := hcloud-sim nanobox-hcloud-cpi nanobox-cpi-shim
 # The OCI image's labels (org.opencontainers.image.*); docs/deploy.md.
 IMAGE_SOURCE   ?= https://github.com/nanobox-hcloud/nanobox-hcloud
-IMAGE_LICENSES ?= NOASSERTION
+IMAGE_LICENSES ?= Apache-2.0
 
 # What make test runs besides Go, as command:Debian-package: the release's
 # Ruby scripts, shellcheck on every shell script, systemd-analyze on the
@@ -40,11 +42,11 @@ test: test-tools build
 	cd scripts/benchtool && $(GO) test -count=1 ./...
 	cd release/deploy && $(GO) test -count=1 -timeout 5m ./...
 
-# One line naming what is missing and how to install it, instead of a
-# failure per test that needs it.
+# Installs what is missing (as root or with passwordless sudo, in one line of
+# output), else prints the two commands that do, instead of a failure per
+# test that needs it.
 test-tools:
-	@missing=$$($(MAKE) -s --no-print-directory missing-test-packages); \
-	if [ -n "$$missing" ]; then echo "make test needs:$$missing. Install with: sudo apt-get install -y --no-install-recommends$$missing"; exit 1; fi
+	@bash scripts/test-tools $(TEST_TOOLS)
 
 missing-test-packages:
 	@for t in $(TEST_TOOLS); do command -v $${t%%:*} >/dev/null 2>&1 || printf ' %s' $${t#*:}; done

@@ -235,10 +235,8 @@ func (c *CPI) token(creds protocol.Credentials) (string, *protocol.Error) {
 	if t == "" {
 		return "", protocol.NewError(protocol.Unauthorized, "no Hetzner API token: send the %q credential (header Auth-Api-Token)", CredentialKey)
 	}
-	for _, r := range t {
-		if r <= ' ' || r > '~' {
-			return "", protocol.NewError(protocol.Unauthorized, "the Hetzner API token contains characters no token has (white space or non-ASCII)")
-		}
+	if err := config.CheckToken(t); err != nil {
+		return "", protocol.NewError(protocol.Unauthorized, "the Hetzner API token is malformed: %s", err.Error()).WithRetry(false)
 	}
 	return t, nil
 }

@@ -49,8 +49,11 @@ func TestBuildReleaseAssemblesACompleteRelease(t *testing.T) {
 		t.Fatal(err)
 	}
 	module := filepath.Join(dir, "src", binPackage)
-	if v := strings.TrimSpace(readFile(t, filepath.Join(module, "VERSION"))); v == "" {
-		t.Errorf("no VERSION in the assembled module")
+	if v := strings.TrimSpace(readFile(t, filepath.Join(module, "VERSION"))); v != "0+dev.test" {
+		t.Errorf("the assembled module's VERSION is %q, want the release's version 0+dev.test", v)
+	}
+	if readFile(t, filepath.Join(dir, "LICENSE")) != readFile(t, filepath.Join(root, "LICENSE")) {
+		t.Errorf("the release's LICENSE is not the repository's")
 	}
 
 	// Every glob of every package matches (compile-packages fails otherwise).
