@@ -23,13 +23,16 @@ IMAGE_LICENSES ?= Apache-2.0
 # What make test runs besides Go, as command:Debian-package: the release's
 # Ruby scripts, shellcheck on every shell script, systemd-analyze on the
 # unit (release/deploy), chromium for the landing page, curl for make run.
+# The Vagrant provider's tests (release/vagrant): vagrant, rspec, and sshd,
+# rsync and sudo for the guest its end-to-end test logs in to.
 # .ci/run installs the missing ones.
 TEST_TOOLS  := ruby:ruby shellcheck:shellcheck systemd-analyze:systemd chromium:chromium curl:curl
+TEST_TOOLS  += vagrant:vagrant rspec:ruby-rspec sshd:openssh-server rsync:rsync sudo:sudo
 
 # Tests that exec the binaries use these instead of building their own.
 export NANOBOX_HCLOUD_BIN := $(BIN)
 
-.PHONY: all build test test-tools missing-test-packages run lint docs bench soak fuzz release image clean
+.PHONY: all build test test-tools missing-test-packages run lint docs bench soak fuzz release image clean vagrant-plugin
 
 all: build
 
@@ -41,6 +44,7 @@ test: test-tools build
 	$(GO) test -count=1 -timeout 9m ./...
 	cd scripts/benchtool && $(GO) test -count=1 ./...
 	cd release/deploy && $(GO) test -count=1 -timeout 5m ./...
+	cd release/vagrant && rspec
 
 # Installs what is missing (as root or with passwordless sudo, in one line of
 # output), else prints the two commands that do, instead of a failure per
@@ -85,6 +89,12 @@ image: build
 	cd release/deploy && $(GO) run ./imagetool --bin $(BIN) --layout $(BIN)/oci --tar $(BIN)/nanobox-hcloud-image.tar \
 	  --version $(VERSION) --revision $$(git rev-parse HEAD) --created $$(git log -1 --format=%cI) \
 	  --source $(IMAGE_SOURCE) --licenses $(IMAGE_LICENSES)
+
+# The Vagrant provider's gem, built offline: bin/vagrant-nanobox-hcloud.gem
+# (docs/vagrant.md installs it).
+vagrant-plugin:
+	@mkdir -p $(BIN)
+	cd release/vagrant && gem build vagrant-nanobox-hcloud.gemspec --output $(BIN)/vagrant-nanobox-hcloud.gem
 
 clean:
 	rm -rf $(BIN)
