@@ -22,11 +22,14 @@ IMAGE_LICENSES ?= Apache-2.0
 
 # What make test runs besides Go, as command:Debian-package: the release's
 # Ruby scripts, shellcheck on every shell script, systemd-analyze on the
-# unit (release/deploy), chromium for the landing page, curl for make run.
+# unit (release/deploy), chromium for the landing page, curl for make run,
+# Debian's libcloud and pytest for the libcloud driver (a python3/<module>
+# entry is a module /usr/bin/python3 must import). .ci/run installs the
+# missing ones.
 # The Vagrant provider's tests (release/vagrant): vagrant, rspec, and sshd,
 # rsync and sudo for the guest its end-to-end test logs in to.
-# .ci/run installs the missing ones.
-TEST_TOOLS  := ruby:ruby shellcheck:shellcheck systemd-analyze:systemd chromium:chromium curl:curl
+TEST_TOOLS  := ruby:ruby shellcheck:shellcheck systemd-analyze:systemd chromium:chromium curl:curl \
+	python3/libcloud:python3-libcloud python3/pytest:python3-pytest
 TEST_TOOLS  += vagrant:vagrant rspec:ruby-rspec sshd:openssh-server rsync:rsync sudo:sudo
 
 # Tests that exec the binaries use these instead of building their own.
@@ -44,6 +47,8 @@ test: test-tools build
 	$(GO) test -count=1 -timeout 9m ./...
 	cd scripts/benchtool && $(GO) test -count=1 ./...
 	cd release/deploy && $(GO) test -count=1 -timeout 5m ./...
+	PATH="$(BIN):$$PATH" PYTHONPATH=release/libcloud PYTHONDONTWRITEBYTECODE=1 \
+	  /usr/bin/python3 -m pytest -q -p no:cacheprovider release/libcloud/tests
 	cd release/vagrant && rspec
 
 # Installs what is missing (as root or with passwordless sudo, in one line of
@@ -53,7 +58,7 @@ test-tools:
 	@bash scripts/test-tools $(TEST_TOOLS)
 
 missing-test-packages:
-	@for t in $(TEST_TOOLS); do command -v $${t%%:*} >/dev/null 2>&1 || printf ' %s' $${t#*:}; done
+	@for t in $(TEST_TOOLS); do bash scripts/test-tools --has $${t%%:*} || printf ' %s' $${t#*:}; done
 
 run: build
 	bash scripts/run
