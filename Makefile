@@ -80,7 +80,7 @@ bench: build
 	BENCHSTAT='$(GO) run $(BENCHSTAT)' bash scripts/bench
 
 soak: build
-	$(GO) test -count=1 -v -timeout 60m -run 'TestChaosLifecycles' ./cpi/internal/reliability -soak
+	$(GO) test -count=1 -v -timeout 60m -run 'TestChaosLifecycles|TestBoshChaosLifecycles' ./cpi/internal/reliability -soak
 
 fuzz:
 	bash scripts/fuzz

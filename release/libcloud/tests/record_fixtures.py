@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Records the fixtures the driver tests replay (fixtures/*.json): the real
 CPI's answers to a lifecycle against a fresh simulator, the log field
-emptied. Run from the repository root after make build:
+emptied and creation times fixed. Run from the repository root after make build:
 
     PATH=$PWD/bin:$PATH /usr/bin/python3 release/libcloud/tests/record_fixtures.py
 """
@@ -16,6 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from simulator import Simulator, cpi_environment, shipped_fixture_dir  # noqa: E402
 
+CREATED = "2026-12-07T12:00:00Z"
 PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGb0rGf3/jVUf8j2M9oRdC1rLbJNz4yLPYqU1yF1Y1b3 laptop"
 
 
@@ -23,12 +24,14 @@ def main():
     sim = Simulator()
     try:
         with tempfile.TemporaryDirectory() as state:
-            record(sim, state)
+            record(sim, state, shipped_fixture_dir())
     finally:
         sim.close()
 
 
-def record(sim, state):
+def record(sim, state, out_dir):
+    """Runs the lifecycle against sim, with the CPI's state in state, and
+    writes each answer to out_dir/<name>.json."""
     env = dict(os.environ, **cpi_environment(sim, state))
 
     def call(name, method, *args, token=sim.token):
@@ -36,7 +39,10 @@ def record(sim, state):
         out = subprocess.run(["nanobox-hcloud-cpi"], input=json.dumps(req), capture_output=True, text=True, env=env, check=False)
         resp = json.loads(out.stdout)
         resp["log"] = ""
-        with open(os.path.join(shipped_fixture_dir(), name + ".json"), "w", encoding="utf-8") as f:
+        for server in resp["result"] if isinstance(resp["result"], list) else []:
+            if "created" in server:
+                server["created"] = CREATED  # the run's clock: fixed, so a new recording differs only where answers do
+        with open(os.path.join(out_dir, name + ".json"), "w", encoding="utf-8") as f:
             json.dump(resp, f, indent=1, sort_keys=True)
             f.write("\n")
         return resp["result"]
