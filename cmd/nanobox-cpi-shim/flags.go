@@ -17,7 +17,7 @@ import (
 
 // defaultPassEnv are the variables the Hetzner CPI reads from its
 // environment: the shim passes them, and no others, besides PATH and TMPDIR.
-var defaultPassEnv = []string{"HCLOUD_TOKEN", "HCLOUD_ENDPOINT"}
+var defaultPassEnv = []string{"HCLOUD_TOKEN", "HCLOUD_ENDPOINT", "STATE_DIRECTORY", "RUNTIME_DIRECTORY", "XDG_RUNTIME_DIR"}
 
 // defaultShutdownGrace is how long in-flight calls may take after SIGTERM.
 const defaultShutdownGrace = 30 * time.Second
@@ -32,6 +32,7 @@ func flags() []cli.Flag {
 		&cli.StringFlag{Name: "cpi", Usage: "path of the CPI binary (required)"},
 		&cli.StringFlag{Name: "cpi-config", Usage: "CPI config file, passed to the CPI as -configPath"},
 		&cli.StringFlag{Name: "cpi-metrics-dir", Usage: "directory where the CPI leaves Prometheus text files (*.prom), served in /metrics (the Hetzner CPI's state_dir: its rate-limit budget)"},
+		&cli.IntFlag{Name: "cpi-metrics-series", Value: shim.DefaultCPIMetricsSeries, Usage: "label sets served per CPI metric (for the Hetzner CPI, projects), newest first; the rest are folded into one series labelled \"other\""},
 		&cli.StringSliceFlag{Name: "pass-env", Value: cli.NewStringSlice(defaultPassEnv...),
 			Usage: "name of an environment variable the CPI gets, besides PATH and TMPDIR (repeatable, or comma-separated in the environment variable; setting it replaces the default list)",
 		},
@@ -160,13 +161,14 @@ func settingsFrom(c *cli.Context, logger *logrus.Logger) (settings, []string) {
 	k := &checker{c: c}
 	k.logging(logger)
 	set := settings{opts: shim.Options{
-		CPI:           c.String("cpi"),
-		CPIConfig:     c.String("cpi-config"),
-		CPIMetricsDir: c.String("cpi-metrics-dir"),
-		BasePath:      c.String("base-path"),
-		PassEnv:       c.StringSlice("pass-env"),
-		Logger:        logger,
-		Version:       version,
+		CPI:              c.String("cpi"),
+		CPIConfig:        c.String("cpi-config"),
+		CPIMetricsDir:    c.String("cpi-metrics-dir"),
+		CPIMetricsSeries: c.Int("cpi-metrics-series"),
+		BasePath:         c.String("base-path"),
+		PassEnv:          c.StringSlice("pass-env"),
+		Logger:           logger,
+		Version:          version,
 	}}
 	if set.opts.CPI == "" {
 		k.problem("--cpi is required: the path of the CPI binary")
