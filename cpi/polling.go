@@ -101,6 +101,15 @@ func (p *polling) afterWrite(req *http.Request) {
 	}
 }
 
+// readWindow is how old a snapshot may be to answer a read: the window,
+// or the longer one while the rate-limit budget is low.
+func (p *polling) readWindow() time.Duration {
+	if p.budget != nil && p.budget.Low(p.reserve) {
+		return p.lowWindow
+	}
+	return p.window
+}
+
 // readServer is getServer for query_server: from the shared snapshot when
 // it has the server, else one direct request.
 func (h *Hetzner) readServer(ctx context.Context, op string, id int64) (*hcloud.Server, error) {
@@ -108,11 +117,7 @@ func (h *Hetzner) readServer(ctx context.Context, op string, id int64) (*hcloud.
 	if p == nil || p.cache == nil {
 		return h.getServer(ctx, op, id)
 	}
-	window := p.window
-	if p.budget != nil && p.budget.Low(p.reserve) {
-		window = p.lowWindow
-	}
-	server, res, err := p.cache.Server(ctx, id, window)
+	server, res, err := p.cache.Server(ctx, id, p.readWindow())
 	if err != nil {
 		h.log.WithError(err).Debug("shared server snapshot unavailable; reading the server directly")
 	}

@@ -15,7 +15,6 @@ import (
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
 
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/catalog"
-	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/cloudinit"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/config"
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
 )
@@ -48,6 +47,8 @@ type order struct {
 	placementGroup                          string // "" = none
 	sshKey                                  int64
 	backups                                 bool
+	extras                                  orderExtras // user_data and labels
+	userData                                string      // the CPI's cloud-init with the order's
 }
 
 // settings is a validated config object (order_server's config,
@@ -159,6 +160,12 @@ func (h *Hetzner) validateOrder(body protocol.OrderServerBody) (order, error) {
 	if s.placementGroup != nil {
 		o.placementGroup = *s.placementGroup
 	}
+	if o.extras, err = validateExtras(op, body); err != nil {
+		return order{}, err
+	}
+	if o.userData, err = h.userData(op, o.extras); err != nil {
+		return order{}, err
+	}
 	return o, nil
 }
 
@@ -240,6 +247,7 @@ func (h *Hetzner) createOpts(ctx context.Context, o order) (hcloud.ServerCreateO
 		SSHKeys:          []*hcloud.SSHKey{{ID: o.sshKey}},
 		Location:         &hcloud.Location{Name: o.location},
 		Labels:           h.serverLabels(o),
+		UserData:         o.userData,
 		StartAfterCreate: hcloud.Ptr(true),
 		// PublicNet stays nil: an empty ServerCreatePublicNet would
 		// disable both IPv4 and IPv6.
@@ -257,9 +265,6 @@ func (h *Hetzner) createOpts(ctx context.Context, o order) (hcloud.ServerCreateO
 			return hcloud.ServerCreateOpts{}, err
 		}
 		opts.Networks = []*hcloud.Network{{ID: networkID}}
-		if opts.UserData, err = cloudinit.UserData(cloudinit.Options{PrivateIface: PrivateIface}); err != nil {
-			return hcloud.ServerCreateOpts{}, protocol.NewError(protocol.InternalError, "order_server: %v", err)
-		}
 	}
 	return opts, nil
 }
@@ -316,13 +321,14 @@ func (h *Hetzner) create(ctx context.Context, o order, opts hcloud.ServerCreateO
 	return server, h.adopted(ctx, o, server)
 }
 
-// serverLabels are the labels of a new server: ours, the backups wish and
-// what was ordered.
+// serverLabels are the labels of a new server: ours, the backups wish,
+// what was ordered, and the order's extra labels.
 func (h *Hetzner) serverLabels(o order) map[string]string {
 	l := h.labels()
 	l[LabelBackups] = backupsValue(o.backups)
 	l[LabelSSHKey] = strconv.FormatInt(o.sshKey, 10)
 	l[LabelImage] = o.image
+	o.extras.addLabels(l)
 	return l
 }
 
@@ -339,8 +345,8 @@ func (h *Hetzner) findByName(ctx context.Context, name string) (*hcloud.Server, 
 }
 
 // adoptable answers whether an order may adopt the existing server of its
-// name: ours and ordered exactly so (size, region, SSH key, image; backups
-// may differ, see adopted). A server Nanobox may not use is a Conflict that
+// name: ours and ordered exactly so (size, region, SSH key, image,
+// user_data and extra labels; backups may differ, see adopted). A server Nanobox may not use is a Conflict that
 // does not name it; our server ordered otherwise is a Conflict naming its id.
 func (h *Hetzner) adoptable(o order, server *hcloud.Server) (*hcloud.Server, error) {
 	const op = "order_server"
@@ -377,7 +383,7 @@ func orderDiff(s *hcloud.Server, o order) []string {
 	if got := s.Labels[LabelImage]; got != o.image {
 		diff = append(diff, fmt.Sprintf("image %s (this order: %q)", recorded(got), o.image))
 	}
-	return diff
+	return append(diff, o.extras.diff(s.Labels)...)
 }
 
 // adopted finishes an order that adopted a server (created by an earlier
