@@ -66,17 +66,17 @@ func TestRateLimitedCarriesTheDelay(t *testing.T) {
 				hcloud.WithRetryOpts(hcloud.RetryOpts{BackoffFunc: hcloud.ConstantBackoff(0), MaxRetries: 0}))
 			_, resp, err := client.Location.GetByID(context.Background(), 1)
 			require.Error(t, err)
-			pe := cloudError("op", resp, err)
+			pe := CloudError("op", resp, err)
 			require.Equal(t, tc.wantType, pe.Type, pe.Message)
 			require.GreaterOrEqual(t, pe.RetryAfterSeconds, tc.wantMin)
 			require.LessOrEqual(t, pe.RetryAfterSeconds, tc.wantMaxDelay)
 		})
 	}
 
-	refused := cloudError("op", nil, &budget.ExhaustedError{RetryAfter: 90 * time.Second})
+	refused := CloudError("op", nil, &budget.ExhaustedError{RetryAfter: 90 * time.Second})
 	require.Equal(t, protocol.RateLimited, refused.Type)
 	require.Equal(t, 90, refused.RetryAfterSeconds)
 	require.Contains(t, refused.Message, "not sent")
-	farOff := cloudError("op", nil, &budget.ExhaustedError{RetryAfter: 30 * 24 * time.Hour})
+	farOff := CloudError("op", nil, &budget.ExhaustedError{RetryAfter: 30 * 24 * time.Hour})
 	require.Equal(t, int(protocol.MaxRetryAfter/time.Second), farOff.RetryAfterSeconds, "every wait is bounded by the one constant")
 }

@@ -1,4 +1,4 @@
-package cpi
+package nanobox
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi"
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
 )
 
@@ -129,7 +130,7 @@ func (h *Hetzner) createKey(ctx context.Context, op, name string, key parsedKey)
 	if err == nil {
 		err = protocol.NewError(protocol.CloudError, "%s: Hetzner answered without a key", op)
 	}
-	return protocol.IDResult{}, false, cloudError(op+": creating SSH key", resp, err)
+	return protocol.IDResult{}, false, cpi.CloudError(op+": creating SSH key", resp, err)
 }
 
 // existingKey looks the key up by fingerprint (1 call): its id when it is
@@ -138,12 +139,12 @@ func (h *Hetzner) createKey(ctx context.Context, op, name string, key parsedKey)
 func (h *Hetzner) existingKey(ctx context.Context, op string, key parsedKey) (protocol.IDResult, bool, error) {
 	existing, resp, err := h.client.SSHKey.GetByFingerprint(ctx, key.fingerprint)
 	if err != nil {
-		return protocol.IDResult{}, false, cloudError(op+": looking up the existing key", resp, err)
+		return protocol.IDResult{}, false, cpi.CloudError(op+": looking up the existing key", resp, err)
 	}
 	if existing == nil {
 		return protocol.IDResult{}, false, nil
 	}
-	if Hidden(existing.Labels) {
+	if cpi.Hidden(existing.Labels) {
 		return protocol.IDResult{}, false, protocol.NewError(protocol.Conflict,
 			"%s: this public key is already in the project as a key labelled nanobox=false, which Nanobox may not use", op).WithRetry(false)
 	}
@@ -179,7 +180,7 @@ func derivedKeyName(title, fingerprint string) string {
 // the suffix derivedKeyName added when the title held another key (only on
 // a key the adapter created).
 func keyTitle(k *hcloud.SSHKey) string {
-	if !ours(k.Labels) || k.Fingerprint == "" {
+	if !cpi.Ours(k.Labels) || k.Fingerprint == "" {
 		return k.Name
 	}
 	if title, ok := strings.CutSuffix(k.Name, keyNameSuffix(k.Fingerprint)); ok && title != "" {
@@ -202,9 +203,9 @@ func (h *Hetzner) QueryKey(ctx context.Context, id string) (protocol.Key, error)
 	}
 	key, resp, err := h.client.SSHKey.GetByID(ctx, n)
 	if err != nil {
-		return protocol.Key{}, cloudError(op, resp, err)
+		return protocol.Key{}, cpi.CloudError(op, resp, err)
 	}
-	if key == nil || Hidden(key.Labels) {
+	if key == nil || cpi.Hidden(key.Labels) {
 		return protocol.Key{}, protocol.NewError(protocol.NotFound, "%s: no SSH key %d", op, n)
 	}
 	return keyOf(key), nil
@@ -222,13 +223,13 @@ func (h *Hetzner) DeleteKey(ctx context.Context, id string) error {
 	}
 	key, resp, err := h.client.SSHKey.GetByID(ctx, n)
 	if err != nil {
-		return cloudError(op, resp, err)
+		return cpi.CloudError(op, resp, err)
 	}
 	if key == nil {
 		h.log.Infof("delete_key: SSH key %d is already gone", n)
 		return nil
 	}
-	if Hidden(key.Labels) {
+	if cpi.Hidden(key.Labels) {
 		return protocol.NewError(protocol.NotFound, "%s: no SSH key %d", op, n)
 	}
 	if err := h.mayChange(op, "SSH key", n, key.Labels); err != nil {
@@ -236,7 +237,7 @@ func (h *Hetzner) DeleteKey(ctx context.Context, id string) error {
 	}
 	resp, err = h.client.SSHKey.Delete(ctx, key)
 	if err != nil && !hcloud.IsError(err, hcloud.ErrorCodeNotFound) {
-		return cloudError(op, resp, err)
+		return cpi.CloudError(op, resp, err)
 	}
 	h.log.Infof("delete_key: deleted SSH key %d", n)
 	return nil

@@ -1,4 +1,4 @@
-package cpi
+package nanobox
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
 	"github.com/sirupsen/logrus"
 
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/budget"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/statecache"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/statedir"
@@ -19,7 +20,7 @@ import (
 // OwnedSelector is the label selector of the servers the snapshot holds:
 // those the adapter created (see ours). A server of ours that carries only
 // nanobox=true is not in it and is read directly.
-const OwnedSelector = LabelManagedBy + "=" + ManagedByValue
+const OwnedSelector = cpi.LabelManagedBy + "=" + cpi.ManagedByValue
 
 // polling is a call's view of the project's shared state: the server
 // snapshot query_server reads (nil when coalescing is off or the state dir
@@ -124,7 +125,7 @@ func (h *Hetzner) readServer(ctx context.Context, op string, id int64) (*hcloud.
 	if res == statecache.Miss {
 		return h.getServer(ctx, op, id)
 	}
-	if Hidden(server.Labels) {
+	if cpi.Hidden(server.Labels) {
 		return nil, protocol.NewError(protocol.NotFound, "%s: no server %d", op, id)
 	}
 	return server, nil

@@ -1,4 +1,4 @@
-package cpi_test
+package nanobox_test
 
 import (
 	"io"
@@ -10,9 +10,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/nanobox-hcloud/nanobox-hcloud/cpi"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/cloudinit"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/config"
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/nanobox"
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
 )
 
@@ -60,7 +60,7 @@ func parts(t *testing.T, doc string) (types, bodies, merges []string) {
 func TestOrderWithUserDataAndLabels(t *testing.T) {
 	h := newHarness(t)
 	key := h.createKey()
-	own, err := cloudinit.UserData(cloudinit.Options{PrivateIface: cpi.PrivateIface})
+	own, err := cloudinit.UserData(cloudinit.Options{PrivateIface: nanobox.PrivateIface})
 	require.NoError(t, err)
 	for _, tc := range []struct {
 		name, userData, wantType string
@@ -92,8 +92,8 @@ func TestOrderWithUserDataAndLabels(t *testing.T) {
 		require.Equal(t, "front", labels["example.com/tier"])
 		require.Equal(t, "true", labels["nanobox"])
 		require.Equal(t, "nanobox-hcloud", labels["managed-by"])
-		require.Len(t, labels[cpi.LabelUserData], 32)
-		require.Len(t, labels[cpi.LabelOrderLabels], 32)
+		require.Len(t, labels[nanobox.LabelUserData], 32)
+		require.Len(t, labels[nanobox.LabelOrderLabels], 32)
 	}
 }
 
@@ -107,8 +107,8 @@ func TestOrderUserDataWithoutPrivateNetwork(t *testing.T) {
 	require.Equal(t, "#cloud-config\n{}\n", h.userDataOf(res.ID))
 	h.ok(h.orderBody(map[string]any{"name": "none", "ssh_key": key}), &res)
 	require.Equal(t, "", h.userDataOf(res.ID))
-	require.NotContains(t, h.simServer(res.ID).Labels, cpi.LabelUserData)
-	require.NotContains(t, h.simServer(res.ID).Labels, cpi.LabelOrderLabels)
+	require.NotContains(t, h.simServer(res.ID).Labels, nanobox.LabelUserData)
+	require.NotContains(t, h.simServer(res.ID).Labels, nanobox.LabelOrderLabels)
 }
 
 // TestReorderComparesUserDataAndLabels: the same order answers the same
@@ -166,7 +166,7 @@ func TestOrderExtrasAreValidatedFirst(t *testing.T) {
 		{"too large with ours", map[string]any{"user_data": "#!/bin/sh\n" + strings.Repeat("#", cloudinit.MaxUserData-20)}, []string{"too large", "32768"}},
 		{"ownership label", map[string]any{"labels": map[string]string{"Nanobox": "false"}}, []string{`"Nanobox" is set by the adapter`}},
 		{"managed-by", map[string]any{"labels": map[string]string{"managed-by": "me"}}, []string{`"managed-by" is set by the adapter`}},
-		{"hash label", map[string]any{"labels": map[string]string{cpi.LabelUserData: "x"}}, []string{"set by the adapter"}},
+		{"hash label", map[string]any{"labels": map[string]string{nanobox.LabelUserData: "x"}}, []string{"set by the adapter"}},
 		{"bad key", map[string]any{"labels": map[string]string{"bad key!": "x"}}, []string{"not a valid Hetzner label key"}},
 		{"bad value", map[string]any{"labels": map[string]string{"k": "-x-"}}, []string{"not a valid Hetzner label value"}},
 		{"labels not an object", map[string]any{"labels": []string{"a"}}, []string{"labels"}},

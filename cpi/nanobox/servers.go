@@ -1,4 +1,4 @@
-package cpi
+package nanobox
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
 
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/catalog"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/config"
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
@@ -143,8 +144,8 @@ func (h *Hetzner) validateOrder(body protocol.OrderServerBody) (order, error) {
 	if body.SSHKey == "" {
 		return order{}, protocol.NewError(protocol.InvalidArguments, "%s: \"ssh_key\" (the id create_key returned) is required", op)
 	}
-	o.sshKey, err = strconv.ParseInt(body.SSHKey, 10, 64)
-	if err != nil || !canonicalDecimal(body.SSHKey) {
+	var valid bool
+	if o.sshKey, valid = cpi.ParseID(body.SSHKey); !valid {
 		return order{}, protocol.NewError(protocol.InvalidArguments, "%s: ssh_key %q is not an SSH key id (the number create_key returned)", op, protocol.Truncate(body.SSHKey, 40))
 	}
 	s, err := h.parseSettings(op, body.Config)
@@ -274,9 +275,9 @@ func (h *Hetzner) createOpts(ctx context.Context, o order) (hcloud.ServerCreateO
 func (h *Hetzner) usableKey(ctx context.Context, id int64) error {
 	key, resp, err := h.client.SSHKey.GetByID(ctx, id)
 	if err != nil {
-		return cloudError("order_server: looking up the SSH key", resp, err)
+		return cpi.CloudError("order_server: looking up the SSH key", resp, err)
 	}
-	if key == nil || Hidden(key.Labels) {
+	if key == nil || cpi.Hidden(key.Labels) {
 		return protocol.NewError(protocol.InvalidArguments,
 			"order_server: SSH key %d does not exist; create it with create_key and pass the id it returns", id)
 	}
@@ -300,7 +301,7 @@ func (h *Hetzner) create(ctx context.Context, o order, opts hcloud.ServerCreateO
 	if err == nil {
 		err = protocol.NewError(protocol.CloudError, "%s: Hetzner answered without a server", op)
 	}
-	createErr := cloudError(op, resp, err)
+	createErr := cpi.CloudError(op, resp, err)
 	if createErr.Type == protocol.Unauthorized {
 		return nil, createErr
 	}
@@ -325,7 +326,7 @@ func (h *Hetzner) create(ctx context.Context, o order, opts hcloud.ServerCreateO
 // what was ordered, and the order's extra labels.
 func (h *Hetzner) serverLabels(o order) map[string]string {
 	l := h.labels()
-	l[LabelBackups] = backupsValue(o.backups)
+	l[cpi.LabelBackups] = backupsValue(o.backups)
 	l[LabelSSHKey] = strconv.FormatInt(o.sshKey, 10)
 	l[LabelImage] = o.image
 	o.extras.addLabels(l)
@@ -339,7 +340,7 @@ func (h *Hetzner) findByName(ctx context.Context, name string) (*hcloud.Server, 
 	defer cancel()
 	server, resp, err := h.client.Server.GetByName(cctx, name)
 	if err != nil {
-		return nil, cloudError("order_server: looking up the server named "+name, resp, err)
+		return nil, cpi.CloudError("order_server: looking up the server named "+name, resp, err)
 	}
 	return server, nil
 }
@@ -350,7 +351,7 @@ func (h *Hetzner) findByName(ctx context.Context, name string) (*hcloud.Server, 
 // does not name it; our server ordered otherwise is a Conflict naming its id.
 func (h *Hetzner) adoptable(o order, server *hcloud.Server) (*hcloud.Server, error) {
 	const op = "order_server"
-	if Hidden(server.Labels) || !ours(server.Labels) {
+	if cpi.Hidden(server.Labels) || !cpi.Ours(server.Labels) {
 		return nil, protocol.NewError(protocol.Conflict,
 			"%s: the name %q is taken by a server Nanobox did not create; choose another name", op, o.name).WithRetry(false)
 	}
@@ -424,9 +425,9 @@ func locationName(s *hcloud.Server) string {
 func (h *Hetzner) getServer(ctx context.Context, op string, id int64) (*hcloud.Server, error) {
 	server, resp, err := h.client.Server.GetByID(ctx, id)
 	if err != nil {
-		return nil, cloudError(op, resp, err)
+		return nil, cpi.CloudError(op, resp, err)
 	}
-	if server != nil && Hidden(server.Labels) {
+	if server != nil && cpi.Hidden(server.Labels) {
 		return nil, protocol.NewError(protocol.NotFound, "%s: no server %d", op, id)
 	}
 	return server, nil
@@ -552,7 +553,7 @@ func (h *Hetzner) ensurePlacementGroup(ctx context.Context, name string) (*hclou
 	const op = "order_server: placement group"
 	pg, resp, err := h.client.PlacementGroup.GetByName(ctx, name)
 	if err != nil {
-		return nil, cloudError(op+" "+name, resp, err)
+		return nil, cpi.CloudError(op+" "+name, resp, err)
 	}
 	if pg == nil {
 		res, resp, err := h.client.PlacementGroup.Create(ctx, hcloud.PlacementGroupCreateOpts{
@@ -564,14 +565,14 @@ func (h *Hetzner) ensurePlacementGroup(ctx context.Context, name string) (*hclou
 			pg = res.PlacementGroup
 		}
 		if err != nil {
-			return nil, cloudError(op+" "+name, resp, err)
+			return nil, cpi.CloudError(op+" "+name, resp, err)
 		}
 		if pg == nil {
 			return nil, protocol.NewError(protocol.CloudError, "%s %q: Hetzner answered without a placement group", op, name)
 		}
 		h.log.Infof("order_server: created spread placement group %d (%s)", pg.ID, name)
 	}
-	if Hidden(pg.Labels) {
+	if cpi.Hidden(pg.Labels) {
 		return nil, protocol.NewError(protocol.InvalidArguments, "%s %q is labelled nanobox=false and may not be used; choose another name", op, name)
 	}
 	if pg.Type != hcloud.PlacementGroupTypeSpread {
@@ -605,7 +606,7 @@ func (h *Hetzner) CancelServer(ctx context.Context, sid string) error {
 		return resp, err
 	})
 	if err != nil && !hcloud.IsError(err, hcloud.ErrorCodeNotFound) {
-		if perr := cloudError(op, resp, err); perr.Type != protocol.NotFound { // gone while waiting: cancelled
+		if perr := cpi.CloudError(op, resp, err); perr.Type != protocol.NotFound { // gone while waiting: cancelled
 			return perr
 		}
 	}
@@ -626,7 +627,7 @@ func (h *Hetzner) RebootServer(ctx context.Context, sid string) error {
 		return resp, err
 	})
 	if err != nil {
-		return cloudError(op, resp, err)
+		return cpi.CloudError(op, resp, err)
 	}
 	h.log.Infof("reboot_server: rebooting server %d", server.ID)
 	return nil
@@ -654,7 +655,7 @@ func (h *Hetzner) RenameServer(ctx context.Context, sid string, body protocol.Re
 		return protocol.NewError(protocol.Conflict, "%s: another server is already named %q", op, body.Name).WithRetry(false)
 	}
 	if err != nil {
-		return cloudError(op, resp, err)
+		return cpi.CloudError(op, resp, err)
 	}
 	h.log.Infof("rename_server: renamed server %d", server.ID)
 	return nil

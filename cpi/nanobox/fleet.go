@@ -1,4 +1,4 @@
-package cpi
+package nanobox
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
 
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/config"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/statecache"
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
@@ -15,9 +16,9 @@ import (
 // The extension methods (protocol.Extension): what the libcloud driver and
 // the Vagrant provider need beyond the Nanobox spec.
 
-// ListServers lists the servers the adapter created (label managed-by),
-// except those labelled nanobox=false; a server of ours that carries only
-// nanobox=true is not listed (query_server still reads it). It is answered
+// ListServers lists the servers that are ours (cpi.Ours: label managed-by,
+// not nanobox=false); a server that carries only nanobox=true is foreign
+// and not listed (query_server still reads it). It is answered
 // from the shared snapshot when that is fresh (see polling.window_ms; a
 // refresh is one list request, a page per 50 servers), else it lists them
 // (the same requests). Status is query_server's, read without converging
@@ -31,7 +32,7 @@ func (h *Hetzner) ListServers(ctx context.Context) ([]protocol.ListedServer, err
 	}
 	out := []protocol.ListedServer{}
 	for _, s := range servers {
-		if Hidden(s.Labels) || !ours(s.Labels) {
+		if !cpi.Ours(s.Labels) {
 			continue
 		}
 		out = append(out, h.listed(s))
@@ -53,7 +54,7 @@ func (h *Hetzner) readServers(ctx context.Context, op string) ([]*hcloud.Server,
 	}
 	servers, err := h.client.Server.AllWithOpts(ctx, hcloud.ServerListOpts{ListOpts: hcloud.ListOpts{LabelSelector: OwnedSelector, PerPage: 50}})
 	if err != nil {
-		return nil, cloudError(op, nil, err)
+		return nil, cpi.CloudError(op, nil, err)
 	}
 	return servers, nil
 }
@@ -116,7 +117,7 @@ func (h *Hetzner) StartServer(ctx context.Context, sid string) error {
 		return resp, err
 	})
 	if err != nil {
-		return cloudError(op, resp, err)
+		return cpi.CloudError(op, resp, err)
 	}
 	h.log.Infof("start_server: starting server %d", server.ID)
 	return nil
@@ -149,7 +150,7 @@ func (h *Hetzner) StopServer(ctx context.Context, sid string, body protocol.Stop
 		return resp, err
 	})
 	if err != nil {
-		return cloudError(op, resp, err)
+		return cpi.CloudError(op, resp, err)
 	}
 	h.log.Infof("stop_server: powering server %d off", server.ID)
 	return nil
@@ -163,7 +164,7 @@ func (h *Hetzner) shutdown(ctx context.Context, op string, server *hcloud.Server
 		return resp, err
 	})
 	if err != nil {
-		return false, cloudError(op, resp, err)
+		return false, cpi.CloudError(op, resp, err)
 	}
 	h.log.Infof("stop_server: shutting server %d down", server.ID)
 	deadline := time.Now().Add(h.cfg.ShutdownWait())
@@ -185,7 +186,7 @@ func (h *Hetzner) shutdown(ctx context.Context, op string, server *hcloud.Server
 		select {
 		case <-ctx.Done():
 			timer.Stop()
-			return false, cloudError(op+": waiting for the shutdown", nil, ctx.Err())
+			return false, cpi.CloudError(op+": waiting for the shutdown", nil, ctx.Err())
 		case <-timer.C:
 		}
 	}
@@ -198,7 +199,7 @@ func (h *Hetzner) ListImages(ctx context.Context) ([]protocol.Image, error) {
 		ListOpts: hcloud.ListOpts{PerPage: 50}, Type: []hcloud.ImageType{hcloud.ImageTypeSystem},
 	})
 	if err != nil {
-		return nil, cloudError("list_images", nil, err)
+		return nil, cpi.CloudError("list_images", nil, err)
 	}
 	out := make([]protocol.Image, 0, len(images))
 	for _, im := range images {
@@ -216,11 +217,11 @@ func (h *Hetzner) ListImages(ctx context.Context) ([]protocol.Image, error) {
 func (h *Hetzner) ListKeys(ctx context.Context) ([]protocol.Key, error) {
 	keys, err := h.client.SSHKey.AllWithOpts(ctx, hcloud.SSHKeyListOpts{ListOpts: hcloud.ListOpts{LabelSelector: OwnedSelector, PerPage: 50}})
 	if err != nil {
-		return nil, cloudError("list_keys", nil, err)
+		return nil, cpi.CloudError("list_keys", nil, err)
 	}
 	out := []protocol.Key{}
 	for _, k := range keys {
-		if Hidden(k.Labels) || !ours(k.Labels) {
+		if !cpi.Ours(k.Labels) {
 			continue
 		}
 		out = append(out, keyOf(k))
