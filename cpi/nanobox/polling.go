@@ -27,12 +27,10 @@ const OwnedSelector = cpi.LabelManagedBy + "=" + cpi.ManagedByValue
 // cannot be used) and the rate-limit budget (nil when the state dir cannot
 // be used).
 type polling struct {
-	cache     *statecache.Cache
-	budget    *budget.Tracker
-	window    time.Duration
-	lowWindow time.Duration
-	reserve   int
-	log       logrus.FieldLogger
+	cache  *statecache.Cache
+	budget *budget.Tracker
+	pacing budget.Pacing
+	log    logrus.FieldLogger
 }
 
 // openProject opens the call's project in the state dir; nil, with one
@@ -53,11 +51,12 @@ func (c *CPI) openProject(token string, log logrus.FieldLogger) *statedir.Projec
 // accepted before: a token it rejects creates no file, not even a lock.
 func (c *CPI) pollingFor(project *statedir.Project, log logrus.FieldLogger) *polling {
 	pc := c.env.Config.Polling
-	p := &polling{window: pc.Window(), lowWindow: pc.LowBudgetWindow(), reserve: pc.ReservePercent, log: log}
+	p := &polling{pacing: budget.Pacing{Window: pc.Window(), MaxWindow: pc.LowBudgetWindow(), ReservePercent: pc.ReservePercent}, log: log}
 	if project == nil {
 		return p
 	}
 	p.budget = budget.NewTracker(project, nil)
+	p.budget.SetPacing(p.pacing)
 	if *pc.Coalesce && project.Accepted() {
 		p.cache = statecache.New(project, OwnedSelector, nil, nil)
 	}
@@ -102,13 +101,13 @@ func (p *polling) afterWrite(req *http.Request) {
 	}
 }
 
-// readWindow is how old a snapshot may be to answer a read: the window,
-// or the longer one while the rate-limit budget is low.
+// readWindow is how old a snapshot may be to answer a read: the window
+// in force, which widens as the rate-limit budget falls.
 func (p *polling) readWindow() time.Duration {
-	if p.budget != nil && p.budget.Low(p.reserve) {
-		return p.lowWindow
+	if p.budget != nil {
+		return p.budget.Window()
 	}
-	return p.window
+	return p.pacing.Window
 }
 
 // readServer is getServer for query_server: from the shared snapshot when
