@@ -9,6 +9,7 @@ import (
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/config"
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
@@ -286,4 +287,23 @@ func TestInstallKeyIsNotImplemented(t *testing.T) {
 	h.budget(0, func() {
 		h.fails(h.call("install_key", "1", map[string]string{"id": "k", "key": newPublicKey(t, "x")}), protocol.NotImplemented, "reference")
 	})
+}
+
+// TestCreateKeyTitleAndDerivedNameBothTaken: when the derived name too
+// holds another key, the answer is a Conflict that no retry fixes, and
+// nothing is created or changed.
+func TestCreateKeyTitleAndDerivedNameBothTaken(t *testing.T) {
+	h := newHarness(t)
+	newPub := newPublicKey(t, "new")
+	parsed, _, _, _, err := ssh.ParseAuthorizedKey([]byte(newPub))
+	require.NoError(t, err)
+	derived := "acct-" + strings.ReplaceAll(ssh.FingerprintLegacyMD5(parsed), ":", "")[:12]
+	h.ok(h.call("create_key", map[string]string{"id": "acct", "key": newPublicKey(t, "one")}), nil)
+	h.ok(h.call("create_key", map[string]string{"id": derived, "key": newPublicKey(t, "two")}), nil)
+	before := h.sim.Sim.Snapshot().SSHKeys
+	var resp response
+	h.budget(4, func() { resp = h.call("create_key", map[string]string{"id": "acct", "key": newPub}) })
+	e := h.fails(resp, protocol.Conflict, "already exist with other public keys")
+	require.False(t, e.OkToRetry)
+	require.Equal(t, before, h.sim.Sim.Snapshot().SSHKeys)
 }
