@@ -82,7 +82,11 @@ func TestLandingPageListsTheSupportedRoutesUnderTheBasePath(t *testing.T) {
 			require.NoError(t, json.Unmarshal(docResp.Body, &doc))
 			documented := routesOf(doc)
 			for _, rt := range protocol.Routes {
-				row := `<tr data-operation="` + rt.OperationID + `"><td class="verb verb-` + rt.Verb + `">` + rt.Verb +
+				verbs := rt.Verb
+				if rt.Verb == http.MethodGet {
+					verbs += ", HEAD" // every GET route answers HEAD
+				}
+				row := `<tr data-operation="` + rt.OperationID + `"><td class="verb verb-` + rt.Verb + `">` + verbs +
 					`</td><td><code>` + prefix + rt.Path + `</code></td><td><code>` + rt.Method + `</code></td>`
 				if slices.Contains(documented, rt.Verb+" "+rt.Path) {
 					assert.Contains(t, page, row)
