@@ -29,7 +29,7 @@ TEST_TOOLS  := ruby:ruby shellcheck:shellcheck systemd-analyze:systemd chromium:
 # Tests that exec the binaries use these instead of building their own.
 export NANOBOX_HCLOUD_BIN := $(BIN)
 
-.PHONY: all build test test-tools missing-test-packages run lint docs bench soak fuzz release image clean
+.PHONY: all build test test-tools missing-test-packages run lint docs bench soak fuzz release image clean dist notices
 
 all: build
 
@@ -86,5 +86,15 @@ image: build
 	  --version $(VERSION) --revision $$(git rev-parse HEAD) --created $$(git log -1 --format=%cI) \
 	  --source $(IMAGE_SOURCE) --licenses $(IMAGE_LICENSES)
 
+# Everything a release publishes, reproducibly, into dist/ (docs/releasing.md).
+dist:
+	bash scripts/dist
+
+# docs/third-party-notices.txt: the licences of what the released binaries
+# embed, from their build information (a test fails when it is stale).
+notices: build
+	cd release/deploy && $(GO) run ./disttool notices --out $(CURDIR)/docs/third-party-notices.txt --module-dir $(CURDIR) \
+	  --swagger-ui $(CURDIR)/protocol/shim/landing/swagger-ui $(BIN)/nanobox-cpi-shim $(BIN)/nanobox-hcloud-cpi
+
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) dist
