@@ -26,8 +26,10 @@ var BaseOpenAPI []byte
 // openapiCache holds the built document once the CPI's meta was read.
 // A failure is not cached: the next request tries again.
 type openapiCache struct {
-	mu  sync.Mutex
-	doc []byte
+	mu   sync.Mutex
+	doc  []byte
+	meta protocol.Meta // what doc was built from (the landing page reads them)
+	info protocol.Info
 }
 
 func (s *Shim) serveOpenAPI(w http.ResponseWriter, r *http.Request) {
@@ -80,7 +82,7 @@ func (s *Shim) openAPIDocument(ctx context.Context, rid string) ([]byte, *callEr
 		s.log.WithError(err).Error("building the OpenAPI document")
 		return nil, &callError{status: http.StatusInternalServerError, message: "building the OpenAPI document failed; see the shim's log"}
 	}
-	s.openapi.doc = doc
+	s.openapi.doc, s.openapi.meta, s.openapi.info = doc, meta, info
 	return doc, nil
 }
 
