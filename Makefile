@@ -29,7 +29,7 @@ TEST_TOOLS  := ruby:ruby shellcheck:shellcheck systemd-analyze:systemd chromium:
 # Tests that exec the binaries use these instead of building their own.
 export NANOBOX_HCLOUD_BIN := $(BIN)
 
-.PHONY: all build test test-tools missing-test-packages run lint docs bench soak fuzz release image clean dist notices
+.PHONY: all build test test-tools missing-test-packages run lint docs bench soak fuzz release image clean dist dist-check notices
 
 all: build
 
@@ -89,6 +89,12 @@ image: build
 # Everything a release publishes, reproducibly, into dist/ (docs/releasing.md).
 dist:
 	bash scripts/dist
+
+# Two make dist runs give the same SHA256SUMS, and what they hold opens:
+# both platforms of the image index, the tarballs, the SBOMs. Slow (it
+# cross-compiles), so not in make test: .ci/run runs it after.
+dist-check:
+	cd release/deploy && $(GO) test -tags distcheck -count=1 -timeout 40m -run TestDist ./dist
 
 # docs/third-party-notices.txt: the licences of what the released binaries
 # embed, from their build information (a test fails when it is stale).
