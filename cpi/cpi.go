@@ -1,11 +1,12 @@
-// Package cpi is the Hetzner Cloud implementation of the Nanobox methods
-// behind the external-CPI protocol (package protocol).
+// Package cpi is the Hetzner core that both method families share: the
+// environment of a call (Env), the binary's per-request set-up (Process:
+// config, redaction, logging, the dispatcher), the construction of hcloud
+// clients, the one ownership rule (ownership.go) and the one mapping of
+// hcloud errors to protocol errors (errors.go).
 //
-// CPI is the per-call factory of protocol.NanoboxCPI: for each call it
-// makes a nanoboxCall, whose account methods run on a *Hetzner built for
-// the call's credentials. Dispatcher wires it (and the BOSH factory, when
-// Env.Bosh is set) into a protocol.Dispatcher that bounds each call by
-// timeouts.call_seconds.
+// The methods themselves live beside it: the Nanobox methods in
+// cpi/nanobox, the BOSH methods in cpi/bosh. Neither imports the other;
+// cmd/nanobox-hcloud-cpi registers both with Process.
 package cpi
 
 import (
@@ -15,7 +16,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"slices"
 	"time"
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
@@ -28,9 +28,6 @@ import (
 
 // Name is the CPI's name in info and in hcloud-go's User-Agent.
 const Name = "nanobox-hcloud"
-
-// CredentialKey is the one credential field: the Hetzner API token.
-const CredentialKey = "api-token"
 
 // Ownership labels, set on everything the adapter creates.
 const (
@@ -47,11 +44,6 @@ const (
 // the last acknowledged wish (see backups.go).
 const LabelBackups = config.LabelBackups
 
-// StatusProvisioning is query_server's status for a server that runs but
-// is not yet what was ordered (its backups are still being enabled), so an
-// orchestrator polling until "active" keeps polling.
-const StatusProvisioning = "provisioning"
-
 // Env is everything a CPI depends on outside itself.
 type Env struct {
 	Config  *config.Config
@@ -59,29 +51,13 @@ type Env struct {
 	Log     logrus.FieldLogger // already redacting
 	Now     func() time.Time   // time.Now when nil
 
-	// Bosh makes the factory of the BOSH methods from this Env (package
-	// cpi/bosh; cmd/nanobox-hcloud-cpi sets it). nil: the BOSH methods
-	// answer Bosh::Clouds::NotImplemented.
-	Bosh func(Env) protocol.BoshFactory
-
 	// Test seams: nil means production behaviour.
 	HTTPClient   *http.Client
 	RetryBackoff hcloud.BackoffFunc
 }
 
-// CPI serves the Nanobox methods for one process (one call).
-type CPI struct {
-	env Env
-}
-
-// New returns a CPI. env.Config must have been validated.
-func New(env Env) *CPI {
-	return &CPI{env: env.WithDefaults()}
-}
-
 // WithDefaults is env with what it leaves nil filled in: a logger that
-// discards, time.Now and the default config. The BOSH CPI (cpi/bosh)
-// shares it.
+// discards, time.Now and the default config.
 func (env Env) WithDefaults() Env {
 	if env.Log == nil {
 		l := logrus.New()
@@ -104,7 +80,11 @@ type Process struct {
 	Version    string
 	Getenv     func(string) string // os.Getenv in production; read by config.Load
 	Stderr     io.Writer
-	Bosh       func(Env) protocol.BoshFactory // see Env.Bosh
+	// Nanobox and Bosh make the factories of the two method families from
+	// the call's Env (packages cpi/nanobox and cpi/bosh). nil: that
+	// family is not served (see protocol.Dispatcher).
+	Nanobox func(Env) protocol.NanoboxFactory
+	Bosh    func(Env) protocol.BoshFactory
 }
 
 // Setup is the binary's protocol.Setup. It redacts every secret it can
@@ -139,7 +119,14 @@ func (p Process) Setup(_ context.Context, rc protocol.Context) (*protocol.Dispat
 	if rc.RequestID != "" {
 		entry = entry.WithField("request_id", protocol.Truncate(rc.RequestID, 64))
 	}
-	d := New(Env{Config: cfg, Version: p.Version, Log: entry, Bosh: p.Bosh}).Dispatcher(logField.String)
+	env := Env{Config: cfg, Version: p.Version, Log: entry}.WithDefaults()
+	d := env.Dispatcher(logField.String)
+	if p.Nanobox != nil {
+		d.Nanobox = p.Nanobox(env)
+	}
+	if p.Bosh != nil {
+		d.Bosh = p.Bosh(env)
+	}
 	d.Redact = secrets.String
 	return d, nil
 }
@@ -185,111 +172,41 @@ func (p Process) unloadedSecrets() []string {
 // stemcell_formats): light stemcells naming an existing Hetzner image.
 var StemcellFormats = []string{"hetzner-light"}
 
-// Dispatcher returns the protocol dispatcher of this CPI; logField gives
-// the response's log field.
-func (c *CPI) Dispatcher(logField func() string) *protocol.Dispatcher {
-	d := &protocol.Dispatcher{
-		Name: Name, Version: c.env.Version, StemcellFormats: StemcellFormats,
-		Nanobox: c, CallTimeout: c.env.Config.CallTimeout(), Log: logField,
+// Dispatcher returns a dispatcher of this CPI with neither family
+// registered: the caller sets Nanobox and Bosh. logField gives the
+// response's log field.
+func (env Env) Dispatcher(logField func() string) *protocol.Dispatcher {
+	return &protocol.Dispatcher{
+		Name: Name, Version: env.Version, StemcellFormats: StemcellFormats,
+		CallTimeout: env.Config.CallTimeout(), Log: logField,
 	}
-	if c.env.Bosh != nil {
-		d.Bosh = c.env.Bosh(c.env)
-	}
-	return d
 }
 
-// offline are the methods answered without the account: no credentials
-// needed (install_key only says no).
-var offline = []string{protocol.MethodMeta, protocol.MethodCatalog, protocol.MethodInstallKey}
-
-// NewNanobox is the per-call factory of the Nanobox methods: a call that
-// needs the account gets a client for its token, or Unauthorized.
-func (c *CPI) NewNanobox(call protocol.Call) (protocol.NanoboxCPI, error) {
-	if slices.Contains(offline, call.Method) {
-		return nanoboxCall{c, &Hetzner{}}, nil
-	}
-	token, perr := c.token(call.Context.Credentials)
-	if perr != nil {
-		return nil, perr
-	}
-	return nanoboxCall{c, c.hetzner(token, call.Method)}, nil
+// Client is what an hcloud client is built from; the two families differ
+// only in these values.
+type Client struct {
+	Token       string
+	Endpoint    string
+	Application string // the User-Agent's application name
+	Version     string
+	Retries     int                // retries of a failed request (never of a locked one)
+	Backoff     hcloud.BackoffFunc // between retries
+	Poll        time.Duration      // between polls of an action
+	HTTPClient  *http.Client       // nil: hcloud-go's default
 }
 
-// nanoboxCall is the NanoboxCPI of one call: meta and catalog from the
-// CPI, the rest on the call's account.
-type nanoboxCall struct {
-	*CPI
-	*Hetzner
-}
-
-var _ protocol.NanoboxCPI = nanoboxCall{}
-
-// token is the API token of a call: the api-token credential, else (when
-// operator_token_for_calls) the config's token (which Load took from
-// HCLOUD_TOKEN when the file has none).
-func (c *CPI) token(creds protocol.Credentials) (string, *protocol.Error) {
-	t := creds[CredentialKey]
-	if t == "" && *c.env.Config.OperatorTokenForCalls {
-		t = c.env.Config.Token
-	}
-	if t == "" {
-		return "", protocol.NewError(protocol.Unauthorized, "no Hetzner API token: send the %q credential (header Auth-Api-Token)", CredentialKey)
-	}
-	for _, r := range t {
-		if r <= ' ' || r > '~' {
-			return "", protocol.NewError(protocol.Unauthorized, "the Hetzner API token contains characters no token has (white space or non-ASCII)")
-		}
-	}
-	return t, nil
-}
-
-// operatorToken is the token for the live catalog: the config's; "" when
-// there is none.
-func (c *CPI) operatorToken() string {
-	return c.env.Config.Token
-}
-
-// newClient builds an hcloud client through options only. Retries and
-// action polling run under the caller's context, so they end with the
-// call's deadline.
-func (c *CPI) newClient(token string) *hcloud.Client {
-	return c.newClientVia(token, c.env.HTTPClient)
-}
-
-// newClientVia is newClient over httpClient (nil: the default).
-func (c *CPI) newClientVia(token string, httpClient *http.Client) *hcloud.Client {
-	backoff := c.env.RetryBackoff
-	if backoff == nil {
-		backoff = hcloud.ExponentialBackoffWithOpts(hcloud.ExponentialBackoffOpts{
-			Base: 250 * time.Millisecond, Multiplier: 2, Cap: 4 * time.Second, Jitter: true,
-		})
-	}
+// New builds the client through options only. Retries and action polling
+// run under the caller's context, so they end with the call's deadline.
+func (c Client) New() *hcloud.Client {
 	opts := []hcloud.ClientOption{
-		hcloud.WithToken(token),
-		hcloud.WithEndpoint(c.env.Config.Endpoint),
-		hcloud.WithApplication(Name, c.env.Version),
-		hcloud.WithRetryOpts(hcloud.RetryOpts{BackoffFunc: backoff, MaxRetries: 3}),
-		hcloud.WithPollOpts(hcloud.PollOpts{BackoffFunc: hcloud.ConstantBackoff(c.env.Config.PollInterval())}),
+		hcloud.WithToken(c.Token),
+		hcloud.WithEndpoint(c.Endpoint),
+		hcloud.WithApplication(c.Application, c.Version),
+		hcloud.WithRetryOpts(hcloud.RetryOpts{BackoffFunc: c.Backoff, MaxRetries: c.Retries}),
+		hcloud.WithPollOpts(hcloud.PollOpts{BackoffFunc: hcloud.ConstantBackoff(c.Poll)}),
 	}
-	if httpClient != nil {
-		opts = append(opts, hcloud.WithHTTPClient(httpClient))
+	if c.HTTPClient != nil {
+		opts = append(opts, hcloud.WithHTTPClient(c.HTTPClient))
 	}
 	return hcloud.NewClient(opts...)
-}
-
-func (c *CPI) hetzner(token, method string) *Hetzner {
-	log := c.env.Log.WithField("method", method)
-	polls := c.pollingFor(token, log)
-	client := c.newClientVia(token, polls.httpClient(c.env.HTTPClient))
-	if polls.cache != nil {
-		polls.cache.SetClient(client)
-	}
-	return &Hetzner{
-		client: client,
-		cfg:    c.env.Config,
-		log:    log,
-		state:  newStateStore(c.env.Config.StateDir, c.env.Config.Endpoint, token),
-		model:  c.localModel,
-		polls:  polls,
-	}
 }

@@ -16,12 +16,15 @@ import (
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
 )
 
-// cloudError is the one place that turns an hcloud-go error into a protocol
-// error. op names the operation ("order_server: creating server"); resp,
-// when not nil, gives the HTTP status of an error body hcloud-go could not
-// parse. Messages carry Hetzner's message and code, never request data, so
-// no credential can reach them.
-func cloudError(op string, resp *hcloud.Response, err error) *protocol.Error {
+// CloudError is the one place that turns an hcloud-go error (or a
+// context's, or a spent budget's) into a protocol error, for both method
+// families: a BOSH method answers it through protocol.Error.ForBosh, which
+// keeps the message and ok_to_retry. op names the operation ("order_server:
+// creating server"); resp, when not nil, gives the HTTP status of an error
+// body hcloud-go could not parse. A protocol error passes through
+// unchanged. Messages carry Hetzner's message and code, never request data,
+// so no credential can reach them.
+func CloudError(op string, resp *hcloud.Response, err error) *protocol.Error {
 	if err == nil {
 		return nil
 	}
@@ -45,6 +48,10 @@ func cloudError(op string, resp *hcloud.Response, err error) *protocol.Error {
 			status = resp.StatusCode
 		}
 		return withRateLimitDelay(statusError(op, status), resp)
+	}
+	var actionErr hcloud.ActionError
+	if errors.As(err, &actionErr) {
+		return protocol.NewError(protocol.CloudError, "%s: Hetzner's action failed: %s (%s)", op, actionErr.Message, actionErr.Code)
 	}
 	var netErr net.Error
 	switch {
@@ -145,4 +152,21 @@ func statusError(op string, status int) *protocol.Error {
 // errors never contain the token.
 func errorText(err error) string {
 	return protocol.Truncate(err.Error(), 300)
+}
+
+// OutcomeUnknown reports whether a failed request may have been carried
+// out anyway: the answer was lost (a timeout, a 5xx, a dropped connection,
+// the call's deadline) rather than a refusal. A caller that would create
+// an object looks for it before trying again.
+func OutcomeUnknown(err error) bool {
+	var apiErr hcloud.Error
+	if errors.As(err, &apiErr) {
+		if hcloud.IsError(err, hcloud.ErrorCodeTimeout, hcloud.ErrorCodeBadGateway, hcloud.ErrorCodeServiceError,
+			hcloud.ErrorCodeServerError, hcloud.ErrorCodeUnknownError) {
+			return true
+		}
+		resp := apiErr.Response() // a code this version does not know: the status decides
+		return resp != nil && resp.Response != nil && resp.StatusCode >= 500
+	}
+	return true // HTTP 5xx without a body, connection errors, deadline or cancellation
 }

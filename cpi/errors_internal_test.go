@@ -50,7 +50,7 @@ func TestCloudErrorMapping(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.err.Error(), func(t *testing.T) {
-			e := cloudError("op", nil, tc.err)
+			e := CloudError("op", nil, tc.err)
 			require.Equal(t, tc.want, e.Type)
 			require.Equal(t, tc.retry, e.OkToRetry)
 			if _, ok := tc.err.(*protocol.Error); !ok {
@@ -58,8 +58,8 @@ func TestCloudErrorMapping(t *testing.T) {
 			}
 		})
 	}
-	require.Contains(t, cloudError("op", nil, api(hcloud.ErrorCodeForbidden)).Message, "read-write token")
-	require.Nil(t, cloudError("op", nil, nil))
+	require.Contains(t, CloudError("op", nil, api(hcloud.ErrorCodeForbidden)).Message, "read-write token")
+	require.Nil(t, CloudError("op", nil, nil))
 }
 
 func TestStatusErrorMapping(t *testing.T) {
@@ -74,35 +74,31 @@ func TestStatusErrorMapping(t *testing.T) {
 	require.True(t, statusError("op", 423).OkToRetry)
 }
 
-func TestOwnershipLabels(t *testing.T) {
-	require.True(t, Hidden(map[string]string{"Nanobox": "FALSE"}))
-	require.True(t, Hidden(map[string]string{"nanobox": "false"}))
-	require.False(t, Hidden(map[string]string{"nanobox": "true"}))
-	require.False(t, Hidden(nil))
-	require.True(t, ours(map[string]string{"managed-by": "nanobox-hcloud"}))
-	require.True(t, ours(map[string]string{"NANOBOX": "True"}))
-	require.False(t, ours(map[string]string{"team": "x"}))
-}
-
-func TestZoneSubnets(t *testing.T) {
-	for zone, want := range map[string]string{
-		"eu-central": "10.0.0.0/18", "us-east": "10.0.64.0/18", "us-west": "10.0.128.0/18", "ap-southeast": "10.0.192.0/18",
-	} {
-		got, ok := zoneSubnet("10.0.0.0/16", zone)
-		require.True(t, ok)
-		require.Equal(t, want, got.String())
-	}
-	got, ok := zoneSubnet("172.16.4.0/24", "us-west")
-	require.True(t, ok)
-	require.Equal(t, "172.16.4.128/26", got.String())
-	_, ok = zoneSubnet("10.0.0.0/16", "moon-1")
-	require.False(t, ok)
-}
-
-func TestMessagesQuoteWholeCharacters(t *testing.T) {
-	_, err := parseID("query_server", "server", "a"+strings.Repeat("é", 30)) // byte 40 is inside a character
-	require.Error(t, err)
-	require.True(t, utf8.ValidString(err.Error()), err.Error())
-	require.Contains(t, err.Error(), `"a`+strings.Repeat("é", 19)+`..."`)
+func TestErrorTextQuotesWholeCharacters(t *testing.T) {
 	require.True(t, utf8.ValidString(errorText(errors.New(strings.Repeat("€", 150)))))
+}
+
+func TestActionErrorIsACloudError(t *testing.T) {
+	e := CloudError("op", nil, fmt.Errorf("waiting: %w", hcloud.ActionError{Code: "action_failed", Message: "disk full"}))
+	require.Equal(t, protocol.CloudError, e.Type)
+	require.Contains(t, e.Message, "disk full")
+	require.False(t, e.OkToRetry)
+}
+
+func TestOutcomeUnknown(t *testing.T) {
+	api := func(code hcloud.ErrorCode) error { return hcloud.Error{Code: code} }
+	cases := []struct {
+		err  error
+		want bool
+	}{
+		{api(hcloud.ErrorCodeInvalidInput), false},
+		{api(hcloud.ErrorCodeUniquenessError), false},
+		{api(hcloud.ErrorCodeServerError), true},
+		{api(hcloud.ErrorCodeTimeout), true},
+		{io.ErrUnexpectedEOF, true},
+		{context.DeadlineExceeded, true},
+	}
+	for _, c := range cases {
+		require.Equal(t, c.want, OutcomeUnknown(c.err), c.err)
+	}
 }

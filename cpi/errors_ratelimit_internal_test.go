@@ -35,6 +35,8 @@ func TestRateLimitedCarriesTheDelay(t *testing.T) {
 		{"a slow bucket", 429, true, 4, 0, 40 * time.Minute, "", protocol.RateLimited, 598, 600},
 		{"Retry-After wins", 429, true, 4, 0, 40 * time.Minute, "42", protocol.RateLimited, 42, 42},
 		{"no JSON body", 429, false, 4, 0, 40 * time.Minute, "", protocol.RateLimited, 598, 600},
+		{"Retry-After past the bound", 429, true, 4, 0, 40 * time.Minute, "99999999", protocol.RateLimited, 3600, 3600},
+		{"a reset centuries away", 429, true, 3600, 0, 200 * 365 * 24 * time.Hour, "", protocol.RateLimited, 3600, 3600},
 		{"no headers at all", 429, true, 0, 0, 0, "", protocol.RateLimited, 0, 0},
 		{"not a rate limit", 503, true, 4, 0, 40 * time.Minute, "", protocol.Unavailable, 0, 0},
 	}
@@ -64,15 +66,17 @@ func TestRateLimitedCarriesTheDelay(t *testing.T) {
 				hcloud.WithRetryOpts(hcloud.RetryOpts{BackoffFunc: hcloud.ConstantBackoff(0), MaxRetries: 0}))
 			_, resp, err := client.Location.GetByID(context.Background(), 1)
 			require.Error(t, err)
-			pe := cloudError("op", resp, err)
+			pe := CloudError("op", resp, err)
 			require.Equal(t, tc.wantType, pe.Type, pe.Message)
 			require.GreaterOrEqual(t, pe.RetryAfterSeconds, tc.wantMin)
 			require.LessOrEqual(t, pe.RetryAfterSeconds, tc.wantMaxDelay)
 		})
 	}
 
-	refused := cloudError("op", nil, &budget.ExhaustedError{RetryAfter: 90 * time.Second})
+	refused := CloudError("op", nil, &budget.ExhaustedError{RetryAfter: 90 * time.Second})
 	require.Equal(t, protocol.RateLimited, refused.Type)
 	require.Equal(t, 90, refused.RetryAfterSeconds)
 	require.Contains(t, refused.Message, "not sent")
+	farOff := CloudError("op", nil, &budget.ExhaustedError{RetryAfter: 30 * 24 * time.Hour})
+	require.Equal(t, int(protocol.MaxRetryAfter/time.Second), farOff.RetryAfterSeconds, "every wait is bounded by the one constant")
 }

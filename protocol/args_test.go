@@ -55,9 +55,9 @@ func TestRequestBodies(t *testing.T) {
 		err      string // the error's message; "" for success
 	}{
 		{"misspelt order fields", `{"method":"order_server","arguments":[{"name":"t1","regoin":"hel1","sise":"cx53"}]}`, nil,
-			`order_server: unknown fields "regoin", "sise" (known: name, region, size, ssh_key, config)`},
+			`order_server: unknown fields "regoin", "sise" (known: name, region, size, ssh_key, config, user_data, labels)`},
 		{"an extra order field", `{"method":"order_server","arguments":[{"name":"t1","region":"hel1","size":"cx23","ssh_key":"1","colour":"red"}]}`, nil,
-			`order_server: unknown field "colour" (known: name, region, size, ssh_key, config)`},
+			`order_server: unknown field "colour" (known: name, region, size, ssh_key, config, user_data, labels)`},
 		{"region and size left to meta's defaults", `{"method":"order_server","arguments":[{"name":"t1","ssh_key":"1"}]}`,
 			protocol.OrderServerBody{Name: "t1", SSHKey: "1"}, ""},
 		{"an order with config", `{"method":"order_server","arguments":[{"name":"t1","region":"hel1","size":"cx23","ssh_key":"1","config":{"image":"debian-12"}}]}`,

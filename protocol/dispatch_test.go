@@ -62,13 +62,13 @@ func TestDispatcherGolden(t *testing.T) {
 		{"empty result is null", `{"method":"reboot_server","arguments":["1"],"context":{}}`,
 			`{"result":null,"error":null,"log":""}`},
 		{"info", `{"method":"info","arguments":[]}`,
-			`{"result":{"api_version":2,"name":"test-cpi","version":"0.0.1","methods":["cancel_server","catalog","create_key","delete_key","info","install_key","meta","order_server","query_key","query_server","reboot_server","rename_server","update_config","verify"],"stemcell_formats":["test-light"]},"error":null,"log":""}`},
+			`{"result":{"api_version":2,"name":"test-cpi","version":"0.0.1","methods":["cancel_server","catalog","create_key","delete_key","info","install_key","list_images","list_keys","list_servers","meta","order_server","query_key","query_server","reboot_server","rename_server","start_server","stop_server","update_config","verify"],"stemcell_formats":["test-light"]},"error":null,"log":""}`},
 		{"info under api_version 1", `{"method":"info","arguments":[],"api_version":1}`,
-			`{"result":{"api_version":2,"name":"test-cpi","version":"0.0.1","methods":["cancel_server","catalog","create_key","delete_key","info","install_key","meta","order_server","query_key","query_server","reboot_server","rename_server","update_config","verify"],"stemcell_formats":["test-light"]},"error":null,"log":""}`},
+			`{"result":{"api_version":2,"name":"test-cpi","version":"0.0.1","methods":["cancel_server","catalog","create_key","delete_key","info","install_key","list_images","list_keys","list_servers","meta","order_server","query_key","query_server","reboot_server","rename_server","start_server","stop_server","update_config","verify"],"stemcell_formats":["test-light"]},"error":null,"log":""}`},
 		{"info under api_version 2", `{"method":"info","arguments":[],"api_version":2,"context":{"director_uuid":"d-1","vm":{"stemcell":{"api_version":3}}}}`,
-			`{"result":{"api_version":2,"name":"test-cpi","version":"0.0.1","methods":["cancel_server","catalog","create_key","delete_key","info","install_key","meta","order_server","query_key","query_server","reboot_server","rename_server","update_config","verify"],"stemcell_formats":["test-light"]},"error":null,"log":""}`},
+			`{"result":{"api_version":2,"name":"test-cpi","version":"0.0.1","methods":["cancel_server","catalog","create_key","delete_key","info","install_key","list_images","list_keys","list_servers","meta","order_server","query_key","query_server","reboot_server","rename_server","start_server","stop_server","update_config","verify"],"stemcell_formats":["test-light"]},"error":null,"log":""}`},
 		{"unknown method", `{"method":"drop_tables","arguments":[]}`,
-			`{"result":null,"error":{"type":"NotImplemented","message":"unknown method \"drop_tables\"; this CPI implements: cancel_server, catalog, create_key, delete_key, info, install_key, meta, order_server, query_key, query_server, reboot_server, rename_server, update_config, verify","ok_to_retry":false},"log":""}`},
+			`{"result":null,"error":{"type":"NotImplemented","message":"unknown method \"drop_tables\"; this CPI implements: cancel_server, catalog, create_key, delete_key, info, install_key, list_images, list_keys, list_servers, meta, order_server, query_key, query_server, reboot_server, rename_server, start_server, stop_server, update_config, verify","ok_to_retry":false},"log":""}`},
 		{"not JSON", `{"method":`,
 			`{"result":null,"error":{"type":"InvalidRequest","message":"malformed request: truncated JSON","ok_to_retry":false},"log":""}`},
 		{"empty", ``,
@@ -129,6 +129,8 @@ func TestRetryAfterOnTheWire(t *testing.T) {
 			`{"type":"RateLimited","message":"m","ok_to_retry":true,"retry_after_seconds":30}`},
 		{"whole seconds", protocol.NewError(protocol.Unavailable, "m").WithRetryAfter(time.Hour),
 			`{"type":"Unavailable","message":"m","ok_to_retry":true,"retry_after_seconds":3600}`},
+		{"bounded by MaxRetryAfter", protocol.NewError(protocol.RateLimited, "m").WithRetryAfter(30 * 24 * time.Hour),
+			`{"type":"RateLimited","message":"m","ok_to_retry":true,"retry_after_seconds":3600}`},
 		{"kept by WithRetry", protocol.NewError(protocol.RateLimited, "m").WithRetryAfter(5 * time.Second).WithRetry(false),
 			`{"type":"RateLimited","message":"m","ok_to_retry":false,"retry_after_seconds":5}`},
 		{"dropped for BOSH", protocol.NewError(protocol.RateLimited, "m").WithRetryAfter(5 * time.Second).ForBosh(),
@@ -189,7 +191,8 @@ func TestCredentialsNeverPrint(t *testing.T) {
 
 // TestTableIsConsistent: each method is declared once, a route's path
 // parameters are exactly its method's ID arguments, a body is the last
-// argument, and only Nanobox methods have routes.
+// argument, and only Nanobox methods have routes: every one of the spec,
+// no extension.
 func TestTableIsConsistent(t *testing.T) {
 	seen := map[string]bool{}
 	for _, m := range protocol.Table {
@@ -198,7 +201,8 @@ func TestTableIsConsistent(t *testing.T) {
 		got, ok := protocol.Lookup(m.Name)
 		require.True(t, ok)
 		assert.Equal(t, m.Name, got.Name)
-		assert.Equal(t, m.Family == protocol.FamilyNanobox, m.HTTP != nil, "%s: a route exactly for a Nanobox method", m.Name)
+		assert.Equal(t, m.Family == protocol.FamilyNanobox && !m.Extension, m.HTTP != nil, "%s: a route exactly for a Nanobox method of the spec", m.Name)
+		assert.False(t, m.Extension && m.Family != protocol.FamilyNanobox, "%s: only Nanobox-family methods are extensions", m.Name)
 		for i, a := range m.Args {
 			if a.Kind == protocol.KindBody {
 				assert.Equal(t, len(m.Args)-1, i, "%s: the body is the last argument", m.Name)

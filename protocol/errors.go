@@ -129,7 +129,7 @@ type Error struct {
 	OkToRetry bool      `json:"ok_to_retry"`
 	// RetryAfterSeconds, when positive, is how long the CPI knows a retry
 	// must wait before it can succeed (a spent rate-limit budget refills
-	// then); the shim answers it as Retry-After. 0: the CPI does not know,
+	// then), at most MaxRetryAfter; the shim answers it as Retry-After. 0: the CPI does not know,
 	// and the key is left out, so an answer without it is byte for byte
 	// what it was before the field existed. BOSH methods never send it
 	// (see ForBosh).
@@ -151,15 +151,28 @@ func (e *Error) WithRetry(retry bool) *Error {
 	return &c
 }
 
+// MaxRetryAfter bounds every wait the adapter asks a client for: the CPI's
+// retry_after_seconds and every Retry-After the shim sends. Hetzner's
+// rate-limit bucket refills completely within an hour, so a longer wait
+// comes from a broken or hostile header, and a client told to wait longer
+// would sit idle long after its retry could succeed.
+const MaxRetryAfter = time.Hour
+
+// RetryAfterSeconds is d as a wait to announce: whole seconds rounded up,
+// at least 1 and at most MaxRetryAfter; 0 (unknown) when d <= 0.
+func RetryAfterSeconds(d time.Duration) int {
+	if d <= 0 {
+		return 0
+	}
+	return int(math.Ceil(min(d, MaxRetryAfter).Seconds()))
+}
+
 // WithRetryAfter returns a copy of e that asks for a wait of d before a
-// retry, in whole seconds rounded up and at least 1; d <= 0 leaves the
-// wait unknown.
+// retry (RetryAfterSeconds: rounded up, within 1 s and MaxRetryAfter);
+// d <= 0 leaves the wait unknown.
 func (e *Error) WithRetryAfter(d time.Duration) *Error {
 	c := *e
-	c.RetryAfterSeconds = 0
-	if d > 0 {
-		c.RetryAfterSeconds = max(1, int(math.Ceil(d.Seconds())))
-	}
+	c.RetryAfterSeconds = RetryAfterSeconds(d)
 	return &c
 }
 

@@ -34,6 +34,16 @@ const (
 	MethodRenameServer = "rename_server"
 )
 
+// The Nanobox-family methods outside the Nanobox HTTP spec (Extension),
+// for the libcloud driver and the Vagrant provider: no shim route.
+const (
+	MethodListServers = "list_servers"
+	MethodStartServer = "start_server"
+	MethodStopServer  = "stop_server"
+	MethodListImages  = "list_images"
+	MethodListKeys    = "list_keys"
+)
+
 // Endpoint is a method's Nanobox HTTP route. The path's {id} parameters,
 // in order, are the method's ID arguments; its Body argument, when it has
 // one, is the request body.
@@ -51,7 +61,12 @@ type Method struct {
 	Name   string
 	Family Family
 	Args   []Arg
-	HTTP   *Endpoint // nil: no HTTP route (info and the BOSH methods)
+	HTTP   *Endpoint // nil: no HTTP route (info, the extensions and the BOSH methods)
+
+	// Extension: a Nanobox-family method outside the Nanobox HTTP spec (for
+	// the libcloud driver and the Vagrant provider); it has no route, so
+	// the shim neither serves it nor lists it in /openapi.json.
+	Extension bool
 
 	// RetrySafe: calling the method again after a call whose outcome is
 	// unknown (it timed out, or was ended by a shutdown) cannot do harm
@@ -90,6 +105,13 @@ type NanoboxCPI interface {
 	UpdateConfig(ctx context.Context, id string, body ConfigBody) error
 	RebootServer(ctx context.Context, id string) error
 	RenameServer(ctx context.Context, id string, body RenameBody) error
+
+	// The extensions.
+	ListServers(ctx context.Context) ([]ListedServer, error)
+	StartServer(ctx context.Context, id string) error
+	StopServer(ctx context.Context, id string, body StopBody) error
+	ListImages(ctx context.Context) ([]Image, error)
+	ListKeys(ctx context.Context) ([]Key, error)
 }
 
 // NanoboxFactory makes the NanoboxCPI that serves one call (the shape of
@@ -141,8 +163,26 @@ var nanoboxMethods = []Method{
 		}},
 }
 
+// extensionMethods are the Nanobox-family methods outside the Nanobox HTTP
+// spec. A second stop_server or start_server finds the server as the first
+// left it, so both are safe to retry.
+var extensionMethods = []Method{
+	{Name: MethodListServers, RetrySafe: true,
+		nanobox: func(ctx context.Context, c NanoboxCPI, _ Call) (any, error) { return c.ListServers(ctx) }},
+	{Name: MethodStartServer, RetrySafe: true, Args: []Arg{ID("server id")},
+		nanobox: func(ctx context.Context, c NanoboxCPI, k Call) (any, error) { return nil, c.StartServer(ctx, k.ID(0)) }},
+	{Name: MethodStopServer, RetrySafe: true, Args: []Arg{ID("server id"), Body[StopBody]()},
+		nanobox: func(ctx context.Context, c NanoboxCPI, k Call) (any, error) {
+			return nil, c.StopServer(ctx, k.ID(0), BodyOf[StopBody](k))
+		}},
+	{Name: MethodListImages, RetrySafe: true,
+		nanobox: func(ctx context.Context, c NanoboxCPI, _ Call) (any, error) { return c.ListImages(ctx) }},
+	{Name: MethodListKeys, RetrySafe: true,
+		nanobox: func(ctx context.Context, c NanoboxCPI, _ Call) (any, error) { return c.ListKeys(ctx) }},
+}
+
 // Table is the one method table: info, the Nanobox methods in the order of
-// the spec, then the BOSH methods. Routes, Signatures, the dispatcher's
+// the spec, the extensions, then the BOSH methods. Routes, Signatures, the dispatcher's
 // argument checks and info's method list are all derived from it.
 var Table = buildTable()
 
@@ -158,6 +198,10 @@ func buildTable() []Method {
 	t := []Method{{Name: MethodInfo, RetrySafe: true, Family: FamilyInfo}}
 	for _, m := range nanoboxMethods {
 		m.Family = FamilyNanobox
+		t = append(t, m)
+	}
+	for _, m := range extensionMethods {
+		m.Family, m.Extension = FamilyNanobox, true
 		t = append(t, m)
 	}
 	for _, m := range boshMethods {

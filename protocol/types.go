@@ -16,13 +16,18 @@ func (k KeyBody) KeyName() string {
 	return k.Name
 }
 
-// OrderServerBody is the body of POST /servers.
+// OrderServerBody is the body of POST /servers. UserData and Labels are
+// not in the Nanobox spec (the shim never sends them): the libcloud driver
+// and the Vagrant provider send the user's cloud-init, which the CPI
+// combines with its own, and extra labels for the server.
 type OrderServerBody struct {
-	Name   string         `json:"name"`
-	Region string         `json:"region"`
-	Size   string         `json:"size"`
-	SSHKey string         `json:"ssh_key"`
-	Config map[string]any `json:"config,omitempty"`
+	Name     string            `json:"name"`
+	Region   string            `json:"region"`
+	Size     string            `json:"size"`
+	SSHKey   string            `json:"ssh_key"`
+	Config   map[string]any    `json:"config,omitempty"`
+	UserData string            `json:"user_data,omitempty"`
+	Labels   map[string]string `json:"labels,omitempty"`
 }
 
 // RenameBody is the body of PATCH /servers/{id}/rename.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/bosh"
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/nanobox"
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
 )
 
@@ -35,7 +36,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		Description: "Environment: HCLOUD_TOKEN (token when the request carries none), " +
 			"HCLOUD_ENDPOINT (API endpoint when the config sets none).",
 		Setup: func(configPath string) protocol.Setup {
-			return cpi.Process{ConfigPath: configPath, Version: version, Getenv: getenv, Stderr: stderr, Bosh: boshFactory}.Setup
+			return cpi.Process{ConfigPath: configPath, Version: version, Getenv: getenv, Stderr: stderr,
+				Nanobox: func(e cpi.Env) protocol.NanoboxFactory { return nanobox.New(e) }, Bosh: boshFactory}.Setup
 		},
 	}.Run(ctx, args, stdin, stdout, stderr)
 }

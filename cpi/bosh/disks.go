@@ -6,6 +6,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
+
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi"
 )
 
 // Hetzner Volume sizes, in GB.
@@ -86,7 +88,7 @@ func (c *CPI) CreateDisk(ctx context.Context, sizeMiB int64, props DiskPropertie
 		Name: name, Size: gb, Location: &hcloud.Location{Name: location}, Labels: c.ownLabels("disk", props.Labels),
 	})
 	if err != nil {
-		if hcloud.IsError(err, hcloud.ErrorCodeUniquenessError) || outcomeUnknown(err) {
+		if hcloud.IsError(err, hcloud.ErrorCodeUniquenessError) || cpi.OutcomeUnknown(err) {
 			if v := c.findVolume(ctx, client, name); v != nil {
 				c.log.Warnf("%s: the create answered %v, but volume %d (%s) exists; using it", op, err, v.ID, name)
 				return strconv.FormatInt(v.ID, 10), nil
@@ -108,7 +110,7 @@ func (c *CPI) findVolume(ctx context.Context, client *hcloud.Client, name string
 	cctx, cancel := cleanupContext(ctx)
 	defer cancel()
 	v, _, err := client.Volume.GetByName(cctx, name)
-	if err != nil || v == nil || !ours(v.Labels) {
+	if err != nil || v == nil || !cpi.Ours(v.Labels) {
 		return nil
 	}
 	return v
@@ -201,7 +203,7 @@ func (c *CPI) AttachDisk(ctx context.Context, vmCID, diskCID string) (DiskHint, 
 	client, _ := c.hcloud()
 	action, _, err := client.Volume.AttachWithOpts(ctx, v, hcloud.VolumeAttachOpts{Server: server, Automount: hcloud.Ptr(false)})
 	if err != nil {
-		if hcloud.IsError(err, hcloud.ErrorCodeVolumeAlreadyAttached) || outcomeUnknown(err) {
+		if hcloud.IsError(err, hcloud.ErrorCodeVolumeAlreadyAttached) || cpi.OutcomeUnknown(err) {
 			// A retried attach that Hetzner had carried out.
 			if now, _, gerr := client.Volume.GetByID(ctx, v.ID); gerr == nil && now != nil && now.Server != nil && now.Server.ID == server.ID {
 				return hint, nil

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/bosh"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/hcloudsim"
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
@@ -215,7 +216,7 @@ func TestDeleteStemcellDeletesOnlyImagesItMade(t *testing.T) {
 		require.NoError(t, f.api.Action.WaitFor(ctx, res.Action))
 		return strconv.FormatInt(res.Image.ID, 10)
 	}
-	mine := snap(bosh.OwnershipLabels())
+	mine := snap(cpi.OwnLabels())
 	users := snap(map[string]string{"stemcell": "bosh-hetzner"})
 	// A light stemcell may name a user's snapshot by selector.
 	got, err := f.call(2, protocol.MethodCreateStemcell, emptyImage(t), map[string]any{"image_selector": "stemcell=bosh-hetzner"})

@@ -138,7 +138,8 @@ func (f *fixture) callWithContext(reqCtx map[string]any, apiVersion int, method 
 	req, perr := protocol.ParseRequest(data)
 	require.Nil(f.t, perr)
 	env := f.env()
-	d := cpi.New(cpi.Env{Config: f.cfg, Bosh: func(cpi.Env) protocol.BoshFactory { return bosh.Factory{Env: env} }}).Dispatcher(nil)
+	d := cpi.Env{Config: f.cfg}.Dispatcher(nil)
+	d.Bosh = bosh.Factory{Env: env}
 	result, err := d.Dispatch(context.Background(), req)
 	if err != nil {
 		return nil, err

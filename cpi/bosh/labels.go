@@ -37,12 +37,6 @@ const kindPlacementGroup = "placement-group"
 // prefix "bosh-".
 var reserved = []string{labelNanobox, labelManagedBy, LabelAgentID, LabelKind, cpi.LabelBackups}
 
-// ours reports whether this CPI (or the Nanobox side of it) created the
-// object, and it is not hidden.
-func ours(labels map[string]string) bool {
-	return !cpi.Hidden(labels) && labels[labelManagedBy] == managedByValue
-}
-
 // lookup fetches the object of a cid (a kind's Hetzner id) with get, which
 // answers the object and its labels: nil when it does not exist or is
 // labelled nanobox=false; foreign when it is not this CPI's (and
@@ -64,21 +58,13 @@ func lookup[T any](ctx context.Context, c *CPI, op, kind, cid string,
 	if obj == nil || cpi.Hidden(labels) {
 		return nil, false, nil
 	}
-	return obj, !ours(labels) && !c.cfg.AllowForeign, nil
+	return obj, cpi.MayChange(op, kind, id, labels, c.cfg.AllowForeign) != nil, nil
 }
 
 // ownLabels are the labels of a new object: the config's extra labels, the
 // caller's (already checked) labels, then the ownership labels.
 func (c *CPI) ownLabels(kind string, extra map[string]string) map[string]string {
-	l := make(map[string]string, len(c.cfg.Labels)+len(extra)+3)
-	for k, v := range c.cfg.Labels {
-		l[k] = v
-	}
-	for k, v := range extra {
-		l[k] = v
-	}
-	l[labelNanobox] = "true"
-	l[labelManagedBy] = managedByValue
+	l := cpi.OwnLabels(c.cfg.Labels, extra)
 	l[LabelKind] = kind
 	return l
 }
@@ -176,9 +162,4 @@ func isAlnum(c byte) bool {
 
 func sortedKeys[V any](m map[string]V) []string {
 	return slices.Sorted(maps.Keys(m))
-}
-
-// OwnershipLabels are the labels that mark an object as this CPI's.
-func OwnershipLabels() map[string]string {
-	return map[string]string{labelNanobox: "true", labelManagedBy: managedByValue}
 }

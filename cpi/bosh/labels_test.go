@@ -5,7 +5,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
-	"github.com/nanobox-hcloud/nanobox-hcloud/cpi"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/bosh"
 )
 
@@ -35,11 +34,4 @@ func TestMetadataLabels(t *testing.T) {
 			assert.Equal(t, tt.want, bosh.MetadataLabels(tt.in))
 		})
 	}
-}
-
-// The BOSH side and the Nanobox side of the binary recognise each other's
-// objects by the same labels.
-func TestOwnershipLabelsAreTheNanoboxSides(t *testing.T) {
-	l := bosh.OwnershipLabels()
-	assert.Equal(t, map[string]string{cpi.LabelNanobox: "true", cpi.LabelManagedBy: cpi.ManagedByValue}, l)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/bosh"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/catalog"
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/config"
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
 )
 
@@ -147,4 +148,32 @@ func TestAPassedDeadlineIsARetryableCloudError(t *testing.T) {
 	pe := boshErr(t, err, bosh.CloudError)
 	assert.True(t, pe.OkToRetry)
 	assert.Contains(t, pe.Message, "has_vm: deadline exceeded")
+}
+
+// TestMalformedContextTokenIsRefusedUnsent: a token in the request's
+// context that no Hetzner token can be (a newline, a control character,
+// over-long) is a CpiError with ok_to_retry false before any request: a
+// retry could never succeed.
+func TestMalformedContextTokenIsRefusedUnsent(t *testing.T) {
+	f := newFixture(t)
+	cases := []struct{ name, token string }{
+		{"newline", f.cfg.Token + "\nX-Injected: 1"},
+		{"carriage return", f.cfg.Token + "\r"},
+		{"NUL", "abc\x00def"},
+		{"tab inside", "abc\tdef"},
+		{"DEL", "abc\x7fdef"},
+		{"non-ASCII", "tök3n"},
+		{"over-long", strings.Repeat("a", config.MaxTokenLength+1)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f.sim.Sim.ResetRequests()
+			_, err := f.callWithContext(map[string]any{"director_uuid": "d", "token": tc.token}, 2, protocol.MethodHasVM, "1")
+			pe := boshErr(t, err, bosh.CpiError)
+			assert.False(t, pe.OkToRetry)
+			assert.Contains(t, pe.Message, "token")
+			assert.NotContains(t, pe.Message, tc.token)
+			assert.Zero(t, f.sim.Sim.TotalRequests(), "nothing is sent: %v", f.sim.Sim.Requests())
+		})
+	}
 }

@@ -6,7 +6,6 @@ import (
 	"os"
 	"sort"
 	"strconv"
-	"strings"
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
 
@@ -150,7 +149,7 @@ func (c *CPI) DeleteStemcell(ctx context.Context, cid string) error {
 		c.log.Infof("%s: image %d is already gone", op, id)
 		return nil
 	}
-	if !ours(image.Labels) || image.Type != hcloud.ImageTypeSnapshot {
+	if !cpi.Ours(image.Labels) || image.Type != hcloud.ImageTypeSnapshot {
 		c.log.Infof("%s: image %d was not made by this CPI; leaving it", op, id)
 		return nil
 	}
@@ -163,8 +162,8 @@ func (c *CPI) DeleteStemcell(ctx context.Context, cid string) error {
 
 // parseCID turns a CID into a Hetzner id; anything else is a CpiError.
 func parseCID(op, kind, cid string) (int64, error) {
-	id, err := strconv.ParseInt(strings.TrimSpace(cid), 10, 64)
-	if err != nil || id <= 0 {
+	id, ok := cpi.ParseID(cid)
+	if !ok {
 		return 0, newError(CpiError, "%s: %q is not a %s cid of this CPI (a Hetzner id)", op, protocol.Truncate(cid, 40), kind)
 	}
 	return id, nil

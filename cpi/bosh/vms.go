@@ -275,7 +275,7 @@ func (c *CPI) createServer(ctx context.Context, op string, client *hcloud.Client
 	}
 	result, _, err := client.Server.Create(ctx, opts)
 	if err != nil {
-		if hcloud.IsError(err, hcloud.ErrorCodeUniquenessError) || outcomeUnknown(err) {
+		if hcloud.IsError(err, hcloud.ErrorCodeUniquenessError) || cpi.OutcomeUnknown(err) {
 			if server := c.findAgentServer(ctx, client, req); server != nil {
 				c.log.Warnf("%s: the create answered %v, but server %d of agent %s exists; finishing it", op, err, server.ID, req.agentID)
 				return server, c.settle(ctx, op, client, server)
@@ -339,7 +339,7 @@ func (c *CPI) findAgentServer(ctx context.Context, client *hcloud.Client, req *v
 	cctx, cancel := cleanupContext(ctx)
 	defer cancel()
 	server, _, err := client.Server.GetByName(cctx, req.name)
-	if err != nil || server == nil || !ours(server.Labels) || server.Labels[LabelAgentID] != req.agentID {
+	if err != nil || server == nil || !cpi.Ours(server.Labels) || server.Labels[LabelAgentID] != req.agentID {
 		return nil
 	}
 	return server
@@ -550,7 +550,7 @@ func (c *CPI) dropPlacementGroup(ctx context.Context, op string, client *hcloud.
 	case err != nil:
 		c.log.Warnf("%s: could not read placement group %d to delete it when empty: %v", op, group.ID, err)
 		return
-	case pg == nil || !ours(pg.Labels) || pg.Labels[LabelKind] != kindPlacementGroup || len(pg.Servers) > 0:
+	case pg == nil || !cpi.Ours(pg.Labels) || pg.Labels[LabelKind] != kindPlacementGroup || len(pg.Servers) > 0:
 		return
 	}
 	if _, err := client.PlacementGroup.Delete(ctx, pg); err != nil && !hcloud.IsError(err, hcloud.ErrorCodeNotFound) {

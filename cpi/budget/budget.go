@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/statedir"
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
 )
 
 // State is the budget as last seen in a response.
@@ -87,9 +88,10 @@ func Delay(h http.Header, now time.Time) (time.Duration, bool) {
 	return clampDelay(s.RetryAfter(now)), true
 }
 
-// maxDelay bounds a delay read from an answer: a day is far beyond any
-// bucket's refill, so a larger value is a broken header.
-const maxDelay = 24 * time.Hour
+// maxDelay bounds every delay this package derives, read from an answer
+// or estimated before a write is sent: the protocol's one bound on the
+// waits the adapter announces.
+const maxDelay = protocol.MaxRetryAfter
 
 func clampDelay(d time.Duration) time.Duration { return min(maxDelay, max(time.Second, d)) }
 
@@ -210,7 +212,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 				if req.Body != nil {
 					req.Body.Close()
 				}
-				return nil, &ExhaustedError{RetryAfter: s.RetryAfter(now)}
+				return nil, &ExhaustedError{RetryAfter: clampDelay(s.RetryAfter(now))}
 			}
 		}
 	}

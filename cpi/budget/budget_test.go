@@ -14,6 +14,7 @@ import (
 
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/budget"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/statedir"
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
 )
 
 func TestEstimateAndRetryAfter(t *testing.T) {
@@ -123,7 +124,9 @@ func TestDelay(t *testing.T) {
 		{"Retry-After in seconds wins", with(rate(3600, 0, time.Hour), "Retry-After", "42"), 42 * time.Second, true},
 		{"Retry-After as a date", with(http.Header{}, "Retry-After", now.Add(2*time.Minute).UTC().Format(http.TimeFormat)), 2 * time.Minute, true},
 		{"Retry-After 0 is a second", with(http.Header{}, "Retry-After", "0"), time.Second, true},
-		{"Retry-After huge is a day", with(http.Header{}, "Retry-After", "99999999999999999"), 24 * time.Hour, true},
+		{"Retry-After huge is the bound", with(http.Header{}, "Retry-After", "99999999999999999"), protocol.MaxRetryAfter, true},
+		{"Retry-After a far date is the bound", with(http.Header{}, "Retry-After", "Fri, 31 Dec 9999 23:59:59 GMT"), protocol.MaxRetryAfter, true},
+		{"reset in the year 9999 is the bound", with(rate(3600, 0, 0), "RateLimit-Reset", "253402214400"), protocol.MaxRetryAfter, true},
 		{"Retry-After unreadable, headers used", with(rate(4, 0, 40*time.Minute), "Retry-After", "soon"), 10 * time.Minute, true},
 		{"nothing to go by", http.Header{}, 0, false},
 		{"broken RateLimit headers", with(rate(4, 0, time.Hour), "RateLimit-Remaining", "-3"), 0, false},
@@ -135,4 +138,27 @@ func TestDelay(t *testing.T) {
 			require.Equal(t, tc.want, got)
 		})
 	}
+}
+
+// TestRefusalWaitIsBounded: a write refused before it is sent, when the
+// last answer announced a reset far in the future (9999-12-31), asks for
+// at most protocol.MaxRetryAfter, like every other wait the adapter
+// announces.
+func TestRefusalWaitIsBounded(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("RateLimit-Limit", "3600")
+		w.Header().Set("RateLimit-Remaining", "0")
+		w.Header().Set("RateLimit-Reset", "253402214400") // 9999-12-31T00:00:00Z
+	}))
+	defer srv.Close()
+	p, err := statedir.Open(t.TempDir(), srv.URL, "secret-token")
+	require.NoError(t, err)
+	client := &http.Client{Transport: &budget.Transport{Tracker: budget.NewTracker(p, nil)}}
+	resp, err := client.Get(srv.URL + "/servers")
+	require.NoError(t, err)
+	resp.Body.Close()
+	_, err = client.Post(srv.URL+"/servers", "application/json", strings.NewReader("{}"))
+	exhausted, ok := budget.IsExhausted(err)
+	require.True(t, ok, "%v", err)
+	require.Equal(t, protocol.MaxRetryAfter, exhausted.RetryAfter)
 }

@@ -140,6 +140,11 @@ type Timeouts struct {
 	// meanwhile) before it answers a retryable error, 1 to 600 seconds; at
 	// most half of call_seconds is used, so the answer comes in time.
 	LockWaitSeconds int `json:"lock_wait_seconds"`
+	// How long stop_server waits for a server to shut down after the
+	// graceful (ACPI) shutdown before it powers it off, 1 to 600 seconds;
+	// at most two thirds of call_seconds is used, so the power-off fits in
+	// the call.
+	ShutdownSeconds int `json:"shutdown_seconds"`
 }
 
 // DefaultImages are the values of the image config field when the file names none.
@@ -198,6 +203,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Timeouts.LockWaitSeconds == 0 {
 		c.Timeouts.LockWaitSeconds = 10
+	}
+	if c.Timeouts.ShutdownSeconds == 0 {
+		c.Timeouts.ShutdownSeconds = 60
 	}
 	if c.BootstrapScript == "" {
 		c.BootstrapScript = "https://s3.amazonaws.com/tools.nanobox.io/bootstrap/ubuntu.sh"
@@ -364,11 +372,15 @@ const (
 	LabelBackups   = "nanobox-backups"
 	LabelSSHKey    = "nanobox-ssh-key"
 	LabelImage     = "nanobox-image"
+	// On servers ordered with them: hashes of the order's user_data and of
+	// its extra labels, so a re-order adopts only an exact match.
+	LabelUserData    = "nanobox-user-data"
+	LabelOrderLabels = "nanobox-labels"
 )
 
 // reservedLabels are the labels a config's labels may not name (in any
 // case).
-var reservedLabels = []string{LabelNanobox, LabelManagedBy, LabelBackups, LabelSSHKey, LabelImage}
+var reservedLabels = []string{LabelNanobox, LabelManagedBy, LabelBackups, LabelSSHKey, LabelImage, LabelUserData, LabelOrderLabels}
 
 // problems collects the problems of one config.
 type problems []string
@@ -403,9 +415,30 @@ func isHTTPURL(s string) bool {
 	return strings.HasPrefix(s, "https://") || strings.HasPrefix(s, "http://")
 }
 
+// MaxTokenLength bounds an API token: Hetzner's are 64 characters.
+const MaxTokenLength = 256
+
+// CheckToken says why t cannot be a Hetzner API token, without echoing it:
+// white space, control or non-ASCII characters, or more than
+// MaxTokenLength bytes. nil for "" (no token) and for a well-formed token.
+// No request carrying such a token could ever succeed, so none is sent.
+func CheckToken(t string) error {
+	if len(t) > MaxTokenLength {
+		return fmt.Errorf("longer than any token (%d bytes, at most %d)", len(t), MaxTokenLength)
+	}
+	for _, r := range t {
+		if r <= ' ' || r > '~' {
+			return errors.New("contains characters no token has (white space, control characters or non-ASCII)")
+		}
+	}
+	return nil
+}
+
 func (c *Config) checkConnection(p *problems) {
 	if strings.TrimSpace(c.Token) != c.Token {
 		p.add("token: must not have leading or trailing white space")
+	} else if err := CheckToken(c.Token); err != nil {
+		p.add("token: %s", err.Error())
 	}
 	if c.Endpoint != "" && !isHTTPURL(c.Endpoint) {
 		p.add("endpoint: must be an http(s) URL")
@@ -466,14 +499,8 @@ func ipRangeProblem(ipRange string) string {
 
 func (c *Config) checkLabels(p *problems) {
 	for _, k := range slices.Sorted(maps.Keys(c.Labels)) {
-		switch {
-		case !validLabelKey(k):
-			p.add("labels: %q is not a valid Hetzner label key", k)
-		case slices.ContainsFunc(reservedLabels, func(r string) bool { return strings.EqualFold(k, r) }):
-			p.add("labels: %q is set by the adapter and cannot be configured", k)
-		}
-		if !validLabelValue(c.Labels[k]) {
-			p.add("labels[%q]: value is not a valid Hetzner label value", k)
+		if problem := LabelProblem(k, c.Labels[k]); problem != "" {
+			p.add("labels: %q %s", k, problem)
 		}
 	}
 }
@@ -512,6 +539,9 @@ func (t Timeouts) check(p *problems) {
 	if t.LockWaitSeconds < 1 || t.LockWaitSeconds > 600 {
 		p.add("timeouts.lock_wait_seconds: %d must be between 1 and 600", t.LockWaitSeconds)
 	}
+	if t.ShutdownSeconds < 1 || t.ShutdownSeconds > 600 {
+		p.add("timeouts.shutdown_seconds: %d must be between 1 and 600", t.ShutdownSeconds)
+	}
 }
 
 func (c *Config) checkBootstrap(p *problems) {
@@ -532,6 +562,12 @@ func (c *Config) CallTimeout() time.Duration {
 // server: lock_wait_seconds, at most half of the call's deadline.
 func (c *Config) LockWait() time.Duration {
 	return min(time.Duration(c.Timeouts.LockWaitSeconds)*time.Second, c.CallTimeout()/2)
+}
+
+// ShutdownWait bounds stop_server's wait for a graceful shutdown:
+// shutdown_seconds, at most two thirds of the call's deadline.
+func (c *Config) ShutdownWait() time.Duration {
+	return min(time.Duration(c.Timeouts.ShutdownSeconds)*time.Second, c.CallTimeout()*2/3)
 }
 
 // PollInterval is how often an action is polled.

@@ -17,7 +17,7 @@ type serverAction func(s *Sim, c *call, sv *server) (command string, extra []sch
 var serverActions = map[string]serverAction{
 	"poweron":                     powerAction("start_server", "starting", "running"),
 	"poweroff":                    powerAction("stop_server", "stopping", "off"),
-	"shutdown":                    powerAction("shutdown_server", "stopping", "off"),
+	"shutdown":                    shutdownAction,
 	"reboot":                      powerAction("reboot_server", "running", "running"),
 	"reset":                       powerAction("reset_server", "running", "running"),
 	"enable_backup":               enableBackup,

@@ -307,7 +307,7 @@ func (st *state) newServer(p *serverPlan, now time.Time) *server {
 		PrivateNet: []schema.ServerPrivateNet{}, ServerType: p.stype, IncludedTraffic: includedTraffic(p.stype, p.loc.Name),
 		OutgoingTraffic: ptr(uint64(0)), IngoingTraffic: ptr(uint64(0)), Location: p.loc, Image: &img,
 		Labels: p.labels, Volumes: []int64{}, PrimaryDiskSize: p.stype.Disk, LoadBalancers: []int64{},
-	}}
+	}, userData: p.req.UserData}
 	ip4, ip6 := st.allocIPv4()
 	if p.pub.EnableIPv4 {
 		sv.ipv4 = &schema.ServerPublicNetIPv4{ID: st.newID(), IP: ip4, DNSPtr: "static." + ip4 + ".clients.your-server.de"}

@@ -56,6 +56,8 @@ type server struct {
 	ipv4     *schema.ServerPublicNetIPv4
 	ipv6     *schema.ServerPublicNetIPv6
 	timeline []transition // ascending; the status at t is the last entry with at <= t
+	deaf     bool         // its guest ignores the ACPI shutdown (see Sim.IgnoreShutdown)
+	userData string       // as created (see Sim.UserData)
 }
 
 type transition struct {

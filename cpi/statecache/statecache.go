@@ -50,9 +50,10 @@ const perPage = 50
 type snapshot struct {
 	Version   int                        `json:"version"`
 	Selector  string                     `json:"label_selector"`
-	FetchedAt time.Time                  `json:"fetched_at"` // before the first page was requested
-	StaleAt   time.Time                  `json:"stale_at"`   // a server was created then: later reads refresh
-	Servers   map[string]json.RawMessage `json:"servers"`    // by id, as the API sent them
+	FetchedAt time.Time                  `json:"fetched_at"`          // before the first page was requested
+	StaleAt   time.Time                  `json:"stale_at"`            // a server was created then: later reads refresh
+	Servers   map[string]json.RawMessage `json:"servers"`             // by id, as the API sent them
+	Forgotten bool                       `json:"forgotten,omitempty"` // Forget dropped a server: All refreshes
 }
 
 // Cache is one project's snapshot.
@@ -257,7 +258,12 @@ func (c *Cache) store(snap *snapshot) error {
 // Forget drops server id from the snapshot (it was changed), so the next
 // read of it asks the API.
 func (c *Cache) Forget(ctx context.Context, id int64) error {
-	return c.change(ctx, func(snap *snapshot) { delete(snap.Servers, strconv.FormatInt(id, 10)) })
+	return c.change(ctx, func(snap *snapshot) {
+		if _, held := snap.Servers[strconv.FormatInt(id, 10)]; held {
+			delete(snap.Servers, strconv.FormatInt(id, 10))
+			snap.Forgotten = true
+		}
+	})
 }
 
 // MarkStale makes every read that arrives from now on refresh the snapshot

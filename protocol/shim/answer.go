@@ -153,6 +153,10 @@ func abortedError(method string) *callError {
 // cloud may still be finishing what the killed CPI asked of it.
 const timeoutRetryAfter = "5"
 
+// maxRetryAfterSeconds is protocol.MaxRetryAfter in seconds: what a CPI's
+// retry_after_seconds is cut to before it becomes a Retry-After.
+const maxRetryAfterSeconds = int(protocol.MaxRetryAfter / time.Second)
+
 // retrySafe reports whether calling method again after a call whose
 // outcome is unknown is safe: the method table's RetrySafe.
 func retrySafe(method string) bool {
@@ -162,7 +166,8 @@ func retrySafe(method string) bool {
 
 // cpiError is the answer to the CPI's own error response: the type's
 // status, and when ok_to_retry is true, Retry-After: the CPI's
-// retry_after_seconds when it sends one, else 1.
+// retry_after_seconds when it sends one (at most protocol.MaxRetryAfter,
+// whatever the CPI sent), else 1.
 func (cl callLog) cpiError(e *protocol.Error) *callError {
 	msg := cl.secrets.String(e.Message)
 	if msg == "" {
@@ -176,7 +181,7 @@ func (cl callLog) cpiError(e *protocol.Error) *callError {
 	if e.OkToRetry && e.RetryAfterSeconds > 0 {
 		// The CPI knows the wait (a spent rate-limit budget refills
 		// then); without it, write says 1 s.
-		cerr.retryAfter = strconv.Itoa(e.RetryAfterSeconds)
+		cerr.retryAfter = strconv.Itoa(min(e.RetryAfterSeconds, maxRetryAfterSeconds))
 	}
 	return cerr
 }

@@ -24,6 +24,8 @@ func TestRetryAfterFromTheCPI(t *testing.T) {
 	}{
 		{"error:RateLimited:after=37", http.StatusTooManyRequests, "true", "37"},
 		{"error:RateLimited:after=3600", http.StatusTooManyRequests, "true", "3600"},
+		{"error:RateLimited:after=2562048", http.StatusTooManyRequests, "true", "3600"}, // protocol.MaxRetryAfter
+		{"error:Unavailable:after=99999999999", http.StatusServiceUnavailable, "true", "3600"},
 		{"error:RateLimited", http.StatusTooManyRequests, "true", "1"},
 		{"error:RateLimited:after=0", http.StatusTooManyRequests, "true", "1"},
 		{"error:RateLimited:after=-5", http.StatusTooManyRequests, "true", "1"},

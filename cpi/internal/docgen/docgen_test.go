@@ -89,9 +89,10 @@ func TestReadmeTablesComeFromTheProtocolTables(t *testing.T) {
 // tables, and a page without the markers is an error.
 func TestProtocolPageTablesComeFromTheTables(t *testing.T) {
 	methods := nanoboxMethodTable()
-	assert.Equal(t, 2+14, strings.Count(methods, "\n"), "a header, a rule, info and the 13 Nanobox methods")
+	assert.Equal(t, 2+14+5, strings.Count(methods, "\n"), "a header, a rule, info, the 13 Nanobox methods and the 5 extensions")
 	assert.Contains(t, methods, "| `reboot_server` | `PATCH /servers/{id}/reboot` | 200 OK, empty body | `[\"<server id>\"]` | no |")
-	assert.Contains(t, methods, "| `order_server` | `POST /servers` | 201 Created, JSON | `[{\"name\", \"region\", \"size\", \"ssh_key\", \"config\"}]` | yes |")
+	assert.Contains(t, methods, "| `order_server` | `POST /servers` | 201 Created, JSON | `[{\"name\", \"region\", \"size\", \"ssh_key\", \"config\", \"user_data\", \"labels\"}]` | yes |")
+	assert.Contains(t, methods, "| `stop_server` | – | – | `[\"<server id>\", {\"force\"}]` | yes |")
 	bosh := boshMethodTable()
 	assert.Contains(t, bosh, "| `create_disk` | `size_mib` (an integer), `cloud_properties` (an object or null), `vm_cid` (a non-empty string or null) | no |")
 	assert.Contains(t, bosh, "| `ping` | none; always answers `Bosh::Clouds::NotImplemented` | yes |")

@@ -298,9 +298,10 @@ func TestCommandLine(t *testing.T) {
 	require.Equal(t, 0, code)
 	require.Equal(t, strings.Join([]string{"attach_disk", "calculate_vm_cloud_properties", "cancel_server", "catalog",
 		"create_disk", "create_key", "create_stemcell", "create_vm", "delete_disk", "delete_key", "delete_snapshot",
-		"delete_stemcell", "delete_vm", "detach_disk", "get_disks", "has_disk", "has_vm", "info", "install_key", "meta",
+		"delete_stemcell", "delete_vm", "detach_disk", "get_disks", "has_disk", "has_vm", "info", "install_key",
+		"list_images", "list_keys", "list_servers", "meta",
 		"order_server", "query_key", "query_server", "reboot_server", "reboot_vm", "rename_server", "resize_disk",
-		"set_disk_metadata", "set_vm_metadata", "snapshot_disk", "update_config", "update_disk", "verify"}, "\n")+"\n", stdout)
+		"set_disk_metadata", "set_vm_metadata", "snapshot_disk", "start_server", "stop_server", "update_config", "update_disk", "verify"}, "\n")+"\n", stdout)
 
 	// call: same path as stdin mode, pretty-printed; plain words are strings.
 	stdout, _, code = e.exec("", "--config", e.configPath, "call", "create_key", `{"id":"cli-key","key":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGb1Fg2bKJ9Q3fu4i3kYc1o1wYgDSmzDi5r1Sm3FyuQk cli"}`)

@@ -124,13 +124,13 @@ func hostileCases(p planted, someKey string) []hostileCase {
 		{name: "reboot hidden server", verb: patch, path: "/servers/" + hiddenServer + "/reboot", want: http.StatusNotFound, wantType: "NotFound", wantMsg: "no server"},
 		{name: "rename hidden server", verb: patch, path: "/servers/" + hiddenServer + "/rename", body: []byte(`{"name":"mine"}`), want: http.StatusNotFound, wantType: "NotFound", wantMsg: "no server"},
 		{name: "reconfigure hidden server", verb: patch, path: "/servers/" + hiddenServer2 + "/config", body: []byte(`{"backups":"enabled"}`), want: http.StatusNotFound, wantType: "NotFound", wantMsg: "no server"},
-		{name: "cancel foreign server", verb: del, path: "/servers/" + foreignServer, want: http.StatusForbidden, wantType: "Forbidden", wantMsg: "not created by Nanobox"},
-		{name: "reboot foreign server", verb: patch, path: "/servers/" + foreignServer + "/reboot", want: http.StatusForbidden, wantType: "Forbidden", wantMsg: "not created by Nanobox"},
-		{name: "rename foreign server", verb: patch, path: "/servers/" + foreignServer + "/rename", body: []byte(`{"name":"mine"}`), want: http.StatusForbidden, wantType: "Forbidden", wantMsg: "not created by Nanobox"},
-		{name: "reconfigure foreign server", verb: patch, path: "/servers/" + foreignServer + "/config", body: []byte(`{"backups":"enabled"}`), want: http.StatusForbidden, wantType: "Forbidden", wantMsg: "not created by Nanobox"},
+		{name: "cancel foreign server", verb: del, path: "/servers/" + foreignServer, want: http.StatusForbidden, wantType: "Forbidden", wantMsg: "not created by this adapter"},
+		{name: "reboot foreign server", verb: patch, path: "/servers/" + foreignServer + "/reboot", want: http.StatusForbidden, wantType: "Forbidden", wantMsg: "not created by this adapter"},
+		{name: "rename foreign server", verb: patch, path: "/servers/" + foreignServer + "/rename", body: []byte(`{"name":"mine"}`), want: http.StatusForbidden, wantType: "Forbidden", wantMsg: "not created by this adapter"},
+		{name: "reconfigure foreign server", verb: patch, path: "/servers/" + foreignServer + "/config", body: []byte(`{"backups":"enabled"}`), want: http.StatusForbidden, wantType: "Forbidden", wantMsg: "not created by this adapter"},
 		{name: "query hidden key", verb: get, path: "/keys/" + hiddenKey, want: http.StatusNotFound, wantType: "NotFound", wantMsg: "no SSH key"},
 		{name: "delete hidden key", verb: del, path: "/keys/" + hiddenKey, want: http.StatusNotFound, wantType: "NotFound", wantMsg: "no SSH key"},
-		{name: "delete foreign key", verb: del, path: "/keys/" + foreignKey, want: http.StatusForbidden, wantType: "Forbidden", wantMsg: "not created by Nanobox"},
+		{name: "delete foreign key", verb: del, path: "/keys/" + foreignKey, want: http.StatusForbidden, wantType: "Forbidden", wantMsg: "not created by this adapter"},
 	}
 }
 

@@ -1,14 +1,14 @@
-package cpi
+package nanobox
 
 import (
 	"context"
-	"errors"
 	"net"
 	"net/netip"
 	"slices"
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
 
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi"
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
 )
 
@@ -69,7 +69,7 @@ func (h *Hetzner) ensureNetwork(ctx context.Context, zone string) (int64, error)
 	}
 	network, resp, err := h.client.Network.GetByName(ctx, name)
 	if err != nil {
-		return 0, cloudError(op+": looking up "+name, resp, err)
+		return 0, cpi.CloudError(op+": looking up "+name, resp, err)
 	}
 	if network == nil {
 		network, err = h.createNetwork(ctx, name, ipRange)
@@ -103,7 +103,7 @@ func (h *Hetzner) cachedNetwork(ctx context.Context, op, zone string) (id int64,
 	}
 	network, resp, err := h.client.Network.GetByID(ctx, cached.ID)
 	if err != nil {
-		return 0, false, cloudError(op+": looking up "+name, resp, err)
+		return 0, false, cpi.CloudError(op+": looking up "+name, resp, err)
 	}
 	if network == nil || network.Name != name || !hasZone(network, zone) {
 		h.log.Warnf("order_server: cached network %d is gone or changed; looking %s up again", cached.ID, name)
@@ -136,7 +136,7 @@ func (h *Hetzner) ensureZone(ctx context.Context, op string, network *hcloud.Net
 // usableNetwork refuses a network labelled nanobox=false, or one whose
 // range is not the configured one.
 func usableNetwork(op string, network *hcloud.Network, ipRange string) error {
-	if Hidden(network.Labels) {
+	if cpi.Hidden(network.Labels) {
 		return protocol.NewError(protocol.Conflict,
 			"%s: the network named %q is labelled nanobox=false; set network.name in the CPI config to another name", op, network.Name).WithRetry(false)
 	}
@@ -145,21 +145,6 @@ func usableNetwork(op string, network *hcloud.Network, ipRange string) error {
 			"%s: the network %q has ip_range %v but the CPI config says %s; fix network.ip_range or network.name", op, network.Name, network.IPRange, ipRange).WithRetry(false)
 	}
 	return nil
-}
-
-// outcomeUnknown reports whether a failed request may have been carried
-// out anyway: the API or the connection failed, rather than refusing.
-func outcomeUnknown(err error) bool {
-	var apiErr hcloud.Error
-	if errors.As(err, &apiErr) {
-		switch apiErr.Code {
-		case hcloud.ErrorCodeTimeout, hcloud.ErrorCodeBadGateway, hcloud.ErrorCodeServiceError,
-			hcloud.ErrorCodeServerError, hcloud.ErrorCodeUnknownError:
-			return true
-		}
-		return false
-	}
-	return true // HTTP 5xx without a body, connection errors, deadline
 }
 
 // addZoneSubnet adds zone's subnet to network and returns the network's
@@ -182,14 +167,14 @@ func (h *Hetzner) addZoneSubnet(ctx context.Context, network *hcloud.Network, zo
 		h.log.Infof("order_server: added subnet %s (%s) to network %d", subnet, zone, network.ID)
 		return append(subnetZones(network), zone), nil
 	}
-	if !hcloud.IsError(err, hcloud.ErrorCodeInvalidInput, hcloud.ErrorCodeConflict) && !outcomeUnknown(err) {
-		return nil, cloudError(op, resp, err)
+	if !hcloud.IsError(err, hcloud.ErrorCodeInvalidInput, hcloud.ErrorCodeConflict) && !cpi.OutcomeUnknown(err) {
+		return nil, cpi.CloudError(op, resp, err)
 	}
 	again, _, gerr := h.client.Network.GetByID(ctx, network.ID)
 	if gerr != nil || !hasZone(again, zone) {
-		return nil, cloudError(op, resp, err)
+		return nil, cpi.CloudError(op, resp, err)
 	}
-	h.log.Infof("order_server: network %d has a subnet in %s now although the add answered %q; using it", network.ID, zone, errorText(err))
+	h.log.Infof("order_server: network %d has a subnet in %s now although the add answered %q; using it", network.ID, zone, protocol.Truncate(err.Error(), 300))
 	return subnetZones(again), nil
 }
 
@@ -226,7 +211,7 @@ func (h *Hetzner) createNetwork(ctx context.Context, name, ipRange string) (*hcl
 		}
 	}
 	if err != nil {
-		return nil, cloudError(op+" "+name, resp, err)
+		return nil, cpi.CloudError(op+" "+name, resp, err)
 	}
 	if network == nil {
 		return nil, protocol.NewError(protocol.CloudError, "%s %q: Hetzner answered without a network", op, name)

@@ -1,4 +1,4 @@
-package cpi_test
+package nanobox_test
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package cpi_test
+package nanobox_test
 
 import (
 	"context"
@@ -30,6 +30,10 @@ func TestVerify(t *testing.T) {
 		{"no token", "", protocol.Unauthorized, "api-token", 0, 0},
 		{"token with a newline", h.token + "\nX-Injected: 1", protocol.Unauthorized, "characters", 0, 0},
 		{"token with non-ASCII", "tök3n", protocol.Unauthorized, "characters", 0, 0},
+		{"token with a carriage return", h.token + "\r", protocol.Unauthorized, "characters", 0, 0},
+		{"token with a NUL", "abc\x00def", protocol.Unauthorized, "characters", 0, 0},
+		{"token with DEL", "abc\x7fdef", protocol.Unauthorized, "characters", 0, 0},
+		{"over-long token", strings.Repeat("t", config.MaxTokenLength+1), protocol.Unauthorized, "longer than any token", 0, 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -49,7 +53,11 @@ func TestVerify(t *testing.T) {
 					"the budget of verify (docs/protocol.md): a read, then the delete of an id no key has")
 				return
 			}
-			h.fails(resp, tc.want, tc.msg)
+			e := h.fails(resp, tc.want, tc.msg)
+			require.Equal(t, tc.want.Retryable(), e.OkToRetry, "a token no retry can fix is not retryable")
+			if tc.token != "" {
+				require.NotContains(t, e.Message, tc.token)
+			}
 		})
 	}
 	require.Empty(t, h.sim.Sim.Snapshot().SSHKeys, "verify changes nothing")

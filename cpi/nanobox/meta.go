@@ -1,4 +1,4 @@
-package cpi
+package nanobox
 
 import (
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/catalog"
@@ -27,7 +27,7 @@ const (
 	PublicIface  = "eth0"
 )
 
-const instructions = `<a href="//console.hetzner.cloud/projects" target="_blank">Open your project in the Hetzner Cloud Console</a>, go to Security &gt; API Tokens, choose "Generate API token", select <b>Read &amp; Write</b> (a read-only token cannot create servers), then paste the token here. Nanobox only touches servers, SSH keys and networks it created (labelled nanobox=true).`
+const instructions = `<a href="//console.hetzner.cloud/projects" target="_blank">Open your project in the Hetzner Cloud Console</a>, go to Security &gt; API Tokens, choose "Generate API token", select <b>Read &amp; Write</b> (a read-only token cannot create servers), then paste the token here. Nanobox only touches servers, SSH keys and networks it created (labelled managed-by=nanobox-hcloud).`
 
 // Meta describes the adapter. It makes no API call and reads only the
 // config (and, for default_plan, the embedded catalog snapshot).

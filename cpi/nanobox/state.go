@@ -1,4 +1,4 @@
-package cpi
+package nanobox
 
 import (
 	"encoding/json"

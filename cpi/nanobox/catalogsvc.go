@@ -1,9 +1,10 @@
-package cpi
+package nanobox
 
 import (
 	"context"
 	"fmt"
 
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/catalog"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/config"
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
@@ -78,11 +79,11 @@ func (c *CPI) fetchCatalog(ctx context.Context, token string) (*catalog.Model, e
 	client := c.newClient(token)
 	locs, err := client.Location.All(ctx)
 	if err != nil {
-		return nil, cloudError("catalog: listing locations", nil, err)
+		return nil, cpi.CloudError("catalog: listing locations", nil, err)
 	}
 	types, err := client.ServerType.All(ctx)
 	if err != nil {
-		return nil, cloudError("catalog: listing server types", nil, err)
+		return nil, cpi.CloudError("catalog: listing server types", nil, err)
 	}
 	if len(locs) == 0 || len(types) == 0 {
 		return nil, fmt.Errorf("catalog: the API listed %d locations and %d server types", len(locs), len(types))

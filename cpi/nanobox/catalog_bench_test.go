@@ -1,4 +1,4 @@
-package cpi_test
+package nanobox_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/catalog"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/config"
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/nanobox"
 )
 
 // Micro-benchmarks of the catalog a CPI process builds for GET /catalog
@@ -67,7 +68,7 @@ func BenchmarkCatalogEncode(b *testing.B) {
 func BenchmarkCPICatalogEmbedded(b *testing.B) {
 	cfg := config.Default()
 	cfg.Catalog.CacheDir = b.TempDir()
-	c := cpi.New(cpi.Env{Config: cfg})
+	c := nanobox.New(cpi.Env{Config: cfg})
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
@@ -79,7 +80,7 @@ func BenchmarkCPICatalogEmbedded(b *testing.B) {
 
 // BenchmarkCPIMeta is the meta method's work (no API call).
 func BenchmarkCPIMeta(b *testing.B) {
-	c := cpi.New(cpi.Env{Config: config.Default()})
+	c := nanobox.New(cpi.Env{Config: config.Default()})
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := c.Meta(); err != nil {

@@ -1,4 +1,4 @@
-package cpi_test
+package nanobox_test
 
 import (
 	"context"
@@ -10,9 +10,9 @@ import (
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
 	"github.com/stretchr/testify/require"
 
-	"github.com/nanobox-hcloud/nanobox-hcloud/cpi"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/config"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/hcloudsim"
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/nanobox"
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
 )
 
@@ -187,8 +187,8 @@ func TestReorderAdoptsOnlyAnExactMatch(t *testing.T) {
 	id, key := h.orderOK("web1", "nbg1", "cx23")
 	otherKey := h.createKey()
 	sv := h.simServer(id)
-	require.Equal(t, key, sv.Labels[cpi.LabelSSHKey], "the order's key is recorded")
-	require.Equal(t, "ubuntu-24.04", sv.Labels[cpi.LabelImage], "the order's image is recorded")
+	require.Equal(t, key, sv.Labels[nanobox.LabelSSHKey], "the order's key is recorded")
+	require.Equal(t, "ubuntu-24.04", sv.Labels[nanobox.LabelImage], "the order's image is recorded")
 	cases := []struct {
 		name, region, size, key string
 		config                  map[string]any
@@ -208,7 +208,8 @@ func TestReorderAdoptsOnlyAnExactMatch(t *testing.T) {
 	require.Equal(t, sv.Labels, h.simServer(id).Labels, "the existing server is unchanged")
 
 	// A server of Nanobox's whose order was not recorded is no match either.
-	_, _, err := h.client().Server.Update(context.Background(), &hcloud.Server{ID: sv.ID}, hcloud.ServerUpdateOpts{Labels: map[string]string{"nanobox": "true"}})
+	_, _, err := h.client().Server.Update(context.Background(), &hcloud.Server{ID: sv.ID},
+		hcloud.ServerUpdateOpts{Labels: map[string]string{"nanobox": "true", "managed-by": "nanobox-hcloud"}})
 	require.NoError(t, err)
 	h.fails(h.order("web1", "nbg1", "cx23", key, nil), protocol.Conflict, "server "+id+" is already named", "(not recorded)")
 
@@ -384,6 +385,52 @@ func TestServerOwnership(t *testing.T) {
 	allow.ok(allow.call("reboot_server", foreign), nil)
 	allow.fails(allow.call("cancel_server", hidden), protocol.NotFound)
 	allow.ok(allow.call("cancel_server", foreign), nil)
+}
+
+// TestServersMadeBeforeManagedByAreAdoptedByLabel: a server made before
+// the adapter set managed-by (labelled nanobox=true only) is foreign: it
+// is read, never changed, unless allow_foreign; once the operator adds
+// managed-by=nanobox-hcloud it is the adapter's like any other.
+func TestServersMadeBeforeManagedByAreAdoptedByLabel(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	c := h.client()
+	res, _, err := c.Server.Create(ctx, hcloud.ServerCreateOpts{
+		Name: "legacy", ServerType: &hcloud.ServerType{Name: "cx23"}, Image: &hcloud.Image{Name: "ubuntu-24.04"},
+		Location: &hcloud.Location{Name: "nbg1"}, Labels: map[string]string{"nanobox": "true"},
+	})
+	require.NoError(t, err)
+	legacy := strconv.FormatInt(res.Server.ID, 10)
+
+	var srv protocol.Server
+	h.ok(h.call("query_server", legacy), &srv)
+	require.Equal(t, "legacy", srv.Name)
+	cases := []struct {
+		method string
+		args   []any
+	}{
+		{"reboot_server", []any{legacy}},
+		{"rename_server", []any{legacy, map[string]string{"name": "renamed"}}},
+		{"update_config", []any{legacy, map[string]string{"backups": "enabled"}}},
+		{"cancel_server", []any{legacy}},
+	}
+	for _, tc := range cases {
+		h.fails(h.call(tc.method, tc.args...), protocol.Forbidden, "managed-by=nanobox-hcloud", "allow_foreign")
+	}
+	require.Equal(t, []string{"legacy"}, h.liveServers(), "nothing changed")
+	require.Zero(t, h.sim.Sim.Requests()["POST /v1/servers/{id}/actions/reboot"])
+
+	allow := newHarnessOn(t, h, func(c *config.Config) { c.AllowForeign = true })
+	allow.ok(allow.call("reboot_server", legacy), nil)
+
+	// The operator adopts it: hcloud server add-label legacy managed-by=nanobox-hcloud.
+	_, _, err = c.Server.Update(ctx, res.Server, hcloud.ServerUpdateOpts{
+		Labels: map[string]string{"nanobox": "true", "managed-by": "nanobox-hcloud"},
+	})
+	require.NoError(t, err)
+	h.ok(h.call("rename_server", legacy, map[string]string{"name": "adopted"}), nil)
+	h.ok(h.call("cancel_server", legacy), nil)
+	require.Empty(t, h.liveServers())
 }
 
 // TestFaultKinds drives query_server and reboot_server into every fault the

@@ -1,4 +1,4 @@
-package cpi
+package nanobox
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
 
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi"
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
 )
 
@@ -34,7 +35,7 @@ func backupsValue(on bool) string {
 // backupsWish reads the nanobox-backups label: the wish, and whether one
 // is recorded at all.
 func backupsWish(labels map[string]string) (on, recorded bool) {
-	switch labels[LabelBackups] {
+	switch labels[cpi.LabelBackups] {
 	case BackupsEnabled:
 		return true, true
 	case BackupsDisabled:
@@ -56,9 +57,9 @@ func (h *Hetzner) setBackupsWish(ctx context.Context, op string, server *hcloud.
 	if labels == nil {
 		labels = map[string]string{}
 	}
-	labels[LabelBackups] = backupsValue(on)
+	labels[cpi.LabelBackups] = backupsValue(on)
 	if _, resp, err := h.client.Server.Update(ctx, server, hcloud.ServerUpdateOpts{Labels: labels}); err != nil {
-		return cloudError(op, resp, err)
+		return cpi.CloudError(op, resp, err)
 	}
 	server.Labels = labels
 	return nil
@@ -72,7 +73,7 @@ func (h *Hetzner) setBackupsWish(ctx context.Context, op string, server *hcloud.
 // asked. On a server Nanobox did not create (allow_foreign) no label is
 // written: the switch alone.
 func (h *Hetzner) setBackups(ctx context.Context, op string, server *hcloud.Server, want bool) error {
-	if cur, recorded := backupsWish(server.Labels); ours(server.Labels) && (!recorded || cur != want) {
+	if cur, recorded := backupsWish(server.Labels); cpi.Ours(server.Labels) && (!recorded || cur != want) {
 		if err := h.setBackupsWish(ctx, op+": recording the backups setting", server, want); err != nil {
 			return err
 		}
@@ -101,7 +102,7 @@ func (h *Hetzner) setBackups(ctx context.Context, op string, server *hcloud.Serv
 // so the caller reports the new setting.
 func (h *Hetzner) convergeBackups(ctx context.Context, server *hcloud.Server) (complete bool, err error) {
 	want, recorded := backupsWish(server.Labels)
-	if !recorded || !ours(server.Labels) || (server.BackupWindow != "") == want {
+	if !recorded || !cpi.Ours(server.Labels) || (server.BackupWindow != "") == want {
 		return true, nil
 	}
 	if server.Status != hcloud.ServerStatusRunning || (want && server.Locked) {
@@ -113,7 +114,7 @@ func (h *Hetzner) convergeBackups(ctx context.Context, server *hcloud.Server) (c
 	repair := !want
 	op := fmt.Sprintf("query_server: switching the backups of server %d to its wish (%s)", server.ID, backupsValue(want))
 	if err := h.switchBackups(ctx, op, server, want, repair); err != nil {
-		perr := cloudError(op, nil, err)
+		perr := cpi.CloudError(op, nil, err)
 		if perr.OkToRetry {
 			h.log.Infof("%s; not yet (%s), the next poll tries again", perr.Message, perr.Type)
 			return !want, nil
@@ -153,14 +154,14 @@ func (h *Hetzner) switchBackups(ctx context.Context, op string, server *hcloud.S
 			resp, err = change()
 		}
 		if err != nil {
-			return cloudError(op, resp, err)
+			return cpi.CloudError(op, resp, err)
 		}
 		h.log.Infof("%s: backups of server %d %s", op, server.ID, backupsValue(want))
 		server.BackupWindow = ""
 		if want {
 			server.BackupWindow = "pending" // Hetzner picks the window; reported as enabled
 		}
-		if !ours(server.Labels) || round >= maxSwitchRounds {
+		if !cpi.Ours(server.Labels) || round >= maxSwitchRounds {
 			return nil
 		}
 		again, err := h.readAgain(ctx, op+": reading the backups wish again", server.ID)
@@ -193,7 +194,7 @@ func (h *Hetzner) readAgain(ctx context.Context, op string, id int64) (*hcloud.S
 		return resp, err
 	})
 	if err != nil {
-		return nil, cloudError(op, nil, err)
+		return nil, cpi.CloudError(op, nil, err)
 	}
 	return again, nil
 }

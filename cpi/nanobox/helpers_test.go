@@ -1,4 +1,4 @@
-package cpi_test
+package nanobox_test
 
 import (
 	"bytes"
@@ -21,6 +21,7 @@ import (
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/config"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/hcloudsim"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/internal/simtest"
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/nanobox"
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
 )
 
@@ -59,14 +60,18 @@ func newHarnessWith(t *testing.T, opts hcloudsim.Options, mutate ...func(*config
 	return &harness{t: t, sim: env, cfg: cfg, now: time.Now(), logs: &bytes.Buffer{}, token: env.Token}
 }
 
-func (h *harness) cpi() *cpi.CPI {
+// dispatcher is the binary's dispatcher with the Nanobox methods only.
+func (h *harness) dispatcher() *protocol.Dispatcher {
 	log := logrus.New()
 	log.SetOutput(h.logs)
-	return cpi.New(cpi.Env{
+	env := cpi.Env{
 		Config: h.cfg, Version: "test", Log: log,
 		Now:          func() time.Time { return h.now },
 		RetryBackoff: func(int) time.Duration { return 0 },
-	})
+	}
+	d := env.Dispatcher(func() string { return "" })
+	d.Nanobox = nanobox.New(env)
+	return d
 }
 
 // response is a decoded CPI response.
@@ -89,7 +94,9 @@ func (h *harness) callWith(token, method string, args ...any) response {
 	data, err := json.Marshal(req)
 	require.NoError(h.t, err)
 	var out bytes.Buffer
-	require.NoError(h.t, h.cpi().Dispatcher(func() string { return "" }).ServeBytes(context.Background(), data, &out))
+	d := h.dispatcher()
+	require.NoError(h.t, protocol.ServeOnce(context.Background(), bytes.NewReader(data), &out,
+		func(context.Context, protocol.Context) (*protocol.Dispatcher, error) { return d, nil }))
 	var resp response
 	require.NoError(h.t, json.Unmarshal(out.Bytes(), &resp), out.String())
 	require.NotNil(h.t, resp.Log, "log is never null")

@@ -1,4 +1,4 @@
-package cpi
+package nanobox
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
 	"github.com/sirupsen/logrus"
 
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/budget"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/statecache"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/statedir"
@@ -19,7 +20,7 @@ import (
 // OwnedSelector is the label selector of the servers the snapshot holds:
 // those the adapter created (see ours). A server of ours that carries only
 // nanobox=true is not in it and is read directly.
-const OwnedSelector = LabelManagedBy + "=" + ManagedByValue
+const OwnedSelector = cpi.LabelManagedBy + "=" + cpi.ManagedByValue
 
 // polling is a call's view of the project's shared state: the server
 // snapshot query_server reads (nil when coalescing is off or the state dir
@@ -89,6 +90,15 @@ func (p *polling) afterWrite(req *http.Request) {
 	}
 }
 
+// readWindow is how old a snapshot may be to answer a read: the window,
+// or the longer one while the rate-limit budget is low.
+func (p *polling) readWindow() time.Duration {
+	if p.budget != nil && p.budget.Low(p.reserve) {
+		return p.lowWindow
+	}
+	return p.window
+}
+
 // readServer is getServer for query_server: from the shared snapshot when
 // it has the server, else one direct request.
 func (h *Hetzner) readServer(ctx context.Context, op string, id int64) (*hcloud.Server, error) {
@@ -96,18 +106,14 @@ func (h *Hetzner) readServer(ctx context.Context, op string, id int64) (*hcloud.
 	if p == nil || p.cache == nil {
 		return h.getServer(ctx, op, id)
 	}
-	window := p.window
-	if p.budget != nil && p.budget.Low(p.reserve) {
-		window = p.lowWindow
-	}
-	server, res, err := p.cache.Server(ctx, id, window)
+	server, res, err := p.cache.Server(ctx, id, p.readWindow())
 	if err != nil {
 		h.log.WithError(err).Debug("shared server snapshot unavailable; reading the server directly")
 	}
 	if res == statecache.Miss {
 		return h.getServer(ctx, op, id)
 	}
-	if Hidden(server.Labels) {
+	if cpi.Hidden(server.Labels) {
 		return nil, protocol.NewError(protocol.NotFound, "%s: no server %d", op, id)
 	}
 	return server, nil

@@ -1,4 +1,4 @@
-package cpi
+package nanobox
 
 import (
 	"context"
@@ -14,8 +14,8 @@ import (
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
 
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/catalog"
-	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/cloudinit"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/config"
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
 )
@@ -48,6 +48,8 @@ type order struct {
 	placementGroup                          string // "" = none
 	sshKey                                  int64
 	backups                                 bool
+	extras                                  orderExtras // user_data and labels
+	userData                                string      // the CPI's cloud-init with the order's
 }
 
 // settings is a validated config object (order_server's config,
@@ -142,8 +144,8 @@ func (h *Hetzner) validateOrder(body protocol.OrderServerBody) (order, error) {
 	if body.SSHKey == "" {
 		return order{}, protocol.NewError(protocol.InvalidArguments, "%s: \"ssh_key\" (the id create_key returned) is required", op)
 	}
-	o.sshKey, err = strconv.ParseInt(body.SSHKey, 10, 64)
-	if err != nil || !canonicalDecimal(body.SSHKey) {
+	var valid bool
+	if o.sshKey, valid = cpi.ParseID(body.SSHKey); !valid {
 		return order{}, protocol.NewError(protocol.InvalidArguments, "%s: ssh_key %q is not an SSH key id (the number create_key returned)", op, protocol.Truncate(body.SSHKey, 40))
 	}
 	s, err := h.parseSettings(op, body.Config)
@@ -158,6 +160,12 @@ func (h *Hetzner) validateOrder(body protocol.OrderServerBody) (order, error) {
 	}
 	if s.placementGroup != nil {
 		o.placementGroup = *s.placementGroup
+	}
+	if o.extras, err = validateExtras(op, body); err != nil {
+		return order{}, err
+	}
+	if o.userData, err = h.userData(op, o.extras); err != nil {
+		return order{}, err
 	}
 	return o, nil
 }
@@ -240,6 +248,7 @@ func (h *Hetzner) createOpts(ctx context.Context, o order) (hcloud.ServerCreateO
 		SSHKeys:          []*hcloud.SSHKey{{ID: o.sshKey}},
 		Location:         &hcloud.Location{Name: o.location},
 		Labels:           h.serverLabels(o),
+		UserData:         o.userData,
 		StartAfterCreate: hcloud.Ptr(true),
 		// PublicNet stays nil: an empty ServerCreatePublicNet would
 		// disable both IPv4 and IPv6.
@@ -257,9 +266,6 @@ func (h *Hetzner) createOpts(ctx context.Context, o order) (hcloud.ServerCreateO
 			return hcloud.ServerCreateOpts{}, err
 		}
 		opts.Networks = []*hcloud.Network{{ID: networkID}}
-		if opts.UserData, err = cloudinit.UserData(cloudinit.Options{PrivateIface: PrivateIface}); err != nil {
-			return hcloud.ServerCreateOpts{}, protocol.NewError(protocol.InternalError, "order_server: %v", err)
-		}
 	}
 	return opts, nil
 }
@@ -269,9 +275,9 @@ func (h *Hetzner) createOpts(ctx context.Context, o order) (hcloud.ServerCreateO
 func (h *Hetzner) usableKey(ctx context.Context, id int64) error {
 	key, resp, err := h.client.SSHKey.GetByID(ctx, id)
 	if err != nil {
-		return cloudError("order_server: looking up the SSH key", resp, err)
+		return cpi.CloudError("order_server: looking up the SSH key", resp, err)
 	}
-	if key == nil || Hidden(key.Labels) {
+	if key == nil || cpi.Hidden(key.Labels) {
 		return protocol.NewError(protocol.InvalidArguments,
 			"order_server: SSH key %d does not exist; create it with create_key and pass the id it returns", id)
 	}
@@ -295,7 +301,7 @@ func (h *Hetzner) create(ctx context.Context, o order, opts hcloud.ServerCreateO
 	if err == nil {
 		err = protocol.NewError(protocol.CloudError, "%s: Hetzner answered without a server", op)
 	}
-	createErr := cloudError(op, resp, err)
+	createErr := cpi.CloudError(op, resp, err)
 	if createErr.Type == protocol.Unauthorized {
 		return nil, createErr
 	}
@@ -316,13 +322,14 @@ func (h *Hetzner) create(ctx context.Context, o order, opts hcloud.ServerCreateO
 	return server, h.adopted(ctx, o, server)
 }
 
-// serverLabels are the labels of a new server: ours, the backups wish and
-// what was ordered.
+// serverLabels are the labels of a new server: ours, the backups wish,
+// what was ordered, and the order's extra labels.
 func (h *Hetzner) serverLabels(o order) map[string]string {
 	l := h.labels()
-	l[LabelBackups] = backupsValue(o.backups)
+	l[cpi.LabelBackups] = backupsValue(o.backups)
 	l[LabelSSHKey] = strconv.FormatInt(o.sshKey, 10)
 	l[LabelImage] = o.image
+	o.extras.addLabels(l)
 	return l
 }
 
@@ -333,18 +340,18 @@ func (h *Hetzner) findByName(ctx context.Context, name string) (*hcloud.Server, 
 	defer cancel()
 	server, resp, err := h.client.Server.GetByName(cctx, name)
 	if err != nil {
-		return nil, cloudError("order_server: looking up the server named "+name, resp, err)
+		return nil, cpi.CloudError("order_server: looking up the server named "+name, resp, err)
 	}
 	return server, nil
 }
 
 // adoptable answers whether an order may adopt the existing server of its
-// name: ours and ordered exactly so (size, region, SSH key, image; backups
-// may differ, see adopted). A server Nanobox may not use is a Conflict that
+// name: ours and ordered exactly so (size, region, SSH key, image,
+// user_data and extra labels; backups may differ, see adopted). A server Nanobox may not use is a Conflict that
 // does not name it; our server ordered otherwise is a Conflict naming its id.
 func (h *Hetzner) adoptable(o order, server *hcloud.Server) (*hcloud.Server, error) {
 	const op = "order_server"
-	if Hidden(server.Labels) || !ours(server.Labels) {
+	if cpi.Hidden(server.Labels) || !cpi.Ours(server.Labels) {
 		return nil, protocol.NewError(protocol.Conflict,
 			"%s: the name %q is taken by a server Nanobox did not create; choose another name", op, o.name).WithRetry(false)
 	}
@@ -377,7 +384,7 @@ func orderDiff(s *hcloud.Server, o order) []string {
 	if got := s.Labels[LabelImage]; got != o.image {
 		diff = append(diff, fmt.Sprintf("image %s (this order: %q)", recorded(got), o.image))
 	}
-	return diff
+	return append(diff, o.extras.diff(s.Labels)...)
 }
 
 // adopted finishes an order that adopted a server (created by an earlier
@@ -418,9 +425,9 @@ func locationName(s *hcloud.Server) string {
 func (h *Hetzner) getServer(ctx context.Context, op string, id int64) (*hcloud.Server, error) {
 	server, resp, err := h.client.Server.GetByID(ctx, id)
 	if err != nil {
-		return nil, cloudError(op, resp, err)
+		return nil, cpi.CloudError(op, resp, err)
 	}
-	if server != nil && Hidden(server.Labels) {
+	if server != nil && cpi.Hidden(server.Labels) {
 		return nil, protocol.NewError(protocol.NotFound, "%s: no server %d", op, id)
 	}
 	return server, nil
@@ -546,7 +553,7 @@ func (h *Hetzner) ensurePlacementGroup(ctx context.Context, name string) (*hclou
 	const op = "order_server: placement group"
 	pg, resp, err := h.client.PlacementGroup.GetByName(ctx, name)
 	if err != nil {
-		return nil, cloudError(op+" "+name, resp, err)
+		return nil, cpi.CloudError(op+" "+name, resp, err)
 	}
 	if pg == nil {
 		res, resp, err := h.client.PlacementGroup.Create(ctx, hcloud.PlacementGroupCreateOpts{
@@ -558,14 +565,14 @@ func (h *Hetzner) ensurePlacementGroup(ctx context.Context, name string) (*hclou
 			pg = res.PlacementGroup
 		}
 		if err != nil {
-			return nil, cloudError(op+" "+name, resp, err)
+			return nil, cpi.CloudError(op+" "+name, resp, err)
 		}
 		if pg == nil {
 			return nil, protocol.NewError(protocol.CloudError, "%s %q: Hetzner answered without a placement group", op, name)
 		}
 		h.log.Infof("order_server: created spread placement group %d (%s)", pg.ID, name)
 	}
-	if Hidden(pg.Labels) {
+	if cpi.Hidden(pg.Labels) {
 		return nil, protocol.NewError(protocol.InvalidArguments, "%s %q is labelled nanobox=false and may not be used; choose another name", op, name)
 	}
 	if pg.Type != hcloud.PlacementGroupTypeSpread {
@@ -599,7 +606,7 @@ func (h *Hetzner) CancelServer(ctx context.Context, sid string) error {
 		return resp, err
 	})
 	if err != nil && !hcloud.IsError(err, hcloud.ErrorCodeNotFound) {
-		if perr := cloudError(op, resp, err); perr.Type != protocol.NotFound { // gone while waiting: cancelled
+		if perr := cpi.CloudError(op, resp, err); perr.Type != protocol.NotFound { // gone while waiting: cancelled
 			return perr
 		}
 	}
@@ -620,7 +627,7 @@ func (h *Hetzner) RebootServer(ctx context.Context, sid string) error {
 		return resp, err
 	})
 	if err != nil {
-		return cloudError(op, resp, err)
+		return cpi.CloudError(op, resp, err)
 	}
 	h.log.Infof("reboot_server: rebooting server %d", server.ID)
 	return nil
@@ -648,7 +655,7 @@ func (h *Hetzner) RenameServer(ctx context.Context, sid string, body protocol.Re
 		return protocol.NewError(protocol.Conflict, "%s: another server is already named %q", op, body.Name).WithRetry(false)
 	}
 	if err != nil {
-		return cloudError(op, resp, err)
+		return cpi.CloudError(op, resp, err)
 	}
 	h.log.Infof("rename_server: renamed server %d", server.ID)
 	return nil

@@ -1,11 +1,13 @@
-package cpi
+package nanobox
 
 import (
 	"bytes"
 	"context"
 	"net"
 	"net/netip"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
 	"github.com/sirupsen/logrus"
@@ -54,3 +56,25 @@ func TestAddZoneSubnetAfterAConcurrentAdd(t *testing.T) {
 }
 
 func netipMust(s string) netip.Prefix { return netip.MustParsePrefix(s) }
+
+func TestZoneSubnets(t *testing.T) {
+	for zone, want := range map[string]string{
+		"eu-central": "10.0.0.0/18", "us-east": "10.0.64.0/18", "us-west": "10.0.128.0/18", "ap-southeast": "10.0.192.0/18",
+	} {
+		got, ok := zoneSubnet("10.0.0.0/16", zone)
+		require.True(t, ok)
+		require.Equal(t, want, got.String())
+	}
+	got, ok := zoneSubnet("172.16.4.0/24", "us-west")
+	require.True(t, ok)
+	require.Equal(t, "172.16.4.128/26", got.String())
+	_, ok = zoneSubnet("10.0.0.0/16", "moon-1")
+	require.False(t, ok)
+}
+
+func TestIDMessagesQuoteWholeCharacters(t *testing.T) {
+	_, err := parseID("query_server", "server", "a"+strings.Repeat("é", 30)) // byte 40 is inside a character
+	require.Error(t, err)
+	require.True(t, utf8.ValidString(err.Error()), err.Error())
+	require.Contains(t, err.Error(), `"a`+strings.Repeat("é", 19)+`..."`)
+}

@@ -1,4 +1,4 @@
-package cpi
+package nanobox
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi"
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
 )
 
@@ -91,16 +92,16 @@ func (h *Hetzner) CreateKey(ctx context.Context, body protocol.KeyBody) (protoco
 		if err == nil {
 			err = protocol.NewError(protocol.CloudError, "%s: Hetzner answered without a key", op)
 		}
-		return protocol.IDResult{}, cloudError(op+": creating SSH key", resp, err)
+		return protocol.IDResult{}, cpi.CloudError(op+": creating SSH key", resp, err)
 	}
 	// The fingerprint or the name is taken: a retry of ours, or the same
 	// key uploaded before under another name.
 	existing, resp, err := h.client.SSHKey.GetByFingerprint(ctx, key.fingerprint)
 	if err != nil {
-		return protocol.IDResult{}, cloudError(op+": looking up the existing key", resp, err)
+		return protocol.IDResult{}, cpi.CloudError(op+": looking up the existing key", resp, err)
 	}
 	if existing != nil {
-		if Hidden(existing.Labels) {
+		if cpi.Hidden(existing.Labels) {
 			return protocol.IDResult{}, protocol.NewError(protocol.Conflict,
 				"%s: this public key is already in the project as a key labelled nanobox=false, which Nanobox may not use", op).WithRetry(false)
 		}
@@ -120,9 +121,9 @@ func (h *Hetzner) QueryKey(ctx context.Context, id string) (protocol.Key, error)
 	}
 	key, resp, err := h.client.SSHKey.GetByID(ctx, n)
 	if err != nil {
-		return protocol.Key{}, cloudError(op, resp, err)
+		return protocol.Key{}, cpi.CloudError(op, resp, err)
 	}
-	if key == nil || Hidden(key.Labels) {
+	if key == nil || cpi.Hidden(key.Labels) {
 		return protocol.Key{}, protocol.NewError(protocol.NotFound, "%s: no SSH key %d", op, n)
 	}
 	return protocol.Key{ID: strconv.FormatInt(key.ID, 10), Name: key.Name, PublicKey: key.PublicKey}, nil
@@ -140,13 +141,13 @@ func (h *Hetzner) DeleteKey(ctx context.Context, id string) error {
 	}
 	key, resp, err := h.client.SSHKey.GetByID(ctx, n)
 	if err != nil {
-		return cloudError(op, resp, err)
+		return cpi.CloudError(op, resp, err)
 	}
 	if key == nil {
 		h.log.Infof("delete_key: SSH key %d is already gone", n)
 		return nil
 	}
-	if Hidden(key.Labels) {
+	if cpi.Hidden(key.Labels) {
 		return protocol.NewError(protocol.NotFound, "%s: no SSH key %d", op, n)
 	}
 	if err := h.mayChange(op, "SSH key", n, key.Labels); err != nil {
@@ -154,7 +155,7 @@ func (h *Hetzner) DeleteKey(ctx context.Context, id string) error {
 	}
 	resp, err = h.client.SSHKey.Delete(ctx, key)
 	if err != nil && !hcloud.IsError(err, hcloud.ErrorCodeNotFound) {
-		return cloudError(op, resp, err)
+		return cpi.CloudError(op, resp, err)
 	}
 	h.log.Infof("delete_key: deleted SSH key %d", n)
 	return nil

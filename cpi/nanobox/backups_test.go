@@ -1,4 +1,4 @@
-package cpi_test
+package nanobox_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/hcloudsim"
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/nanobox"
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
 )
 
@@ -129,7 +130,7 @@ func TestOrderWithBackupsOnASlowBoot(t *testing.T) {
 					require.Equal(t, "enabled", srv.Config["backups"])
 					break
 				}
-				require.Contains(t, []string{"initializing", "starting", cpi.StatusProvisioning}, srv.Status)
+				require.Contains(t, []string{"initializing", "starting", nanobox.StatusProvisioning}, srv.Status)
 				require.Equal(t, "disabled", srv.Config["backups"], "the real setting until it is applied")
 				require.Zero(t, reqs[enableBackupRoute], "no enable before the server runs")
 				require.True(t, time.Now().Before(deadline), "never active; statuses: %v", seen)
@@ -162,7 +163,7 @@ func TestBackupsNotYetIsNotAnError(t *testing.T) {
 			h.sim.Sim.AddFault(hcloudsim.Fault{Method: "POST", Route: "/v1/servers/{id}/actions/enable_backup", Kind: tc.kind, Times: 1})
 			srv, reqs := h.query(res.ID, 2)
 			require.Equal(t, 1, reqs[enableBackupRoute])
-			require.Equal(t, cpi.StatusProvisioning, srv.Status)
+			require.Equal(t, nanobox.StatusProvisioning, srv.Status)
 			require.Equal(t, "disabled", srv.Config["backups"])
 			require.Equal(t, 1, h.sim.Sim.FaultsInjected()[tc.kind])
 
@@ -180,7 +181,7 @@ func TestBackupsNotYetIsNotAnError(t *testing.T) {
 		require.NoError(t, err)
 		srv, reqs := h.query(res.ID, 1)
 		require.Zero(t, reqs[enableBackupRoute], "a locked server is not asked")
-		require.Equal(t, cpi.StatusProvisioning, srv.Status)
+		require.Equal(t, nanobox.StatusProvisioning, srv.Status)
 		require.Equal(t, "disabled", srv.Config["backups"])
 	})
 }

@@ -1,4 +1,4 @@
-package cpi
+package nanobox
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
 
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi"
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
 )
 
@@ -43,12 +44,12 @@ func (h *Hetzner) waitUnlocked(ctx context.Context, op string, id int64, deadlin
 		select {
 		case <-ctx.Done():
 			timer.Stop()
-			return cloudError(op+": waiting for another action on the server", nil, ctx.Err())
+			return cpi.CloudError(op+": waiting for another action on the server", nil, ctx.Err())
 		case <-timer.C:
 		}
 		server, resp, err := h.client.Server.GetByID(ctx, id)
 		if err != nil {
-			return cloudError(op+": waiting for another action on the server", resp, err)
+			return cpi.CloudError(op+": waiting for another action on the server", resp, err)
 		}
 		if server == nil {
 			return protocol.NewError(protocol.NotFound, "%s: no server %d", op, id)
@@ -68,10 +69,10 @@ func (h *Hetzner) persistently(ctx context.Context, op string, id int64, change 
 	deadline := time.Now().Add(h.cfg.LockWait())
 	for {
 		resp, err := h.whenUnlocked(ctx, op, id, change)
-		if err == nil || !cloudError(op, resp, err).OkToRetry || time.Until(deadline) <= 0 || ctx.Err() != nil {
+		if err == nil || !cpi.CloudError(op, resp, err).OkToRetry || time.Until(deadline) <= 0 || ctx.Err() != nil {
 			return resp, err
 		}
-		h.log.Infof("%s: retrying after %s", op, errorText(err))
+		h.log.Infof("%s: retrying after %s", op, protocol.Truncate(err.Error(), 300))
 		timer := time.NewTimer(min(h.cfg.PollInterval(), time.Until(deadline)))
 		select {
 		case <-ctx.Done():
