@@ -58,56 +58,64 @@ func runTar(args []string, stdout io.Writer) error {
 // collect expands NAME=PATH arguments (a directory to its whole tree) into
 // sorted entries, with the prefix's directories first.
 func collect(prefix string, args []string) ([]tarEntry, error) {
-	byName := map[string]tarEntry{}
-	add := func(e tarEntry) error {
-		if old, ok := byName[e.name]; ok && (old.src != "" || e.src != "") {
-			return fmt.Errorf("%s is named twice", e.name)
-		}
-		byName[e.name] = e
-		for d := path.Dir(e.name); d != "."; d = path.Dir(d) {
-			byName[d] = tarEntry{name: d}
-		}
-		return nil
-	}
+	c := collector{byName: map[string]tarEntry{}}
 	for _, a := range args {
 		name, src, ok := strings.Cut(a, "=")
 		name = path.Clean(prefix + name)
 		if !ok || src == "" || strings.HasPrefix(name, "/") || name == ".." || strings.HasPrefix(name, "../") {
 			return nil, fmt.Errorf("want NAME=PATH with a relative NAME, got %q", a)
 		}
-		err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			rel, err := filepath.Rel(src, p)
-			if err != nil {
-				return err
-			}
-			n := path.Join(name, filepath.ToSlash(rel))
-			switch {
-			case n == ".":
-				return nil // the archive's root
-			case d.IsDir():
-				return add(tarEntry{name: n})
-			case d.Type().IsRegular():
-				info, err := d.Info()
-				if err != nil {
-					return err
-				}
-				return add(tarEntry{name: n, src: p, exec: info.Mode()&0o111 != 0})
-			}
-			return fmt.Errorf("%s is neither a file nor a directory", p)
-		})
-		if err != nil {
+		if err := c.walk(name, src); err != nil {
 			return nil, err
 		}
 	}
-	entries := make([]tarEntry, 0, len(byName))
-	for _, e := range byName {
+	entries := make([]tarEntry, 0, len(c.byName))
+	for _, e := range c.byName {
 		entries = append(entries, e)
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].name < entries[j].name })
 	return entries, nil
+}
+
+// collector gathers entries by name, with their parent directories.
+type collector struct{ byName map[string]tarEntry }
+
+func (c collector) add(e tarEntry) error {
+	if old, ok := c.byName[e.name]; ok && (old.src != "" || e.src != "") {
+		return fmt.Errorf("%s is named twice", e.name)
+	}
+	c.byName[e.name] = e
+	for d := path.Dir(e.name); d != "."; d = path.Dir(d) {
+		c.byName[d] = tarEntry{name: d}
+	}
+	return nil
+}
+
+// walk adds src (a file, or a directory's whole tree) as name.
+func (c collector) walk(name, src string) error {
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil {
+			return err
+		}
+		n := path.Join(name, filepath.ToSlash(rel))
+		switch {
+		case n == ".":
+			return nil // the archive's root
+		case d.IsDir():
+			return c.add(tarEntry{name: n})
+		case d.Type().IsRegular():
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			return c.add(tarEntry{name: n, src: p, exec: info.Mode()&0o111 != 0})
+		}
+		return fmt.Errorf("%s is neither a file nor a directory", p)
+	})
 }
 
 // writeTar writes entries to out (gzip for a .gz name) through a temporary
