@@ -22,9 +22,12 @@ IMAGE_LICENSES ?= Apache-2.0
 
 # What make test runs besides Go, as command:Debian-package: the release's
 # Ruby scripts, shellcheck on every shell script, systemd-analyze on the
-# unit (release/deploy), chromium for the landing page, curl for make run.
-# .ci/run installs the missing ones.
-TEST_TOOLS  := ruby:ruby shellcheck:shellcheck systemd-analyze:systemd chromium:chromium curl:curl
+# unit (release/deploy), chromium for the landing page, curl for make run,
+# Debian's libcloud and pytest for the libcloud driver (a python3/<module>
+# entry is a module /usr/bin/python3 must import). .ci/run installs the
+# missing ones.
+TEST_TOOLS  := ruby:ruby shellcheck:shellcheck systemd-analyze:systemd chromium:chromium curl:curl \
+	python3/libcloud:python3-libcloud python3/pytest:python3-pytest
 
 # Tests that exec the binaries use these instead of building their own.
 export NANOBOX_HCLOUD_BIN := $(BIN)
@@ -41,6 +44,8 @@ test: test-tools build
 	$(GO) test -count=1 -timeout 9m ./...
 	cd scripts/benchtool && $(GO) test -count=1 ./...
 	cd release/deploy && $(GO) test -count=1 -timeout 5m ./...
+	PATH="$(BIN):$$PATH" PYTHONPATH=release/libcloud PYTHONDONTWRITEBYTECODE=1 \
+	  /usr/bin/python3 -m pytest -q -p no:cacheprovider release/libcloud/tests
 
 # Installs what is missing (as root or with passwordless sudo, in one line of
 # output), else prints the two commands that do, instead of a failure per
@@ -49,7 +54,7 @@ test-tools:
 	@bash scripts/test-tools $(TEST_TOOLS)
 
 missing-test-packages:
-	@for t in $(TEST_TOOLS); do command -v $${t%%:*} >/dev/null 2>&1 || printf ' %s' $${t#*:}; done
+	@for t in $(TEST_TOOLS); do bash scripts/test-tools --has $${t%%:*} || printf ' %s' $${t#*:}; done
 
 run: build
 	bash scripts/run
@@ -71,7 +76,7 @@ bench: build
 	BENCHSTAT='$(GO) run $(BENCHSTAT)' bash scripts/bench
 
 soak: build
-	$(GO) test -count=1 -v -timeout 60m -run 'TestChaosLifecycles' ./cpi/internal/reliability -soak
+	$(GO) test -count=1 -v -timeout 60m -run 'TestChaosLifecycles|TestBoshChaosLifecycles' ./cpi/internal/reliability -soak
 
 fuzz:
 	bash scripts/fuzz

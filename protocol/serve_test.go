@@ -65,37 +65,3 @@ func TestServeOnce(t *testing.T) {
 		})
 	}
 }
-
-func TestCLI(t *testing.T) {
-	var seen []protocol.Context
-	c := protocol.CLI{Name: "test-cpi", Usage: "a test CPI", Version: "1.2.3", Description: "Environment: NONE.",
-		Setup: func(string) protocol.Setup { return recordingSetup(&seen, nil) }}
-	cases := []struct {
-		name  string
-		args  []string
-		stdin string
-		code  int
-		out   string // stdout contains
-		err   string // stderr contains
-	}{
-		{"stdin mode", []string{"cpi"}, `{"method":"reboot_server","arguments":["1"]}`, 0, `{"result":null,"error":null,"log":"log of "}` + "\n", ""},
-		{"stdin mode with the config flag", []string{"cpi", "--config", "/c.json"}, `{"method":"nope"}`, 0, `"type":"NotImplemented"`, ""},
-		{"methods", []string{"cpi", "methods"}, "", 0, "cancel_server\ncatalog\n", ""},
-		{"call", []string{"cpi", "call", "query_key", "42"}, "", 0, "\"id\": \"42\"", ""},
-		{"call answering an error exits 1", []string{"cpi", "call", "query_key"}, "", 1, `"InvalidArguments"`, ""},
-		{"call without a method", []string{"cpi", "call"}, "", 2, "", "METHOD is required"},
-		{"call with an empty method", []string{"cpi", "call", ""}, "", 1, `"method\" is missing`, ""},
-		{"help", []string{"cpi", "--help"}, "", 0, "Environment: NONE.", ""},
-		{"version", []string{"cpi", "--version"}, "", 0, "1.2.3", ""},
-		{"unknown command", []string{"cpi", "frobnicate"}, "", 2, "", "unknown command"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			var stdout, stderr bytes.Buffer
-			code := c.Run(context.Background(), tc.args, strings.NewReader(tc.stdin), &stdout, &stderr)
-			assert.Equal(t, tc.code, code, stderr.String())
-			assert.Contains(t, stdout.String(), tc.out)
-			assert.Contains(t, stderr.String(), tc.err)
-		})
-	}
-}

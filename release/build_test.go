@@ -230,3 +230,21 @@ func writeFile(t *testing.T, path, content string) {
 		t.Fatal(err)
 	}
 }
+
+// TestBuildReleaseIsOffline: vendoring reads only the module cache; with a
+// cache that lacks the dependencies, build-release stops before assembling
+// anything further and names the one command that fetches them.
+func TestBuildReleaseIsOffline(t *testing.T) {
+	t.Parallel()
+	root := testsupport.RepoRoot(t)
+	cmd := exec.Command(filepath.Join(root, "scripts", "build-release"), "--layout-only", "--dir", filepath.Join(t.TempDir(), "release"))
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "GOMODCACHE="+t.TempDir(), "GOPROXY=https://proxy.invalid", "GOFLAGS=-modcacherw")
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("build-release vendored with an empty module cache: it must not download\n%s", out)
+	}
+	if want := "(cd " + root + " && go mod download)"; !strings.Contains(string(out), want) {
+		t.Errorf("build-release does not name the command to run (%s):\n%s", want, out)
+	}
+}

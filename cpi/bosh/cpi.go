@@ -17,6 +17,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
@@ -25,6 +26,7 @@ import (
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/catalog"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/config"
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/statedir"
 )
 
 // Name is the CPI's name in hcloud-go's User-Agent.
@@ -41,10 +43,12 @@ type Env struct {
 
 // CPI serves the BOSH methods for one call.
 type CPI struct {
-	env    Env
-	cfg    *config.Config
-	client *hcloud.Client
-	log    logrus.FieldLogger
+	env       Env
+	cfg       *config.Config
+	client    *hcloud.Client
+	log       logrus.FieldLogger
+	proj      *statedir.Project // see project
+	projTried bool
 }
 
 // contextKeys are the config keys a director's cpi-config may set through
@@ -134,9 +138,16 @@ func (c *CPI) hcloud() (*hcloud.Client, error) {
 		hcloud.WithRetryOpts(hcloud.RetryOpts{BackoffFunc: backoff, MaxRetries: 5}),
 		hcloud.WithPollOpts(hcloud.PollOpts{BackoffFunc: hcloud.ConstantBackoff(c.cfg.PollInterval())}),
 	}
+	httpClient := &http.Client{}
 	if c.env.HTTPClient != nil {
-		opts = append(opts, hcloud.WithHTTPClient(c.env.HTTPClient))
+		*httpClient = *c.env.HTTPClient
 	}
+	base := httpClient.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	httpClient.Transport = retryTransport{base: base, backoff: backoff}
+	opts = append(opts, hcloud.WithHTTPClient(httpClient))
 	c.client = hcloud.NewClient(opts...)
 	return c.client, nil
 }

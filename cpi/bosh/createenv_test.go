@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/bosh"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/hcloudsim"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/internal/simtest"
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/testsupport"
@@ -134,6 +135,10 @@ func deref(e *struct {
 	return *e.Type + ": " + *e.Message
 }
 
+// cliEnv is the resource pool's env of bosh-deployment's bosh.yml.
+var cliEnv = map[string]any{"bosh": map[string]any{"mbus": map[string]any{"cert": map[string]any{"ca": "CA"}}, "blobstores": []any{
+	map[string]any{"provider": "local", "options": map[string]any{"blobstore_path": "/var/vcap/micro_bosh/data/cache"}}}}}
+
 // deployState is what bosh-cli keeps in its state file.
 type deployState struct {
 	stemcellCID, vmCID, diskCID string
@@ -153,40 +158,78 @@ type manifest struct {
 // re-attached to a new VM after.
 func (c *cliCPI) createEnv(st *deployState, m manifest, image string) {
 	c.t.Helper()
+	failed, resp := c.tryCreateEnv(st, m, image)
+	require.Empty(c.t, failed, "create-env failed at %s: %s", failed, deref(resp.Error))
+}
+
+// tryCreateEnv is createEnv stopping at the first failed call, as the CLI
+// does, with the state saved as far as it got; it answers the failed
+// method and its response ("" when create-env succeeded).
+func (c *cliCPI) tryCreateEnv(st *deployState, m manifest, image string) (string, response) {
+	c.t.Helper()
+	// call runs one step: its response, and whether it succeeded (its
+	// result decoded into v).
+	call := func(v any, method string, args ...any) (response, bool) {
+		resp := c.call(method, args...)
+		if resp.Error != nil {
+			return resp, false
+		}
+		if v != nil {
+			require.NoError(c.t, json.Unmarshal(resp.Result, v), "%s result %s", method, resp.Result)
+		}
+		return resp, true
+	}
 	if st.stemcellCID == "" {
-		c.ok(&st.stemcellCID, "create_stemcell", image, m.stemcellProps)
+		if resp, ok := call(&st.stemcellCID, "create_stemcell", image, m.stemcellProps); !ok {
+			return "create_stemcell", resp
+		}
 	}
 	if st.vmCID != "" {
 		var exists bool
-		c.ok(&exists, "has_vm", st.vmCID)
-		require.True(c.t, exists)
+		if resp, ok := call(&exists, "has_vm", st.vmCID); !ok {
+			return "has_vm", resp
+		}
 		// (the CLI stops the jobs and unmounts the disk through the agent)
-		c.ok(nil, "delete_vm", st.vmCID)
+		if exists {
+			if resp, ok := call(nil, "delete_vm", st.vmCID); !ok {
+				return "delete_vm", resp
+			}
+		}
+		st.vmCID = ""
 	}
 	disks := []string{}
 	if st.diskCID != "" {
 		disks = append(disks, st.diskCID)
 	}
-	env := map[string]any{"bosh": map[string]any{"mbus": map[string]any{"cert": map[string]any{"ca": "CA"}}, "blobstores": []any{
-		map[string]any{"provider": "local", "options": map[string]any{"blobstore_path": "/var/vcap/micro_bosh/data/cache"}}}}}
 	var created []json.RawMessage
-	c.ok(&created, "create_vm", uuid.NewString(), st.stemcellCID, m.vmProps, m.networks, disks, env)
+	if resp, ok := call(&created, "create_vm", uuid.NewString(), st.stemcellCID, m.vmProps, m.networks, disks, cliEnv); !ok {
+		return "create_vm", resp
+	}
 	require.Len(c.t, created, 2, "v2 create_vm answers [vm_cid, networks]")
 	require.NoError(c.t, json.Unmarshal(created[0], &st.vmCID))
 	var nets map[string]any
 	require.NoError(c.t, json.Unmarshal(created[1], &nets))
 	require.Equal(c.t, sortedStrings(m.networks), sortedStrings(nets), "the networks come back")
-	c.ok(nil, "set_vm_metadata", st.vmCID, map[string]any{
+	if resp, ok := call(nil, "set_vm_metadata", st.vmCID, map[string]any{
 		"deployment": "bosh", "job": "bosh", "instance_group": "bosh", "index": "0", "director": "bosh-init",
-		"name": "bosh/0", "created_at": "2026-11-30T12:00:00Z"})
+		"name": "bosh/0", "created_at": "2026-11-30T12:00:00Z"}); !ok {
+		return "set_vm_metadata", resp
+	}
 	if st.diskCID == "" {
-		c.ok(&st.diskCID, "create_disk", m.diskMiB, map[string]any{}, st.vmCID)
+		if resp, ok := call(&st.diskCID, "create_disk", m.diskMiB, map[string]any{}, st.vmCID); !ok {
+			return "create_disk", resp
+		}
 	}
 	var hint map[string]any
-	c.ok(&hint, "attach_disk", st.vmCID, st.diskCID)
+	if resp, ok := call(&hint, "attach_disk", st.vmCID, st.diskCID); !ok {
+		return "attach_disk", resp
+	}
 	require.Equal(c.t, map[string]any{"path": "/dev/disk/by-id/scsi-0HC_Volume_" + st.diskCID}, hint, "v2 attach_disk answers the disk hint")
-	c.ok(nil, "set_disk_metadata", st.diskCID, map[string]any{
-		"deployment": "bosh", "instance_group": "bosh", "director": "bosh-init", "instance_index": "0", "attached_at": "2026-11-30T12:00:01Z"})
+	if resp, ok := call(nil, "set_disk_metadata", st.diskCID, map[string]any{
+		"deployment": "bosh", "instance_group": "bosh", "director": "bosh-init", "instance_index": "0", "attached_at": "2026-11-30T12:00:01Z"}); !ok {
+		return "set_disk_metadata", resp
+	}
+	return "", response{}
 }
 
 // deleteEnv is bosh-cli's delete-env: has_vm, delete_vm, delete_disk,
@@ -353,7 +396,7 @@ func TestEveryCallIsIdempotentUnderLostAnswers(t *testing.T) {
 	require.NoError(t, json.Unmarshal(twice("create_stemcell", image, m.stemcellProps), &st.stemcellCID))
 	agent := uuid.NewString()
 	var created []json.RawMessage
-	require.NoError(t, json.Unmarshal(twice("create_vm", agent, st.stemcellCID, m.vmProps, m.networks, []string{}, map[string]any{}), &created))
+	require.NoError(t, json.Unmarshal(twice("create_vm", agent, st.stemcellCID, m.vmProps, m.networks, []string{}, cliEnv), &created))
 	require.NoError(t, json.Unmarshal(created[0], &st.vmCID))
 	twice("set_vm_metadata", st.vmCID, map[string]any{"name": "bosh/0"})
 	// create_disk is not repeated: two calls are two disks. Its lost
@@ -384,5 +427,63 @@ func TestEveryCallIsIdempotentUnderLostAnswers(t *testing.T) {
 	twice("delete_disk", st.diskCID)
 	twice("has_disk", st.diskCID)
 	twice("delete_stemcell", st.stemcellCID)
+	c.assertNothingLeft()
+}
+
+// TestCreateEnvUnderAnOutageThenARerun: Hetzner goes down in the middle of
+// create-env, twice, and the operator reruns create-env (each run with a
+// new agent id, as bosh-cli makes one for every VM). First the outage hits
+// after the server was made and attached to its network with the static
+// IP: its start and the clean-up's delete fail, so the server stays,
+// stopped, holding the IP. Then, on a rerun, it hits after the volume was
+// made: the answer is lost and so are the look-ups that would find it. The
+// next rerun succeeds and leaves exactly one server and one volume, with
+// the static IP reused and no unfinished object left.
+func TestCreateEnvUnderAnOutageThenARerun(t *testing.T) {
+	c := newCLICPI(t)
+	c.hetznerNetwork("bosh")
+	image := lightStemcellImage(t)
+	m := firstManifest("bosh")
+	var st deployState
+	sim := c.sim.Sim
+
+	outage := func(rules ...hcloudsim.Fault) {
+		for _, r := range rules {
+			r.Kind, r.Times = hcloudsim.FaultUnavailable, 1000
+			sim.AddFault(r)
+		}
+	}
+	outage(hcloudsim.Fault{Method: "POST", Route: "/v1/servers/{id}/actions/poweron"}, hcloudsim.Fault{Method: "DELETE", Route: "/v1/servers/{id}"})
+	failed, resp := c.tryCreateEnv(&st, m, image)
+	require.Equal(t, "create_vm", failed, "the outage fails create_vm: %s", deref(resp.Error))
+	left := sim.Snapshot().Servers
+	require.Len(t, left, 1, "the outage left the server behind")
+	require.Len(t, left[0].PrivateNet, 1)
+	assert.Equal(t, "10.0.1.6", left[0].PrivateNet[0].IP, "holding the static IP")
+	assert.Contains(t, left[0].Labels, bosh.LabelCreating, "marked as unfinished")
+
+	sim.ClearFaults()
+	sim.AddFault(hcloudsim.Fault{Method: "POST", Route: "/v1/volumes", Kind: hcloudsim.FaultCommitThenFail, Times: 1})
+	outage(hcloudsim.Fault{Method: "GET", Route: "/v1/volumes"})
+	failed, resp = c.tryCreateEnv(&st, m, image)
+	require.Equal(t, "create_disk", failed, "the outage fails create_disk: %s", deref(resp.Error))
+	require.True(t, *resp.Error.OkToRetry, "the volume may exist: %s", deref(resp.Error))
+	require.Len(t, sim.Snapshot().Volumes, 1, "the outage left the volume behind")
+
+	sim.ClearFaults()
+	c.createEnv(&st, m, image)
+	servers := sim.Snapshot().Servers
+	require.Len(t, servers, 1, "exactly one server")
+	assert.Equal(t, st.vmCID, strconv.FormatInt(servers[0].ID, 10))
+	require.Len(t, servers[0].PrivateNet, 1)
+	assert.Equal(t, "10.0.1.6", servers[0].PrivateNet[0].IP, "the static IP is reused")
+	assert.NotContains(t, servers[0].Labels, bosh.LabelCreating)
+	volumes := sim.Snapshot().Volumes
+	require.Len(t, volumes, 1, "exactly one volume")
+	assert.Equal(t, st.diskCID, strconv.FormatInt(volumes[0].ID, 10))
+	assert.NotContains(t, volumes[0].Labels, bosh.LabelCreating)
+	c.assertVolumeOn(st.diskCID, st.vmCID, 20)
+
+	c.deleteEnv(&st)
 	c.assertNothingLeft()
 }

@@ -35,15 +35,17 @@ func DevicePath(volumeID int64) string {
 }
 
 // volumeGB is a size in MiB as whole GB for Hetzner: rounded up, at least
-// MinVolumeGB. Hetzner's "GB" are counted as GiB here.
+// MinVolumeGB. Hetzner's "GB" are counted as GiB here. A size that is not
+// positive, or above MaxVolumeGB (checked before any arithmetic, so no
+// size overflows), is a CpiError.
 func volumeGB(op string, sizeMiB int64) (int, error) {
 	if sizeMiB <= 0 {
 		return 0, newError(CpiError, "%s: size %d MiB must be positive", op, sizeMiB)
 	}
-	gb := (sizeMiB + 1023) / 1024
-	if gb > MaxVolumeGB {
-		return 0, newError(CpiError, "%s: %d MiB is more than a Hetzner Volume holds (%d GB)", op, sizeMiB, MaxVolumeGB)
+	if sizeMiB > MaxVolumeGB*1024 {
+		return 0, newError(CpiError, "%s: %d MiB is more than a Hetzner Volume holds (%d GB = %d MiB)", op, sizeMiB, MaxVolumeGB, MaxVolumeGB*1024)
 	}
+	gb := (sizeMiB + 1023) / 1024
 	return max(int(gb), MinVolumeGB), nil
 }
 
@@ -83,37 +85,84 @@ func (c *CPI) CreateDisk(ctx context.Context, sizeMiB int64, props DiskPropertie
 	if err != nil {
 		return "", err
 	}
+	c.sweep(ctx, op)
 	name := "disk-" + uuid.NewString()
-	result, _, err := client.Volume.Create(ctx, hcloud.VolumeCreateOpts{
-		Name: name, Size: gb, Location: &hcloud.Location{Name: location}, Labels: c.ownLabels("disk", props.Labels),
-	})
+	h, err := c.holdWait(ctx, op, name)
 	if err != nil {
-		if hcloud.IsError(err, hcloud.ErrorCodeUniquenessError) || cpi.OutcomeUnknown(err) {
-			if v := c.findVolume(ctx, client, name); v != nil {
-				c.log.Warnf("%s: the create answered %v, but volume %d (%s) exists; using it", op, err, v.ID, name)
-				return strconv.FormatInt(v.ID, 10), nil
-			}
-		}
-		return "", cloudError(op, err)
-	}
-	if result.Volume == nil {
-		return "", newError(CloudError, "%s: Hetzner answered without a volume", op)
-	}
-	if err := c.wait(ctx, op, result.Action); err != nil {
 		return "", err
 	}
-	c.log.Infof("%s: created volume %d (%d GB in %s)", op, result.Volume.ID, gb, location)
-	return strconv.FormatInt(result.Volume.ID, 10), nil
+	defer h.release()
+	labels := c.ownLabels("disk", props.Labels)
+	c.markCreating(labels)
+	v, err := c.createVolume(ctx, op, client, hcloud.VolumeCreateOpts{
+		Name: name, Size: gb, Location: &hcloud.Location{Name: location}, Labels: labels,
+	})
+	if err != nil {
+		return "", err
+	}
+	if _, _, err := client.Volume.Update(ctx, v, hcloud.VolumeUpdateOpts{Labels: unmarked(v.Labels)}); err != nil {
+		return "", c.undoDisk(ctx, op, client, v, cloudError(op+": removing the creating mark of volume "+name, err))
+	}
+	c.log.Infof("%s: created volume %d (%d GB in %s)", op, v.ID, gb, location)
+	return strconv.FormatInt(v.ID, 10), nil
 }
 
-func (c *CPI) findVolume(ctx context.Context, client *hcloud.Client, name string) *hcloud.Volume {
+// createVolume creates the volume, marked as being created, and waits for
+// it. A create whose answer was lost adopts the volume by its name, unique
+// to this call; a failed look-up then is a retryable error naming it.
+func (c *CPI) createVolume(ctx context.Context, op string, client *hcloud.Client, opts hcloud.VolumeCreateOpts) (*hcloud.Volume, error) {
+	result, _, err := client.Volume.Create(ctx, opts)
+	if err != nil {
+		if !hcloud.IsError(err, hcloud.ErrorCodeUniquenessError) && !cpi.OutcomeUnknown(err) {
+			return nil, cloudError(op, err)
+		}
+		v, ferr := c.findVolume(ctx, client, opts.Name)
+		switch {
+		case ferr != nil:
+			return nil, newError(CloudError, "%s: creating volume %s answered %s, and looking it up failed (%s); it may exist, carrying the creating mark %s, and a later call deletes it",
+				op, opts.Name, cloudError("", err).Message, cloudError("", ferr).Message, LabelCreating).WithRetry(true)
+		case v == nil:
+			return nil, cloudError(op, err)
+		}
+		c.log.Warnf("%s: the create answered %v, but volume %d (%s) exists; using it", op, err, v.ID, opts.Name)
+		return v, nil
+	}
+	if result.Volume == nil {
+		return nil, newError(CloudError, "%s: Hetzner answered without a volume", op)
+	}
+	if err := c.wait(ctx, op, result.Action); err != nil {
+		return nil, c.undoDisk(ctx, op, client, result.Volume, err)
+	}
+	return result.Volume, nil
+}
+
+// undoDisk deletes a volume its create_disk could not finish; when that
+// fails, the volume keeps its creating mark for a later call to delete.
+func (c *CPI) undoDisk(ctx context.Context, op string, client *hcloud.Client, v *hcloud.Volume, cause error) error {
+	e := cloudError(op, cause)
+	cctx, cancel := cleanupContext(ctx)
+	defer cancel()
+	if _, err := client.Volume.Delete(cctx, v); err != nil && !hcloud.IsError(err, hcloud.ErrorCodeNotFound) {
+		c.log.Errorf("%s: could not delete volume %d after the failure: %v", op, v.ID, err)
+		return newError(CloudError, "%s; volume %d (%s) was left behind, labelled %s: a later call deletes it", e.Message, v.ID, v.Name, LabelCreating).WithRetry(true)
+	}
+	c.log.Warnf("%s: deleted volume %d after the failure", op, v.ID)
+	return e
+}
+
+// findVolume is the CPI's volume of that name: nil when there is none, an
+// error when the look-up failed (the transport has retried it).
+func (c *CPI) findVolume(ctx context.Context, client *hcloud.Client, name string) (*hcloud.Volume, error) {
 	cctx, cancel := cleanupContext(ctx)
 	defer cancel()
 	v, _, err := client.Volume.GetByName(cctx, name)
-	if err != nil || v == nil || !cpi.Ours(v.Labels) {
-		return nil
+	if err != nil {
+		return nil, err
 	}
-	return v
+	if v == nil || !cpi.Ours(v.Labels) {
+		return nil, nil
+	}
+	return v, nil
 }
 
 // lookupVolume fetches a volume as lookup does.
@@ -146,6 +195,10 @@ func (c *CPI) ownVolume(ctx context.Context, op, cid string) (*hcloud.Volume, er
 // an attached volume is detached first.
 func (c *CPI) DeleteDisk(ctx context.Context, cid string) error {
 	const op = "delete_disk"
+	if _, err := parseCID(op, "disk", cid); err != nil {
+		return err
+	}
+	c.sweep(ctx, op)
 	v, foreign, err := c.lookupVolume(ctx, op, cid)
 	switch {
 	case err != nil:

@@ -87,6 +87,30 @@ func TestCreateDiskAdoptsTheVolumeOfALostAnswer(t *testing.T) {
 	assert.Equal(t, cid, strconv.FormatInt(volumes[0].ID, 10))
 }
 
+// TestPersistentDisksNeedAPIv2: at API v1 (or none) attach_disk would
+// answer no hint, and without a registry the agent would never learn the
+// volume's path, so create_disk and attach_disk refuse and change nothing.
+func TestPersistentDisksNeedAPIv2(t *testing.T) {
+	f := newFixture(t)
+	vm, _ := f.createVM(uuid.NewString(), map[string]any{}, dynamicNetworks())
+	disk := f.createDisk(10240, map[string]any{}, vm)
+	for _, apiVersion := range []int{0, 1} {
+		for _, tt := range []struct {
+			method string
+			args   []any
+		}{
+			{protocol.MethodCreateDisk, []any{10240, map[string]any{}, vm}},
+			{protocol.MethodAttachDisk, []any{vm, disk}},
+		} {
+			_, err := f.call(apiVersion, tt.method, tt.args...)
+			pe := boshErr(t, err, bosh.NotSupported)
+			assert.Contains(t, pe.Message, "API v2", "%s at v%d", tt.method, apiVersion)
+		}
+	}
+	assert.Len(t, f.sim.Sim.Snapshot().Volumes, 1, "no volume created")
+	assert.Nil(t, f.volume(disk).Server, "not attached")
+}
+
 func TestDiskLifecycle(t *testing.T) {
 	f := newFixture(t)
 	vm, _ := f.createVM(uuid.NewString(), map[string]any{}, dynamicNetworks())
@@ -98,9 +122,6 @@ func TestDiskLifecycle(t *testing.T) {
 	again, err := f.call(2, protocol.MethodAttachDisk, vm, disk)
 	require.NoError(t, err)
 	assert.Equal(t, hint, again, "attaching again answers the same hint")
-	v1, err := f.call(1, protocol.MethodAttachDisk, vm, disk)
-	require.NoError(t, err)
-	assert.Nil(t, v1, "v1 attach_disk answers null")
 	assert.Equal(t, vm, strconv.FormatInt(f.volume(disk).Server.ID, 10))
 
 	disks, err := f.call(2, protocol.MethodGetDisks, vm)
@@ -165,13 +186,13 @@ func TestAttachDiskRefusesAnotherLocation(t *testing.T) {
 	cid, _ := f.createVMWithDisks(uuid.NewString(), map[string]any{}, []string{disk})
 	id, _ := strconv.ParseInt(cid, 10, 64)
 	assert.Equal(t, "hel1", f.server(id).Location.Name)
-	_, err = f.call(2, protocol.MethodCreateVM, uuid.NewString(), strconv.FormatInt(f.ubuntuID(), 10), map[string]any{"location": "nbg1"}, dynamicNetworks(), []string{disk}, map[string]any{})
+	_, err = f.call(2, protocol.MethodCreateVM, uuid.NewString(), strconv.FormatInt(f.ubuntuID(), 10), map[string]any{"location": "nbg1"}, dynamicNetworks(), []string{disk}, createEnv)
 	boshErr(t, err, bosh.CpiError)
 }
 
 func (f *fixture) createVMWithDisks(agentID string, props map[string]any, disks []string) (string, any) {
 	f.t.Helper()
-	res, err := f.call(2, protocol.MethodCreateVM, agentID, strconv.FormatInt(f.ubuntuID(), 10), props, dynamicNetworks(), disks, map[string]any{})
+	res, err := f.call(2, protocol.MethodCreateVM, agentID, strconv.FormatInt(f.ubuntuID(), 10), props, dynamicNetworks(), disks, createEnv)
 	require.NoError(f.t, err)
 	pair := res.([]any)
 	return pair[0].(string), pair[1]

@@ -26,14 +26,26 @@ func (f Factory) NewBosh(call protocol.Call) (protocol.BoshCPI, error) {
 	if err != nil {
 		return nil, err
 	}
-	return boshCall{c}, nil
+	return boshCall{c: c, apiVersion: call.APIVersion}, nil
 }
 
 // boshCall is the protocol.BoshCPI of one call: it decodes the raw objects
 // the dispatcher passes (cloud properties strictly: an unknown key is a
 // CpiError naming the known ones) and runs the CPI's methods.
 type boshCall struct {
-	c *CPI
+	c          *CPI
+	apiVersion int // 0: none sent, read as 1
+}
+
+// needV2 refuses a persistent-disk method below API v2: v1's attach_disk
+// answers no disk hint, and with no registry the agent would never learn
+// where the volume is.
+func (b boshCall) needV2(method string) error {
+	if b.apiVersion >= 2 {
+		return nil
+	}
+	return newError(NotSupported, "%s: persistent disks need CPI API v2 (this call is v%d): at v1 attach_disk answers no disk hint and, with no registry, the agent never learns the volume's path; send api_version 2 (bosh-cli does after info; a director with director.cpi.preferred_api_version 2 or more)",
+		method, max(b.apiVersion, 1))
 }
 
 var _ protocol.BoshCPI = boshCall{}
@@ -113,6 +125,9 @@ func (b boshCall) CalculateVMCloudProperties(_ context.Context, req protocol.VMR
 }
 
 func (b boshCall) CreateDisk(ctx context.Context, sizeMiB int, cloudProps json.RawMessage, vmCID string) (string, error) {
+	if err := b.needV2(protocol.MethodCreateDisk); err != nil {
+		return "", err
+	}
 	ctx, cancel := b.c.deadline(ctx)
 	defer cancel()
 	var props DiskProperties
@@ -129,6 +144,9 @@ func (b boshCall) DeleteDisk(ctx context.Context, cid string) error {
 }
 
 func (b boshCall) AttachDisk(ctx context.Context, vmCID, diskCID string) (any, error) {
+	if err := b.needV2(protocol.MethodAttachDisk); err != nil {
+		return nil, err
+	}
 	ctx, cancel := b.c.deadline(ctx)
 	defer cancel()
 	return b.c.AttachDisk(ctx, vmCID, diskCID)

@@ -3,6 +3,8 @@ package bosh_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/json"
 	"io"
 	"maps"
@@ -20,6 +22,7 @@ import (
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/bosh"
@@ -41,13 +44,25 @@ type fixture struct {
 	rec *recorder      // what the CPI sent
 }
 
-// recorder keeps the body of every server create the CPI sends, by name.
+// recorder keeps the body of every server create the CPI sends, by name;
+// intercept, when set, may answer a request in the API's place.
 type recorder struct {
-	mu      sync.Mutex
-	creates map[string][]byte
+	mu        sync.Mutex
+	creates   map[string][]byte
+	intercept func(*http.Request) *http.Response
 }
 
 func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	r.mu.Lock()
+	intercept := r.intercept
+	var answer *http.Response
+	if intercept != nil {
+		answer = intercept(req)
+	}
+	r.mu.Unlock()
+	if answer != nil {
+		return answer, nil
+	}
 	if req.Method == http.MethodPost && strings.HasSuffix(req.URL.Path, "/v1/servers") && req.Body != nil {
 		body, err := io.ReadAll(req.Body)
 		if err != nil {
@@ -215,6 +230,16 @@ func (f *fixture) deleteLeavesAlone(deleteMethod, foreign, hidden string) {
 	boshErr(f.t, err, bosh.CloudError)
 	_, err = f.call(2, deleteMethod, hidden)
 	require.NoError(f.t, err, "an object labelled nanobox=false does not exist for the CPI")
+}
+
+// testPublicKey is a new ed25519 public key in authorized_keys form.
+func testPublicKey(t *testing.T) string {
+	t.Helper()
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	sp, err := ssh.NewPublicKey(pub)
+	require.NoError(t, err)
+	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sp)))
 }
 
 func sortedStrings[V any](m map[string]V) []string {

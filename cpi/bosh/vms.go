@@ -3,6 +3,7 @@ package bosh
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"regexp"
 	"strconv"
@@ -56,6 +57,7 @@ type vmRequest struct {
 	manual                              []manualNetwork
 	dynamic                             []string
 	userData                            string
+	sshKeys                             []*hcloud.SSHKey
 }
 
 // manualNetwork is a manual network: the Hetzner network and the static IP.
@@ -77,11 +79,14 @@ func ServerName(agentID string) string { return "vm-" + agentID }
 
 // CreateVM answers create_vm. It creates the server stopped when a manual
 // network needs attaching (so the agent's first DHCP already sees the
-// static IP), attaches it, and starts it. It never makes two servers for
-// one agent id: a create that Hetzner answers with uniqueness_error, or
-// whose answer was lost, adopts the server of that agent and finishes it.
-// When finishing fails, the server is deleted again (VMCreationFailed,
-// ok_to_retry when a retry can succeed).
+// static IP), attaches it, and starts it. The server carries the creating
+// mark (see LabelCreating) until it is finished. It never makes two servers
+// for one agent id: the call holds the server's name (see hold) while it
+// runs, and a create that Hetzner answers with uniqueness_error, or whose
+// answer was lost, adopts the server of that agent and finishes it. When
+// finishing fails, a server this call created is deleted again
+// (VMCreationFailed, ok_to_retry when a retry can succeed); an adopted one
+// is kept for the retry to finish.
 func (c *CPI) CreateVM(ctx context.Context, agentID, stemcellCID string, props VMProperties,
 	networks map[string]json.RawMessage, diskCIDs []string, env json.RawMessage) (CreatedVM, error) {
 	const op = "create_vm"
@@ -93,18 +98,42 @@ func (c *CPI) CreateVM(ctx context.Context, agentID, stemcellCID string, props V
 	if err != nil {
 		return CreatedVM{}, err
 	}
-	server, err := c.createServer(ctx, op, client, req)
+	c.sweep(ctx, op)
+	h, err := c.holdWait(ctx, op, req.name)
+	if err != nil {
+		return CreatedVM{}, err
+	}
+	defer h.release()
+	server, created, err := c.createServer(ctx, op, client, req)
 	if err != nil {
 		return CreatedVM{}, err
 	}
 	if err := c.finishVM(ctx, op, client, req, server); err != nil {
-		return CreatedVM{}, c.undoVM(ctx, op, client, server, err)
+		return CreatedVM{}, c.undoVM(ctx, op, client, server, owned(created), err)
 	}
 	final, _, err := client.Server.GetByID(ctx, server.ID)
 	if err == nil && final != nil {
 		server = final
 	}
+	if err := c.unmark(ctx, op, client, server); err != nil {
+		// The mark may be gone (the answer was lost): the server is still
+		// this call's to delete, so undoVM must not read that as "another
+		// call finished it".
+		return CreatedVM{}, c.undoVM(ctx, op, client, server, ownedUnmarked(created), err)
+	}
 	return CreatedVM{CID: strconv.FormatInt(server.ID, 10), Networks: answerNetworks(req, server)}, nil
+}
+
+// unmark removes the creating mark from a finished server: its last step
+// before create_vm answers success.
+func (c *CPI) unmark(ctx context.Context, op string, client *hcloud.Client, server *hcloud.Server) error {
+	if !marked(server.Labels) {
+		return nil
+	}
+	if _, _, err := client.Server.Update(ctx, server, hcloud.ServerUpdateOpts{Labels: unmarked(server.Labels)}); err != nil {
+		return cloudError(op+": removing the creating mark of server "+server.Name, err)
+	}
+	return nil
 }
 
 // checkVM checks every argument before anything is created; the lookups it
@@ -148,6 +177,9 @@ func (c *CPI) checkVM(ctx context.Context, op, agentID, stemcellCID string, prop
 			return nil, newError(CpiError, "%s: network %q (cloud_properties.network of %s) does not exist in this Hetzner project", op, m.networkID, m.name)
 		}
 		m.network = n
+	}
+	if req.sshKeys, err = c.sshKeys(ctx, op, client, props.SSHKeys); err != nil {
+		return nil, err
 	}
 	if req.userData, err = c.agentSettings(op, agentID, req.name, networks, env); err != nil {
 		return nil, err
@@ -248,10 +280,12 @@ func (c *CPI) vmImage(ctx context.Context, op string, client *hcloud.Client, ste
 }
 
 // createServer creates the server, or adopts the one an earlier attempt
-// for this agent made.
-func (c *CPI) createServer(ctx context.Context, op string, client *hcloud.Client, req *vmRequest) (*hcloud.Server, error) {
+// for this agent made; created says whether this call made it (and so may
+// delete it).
+func (c *CPI) createServer(ctx context.Context, op string, client *hcloud.Client, req *vmRequest) (server *hcloud.Server, created bool, err error) {
 	labels := c.ownLabels("vm", req.props.Labels)
 	labels[LabelAgentID] = req.agentID
+	c.markCreating(labels)
 	opts := hcloud.ServerCreateOpts{
 		Name:             req.name,
 		ServerType:       &hcloud.ServerType{Name: req.serverType},
@@ -259,44 +293,64 @@ func (c *CPI) createServer(ctx context.Context, op string, client *hcloud.Client
 		Location:         &hcloud.Location{Name: req.location},
 		UserData:         req.userData,
 		Labels:           labels,
+		SSHKeys:          req.sshKeys,
 		StartAfterCreate: hcloud.Ptr(len(req.manual) == 0),
 		// PublicNet stays nil: the agent fetches its settings over eth0,
 		// the public NIC, and an empty ServerCreatePublicNet disables it.
 	}
-	for _, k := range req.props.SSHKeys {
-		opts.SSHKeys = append(opts.SSHKeys, sshKeyRef(k))
-	}
 	if req.props.PlacementGroup != "" {
 		pg, err := c.placementGroup(ctx, op, client, req.props.PlacementGroup)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		opts.PlacementGroup = pg
 	}
 	result, _, err := client.Server.Create(ctx, opts)
 	if err != nil {
-		if hcloud.IsError(err, hcloud.ErrorCodeUniquenessError) || cpi.OutcomeUnknown(err) {
-			if server := c.findAgentServer(ctx, client, req); server != nil {
-				c.log.Warnf("%s: the create answered %v, but server %d of agent %s exists; finishing it", op, err, server.ID, req.agentID)
-				return server, c.settle(ctx, op, client, server)
-			}
-		}
-		c.dropPlacementGroup(ctx, op, client, opts.PlacementGroup)
-		return nil, vmCreationFailed(op+": creating the server", err)
+		return c.adoptServer(ctx, op, client, req, opts, err)
 	}
 	if result.Server == nil {
-		return nil, newError(VMCreationFailed, "%s: Hetzner answered without a server", op)
+		return nil, false, newError(VMCreationFailed, "%s: Hetzner answered without a server", op)
 	}
 	c.log.Infof("%s: created server %d (%s, %s in %s)", op, result.Server.ID, req.name, req.serverType, req.location)
 	if err := c.wait(ctx, op+": waiting for the server's creation", result.Action); err != nil {
-		return nil, c.undoVM(ctx, op, client, result.Server, err)
+		return nil, false, c.undoVM(ctx, op, client, result.Server, createdMarked, err)
 	}
 	for _, a := range result.NextActions {
 		if err := c.wait(ctx, op+": waiting for the server's start", a); err != nil {
-			return nil, c.undoVM(ctx, op, client, result.Server, err)
+			return nil, false, c.undoVM(ctx, op, client, result.Server, createdMarked, err)
 		}
 	}
-	return result.Server, nil
+	return result.Server, true, nil
+}
+
+// adoptServer handles a failed create: when Hetzner may have made the
+// server (its answer was lost) or one of that name exists, the agent's
+// server is looked up and adopted. A failed look-up never counts as
+// "absent": it is a retryable VMCreationFailed naming the server.
+func (c *CPI) adoptServer(ctx context.Context, op string, client *hcloud.Client, req *vmRequest, opts hcloud.ServerCreateOpts, cause error) (*hcloud.Server, bool, error) {
+	if !hcloud.IsError(cause, hcloud.ErrorCodeUniquenessError) && !cpi.OutcomeUnknown(cause) {
+		c.dropPlacementGroup(ctx, op, client, opts.PlacementGroup)
+		return nil, false, vmCreationFailed(op+": creating the server", cause)
+	}
+	server, err := c.findAgentServer(ctx, client, req)
+	if err != nil {
+		e := cloudError(op, err)
+		return nil, false, newError(VMCreationFailed, "%s: creating server %s answered %v, and looking it up failed (%s); it may exist, carrying the creating mark: a retry for this agent adopts it, or a later call deletes it",
+			op, req.name, cloudError("", cause).Message, e.Message).WithRetry(true)
+	}
+	if server == nil {
+		c.dropPlacementGroup(ctx, op, client, opts.PlacementGroup)
+		return nil, false, vmCreationFailed(op+": creating the server", cause)
+	}
+	// This call made it when it carries the mark this call sent (the hold
+	// keeps other calls of this host from sending the same name at once).
+	created := server.Labels[LabelCreating] == opts.Labels[LabelCreating] && server.Labels[LabelCreator] == opts.Labels[LabelCreator]
+	c.log.Warnf("%s: the create answered %v, but server %d of agent %s exists; finishing it", op, cause, server.ID, req.agentID)
+	if err := c.settle(ctx, op, client, server); err != nil {
+		return nil, false, c.undoVM(ctx, op, client, server, owned(created), err)
+	}
+	return server, created, nil
 }
 
 // settle waits for the actions still running on an adopted server (its
@@ -315,13 +369,6 @@ func (c *CPI) settle(ctx context.Context, op string, client *hcloud.Client, serv
 	return nil
 }
 
-func sshKeyRef(s string) *hcloud.SSHKey {
-	if id, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return &hcloud.SSHKey{ID: id}
-	}
-	return &hcloud.SSHKey{Name: s}
-}
-
 // vmCreationFailed is a failed create_vm that left nothing behind.
 func vmCreationFailed(op string, err error) error {
 	e := cloudError(op, err)
@@ -334,15 +381,19 @@ func vmCreationFailed(op string, err error) error {
 }
 
 // findAgentServer is the server named for the agent, carrying its agent
-// id and our labels; nil when there is none (or the lookup failed).
-func (c *CPI) findAgentServer(ctx context.Context, client *hcloud.Client, req *vmRequest) *hcloud.Server {
+// id and our labels; nil when there is none, an error when the look-up
+// failed (the transport has retried it).
+func (c *CPI) findAgentServer(ctx context.Context, client *hcloud.Client, req *vmRequest) (*hcloud.Server, error) {
 	cctx, cancel := cleanupContext(ctx)
 	defer cancel()
 	server, _, err := client.Server.GetByName(cctx, req.name)
-	if err != nil || server == nil || !cpi.Ours(server.Labels) || server.Labels[LabelAgentID] != req.agentID {
-		return nil
+	if err != nil {
+		return nil, err
 	}
-	return server
+	if server == nil || !cpi.Ours(server.Labels) || server.Labels[LabelAgentID] != req.agentID {
+		return nil, nil
+	}
+	return server, nil
 }
 
 // placementGroup is the spread group of that name, created when missing.
@@ -385,16 +436,7 @@ func (c *CPI) finishVM(ctx context.Context, op string, client *hcloud.Client, re
 		if attachedTo(server, m.network.ID) {
 			continue
 		}
-		action, _, err := client.Server.AttachToNetwork(ctx, server, hcloud.ServerAttachToNetworkOpts{
-			Network: m.network, IP: net.ParseIP(m.ip),
-		})
-		if hcloud.IsError(err, hcloud.ErrorCodeServerAlreadyAttached) {
-			continue
-		}
-		if err != nil {
-			return cloudError(op+": attaching the server to network "+m.networkID+" with "+m.ip, err)
-		}
-		if err := c.wait(ctx, op+": attaching the server to network "+m.networkID, action); err != nil {
+		if err := c.attachNetwork(ctx, op, client, server, m); err != nil {
 			return err
 		}
 	}
@@ -414,6 +456,29 @@ func (c *CPI) finishVM(ctx context.Context, op string, client *hcloud.Client, re
 	return nil
 }
 
+// attachNetwork attaches the server to a manual network with its static
+// IP. When another server holds the IP, an orphan holder is deleted and the
+// attach repeated once; any other holder is named in the error (freeIP).
+func (c *CPI) attachNetwork(ctx context.Context, op string, client *hcloud.Client, server *hcloud.Server, m manualNetwork) error {
+	for try := 0; ; try++ {
+		action, _, err := client.Server.AttachToNetwork(ctx, server, hcloud.ServerAttachToNetworkOpts{
+			Network: m.network, IP: net.ParseIP(m.ip),
+		})
+		switch {
+		case hcloud.IsError(err, hcloud.ErrorCodeServerAlreadyAttached):
+			return nil
+		case hcloud.IsError(err, hcloud.ErrorCodeIPNotAvailable) && try == 0:
+			if err := c.freeIP(ctx, op, client, m.network, m.ip, server.ID); err != nil {
+				return err
+			}
+			continue
+		case err != nil:
+			return cloudError(op+": attaching the server to network "+m.networkID+" with "+m.ip, err)
+		}
+		return c.wait(ctx, op+": attaching the server to network "+m.networkID, action)
+	}
+}
+
 func attachedTo(server *hcloud.Server, networkID int64) bool {
 	for _, pn := range server.PrivateNet {
 		if pn.Network != nil && pn.Network.ID == networkID {
@@ -423,26 +488,69 @@ func attachedTo(server *hcloud.Server, networkID int64) bool {
 	return false
 }
 
-// undoVM deletes a server whose create_vm failed half-way. The answer is
-// VMCreationFailed when it is gone, else a CloudError naming it (a retry
-// with the same agent id adopts it).
-func (c *CPI) undoVM(ctx context.Context, op string, client *hcloud.Client, server *hcloud.Server, cause error) error {
+// undoVM cleans up after a create_vm that failed half-way. A server this
+// call created is deleted (VMCreationFailed when it is gone, else a
+// retryable CloudError naming it: it keeps its creating mark, so a retry
+// for the agent adopts it and a later call deletes it). A server this call
+// adopted, or one another call has finished meanwhile (its mark removed),
+// is kept: a retryable VMCreationFailed, whose retry finishes it.
+func (c *CPI) undoVM(ctx context.Context, op string, client *hcloud.Client, server *hcloud.Server, owner ownership, cause error) error {
 	e := cloudError(op, cause)
 	cctx, cancel := cleanupContext(ctx)
 	defer cancel()
+	created := owner != adopted
+	if owner == createdMarked {
+		now, _, err := client.Server.GetByID(cctx, server.ID)
+		switch {
+		case err == nil && now == nil:
+			created = false // already gone
+		case err == nil && !marked(now.Labels):
+			created = false
+		}
+	}
+	if !created {
+		out := *e
+		out.Type = VMCreationFailed
+		out.OkToRetry = true
+		out.Message = fmt.Sprintf("%s; server %d (%s) is kept: this call did not make it; a retry for the same agent finishes it", e.Message, server.ID, server.Name)
+		return &out
+	}
 	res, _, err := client.Server.DeleteWithResult(cctx, server)
 	if err == nil && res != nil && res.Action != nil {
 		err = client.Action.WaitFor(cctx, res.Action)
 	}
 	if err != nil && !hcloud.IsError(err, hcloud.ErrorCodeNotFound) {
 		c.log.Errorf("%s: could not delete server %d after the failure: %v", op, server.ID, err)
-		return newError(CloudError, "%s; server %d was left behind (labelled %s); retrying create_vm for the same agent adopts it", e.Message, server.ID, LabelAgentID).WithRetry(true)
+		return newError(CloudError, "%s; server %d (%s) was left behind, labelled %s: a retry for the same agent adopts it, a later call deletes it", e.Message, server.ID, server.Name, LabelCreating).WithRetry(true)
 	}
 	c.log.Warnf("%s: deleted server %d after the failure", op, server.ID)
 	c.dropPlacementGroup(cctx, op, client, server.PlacementGroup)
 	out := *e
 	out.Type = VMCreationFailed
 	return &out
+}
+
+// ownership says what a create_vm may delete when it fails.
+type ownership int
+
+const (
+	adopted       ownership = iota // an earlier call made it: kept
+	createdMarked                  // this call made it; deleted unless another call finished it (its mark gone)
+	createdAny                     // this call made it and tried to remove its mark: deleted
+)
+
+func owned(created bool) ownership {
+	if created {
+		return createdMarked
+	}
+	return adopted
+}
+
+func ownedUnmarked(created bool) ownership {
+	if created {
+		return createdAny
+	}
+	return adopted
 }
 
 // answerNetworks are the networks as given, a dynamic network's ip filled
@@ -509,6 +617,10 @@ func (c *CPI) existingServer(ctx context.Context, op, cid string) (*hcloud.Serve
 // last server when create_vm made it (see deleteEmptyPlacementGroup).
 func (c *CPI) DeleteVM(ctx context.Context, cid string) error {
 	const op = "delete_vm"
+	if _, err := parseCID(op, "VM", cid); err != nil {
+		return err
+	}
+	c.sweep(ctx, op)
 	server, err := c.ownServer(ctx, op, cid)
 	if err != nil || server == nil {
 		if server == nil && err == nil {

@@ -29,7 +29,10 @@ func manualNetworks(network string) map[string]any {
 	}}
 }
 
-var createEnv = map[string]any{"bosh": map[string]any{"password": "*", "group": "g", "groups": []string{"g"}}}
+// createEnv is a create_vm env as bosh-deployment's bosh.yml gives it
+// (plus the director's group keys), with the local blobstore.
+var createEnv = map[string]any{"bosh": map[string]any{"password": "*", "group": "g", "groups": []string{"g"},
+	"blobstores": []any{map[string]any{"provider": "local", "options": map[string]any{"blobstore_path": "/var/vcap/micro_bosh/data/cache"}}}}}
 
 // createVM runs create_vm at v2 and returns the cid and the networks.
 func (f *fixture) createVM(agentID string, props, networks map[string]any) (string, map[string]any) {
@@ -66,7 +69,7 @@ func TestCreateVMWithADynamicNetwork(t *testing.T) {
 	assert.Equal(t, s.PublicNet.IPv4.IP.String(), nets["default"].(map[string]any)["ip"], "the dynamic network answers the public IPv4")
 
 	// The v1 answer is the cid alone.
-	res, err := f.call(1, protocol.MethodCreateVM, uuid.NewString(), strconv.FormatInt(f.ubuntuID(), 10), map[string]any{}, dynamicNetworks(), nil, nil)
+	res, err := f.call(1, protocol.MethodCreateVM, uuid.NewString(), strconv.FormatInt(f.ubuntuID(), 10), map[string]any{}, dynamicNetworks(), nil, createEnv)
 	require.NoError(t, err)
 	_, isString := res.(string)
 	assert.True(t, isString, "v1 create_vm answers the cid, got %T", res)
@@ -100,7 +103,7 @@ func TestCreateVMPassesTheAgentSettingsInUserData(t *testing.T) {
 	assert.Equal(t, "10.0.1.6", ud["networks"].(map[string]any)["private"].(map[string]any)["ip"])
 	assert.Equal(t, map[string]any{"system": "/dev/sda", "ephemeral": nil, "persistent": map[string]any{}}, ud["disks"])
 	assert.Equal(t, createEnv["bosh"].(map[string]any)["password"], ud["env"].(map[string]any)["bosh"].(map[string]any)["password"])
-	assert.NotContains(t, ud, "blobstore", "no blobstore is configured")
+	assert.NotContains(t, ud, "blobstore", "no blobstore is configured: the env's is the agent's")
 }
 
 func TestCreateVMAttachesManualNetworksWithTheStaticIP(t *testing.T) {
@@ -141,9 +144,23 @@ func TestCreateVMRefusesBadInputAndCreatesNothing(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := f.call(2, protocol.MethodCreateVM, tt.agent, image, tt.props, tt.networks, []string{}, map[string]any{})
+			_, err := f.call(2, protocol.MethodCreateVM, tt.agent, image, tt.props, tt.networks, []string{}, createEnv)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+	for name, tt := range map[string]struct {
+		env  any
+		want string
+	}{
+		"no blobstore: the agent could not start": {map[string]any{"bosh": map[string]any{"password": "*"}}, "no blobstore"},
+		"a blobstore without a provider":          {map[string]any{"bosh": map[string]any{"blobstores": []any{map[string]any{"options": map[string]any{}}}}}, "no provider"},
+		"env not an object":                       {[]any{"x"}, "env"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := f.call(2, protocol.MethodCreateVM, uuid.NewString(), image, map[string]any{}, dynamicNetworks(), []string{}, tt.env)
+			pe := boshErr(t, err, bosh.CpiError)
+			assert.Contains(t, pe.Message, tt.want)
 		})
 	}
 	t.Run("no agent.mbus", func(t *testing.T) {
@@ -183,7 +200,7 @@ func TestCreateVMDeletesAServerItCouldNotFinish(t *testing.T) {
 	f := newFixture(t)
 	n := f.network("bosh", nil)
 	f.sim.Sim.AddFault(hcloudsim.Fault{Method: "POST", Route: "/v1/servers/{id}/actions/attach_to_network", Kind: hcloudsim.FaultInternal, Times: 10})
-	_, err := f.call(2, protocol.MethodCreateVM, uuid.NewString(), strconv.FormatInt(f.ubuntuID(), 10), map[string]any{}, manualNetworks(n.Name), []string{}, map[string]any{})
+	_, err := f.call(2, protocol.MethodCreateVM, uuid.NewString(), strconv.FormatInt(f.ubuntuID(), 10), map[string]any{}, manualNetworks(n.Name), []string{}, createEnv)
 	pe := boshErr(t, err, bosh.VMCreationFailed)
 	assert.True(t, pe.OkToRetry)
 	assert.Empty(t, f.sim.Sim.Snapshot().Servers, "nothing left behind")
@@ -312,7 +329,7 @@ func TestPlacementGroupsGoWithTheirLastServer(t *testing.T) {
 	t.Run("a create_vm that fails takes back the group it made", func(t *testing.T) {
 		f := newFixture(t)
 		f.sim.Sim.AddFault(hcloudsim.Fault{Method: "POST", Route: "/v1/servers", Kind: hcloudsim.FaultResourceUnavailable, Times: 1})
-		_, err := f.call(2, protocol.MethodCreateVM, uuid.NewString(), strconv.FormatInt(f.ubuntuID(), 10), inGroup("fresh"), dynamicNetworks(), []string{}, map[string]any{})
+		_, err := f.call(2, protocol.MethodCreateVM, uuid.NewString(), strconv.FormatInt(f.ubuntuID(), 10), inGroup("fresh"), dynamicNetworks(), []string{}, createEnv)
 		boshErr(t, err, bosh.VMCreationFailed)
 		assert.Empty(t, f.sim.Sim.Snapshot().Servers)
 		assert.Nil(t, f.placementGroup("fresh"))

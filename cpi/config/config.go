@@ -145,6 +145,12 @@ type Timeouts struct {
 	// at most two thirds of call_seconds is used, so the power-off fits in
 	// the call.
 	ShutdownSeconds int `json:"shutdown_seconds"`
+	// BOSH only: how old the creating mark of a server or volume whose
+	// create did not finish must be before a call from another host
+	// deletes it, 60 to 86400 seconds; never less than a BOSH call's
+	// deadline plus its clean-up. A call from the host that made it does
+	// not wait.
+	OrphanSeconds int `json:"orphan_seconds"`
 }
 
 // DefaultImages are the values of the image config field when the file names none.
@@ -200,6 +206,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Timeouts.PollIntervalMS == 0 {
 		c.Timeouts.PollIntervalMS = 500
+	}
+	if c.Timeouts.OrphanSeconds == 0 {
+		c.Timeouts.OrphanSeconds = 900
 	}
 	if c.Timeouts.LockWaitSeconds == 0 {
 		c.Timeouts.LockWaitSeconds = 10
@@ -542,6 +551,9 @@ func (t Timeouts) check(p *problems) {
 	if t.ShutdownSeconds < 1 || t.ShutdownSeconds > 600 {
 		p.add("timeouts.shutdown_seconds: %d must be between 1 and 600", t.ShutdownSeconds)
 	}
+	if t.OrphanSeconds < 60 || t.OrphanSeconds > 86400 {
+		p.add("timeouts.orphan_seconds: %d must be between 60 and 86400", t.OrphanSeconds)
+	}
 }
 
 func (c *Config) checkBootstrap(p *problems) {
@@ -556,6 +568,11 @@ func (c *Config) checkBootstrap(p *problems) {
 // CallTimeout is the deadline of one call.
 func (c *Config) CallTimeout() time.Duration {
 	return time.Duration(c.Timeouts.CallSeconds) * time.Second
+}
+
+// OrphanAge is timeouts.orphan_seconds.
+func (c *Config) OrphanAge() time.Duration {
+	return time.Duration(c.Timeouts.OrphanSeconds) * time.Second
 }
 
 // LockWait bounds a change's wait for an action already running on its

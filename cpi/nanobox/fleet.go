@@ -23,7 +23,9 @@ import (
 // refresh is one list request, a page per 50 servers), else it lists them
 // (the same requests). Status is query_server's, read without converging
 // backups: a running server whose backups wish is not met yet is
-// "provisioning".
+// "provisioning". external_ip is the public IPv4 address and internal_ip
+// the private network's ("" in network mode none): the Nanobox rule that
+// reports a lone NIC as internal is query_server's, not this method's.
 func (h *Hetzner) ListServers(ctx context.Context) ([]protocol.ListedServer, error) {
 	const op = "list_servers"
 	servers, err := h.readServers(ctx, op)
@@ -78,11 +80,8 @@ func (h *Hetzner) listed(s *hcloud.Server) protocol.ListedServer {
 	if out.Labels == nil {
 		out.Labels = map[string]string{}
 	}
-	public := ipString(s.PublicNet.IPv4.IP)
-	if h.cfg.Network.Mode == config.NetworkNone {
-		out.InternalIP = public
-	} else {
-		out.ExternalIP = public
+	out.ExternalIP = ipString(s.PublicNet.IPv4.IP)
+	if h.cfg.Network.Mode != config.NetworkNone {
 		out.InternalIP = h.privateIP(s)
 	}
 	return out

@@ -56,6 +56,18 @@ func TestListServersListsOnlyOurs(t *testing.T) {
 	}
 }
 
+// TestListServersWithoutPrivateNetwork: the public address is external_ip,
+// whatever the network mode.
+func TestListServersWithoutPrivateNetwork(t *testing.T) {
+	h := newHarness(t, func(c *config.Config) { c.Network.Mode = config.NetworkNone })
+	id, _ := h.orderOK("web1", "nbg1", "cx23")
+	list := h.listServers()
+	require.Len(t, list, 1)
+	require.Equal(t, id, list[0].ID)
+	require.NotEmpty(t, list[0].ExternalIP)
+	require.Empty(t, list[0].InternalIP)
+}
+
 // TestListServersFromTheSnapshot: within the window, list_servers and
 // query_server share one list request; a change to a server (which drops
 // it from the snapshot) and a new server make the next list refresh, so

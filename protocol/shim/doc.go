@@ -17,6 +17,8 @@
 // their queue), answer.go (how a CPI's outcome becomes an HTTP answer),
 // health.go (liveness and readiness), exec.go and procattr_*.go (running
 // one CPI process, tied to the shim's life), accesslog.go, metrics.go and
-// cpimetrics.go (/metrics), openapi.go (/openapi.json) and landing.go (the
-// page for browsers).
+// cpimetrics.go (/metrics), openapi.go (/openapi.json), landing.go (the
+// page for browsers), and command.go and serve.go (the command line of
+// cmd/nanobox-cpi-shim: its flags, checked together, and serving until a
+// signal with a graceful shutdown).
 package shim

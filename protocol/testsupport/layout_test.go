@@ -2,8 +2,10 @@ package testsupport_test
 
 import (
 	"errors"
+	"os"
 	"os/exec"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -76,4 +78,38 @@ func TestTestOnlySuitesAreInternal(t *testing.T) {
 	}
 	slices.Sort(suites)
 	assert.Equal(t, []string{"cpi/internal/e2e", "cpi/internal/reliability"}, suites)
+}
+
+// TestProtocolIsTheContractOnly: no package under protocol/ depends on a
+// command-line framework or on cloud code; the CPI's command line lives in
+// cmd/nanobox-hcloud-cpi, the clouds under cpi/.
+func TestProtocolIsTheContractOnly(t *testing.T) {
+	cmd := exec.Command("go", "list", "-deps", "./protocol/...")
+	cmd.Dir = testsupport.RepoRoot(t)
+	out, err := cmd.Output()
+	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
+		t.Fatalf("go list: %v\n%s", err, ee.Stderr)
+	}
+	require.NoError(t, err)
+	deps := strings.Fields(string(out))
+	require.Contains(t, deps, "github.com/nanobox-hcloud/nanobox-hcloud/protocol", "the list names protocol's dependencies")
+	for _, dep := range deps {
+		assert.False(t, strings.HasPrefix(dep, "github.com/urfave/cli"), "protocol/... depends on %s", dep)
+		assert.False(t, strings.HasPrefix(dep, "github.com/nanobox-hcloud/nanobox-hcloud/cpi"), "protocol/... depends on %s", dep)
+		assert.False(t, strings.HasPrefix(dep, "github.com/hetznercloud/"), "protocol/... depends on %s", dep)
+	}
+}
+
+// TestMainsAreThin: every cmd/*/main.go is at most 40 lines; a command's
+// logic lives in its other files or in the packages it wires.
+func TestMainsAreThin(t *testing.T) {
+	mains, err := filepath.Glob(filepath.Join(testsupport.RepoRoot(t), "cmd", "*", "main.go"))
+	require.NoError(t, err)
+	require.NotEmpty(t, mains)
+	for _, m := range mains {
+		data, err := os.ReadFile(m)
+		require.NoError(t, err)
+		lines := strings.Count(string(data), "\n")
+		assert.LessOrEqual(t, lines, 40, "%s has %d lines", m, lines)
+	}
 }

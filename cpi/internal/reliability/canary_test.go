@@ -283,10 +283,14 @@ func testCPIDirectCanary(t *testing.T, w *world, scan leakScanner, token, reject
 	return len(runs) * len(kinds)
 }
 
+// sortedMethods are the Nanobox-family methods in table order: those with
+// a route and the extensions, which only the CPI binary serves.
 func sortedMethods() []string {
 	var out []string
-	for _, rt := range protocol.Routes {
-		out = append(out, rt.Method)
+	for _, m := range protocol.Table {
+		if m.Family == protocol.FamilyNanobox {
+			out = append(out, m.Name)
+		}
 	}
 	return out
 }

@@ -7,8 +7,9 @@
 //
 // The package has no production code; everything is in its tests:
 //
-//	go test ./cpi/internal/reliability                      # the short run (make test): 20 chaos lifecycles
+//	go test ./cpi/internal/reliability                      # the short run (make test): 20 chaos lifecycles, 8 BOSH ones
 //	go test ./cpi/internal/reliability -run TestChaosLifecycles -soak   # 500 lifecycles, figures printed (make soak)
+//	go test ./cpi/internal/reliability -run TestBoshChaosLifecycles -soak   # 200 BOSH lifecycles (make soak runs both)
 //	go test ./cpi/internal/reliability -run TestChaosLifecycles -chaos.n 100 -chaos.seed 42 -v
 //
 // The chaos run prints its seed; the same seed replays the same fault

@@ -6,6 +6,7 @@ package dist_test
 
 import (
 	"archive/tar"
+	"archive/zip"
 	"bytes"
 	"compress/gzip"
 	"debug/elf"
@@ -53,8 +54,14 @@ func TestDistIsReproducibleAndComplete(t *testing.T) {
 	version := strings.TrimSuffix(strings.TrimSpace(string(versionOut)), ".dirty") // dist builds the commit
 	version = strings.TrimSpace(version)
 	var names []string
+	var wheel string
 	for _, line := range strings.Split(strings.TrimSpace(string(sums)), "\n") {
-		names = append(names, strings.Fields(line)[1])
+		name := strings.Fields(line)[1]
+		if strings.HasPrefix(name, "nanobox_hcloud_libcloud-") && strings.HasSuffix(name, "-py3-none-any.whl") {
+			wheel = name // its version is PEP 440's spelling, checked below
+			continue
+		}
+		names = append(names, name)
 	}
 	var want []string
 	for _, bin := range repo.Commands {
@@ -65,6 +72,27 @@ func TestDistIsReproducibleAndComplete(t *testing.T) {
 	want = append(want, "nanobox-hcloud-"+version+"-linux-amd64.tar.gz", "nanobox-hcloud-"+version+"-linux-arm64.tar.gz",
 		"nanobox-hcloud-"+version+"-oci.tar")
 	assert.ElementsMatch(t, want, names)
+
+	t.Run("Python package", func(t *testing.T) {
+		require.NotEmpty(t, wheel, "release/libcloud/dist wrote the wheel")
+		zr, err := zip.OpenReader(filepath.Join(first, wheel))
+		require.NoError(t, err)
+		defer zr.Close()
+		var metadata string
+		for _, f := range zr.File {
+			if strings.HasSuffix(f.Name, ".dist-info/METADATA") {
+				rc, err := f.Open()
+				require.NoError(t, err)
+				data, err := io.ReadAll(rc)
+				require.NoError(t, err)
+				metadata = string(data)
+			}
+		}
+		release, err := os.ReadFile(filepath.Join(root, "VERSION"))
+		require.NoError(t, err)
+		assert.Contains(t, metadata, "\nVersion: "+strings.TrimSpace(string(release)))
+		assert.Contains(t, metadata, "\nLicense: Apache-2.0\n")
+	})
 
 	licence, err := os.ReadFile(filepath.Join(root, "LICENSE"))
 	require.NoError(t, err)

@@ -1,9 +1,8 @@
-package main
+package shim
 
 import (
 	"context"
 	"fmt"
-	"io"
 	"log"
 	"net/http"
 	"os"
@@ -13,64 +12,16 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
-	"github.com/urfave/cli/v2"
-
-	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/shim"
 )
 
-// Exit statuses.
-const (
-	exitOK    = 0
-	exitError = 1
-	exitUsage = 2
-)
-
-// run is the whole command: it checks every flag, then serves until a
-// signal, and returns the exit status.
-func run(args []string, stderr io.Writer, logger *logrus.Logger) int {
-	app := newApp()
-	known, problems := splitArgs(args[1:], app.Flags)
-	status := exitOK
-	app.Action = func(c *cli.Context) error {
-		set, more := settingsFrom(c, logger)
-		problems = append(problems, more...)
-		if len(problems) > 0 {
-			return nil // reported below
-		}
-		if err := serve(set, logger); err != nil {
-			fmt.Fprintln(stderr, "nanobox-cpi-shim:", err)
-			status = exitError
-		}
-		return nil
-	}
-	if err := app.Run(append([]string{args[0]}, known...)); err != nil {
-		problems = append(problems, err.Error())
-	}
-	if len(problems) > 0 {
-		reportProblems(stderr, problems)
-		return exitUsage
-	}
-	return status
-}
-
-func newApp() *cli.App {
-	return &cli.App{
-		Name:            "nanobox-cpi-shim",
-		Usage:           "serve the Nanobox custom-provider HTTP API by executing a CPI once per request",
-		Version:         version,
-		Flags:           flags(),
-		HideHelpCommand: true,
-	}
-}
-
-// serve runs the HTTP server on set.listener until SIGTERM or SIGINT, then
+// Serve runs the HTTP server on set.Listener until SIGTERM or SIGINT, then
 // shuts down (see shutdown). On every way out, running CPI calls are ended
 // and their children reaped before serve returns.
-func serve(set settings, logger *logrus.Logger) error {
-	opts := set.opts
-	sh, err := shim.New(opts)
+func Serve(set Settings, logger *logrus.Logger) error {
+	opts := set.Options
+	sh, err := New(opts)
 	if err != nil {
-		_ = set.listener.Close()
+		_ = set.Listener.Close()
 		return err
 	}
 	errLog := logger.WriterLevel(logrus.WarnLevel)
@@ -91,19 +42,19 @@ func serve(set settings, logger *logrus.Logger) error {
 
 	served := make(chan error, 1)
 	go func() {
-		if set.certFile != "" {
-			served <- srv.ServeTLS(set.listener, set.certFile, set.keyFile)
+		if set.CertFile != "" {
+			served <- srv.ServeTLS(set.Listener, set.CertFile, set.KeyFile)
 		} else {
-			served <- srv.Serve(set.listener)
+			served <- srv.Serve(set.Listener)
 		}
 	}()
 	scheme := "http"
-	if set.certFile != "" {
+	if set.CertFile != "" {
 		scheme = "https"
 	}
 	logger.WithFields(logrus.Fields{
-		"url": fmt.Sprintf("%s://%s%s", scheme, set.listener.Addr(), strings.TrimSuffix(opts.BasePath, "/")),
-		"cpi": opts.CPI, "version": version, "max_concurrent": opts.MaxConcurrent, "timeout": opts.Timeout.String(),
+		"url": fmt.Sprintf("%s://%s%s", scheme, set.Listener.Addr(), strings.TrimSuffix(opts.BasePath, "/")),
+		"cpi": opts.CPI, "version": opts.Version, "max_concurrent": opts.MaxConcurrent, "timeout": opts.Timeout.String(),
 	}).Info("listening")
 
 	select {
@@ -117,7 +68,7 @@ func serve(set settings, logger *logrus.Logger) error {
 	case sig := <-signals:
 		logger.WithField("signal", sig.String()).Info("signal received")
 	}
-	return shutdown(srv, sh, set.grace, signals, logger)
+	return shutdown(srv, sh, set.Grace, signals, logger)
 }
 
 // shutdown stops accepting connections and lets in-flight calls finish
@@ -125,7 +76,7 @@ func serve(set settings, logger *logrus.Logger) error {
 // calls still running (Abort: their process groups are killed and each is
 // answered 503), lets those answers go out, and waits until every child
 // has been reaped.
-func shutdown(srv *http.Server, sh *shim.Shim, grace time.Duration, signals <-chan os.Signal, logger *logrus.Logger) error {
+func shutdown(srv *http.Server, sh *Shim, grace time.Duration, signals <-chan os.Signal, logger *logrus.Logger) error {
 	logger.WithField("grace", grace.String()).Info("shutting down: no new connections; waiting for in-flight calls")
 	sh.Drain()
 	sctx, cancel := context.WithTimeout(context.Background(), grace)
@@ -163,7 +114,7 @@ func shutdown(srv *http.Server, sh *shim.Shim, grace time.Duration, signals <-ch
 
 // waitForChildren waits, for a bounded time, until every CPI call has
 // ended and its child has been reaped.
-func waitForChildren(sh *shim.Shim) error {
+func waitForChildren(sh *Shim) error {
 	wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer wcancel()
 	if err := sh.Wait(wctx); err != nil {

@@ -1,4 +1,4 @@
-package protocol
+package main
 
 import (
 	"bytes"
@@ -10,13 +10,42 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi"
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/bosh"
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/nanobox"
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
 )
 
-// CLI is the command line of a CPI binary. Run with no arguments, or with
-// only the config flag, it serves one request from stdin (ServeOnce), the
-// way BOSH and the shim run it. `methods` lists the methods it serves;
-// `call METHOD [ARG...]` builds a request from its arguments, serves it the
-// same way and pretty-prints the response.
+// run is the whole program behind an io seam: args as os.Args, the three
+// streams and the environment. It returns the exit code (CLI.Run).
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	return CLI{
+		Name:    "nanobox-hcloud-cpi",
+		Usage:   "the Hetzner Cloud CPI for Nanobox: one JSON request on stdin, one JSON response on stdout",
+		Version: version,
+		Description: "Environment: HCLOUD_TOKEN (token when the request carries none), " +
+			"HCLOUD_ENDPOINT (API endpoint when the config sets none).",
+		Setup: func(configPath string) protocol.Setup {
+			return cpi.Process{ConfigPath: configPath, Version: version, Getenv: getenv, Stderr: stderr,
+				Nanobox: nanoboxFactory, Bosh: boshFactory}.Setup
+		},
+	}.Run(ctx, args, stdin, stdout, stderr)
+}
+
+// nanoboxFactory registers the Nanobox methods (package cpi/nanobox).
+func nanoboxFactory(e cpi.Env) protocol.NanoboxFactory { return nanobox.New(e) }
+
+// boshFactory registers the BOSH methods (package cpi/bosh) with the CPI.
+func boshFactory(e cpi.Env) protocol.BoshFactory {
+	return bosh.Factory{Env: bosh.Env{Env: e}}
+}
+
+// CLI is the command line of the CPI binary. Run with no arguments, or
+// with only the config flag, it serves one request from stdin
+// (protocol.ServeOnce), the way BOSH and the shim run it. `methods` lists
+// the methods it serves; `call METHOD [ARG...]` builds a request from its
+// arguments, serves it the same way and pretty-prints the response.
 type CLI struct {
 	Name        string // the binary's name
 	Usage       string // one line: what it is
@@ -24,7 +53,7 @@ type CLI struct {
 	Description string // what --help adds below the request and response format
 	// Setup returns the Setup of a run with the config file at configPath
 	// ("" for none).
-	Setup func(configPath string) Setup
+	Setup func(configPath string) protocol.Setup
 }
 
 // exitError carries an exit code out of the cli app.
@@ -84,7 +113,7 @@ func (c CLI) app(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 				Name:  "methods",
 				Usage: "list the methods this CPI implements",
 				Action: func(x *cli.Context) error {
-					d, _ := c.Setup("")(x.Context, Context{})
+					d, _ := c.Setup("")(x.Context, protocol.Context{})
 					if d != nil {
 						fmt.Fprintln(stdout, strings.Join(d.MethodNames(), "\n"))
 					}
@@ -142,7 +171,7 @@ func exitCode(code int) error {
 
 // serveStdin is stdin mode: one request in, one response out.
 func (c CLI) serveStdin(ctx context.Context, configPath string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if err := ServeOnce(ctx, stdin, stdout, c.Setup(configPath)); err != nil {
+	if err := protocol.ServeOnce(ctx, stdin, stdout, c.Setup(configPath)); err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", c.Name, err)
 		return 1
 	}
@@ -152,9 +181,13 @@ func (c CLI) serveStdin(ctx context.Context, configPath string, stdin io.Reader,
 // call is `call METHOD [ARG...]`: the request stdin mode would get, served
 // the same way, pretty-printed. Exit 1 when the response is an error.
 func (c CLI) call(ctx context.Context, configPath string, args []string, stdout, stderr io.Writer) int {
-	req := &Request{Method: args[0], Arguments: callArguments(args[1:]), APIVersion: APIVersion}
+	req, err := json.Marshal(map[string]any{"method": args[0], "arguments": callArguments(args[1:]), "api_version": protocol.APIVersion})
+	if err != nil {
+		fmt.Fprintf(stderr, "%s call: %v\n", c.Name, err)
+		return 1
+	}
 	var out bytes.Buffer
-	if err := serveRequest(ctx, req, req.check(), &out, c.Setup(configPath)); err != nil {
+	if err := protocol.ServeOnce(ctx, bytes.NewReader(req), &out, c.Setup(configPath)); err != nil {
 		fmt.Fprintf(stderr, "%s call: %v\n", c.Name, err)
 		return 1
 	}
@@ -166,7 +199,7 @@ func (c CLI) call(ctx context.Context, configPath string, args []string, stdout,
 	if _, err := stdout.Write(pretty.Bytes()); err != nil {
 		return 1
 	}
-	var resp RawResponse
+	var resp protocol.RawResponse
 	if json.Unmarshal(out.Bytes(), &resp) == nil && resp.Error != nil {
 		return 1
 	}
