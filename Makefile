@@ -26,13 +26,16 @@ IMAGE_LICENSES ?= Apache-2.0
 # Debian's libcloud and pytest for the libcloud driver (a python3/<module>
 # entry is a module /usr/bin/python3 must import). .ci/run installs the
 # missing ones.
+# The Vagrant provider's tests (release/vagrant): vagrant, rspec, and sshd,
+# rsync and sudo for the guest its end-to-end test logs in to.
 TEST_TOOLS  := ruby:ruby shellcheck:shellcheck systemd-analyze:systemd chromium:chromium curl:curl \
 	python3/libcloud:python3-libcloud python3/pytest:python3-pytest
+TEST_TOOLS  += vagrant:vagrant rspec:ruby-rspec sshd:openssh-server rsync:rsync sudo:sudo
 
 # Tests that exec the binaries use these instead of building their own.
 export NANOBOX_HCLOUD_BIN := $(BIN)
 
-.PHONY: all build test test-tools missing-test-packages run lint docs bench soak fuzz release image clean dist dist-check notices
+.PHONY: all build test test-tools missing-test-packages run lint docs bench soak fuzz release image clean dist dist-check notices vagrant-plugin
 
 all: build
 
@@ -46,6 +49,7 @@ test: test-tools build
 	cd release/deploy && $(GO) test -count=1 -timeout 5m ./...
 	PATH="$(BIN):$$PATH" PYTHONPATH=release/libcloud PYTHONDONTWRITEBYTECODE=1 \
 	  /usr/bin/python3 -m pytest -q -p no:cacheprovider release/libcloud/tests
+	cd release/vagrant && rspec
 
 # Installs what is missing (as root or with passwordless sudo, in one line of
 # output), else prints the two commands that do, instead of a failure per
@@ -106,6 +110,12 @@ dist-check:
 notices: build
 	cd release/deploy && $(GO) run ./disttool notices --out $(CURDIR)/docs/third-party-notices.txt --module-dir $(CURDIR) \
 	  --swagger-ui $(CURDIR)/protocol/shim/landing/swagger-ui $(BIN)/nanobox-cpi-shim $(BIN)/nanobox-hcloud-cpi
+
+# The Vagrant provider's gem, built offline: bin/vagrant-nanobox-hcloud.gem
+# (docs/vagrant.md installs it).
+vagrant-plugin:
+	@mkdir -p $(BIN)
+	cd release/vagrant && gem build vagrant-nanobox-hcloud.gemspec --output $(BIN)/vagrant-nanobox-hcloud.gem
 
 clean:
 	rm -rf $(BIN) dist

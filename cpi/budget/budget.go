@@ -105,10 +105,54 @@ func (e *ExhaustedError) Error() string {
 	return fmt.Sprintf("the project's API rate limit is spent; the request was not sent (retry after %d s)", int(math.Ceil(e.RetryAfter.Seconds())))
 }
 
+// Pacing is how polling spends the budget: the window a snapshot of the
+// project's servers answers polls for widens as the budget falls, so that
+// polling leaves the last requests to writes.
+type Pacing struct {
+	Window         time.Duration // while at least twice the reserve is left
+	MaxWindow      time.Duration // the bound: at or below the reserve
+	ReservePercent int           // of the limit
+}
+
+// WindowAt is the window in force with budget s at now: Window while the
+// estimate is at least twice ReservePercent of the limit, MaxWindow at or
+// below ReservePercent, and in between in proportion to what is missing
+// from twice the reserve. Without a budget seen (ok false) it is Window.
+func (p Pacing) WindowAt(s State, ok bool, now time.Time) time.Duration {
+	if !ok || p.MaxWindow <= p.Window {
+		return p.Window
+	}
+	reserve := float64(s.Limit) * float64(p.ReservePercent) / 100
+	left := s.Estimate(now)
+	switch {
+	case left >= 2*reserve:
+		return p.Window
+	case left <= reserve:
+		return p.MaxWindow
+	}
+	share := (2*reserve - left) / reserve // 0 at twice the reserve, 1 at the reserve
+	return p.Window + time.Duration(share*float64(p.MaxWindow-p.Window))
+}
+
 // Tracker keeps one project's budget on disk.
 type Tracker struct {
 	path, metricPath, project string
 	now                       func() time.Time
+	pacing                    *Pacing
+}
+
+// SetPacing makes the tracker pace polling by p: Window answers the window
+// in force, and the metric file carries it.
+func (t *Tracker) SetPacing(p Pacing) { t.pacing = &p }
+
+// Window is the polling window in force now (Pacing.WindowAt the last
+// budget seen); 0 without SetPacing.
+func (t *Tracker) Window() time.Duration {
+	if t.pacing == nil {
+		return 0
+	}
+	s, ok := t.Load()
+	return t.pacing.WindowAt(s, ok, t.now())
 }
 
 // NewTracker keeps the budget of project p; now is time.Now when nil.
@@ -131,16 +175,6 @@ func (t *Tracker) Load() (State, bool) {
 		return State{}, false
 	}
 	return s, true
-}
-
-// Low reports whether the estimated budget now is below reservePercent of
-// the limit.
-func (t *Tracker) Low(reservePercent int) bool {
-	s, ok := t.Load()
-	if !ok {
-		return false
-	}
-	return s.Estimate(t.now()) < float64(s.Limit)*float64(reservePercent)/100
 }
 
 // Record keeps the budget a response announced; a response without the
@@ -176,6 +210,7 @@ const (
 	MetricRemaining = "nanobox_cpi_rate_limit_remaining"
 	MetricLimit     = "nanobox_cpi_rate_limit_limit"
 	MetricReset     = "nanobox_cpi_rate_limit_reset_timestamp_seconds"
+	MetricWindow    = "nanobox_cpi_polling_window_seconds"
 )
 
 // metric renders s in the Prometheus text format, labelled with the
@@ -188,6 +223,9 @@ func (t *Tracker) metric(s State) string {
 	gauge(MetricRemaining, "Hetzner API requests left in the project's rate-limit bucket, as the last CPI response saw them.", float64(s.Remaining))
 	gauge(MetricLimit, "Size of the project's Hetzner rate-limit bucket.", float64(s.Limit))
 	gauge(MetricReset, "When the project's Hetzner rate-limit bucket is full again (Unix time).", float64(s.Reset.Unix()))
+	if t.pacing != nil {
+		gauge(MetricWindow, "How long the shared server snapshot answers polls, as the budget the last CPI response saw sets it.", t.pacing.WindowAt(s, true, s.ObservedAt).Seconds())
+	}
 	return b.String()
 }
 

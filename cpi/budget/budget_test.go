@@ -57,6 +57,7 @@ func TestTransport(t *testing.T) {
 	p, err := statedir.Open(t.TempDir(), srv.URL, "secret-token")
 	require.NoError(t, err)
 	tracker := budget.NewTracker(p, nil)
+	tracker.SetPacing(budget.Pacing{Window: time.Second, MaxWindow: 10 * time.Second, ReservePercent: 10})
 	var written []string
 	client := &http.Client{Transport: &budget.Transport{Tracker: tracker, AfterWrite: func(r *http.Request) { written = append(written, r.Method) }}}
 
@@ -70,13 +71,13 @@ func TestTransport(t *testing.T) {
 	metric, err := os.ReadFile(p.Path("budget", "prom"))
 	require.NoError(t, err)
 	require.Contains(t, string(metric), budget.MetricRemaining+`{project="`+p.ID()+`"} 3000`)
-	require.False(t, tracker.Low(10))
+	require.Equal(t, time.Second, tracker.Window())
 
 	remaining = 0
 	resp, err = client.Get(srv.URL + "/servers/1")
 	require.NoError(t, err)
 	resp.Body.Close()
-	require.True(t, tracker.Low(10))
+	require.Equal(t, 10*time.Second, tracker.Window(), "an empty bucket: the widest window")
 
 	_, err = client.Post(srv.URL+"/servers", "application/json", strings.NewReader("{}"))
 	var exhausted *budget.ExhaustedError
@@ -90,11 +91,12 @@ func TestLoadIgnoresDamage(t *testing.T) {
 	p, err := statedir.Open(t.TempDir(), "e", "t")
 	require.NoError(t, err)
 	tracker := budget.NewTracker(p, nil)
+	tracker.SetPacing(budget.Pacing{Window: time.Second, MaxWindow: 10 * time.Second, ReservePercent: 10})
 	for _, bad := range []string{"", "{", `{"limit":0}`, `{"limit":10,"remaining":11}`, `{"limit":10,"remaining":-1}`} {
 		require.NoError(t, os.WriteFile(p.Path("budget", "json"), []byte(bad), 0o600))
 		_, ok := tracker.Load()
 		require.False(t, ok, bad)
-		require.False(t, tracker.Low(10), bad)
+		require.Equal(t, time.Second, tracker.Window(), bad)
 	}
 }
 
@@ -138,6 +140,53 @@ func TestDelay(t *testing.T) {
 			require.Equal(t, tc.want, got)
 		})
 	}
+}
+
+// TestPacingWidensTheWindow: the window is the configured one while twice
+// the reserve is left, widens in proportion below that, and reaches its
+// bound at the reserve; the tracker serves it and its metric carries it.
+func TestPacingWidensTheWindow(t *testing.T) {
+	at := time.Unix(1_000_000, 0)
+	pacing := budget.Pacing{Window: time.Second, MaxWindow: 11 * time.Second, ReservePercent: 10}
+	state := func(remaining int) budget.State {
+		return budget.State{Limit: 3600, Remaining: remaining, Reset: at.Add(time.Duration(3600-remaining) * time.Second), ObservedAt: at}
+	}
+	for _, tc := range []struct {
+		name   string
+		s      budget.State
+		seen   bool
+		after  time.Duration
+		window time.Duration
+	}{
+		{"no budget seen", budget.State{}, false, 0, time.Second},
+		{"full", state(3600), true, 0, time.Second},
+		{"twice the reserve", state(720), true, 0, time.Second},
+		{"one and a half times the reserve", state(540), true, 0, 6 * time.Second},
+		{"at the reserve", state(360), true, 0, 11 * time.Second},
+		{"empty", state(0), true, 0, 11 * time.Second},
+		{"empty, refilled to one and a half times the reserve", state(0), true, 540 * time.Second, 6 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.window, pacing.WindowAt(tc.s, tc.seen, at.Add(tc.after)))
+		})
+	}
+	require.Equal(t, time.Second, budget.Pacing{Window: time.Second, MaxWindow: time.Second, ReservePercent: 10}.WindowAt(state(0), true, at), "no wider bound")
+
+	p, err := statedir.Open(t.TempDir(), "http://sim", "secret-token")
+	require.NoError(t, err)
+	tracker := budget.NewTracker(p, func() time.Time { return at })
+	require.Zero(t, tracker.Window(), "no pacing")
+	tracker.SetPacing(pacing)
+	require.Equal(t, time.Second, tracker.Window(), "no budget seen")
+	h := http.Header{}
+	h.Set("RateLimit-Limit", "3600")
+	h.Set("RateLimit-Remaining", "540")
+	h.Set("RateLimit-Reset", strconv.FormatInt(at.Add(3060*time.Second).Unix(), 10))
+	require.NoError(t, tracker.Record(h))
+	require.Equal(t, 6*time.Second, tracker.Window())
+	metric, err := os.ReadFile(p.Path("budget", "prom"))
+	require.NoError(t, err)
+	require.Contains(t, string(metric), budget.MetricWindow+`{project="`+p.ID()+`"} 6`+"\n")
 }
 
 // TestRefusalWaitIsBounded: a write refused before it is sent, when the

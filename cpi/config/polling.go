@@ -15,12 +15,12 @@ type Polling struct {
 	// answered is older.
 	WindowMS int `json:"window_ms"`
 	// The share of the project's rate limit kept for writes, 1 to 90
-	// percent: while less is left, polls are answered with
-	// low_budget_window_ms.
+	// percent: while less than twice this share is left, the window widens
+	// in proportion, to low_budget_window_ms at the share itself.
 	ReservePercent int `json:"reserve_percent"`
-	// How long a snapshot answers polls while the budget is below the
-	// reserve, window_ms to 600000 ms. Empty: 10000, or window_ms if
-	// larger.
+	// The bound the window widens to as the budget falls, in force at or
+	// below the reserve, window_ms to 600000 ms. Empty: 10000, or
+	// window_ms if larger.
 	LowBudgetWindowMS int `json:"low_budget_window_ms"`
 }
 
@@ -53,11 +53,12 @@ func (p *Polling) validate(add func(format string, args ...any)) {
 	}
 }
 
-// Window is how long the shared server snapshot answers polls.
+// Window is how long the shared server snapshot answers polls while the
+// budget is at least twice the reserve.
 func (p *Polling) Window() time.Duration { return time.Duration(p.WindowMS) * time.Millisecond }
 
-// LowBudgetWindow is the snapshot's window while the budget is below the
-// reserve.
+// LowBudgetWindow is the bound the snapshot's window widens to as the
+// budget falls, in force at or below the reserve.
 func (p *Polling) LowBudgetWindow() time.Duration {
 	return time.Duration(p.LowBudgetWindowMS) * time.Millisecond
 }

@@ -86,6 +86,7 @@ func ParseFaults(r io.Reader) ([]Fault, error) {
 //	GET    /_sim/latency           {"latency": "40ms"}
 //	POST   /_sim/latency           {"latency": "40ms"} sets the time added to every /v1 request (204)
 //	POST   /_sim/labels            {"kind","id","labels"} replaces an object's labels (204), see SetLabels
+//	POST   /_sim/fleet             Fleet: adds running servers, {"ids": [...]} (201), see SeedFleet
 //
 // Admin requests are neither counted nor rate limited.
 func (s *Sim) AdminHandler() http.Handler {
@@ -162,6 +163,7 @@ func (s *Sim) AdminHandler() http.Handler {
 		w.WriteHeader(http.StatusNoContent)
 	})
 	s.adminControls(mux)
+	s.adminFleet(mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || s.opts.Token == "" || strings.TrimSpace(token) != s.opts.Token {

@@ -27,25 +27,24 @@ const OwnedSelector = cpi.LabelManagedBy + "=" + cpi.ManagedByValue
 // cannot be used) and the rate-limit budget (nil when the state dir cannot
 // be used).
 type polling struct {
-	cache     *statecache.Cache
-	budget    *budget.Tracker
-	window    time.Duration
-	lowWindow time.Duration
-	reserve   int
-	log       logrus.FieldLogger
+	cache  *statecache.Cache
+	budget *budget.Tracker
+	pacing budget.Pacing
+	log    logrus.FieldLogger
 }
 
 // pollingFor opens the project's state; a state dir that cannot be used
 // leaves the call on the direct path (logged, not an error).
 func (c *CPI) pollingFor(token string, log logrus.FieldLogger) *polling {
 	pc := c.env.Config.Polling
-	p := &polling{window: pc.Window(), lowWindow: pc.LowBudgetWindow(), reserve: pc.ReservePercent, log: log}
+	p := &polling{pacing: budget.Pacing{Window: pc.Window(), MaxWindow: pc.LowBudgetWindow(), ReservePercent: pc.ReservePercent}, log: log}
 	project, err := statedir.Open(c.env.Config.StateDir, c.env.Config.Endpoint, token)
 	if err != nil {
 		log.WithError(err).Warn("state dir unusable: no shared server snapshot or rate-limit budget for this call")
 		return p
 	}
 	p.budget = budget.NewTracker(project, nil)
+	p.budget.SetPacing(p.pacing)
 	if *pc.Coalesce {
 		p.cache = statecache.New(project, OwnedSelector, nil, nil)
 	}
@@ -90,13 +89,13 @@ func (p *polling) afterWrite(req *http.Request) {
 	}
 }
 
-// readWindow is how old a snapshot may be to answer a read: the window,
-// or the longer one while the rate-limit budget is low.
+// readWindow is how old a snapshot may be to answer a read: the window
+// in force, which widens as the rate-limit budget falls.
 func (p *polling) readWindow() time.Duration {
-	if p.budget != nil && p.budget.Low(p.reserve) {
-		return p.lowWindow
+	if p.budget != nil {
+		return p.budget.Window()
 	}
-	return p.window
+	return p.pacing.Window
 }
 
 // readServer is getServer for query_server: from the shared snapshot when

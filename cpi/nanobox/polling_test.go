@@ -292,8 +292,8 @@ func hcloudCreateOpts(name string, labels map[string]string) hcloud.ServerCreate
 	}
 }
 
-// TestLowBudgetLengthensTheWindow: below the reserve, a snapshot older than
-// the window but within the low-budget window still answers.
+// TestLowBudgetLengthensTheWindow: below twice the reserve, a snapshot
+// older than the window but within the widened window still answers.
 func TestLowBudgetLengthensTheWindow(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
@@ -301,13 +301,13 @@ func TestLowBudgetLengthensTheWindow(t *testing.T) {
 		wantList int
 	}{
 		{"budget above the reserve", 3600, 1},
-		{"budget below the reserve", 40, 0},
+		{"budget below twice the reserve", 20, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarnessWith(t, hcloudsim.Options{RateLimit: tc.limit, RateRefill: time.Hour}, func(c *config.Config) {
 				coalesce(true, 100)(c)
 				c.Polling.LowBudgetWindowMS = 600000
-				c.Polling.ReservePercent = 90
+				c.Polling.ReservePercent = 45
 			})
 			id, _ := h.orderOK("web1", "nbg1", "cx23")
 			want := h.queryRaw(id)

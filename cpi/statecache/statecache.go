@@ -2,16 +2,29 @@
 // project's Nanobox servers, shared by every CPI process through the state
 // directory (servers-<project>.json).
 //
-// One labelled list request (all pages) refreshes the snapshot for every
-// read that arrives within the window. The refresh is single-flight across
-// processes: the process that takes the project's lock file refreshes, and
-// the others wait for it and read what it wrote, so a hundred concurrent
-// readers cost one refresh. A read is answered only from a snapshot fetched
-// no earlier than its window before the read arrived (fetched_at is taken
-// before the list request is sent, so no status is older than that);
-// anything else (no snapshot, a failed
-// refresh, a server not in it) is a miss, and the caller asks the API
-// directly.
+// A refresh costs in proportion to the servers being watched, not to the
+// project's fleet. It lists the newest page of the selector's servers (50,
+// newest first: the servers just ordered, which pollers wait on). Only
+// when servers it seeks are missing from that page (the read that
+// triggered it, those read but not found since the last refresh, those the
+// previous snapshot held not running) does it list every server that is
+// not running (Hetzner's status filter), and then further pages of the
+// newest while the sought servers still missing outnumber the requests
+// spent on them, so a refresh costs little more than reading each sought
+// server once; and where listing every server costs no more than those
+// not running did last time, it lists them all (complete). A project with
+// a thousand running servers and fifty being created pays one request per
+// window. All, for a list of every server, lists every
+// page.
+//
+// The refresh is single-flight across processes: the process that takes
+// the project's lock file refreshes, and the others wait for it and read
+// what it wrote, so a hundred concurrent readers cost one refresh. A read
+// is answered only from a snapshot fetched no earlier than its window
+// before the read arrived (fetched_at is taken before the first list
+// request is sent, so no status is older than that); anything else (no
+// snapshot, a failed refresh, a server not in it) is a miss, and the
+// caller asks the API directly.
 //
 // Writes keep it honest: Forget drops one server (a change to it), and
 // MarkStale forces the next read to refresh (a server was created). Both
@@ -31,6 +44,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"time"
 
@@ -41,7 +55,7 @@ import (
 )
 
 // formatVersion is the snapshot file's format; other versions are ignored.
-const formatVersion = 1
+const formatVersion = 2
 
 // perPage is the list page size (the API's maximum).
 const perPage = 50
@@ -50,10 +64,11 @@ const perPage = 50
 type snapshot struct {
 	Version   int                        `json:"version"`
 	Selector  string                     `json:"label_selector"`
-	FetchedAt time.Time                  `json:"fetched_at"`          // before the first page was requested
-	StaleAt   time.Time                  `json:"stale_at"`            // a server was created then: later reads refresh
-	Servers   map[string]json.RawMessage `json:"servers"`             // by id, as the API sent them
-	Forgotten bool                       `json:"forgotten,omitempty"` // Forget dropped a server: All refreshes
+	FetchedAt time.Time                  `json:"fetched_at"` // before the first page was requested
+	StaleAt   time.Time                  `json:"stale_at"`   // a server was created then: later reads refresh
+	Complete  bool                       `json:"complete"`   // every server of the selector, not only those not running
+	Servers   map[string]json.RawMessage `json:"servers"`    // by id, as the API sent them
+	Missed    []int64                    `json:"missed"`     // read since, but not in it: sought by the next refresh
 }
 
 // Cache is one project's snapshot.
@@ -95,66 +110,84 @@ const (
 // earlier than window before the read arrived answers it, also one a
 // refresh in flight completes while the read waits for it.
 func (c *Cache) Server(ctx context.Context, id int64, window time.Duration) (server *hcloud.Server, res Result, refreshErr error) {
+	res, err := c.answer(ctx, window, id, func(snap *snapshot) bool {
+		var ok bool
+		server, ok = lookup(snap, id)
+		return ok
+	})
+	if server == nil {
+		if err == nil && res != Miss {
+			err = c.noteMissed(ctx, id)
+		}
+		return nil, Miss, err
+	}
+	return server, res, err
+}
+
+// maxMissed bounds the servers a snapshot notes as missed.
+const maxMissed = 200
+
+// noteMissed notes that server id was read but not found in an incomplete
+// snapshot, so that the next refresh seeks it.
+func (c *Cache) noteMissed(ctx context.Context, id int64) error {
+	return c.change(ctx, func(snap *snapshot) {
+		if !snap.Complete && len(snap.Missed) < maxMissed && !slices.Contains(snap.Missed, id) {
+			snap.Missed = append(snap.Missed, id)
+		}
+	})
+}
+
+// listAll is the want of All: a complete snapshot.
+const listAll int64 = -1
+
+// answer runs use on a snapshot fetched no earlier than window before now,
+// refreshing it (for want) when there is none; use reports false when the
+// snapshot cannot answer (damaged, or not complete when All asks).
+func (c *Cache) answer(ctx context.Context, window time.Duration, want int64, use func(*snapshot) bool) (Result, error) {
 	arrival := c.now()
 	since := arrival.Add(-window)
+	tryFresh := func() bool {
+		snap, ok := c.fresh(since, arrival)
+		return ok && use(snap)
+	}
 	for attempt := 0; attempt < maxAttempts; attempt++ {
-		if srv, ok := c.lookupFresh(id, since, arrival); ok {
-			return srv, hitOrMiss(srv), nil
+		if tryFresh() {
+			return Hit, nil
 		}
 		lock, ok, err := statedir.TryLock(c.lockPath)
 		if err != nil {
-			return nil, Miss, err
+			return Miss, err
 		}
 		if !ok {
 			// Another process refreshes: wait for it, then read what it
 			// wrote (or, when a create made it stale meanwhile, refresh).
 			lock, err = statedir.LockWait(ctx, c.lockPath)
 			if err != nil {
-				return nil, Miss, err
+				return Miss, err
 			}
 			lock.Unlock()
 			continue
 		}
-		if srv, ok := c.lookupFresh(id, since, arrival); ok { // refreshed just before we took the lock
+		if tryFresh() { // refreshed just before we took the lock
 			lock.Unlock()
-			return srv, hitOrMiss(srv), nil
+			return Hit, nil
 		}
-		snap, err := c.refresh(ctx)
+		snap, err := c.refresh(ctx, want)
 		lock.Unlock()
 		if err != nil {
-			return nil, Miss, err
+			return Miss, err
 		}
-		srv, _ := lookup(snap, id)
-		if srv == nil {
-			return nil, Miss, nil
+		if !use(snap) {
+			return Miss, nil
 		}
-		return srv, Refreshed, nil
+		return Refreshed, nil
 	}
-	return nil, Miss, errors.New("the snapshot kept changing while this read waited")
+	return Miss, errors.New("the snapshot kept changing while this read waited")
 }
 
 // maxAttempts bounds how often a read waits for other processes' refreshes
 // before it reads the server directly.
 const maxAttempts = 3
-
-func hitOrMiss(srv *hcloud.Server) Result {
-	if srv == nil {
-		return Miss
-	}
-	return Hit
-}
-
-// lookupFresh reads server id, for a read that arrived at arrival, from a
-// snapshot fetched after since. ok is false when there is no such
-// snapshot or it is damaged (refresh it); a server it does not hold is
-// (nil, true).
-func (c *Cache) lookupFresh(id int64, since, arrival time.Time) (*hcloud.Server, bool) {
-	snap, ok := c.fresh(since, arrival)
-	if !ok {
-		return nil, false
-	}
-	return lookup(snap, id)
-}
 
 // lookup decodes server id as hcloud-go decodes GET /servers/{id}; ok is
 // false when its entry is damaged.
@@ -204,47 +237,173 @@ func (c *Cache) load() (*snapshot, bool) {
 	return &snap, true
 }
 
-// refresh lists every matching server (all pages) and writes the snapshot.
-// The caller holds the lock.
-func (c *Cache) refresh(ctx context.Context) (*snapshot, error) {
+// notRunning are the statuses a refresh lists in full: every server status
+// of Hetzner's API but running.
+var notRunning = []string{"initializing", "starting", "stopping", "off", "deleting", "migrating", "rebuilding", "unknown"}
+
+// watchSpan is how old a previous snapshot may be for its servers that were
+// not running to still be sought among the running ones.
+const watchSpan = 10 * time.Minute
+
+// refresh writes a new snapshot for a read of want (listAll: every server,
+// complete). The caller holds the lock.
+func (c *Cache) refresh(ctx context.Context, want int64) (*snapshot, error) {
 	if c.client == nil {
 		return nil, errors.New("no client to refresh the snapshot")
 	}
+	prev, _ := c.load()
 	snap := &snapshot{Version: formatVersion, Selector: c.selector, FetchedAt: c.now(), Servers: map[string]json.RawMessage{}}
-	for page := 1; page > 0; {
-		q := url.Values{}
-		q.Set("label_selector", c.selector)
+	if want == listAll {
+		snap.Complete = true
+		if _, err := c.list(ctx, snap, url.Values{}, 1, func(listed) bool { return true }); err != nil {
+			return nil, err
+		}
+	} else if err := c.refreshWatched(ctx, snap, prev, want); err != nil {
+		return nil, err
+	}
+	if err := c.store(snap); err != nil {
+		return nil, err
+	}
+	return snap, nil
+}
+
+// refreshWatched lists the newest page of servers; when there are more and
+// sought servers (want, those read but missed since prev, and those prev
+// held not running) are missing from it, the rest of the servers when that
+// costs no more pages than prev's servers not running would (complete),
+// else every server that is not running; then, while the sought servers
+// still missing outnumber the requests spent after the first page, further
+// pages of the newest ones, so a refresh never costs much more than reading
+// each sought server directly once. A project whose servers fit one page is
+// listed whole (complete).
+func (c *Cache) refreshWatched(ctx context.Context, snap, prev *snapshot, want int64) error {
+	newest := url.Values{"sort": {"id:desc"}}
+	first, err := c.list(ctx, snap, newest, 1, nil)
+	if err != nil || first.last {
+		snap.Complete = err == nil
+		return err
+	}
+	missing, notRunningBefore := c.sought(snap, prev, want)
+	settle := func(lowest int64) {
+		for id := range missing {
+			if _, found := snap.Servers[strconv.FormatInt(id, 10)]; found || id >= lowest {
+				delete(missing, id) // found, or passed in the newest first: not a server of ours
+			}
+		}
+	}
+	settle(first.lowest)
+	if len(missing) == 0 {
+		return nil
+	}
+	if first.lastPage-1 <= max(1, (notRunningBefore+perPage-1)/perPage) {
+		// The rest costs no more than listing the servers not running
+		// would (as many as last time): list them all.
+		_, err := c.list(ctx, snap, newest, 2, func(listed) bool { return true })
+		snap.Complete = err == nil
+		return err
+	}
+	notRunningPages, err := c.list(ctx, snap, url.Values{"status": notRunning}, 1, func(listed) bool { return true })
+	if err != nil {
+		return err
+	}
+	settle(first.lowest)
+	_, err = c.list(ctx, snap, newest, 2, func(l listed) bool {
+		if l.pages > 0 {
+			settle(l.lowest)
+		}
+		return len(missing) > notRunningPages.pages+l.pages
+	})
+	return err
+}
+
+// sought is want and, when prev is recent, the servers it held not running
+// and those read but missed since, less those snap holds; notRunning is
+// how many servers prev held not running.
+func (c *Cache) sought(snap, prev *snapshot, want int64) (out map[int64]bool, notRunning int) {
+	out = map[int64]bool{}
+	if want > 0 {
+		out[want] = true
+	}
+	if prev != nil && prev.FetchedAt.After(snap.FetchedAt.Add(-watchSpan)) {
+		for key, raw := range prev.Servers {
+			var head struct {
+				ID     int64  `json:"id"`
+				Status string `json:"status"`
+			}
+			if json.Unmarshal(raw, &head) == nil && head.Status != "running" && strconv.FormatInt(head.ID, 10) == key {
+				out[head.ID] = true
+				notRunning++
+			}
+		}
+		for _, id := range prev.Missed {
+			out[id] = true
+		}
+	}
+	for id := range out {
+		if _, ok := snap.Servers[strconv.FormatInt(id, 10)]; ok {
+			delete(out, id)
+		}
+	}
+	return out, notRunning
+}
+
+// listed is what list did: the pages fetched, the lowest id of the last
+// one, and whether it was the last page.
+type listed struct {
+	pages    int
+	lowest   int64
+	last     bool
+	lastPage int // the list's number of pages, as the API announced it
+}
+
+// list adds the servers of the selector that match q to snap, 50 to a
+// page, from page from on: while there is a next page and more (nil: never)
+// says so after each page. When more says no before the first page is
+// fetched, nothing is fetched.
+func (c *Cache) list(ctx context.Context, snap *snapshot, q url.Values, from int, more func(listed) bool) (listed, error) {
+	q.Set("label_selector", c.selector)
+	q.Set("per_page", strconv.Itoa(perPage))
+	var l listed
+	if from > 1 && !more(l) {
+		return l, nil
+	}
+	for page := from; page > 0; {
 		q.Set("page", strconv.Itoa(page))
-		q.Set("per_page", strconv.Itoa(perPage))
 		req, err := c.client.NewRequest(ctx, http.MethodGet, "/servers?"+q.Encode(), nil)
 		if err != nil {
-			return nil, err
+			return l, err
 		}
 		var body struct {
 			Servers []json.RawMessage `json:"servers"`
 		}
 		resp, err := c.client.Do(req, &body)
 		if err != nil {
-			return nil, err
+			return l, err
 		}
+		l.pages++
+		l.lowest = 0
 		for _, raw := range body.Servers {
 			var head struct {
 				ID int64 `json:"id"`
 			}
 			if err := json.Unmarshal(raw, &head); err != nil || head.ID <= 0 {
-				return nil, fmt.Errorf("listing servers: a server without an id")
+				return l, fmt.Errorf("listing servers: a server without an id")
 			}
 			snap.Servers[strconv.FormatInt(head.ID, 10)] = raw
+			if l.lowest == 0 || head.ID < l.lowest {
+				l.lowest = head.ID
+			}
 		}
 		page = 0
-		if resp != nil && resp.Meta.Pagination != nil && resp.Meta.Pagination.NextPage > 0 {
-			page = resp.Meta.Pagination.NextPage
+		if resp != nil && resp.Meta.Pagination != nil {
+			page, l.lastPage = resp.Meta.Pagination.NextPage, resp.Meta.Pagination.LastPage
+		}
+		l.last = page == 0
+		if page > 0 && (more == nil || !more(l)) {
+			page = 0
 		}
 	}
-	if err := c.store(snap); err != nil {
-		return nil, err
-	}
-	return snap, nil
+	return l, nil
 }
 
 func (c *Cache) store(snap *snapshot) error {
@@ -259,10 +418,8 @@ func (c *Cache) store(snap *snapshot) error {
 // read of it asks the API.
 func (c *Cache) Forget(ctx context.Context, id int64) error {
 	return c.change(ctx, func(snap *snapshot) {
-		if _, held := snap.Servers[strconv.FormatInt(id, 10)]; held {
-			delete(snap.Servers, strconv.FormatInt(id, 10))
-			snap.Forgotten = true
-		}
+		delete(snap.Servers, strconv.FormatInt(id, 10))
+		snap.Complete = false
 	})
 }
 

@@ -32,7 +32,8 @@ func newWorld(t *testing.T) *world {
 	env := simtest.Start(t, hcloudsim.Options{})
 	client := env.Client()
 	res, _, err := client.Server.Create(t.Context(), hcloud.ServerCreateOpts{Name: "web1", ServerType: &hcloud.ServerType{Name: "cx23"},
-		Image: &hcloud.Image{Name: "ubuntu-24.04"}, Location: &hcloud.Location{Name: "nbg1"}, Labels: map[string]string{"managed-by": "nanobox-hcloud"}})
+		Image: &hcloud.Image{Name: "ubuntu-24.04"}, Location: &hcloud.Location{Name: "nbg1"}, Labels: map[string]string{"managed-by": "nanobox-hcloud"},
+		StartAfterCreate: hcloud.Ptr(false)}) // off: a server a poller waits on, found by the first list
 	require.NoError(t, err)
 	dir := t.TempDir()
 	p, err := statedir.Open(dir, env.URL, env.Token)
@@ -101,7 +102,7 @@ func TestUnusableSnapshotFiles(t *testing.T) {
 	path := w.snapshotPath(t)
 	for name, content := range map[string]string{
 		"other selector": `{"version":1,"label_selector":"x=y","fetched_at":"` + w.now.Format(time.RFC3339Nano) + `","servers":{}}`,
-		"other version":  `{"version":2,"label_selector":"` + selector + `","fetched_at":"` + w.now.Format(time.RFC3339Nano) + `","servers":{}}`,
+		"other version":  `{"version":1,"label_selector":"` + selector + `","fetched_at":"` + w.now.Format(time.RFC3339Nano) + `","servers":{}}`,
 		"no fetched_at":  `{"version":1,"label_selector":"` + selector + `","servers":{}}`,
 		"not JSON":       `{"version":1,`,
 	} {

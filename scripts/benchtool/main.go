@@ -83,6 +83,7 @@ type bench struct {
 	variantCPI          string
 	microFiles          []string
 	polling             bool
+	keep                bool
 	pollingCfg          pollingConfig
 
 	token        string
@@ -119,12 +120,17 @@ func main() {
 	flag.IntVar(&b.compareConc, "compare-max-concurrent", 128, "also drive the shim with this --max-concurrent at the most clients (0: skip)")
 	flag.StringVar(&micro, "micro", "", "comma-separated files of micro-benchmark output to include (go test -bench, benchstat)")
 	var renderOnly, pollingOnly bool
+	flag.BoolVar(&b.keep, "keep", false, "keep the temporary directory (binaries, configs, the simulators' and shims' logs) and print its path")
 	flag.BoolVar(&renderOnly, "render-only", false, "only rewrite benchmarks.md and the plot from <out>/bench/results.json (after editing notes.md)")
 	var pollingNs string
 	var pollInit, pollStart, pollLatency time.Duration
 	flag.BoolVar(&b.polling, "polling", true, "run the polling scenario (issue 13): N servers ordered at once, each polled every second until active, one request per poll and coalesced")
-	flag.BoolVar(&pollingOnly, "polling-only", false, "run only the polling scenario; the other figures are kept from <out>/bench/results.json")
-	flag.StringVar(&pollingNs, "polling-n", "10,50,100,200", "servers ordered at once in the polling scenario")
+	flag.BoolVar(&pollingOnly, "polling-only", false, "run only the polling scenario and replace its figures; the other figures are kept from <out>/bench/results.json")
+	flag.StringVar(&pollingNs, "polling-n", "10,50,100,200", "servers ordered at once in the polling scenario's N series (\"\": none)")
+	var pollingFleets string
+	flag.StringVar(&pollingFleets, "polling-fleet", "0,300,1000", "servers already running in the polling scenario's fleet series (coalesced, -polling-fleet-n ordered; \"\": none)")
+	flag.IntVar(&b.pollingCfg.FleetN, "polling-fleet-n", 50, "servers ordered at once in the fleet series")
+	flag.IntVar(&b.pollingCfg.Replicas, "polling-replicas", 2, "shims of the replicas series, at the largest fleet: each with its own state dir, then sharing one (0: none)")
 	flag.DurationVar(&pollInit, "polling-initializing", 10*time.Second, "simulated time a new server is initializing")
 	flag.DurationVar(&pollStart, "polling-starting", 20*time.Second, "simulated time it is then starting (boot = both)")
 	flag.DurationVar(&pollLatency, "polling-latency", 40*time.Millisecond, "simulated Hetzner round trip")
@@ -134,12 +140,22 @@ func main() {
 	b.pollingCfg.InitSeconds, b.pollingCfg.StartSeconds = pollInit.Seconds(), pollStart.Seconds()
 	b.pollingCfg.LatencyMs = float64(pollLatency) / 1e6
 	b.pollingCfg.RateLimit, b.pollingCfg.PollSeconds = 3600, 1
-	for _, f := range strings.Split(pollingNs, ",") {
+	for _, f := range splitList(pollingNs) {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || n < 1 {
 			fatalf("-polling-n: %q is not a positive number", f)
 		}
 		b.pollingCfg.Ns = append(b.pollingCfg.Ns, n)
+	}
+	for _, f := range splitList(pollingFleets) {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 0 {
+			fatalf("-polling-fleet: %q is not a number of servers", f)
+		}
+		b.pollingCfg.Fleets = append(b.pollingCfg.Fleets, n)
+	}
+	if b.pollingCfg.FleetN < 1 {
+		fatalf("-polling-fleet-n must be at least 1")
 	}
 	for _, f := range strings.Split(clients, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
@@ -171,6 +187,14 @@ func main() {
 	}
 }
 
+// splitList splits a comma-separated flag; "" is no element.
+func splitList(v string) []string {
+	if strings.TrimSpace(v) == "" {
+		return nil
+	}
+	return strings.Split(v, ",")
+}
+
 func fatalf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "benchtool: "+format+"\n", args...)
 	os.Exit(1)
@@ -187,7 +211,7 @@ func (b *bench) run() error {
 	if err := b.copyBinaries(); err != nil {
 		return err
 	}
-	defer os.RemoveAll(b.tmp)
+	defer b.cleanUp()
 	b.res.Env = environment(b)
 
 	b.res.LoadAvg = append(b.res.LoadAvg, readTrim("/proc/loadavg"))
@@ -237,6 +261,15 @@ func (b *bench) run() error {
 	return b.write()
 }
 
+// cleanUp removes the temporary directory, unless -keep.
+func (b *bench) cleanUp() {
+	if b.keep {
+		b.logf("kept %s", b.tmp)
+		return
+	}
+	os.RemoveAll(b.tmp)
+}
+
 // copyBinaries copies bin/ into a new temporary directory: a concurrent
 // `make build` cannot swap them mid-run, and CPI processes found by
 // /proc/<pid>/exe are this run's.
@@ -263,25 +296,21 @@ func (b *bench) copyBinaries() error {
 	return nil
 }
 
-// runPollingOnly runs the polling scenario alone and rewrites the page
-// with the other figures of the last full run.
+// runPollingOnly runs the polling scenario alone and rewrites the page and
+// results.json with its figures and the other figures of the last full run.
 func (b *bench) runPollingOnly() error {
-	data, err := os.ReadFile(filepath.Join(b.outDir, "bench", "results.json"))
-	if err != nil {
+	if err := b.load(); err != nil {
 		return fmt.Errorf("-polling-only needs a full run's results.json: %w", err)
-	}
-	if err := json.Unmarshal(data, &b.res); err != nil {
-		return fmt.Errorf("results.json: %w", err)
 	}
 	if err := b.copyBinaries(); err != nil {
 		return err
 	}
-	defer os.RemoveAll(b.tmp)
+	defer b.cleanUp()
 	b.logf("== polling scenario")
 	if err := b.runPolling(); err != nil {
 		return fmt.Errorf("polling scenario: %w", err)
 	}
-	return b.render()
+	return b.write()
 }
 
 // buildTrivial builds `package main; func main(){}` with the same toolchain
@@ -404,6 +433,14 @@ func (discard) Write(p []byte) (int, error) { return len(p), nil }
 // render rewrites benchmarks.md and the plot from a previous run's
 // results.json, with the current notes.md.
 func (b *bench) render() error {
+	if err := b.load(); err != nil {
+		return err
+	}
+	return b.write()
+}
+
+// load reads a previous run's results.json and the settings it ran with.
+func (b *bench) load() error {
 	data, err := os.ReadFile(filepath.Join(b.outDir, "bench", "results.json"))
 	if err != nil {
 		return err
@@ -425,7 +462,7 @@ func (b *bench) render() error {
 	if len(b.clients) == 0 {
 		return fmt.Errorf("results.json has no load levels")
 	}
-	return b.write()
+	return nil
 }
 
 // buildCompare is one method run with both builds.

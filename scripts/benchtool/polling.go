@@ -15,15 +15,18 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
 )
 
-// The polling scenario (issue 13): N servers ordered at once through the
-// shim, each polled every second until active, as Nanobox's backend does,
-// against a simulator with a realistic boot time and latency and Hetzner's
-// bucket of 3600 requests. Each (mode, N) gets a fresh simulator (a full
+// The polling scenario: N servers ordered at once through the shim, each
+// polled every second until active, as Nanobox's backend does, against a
+// simulator with a realistic boot time and latency and Hetzner's bucket of
+// 3600 requests. The N series runs each N with one request per poll and
+// coalesced; the fleet series runs N = FleetN coalesced in a project that
+// already has F servers running. Each run gets a fresh simulator (a full
 // bucket), state dir and shim.
 
 // pollingConfig is the scenario's setup.
@@ -36,12 +39,19 @@ type pollingConfig struct {
 	PollSeconds  float64 `json:"poll_interval_seconds"`
 	WindowMs     int     `json:"window_ms"`
 	MaxConc      int     `json:"shim_max_concurrent"`
+	Fleets       []int   `json:"fleet"`    // the fleet series: servers already running
+	FleetN       int     `json:"fleet_n"`  // servers ordered in each run of the fleet series
+	Replicas     int     `json:"replicas"` // shims of the replicas series (0: none), at the largest fleet
 }
 
 // pollingRun is one (mode, N).
 type pollingRun struct {
 	Mode          string         `json:"mode"` // "per-poll" or "coalesced"
 	N             int            `json:"n"`
+	Fleet         int            `json:"fleet"`                  // servers already running, seeded before the orders
+	Series        string         `json:"series"`                 // "n", "fleet" or "replicas"
+	Replicas      int            `json:"replicas,omitempty"`     // shims the orchestrator's requests went to in turn
+	SharedState   bool           `json:"shared_state,omitempty"` // the replicas shared one state dir
 	Seconds       float64        `json:"seconds"`
 	APIRequests   int            `json:"api_requests"`      // every Hetzner request of the run
 	PollRequests  int            `json:"api_poll_requests"` // GET /servers and GET /servers/{id}
@@ -57,6 +67,7 @@ type pollingRun struct {
 	StaleP99Ms    float64        `json:"staleness_p99_ms"`
 	StaleAnswers  int            `json:"stale_answers"` // answers whose status had already ended when the poll was sent
 	BudgetGauge   string         `json:"shim_budget_gauge,omitempty"`
+	WindowGauge   string         `json:"shim_window_gauge,omitempty"`
 	PollP50Ms     float64        `json:"poll_p50_ms"`
 	ServersActive int            `json:"servers"`
 }
@@ -76,17 +87,28 @@ type pollingResults struct {
 	Latency []*pollingLatency `json:"latency"`
 }
 
-// pollingWorld is one simulator, CPI config and shim.
+// pollingWorld is one simulator and one or more shims (replicas), each
+// with its CPI config; the orchestrator's requests go to them in turn.
 type pollingWorld struct {
 	dir, token, simURL, shimURL, stateDir, cfgPath string
+	shimURLs                                       []string
+	turn                                           atomic.Int64
 	admin                                          *simAdmin
-	sim, shim                                      *server
+	sim                                            *server
+	shims                                          []*server
 	http                                           *http.Client
 }
 
+// worldShape is how many shims a world runs, and whether they share one
+// state dir.
+type worldShape struct {
+	replicas int
+	shared   bool
+}
+
 func (w *pollingWorld) stop() {
-	if w.shim != nil {
-		w.shim.stop()
+	for _, s := range w.shims {
+		s.stop()
 	}
 	if w.sim != nil {
 		w.sim.stop()
@@ -94,8 +116,8 @@ func (w *pollingWorld) stop() {
 }
 
 // startPollingWorld starts a simulator with the scenario's delays, latency
-// and bucket, and a shim over a CPI configured with coalesce.
-func (b *bench) startPollingWorld(tag string, coalesce bool, cfg pollingConfig) (*pollingWorld, error) {
+// and bucket, and the shape's shims over a CPI configured with coalesce.
+func (b *bench) startPollingWorld(tag string, coalesce bool, cfg pollingConfig, shape worldShape) (*pollingWorld, error) {
 	w := &pollingWorld{dir: filepath.Join(b.tmp, "polling-"+tag), token: "poll-" + strconv.FormatInt(time.Now().UnixNano(), 36)}
 	w.stateDir = filepath.Join(w.dir, "state")
 	if err := os.MkdirAll(w.dir, 0o700); err != nil {
@@ -116,42 +138,57 @@ func (b *bench) startPollingWorld(tag string, coalesce bool, cfg pollingConfig) 
 	}
 	w.simURL = url
 	w.admin = &simAdmin{base: strings.TrimSuffix(url, "/v1"), token: w.token, http: newAdminClient()}
+	for r := range max(shape.replicas, 1) {
+		stateDir := w.stateDir
+		if r > 0 && !shape.shared {
+			stateDir += "-" + strconv.Itoa(r)
+		}
+		if err := b.startPollingShim(w, r, stateDir, coalesce, cfg); err != nil {
+			w.stop()
+			return nil, err
+		}
+	}
+	w.shimURL = w.shimURLs[0]
+	w.http = &http.Client{Timeout: 90 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 512, MaxConnsPerHost: 0}}
+	return w, nil
+}
+
+// startPollingShim writes replica r's CPI config, with stateDir, and
+// starts its shim.
+func (b *bench) startPollingShim(w *pollingWorld, r int, stateDir string, coalesce bool, cfg pollingConfig) error {
 	conf := map[string]any{
-		"endpoint":                 url,
+		"endpoint":                 w.simURL,
 		"operator_token_for_calls": false,
-		"state_dir":                w.stateDir,
+		"state_dir":                stateDir,
 		"catalog":                  map[string]any{"cache_dir": filepath.Join(w.dir, "catalog")},
 		"polling":                  map[string]any{"coalesce": coalesce, "window_ms": cfg.WindowMs},
 	}
 	data, err := json.Marshal(conf)
 	if err != nil {
-		w.stop()
-		return nil, err
+		return err
 	}
-	w.cfgPath = filepath.Join(w.dir, "cpi.json")
-	if err := os.WriteFile(w.cfgPath, data, 0o600); err != nil {
-		w.stop()
-		return nil, err
+	cfgPath := filepath.Join(w.dir, "cpi-"+strconv.Itoa(r)+".json")
+	if err := os.WriteFile(cfgPath, data, 0o600); err != nil {
+		return err
+	}
+	if r == 0 {
+		w.cfgPath = cfgPath
 	}
 	port, err := freePort()
 	if err != nil {
-		w.stop()
-		return nil, err
+		return err
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	shimArgs := []string{"--listen", addr, "--cpi", b.cpi, "--cpi-config", w.cfgPath, "--cpi-metrics-dir", w.stateDir,
+	shimArgs := []string{"--listen", addr, "--cpi", b.cpi, "--cpi-config", cfgPath, "--cpi-metrics-dir", stateDir,
 		"--max-concurrent", strconv.Itoa(cfg.MaxConc), "--queue-wait", "30s", "--log-level", "warn"}
-	if w.shim, _, err = startServer("shim", b.shim, shimArgs, b.childEnv(), filepath.Join(w.dir, "shim.log")); err != nil {
-		w.stop()
-		return nil, err
+	shim, _, err := startServer("shim", b.shim, shimArgs, b.childEnv(), filepath.Join(w.dir, "shim-"+strconv.Itoa(r)+".log"))
+	if err != nil {
+		return err
 	}
-	w.shimURL = "http://" + addr
-	if err := waitHTTP(w.shimURL+"/healthz", 15*time.Second); err != nil {
-		w.stop()
-		return nil, err
-	}
-	w.http = &http.Client{Timeout: 90 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 512, MaxConnsPerHost: 0}}
-	return w, nil
+	w.shims = append(w.shims, shim)
+	url := "http://" + addr
+	w.shimURLs = append(w.shimURLs, url)
+	return waitHTTP(url+"/healthz", 15*time.Second)
 }
 
 func readURL(out *bufio.Reader) (string, error) {
@@ -179,7 +216,8 @@ func (w *pollingWorld) call(method, path, body string) (int, []byte, time.Durati
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
-	req, err := http.NewRequest(method, w.shimURL+path, rd)
+	base := w.shimURLs[int(w.turn.Add(1))%len(w.shimURLs)]
+	req, err := http.NewRequest(method, base+path, rd)
 	if err != nil {
 		return 0, nil, 0, err
 	}
@@ -217,16 +255,35 @@ func (b *bench) runPolling() error {
 	res := &pollingResults{Config: cfg, LoadAvg: []string{readTrim("/proc/loadavg")}}
 	b.res.Polling = res
 	defer func() { res.LoadAvg = append(res.LoadAvg, readTrim("/proc/loadavg")) }()
+	type plan struct {
+		series   string
+		n, fleet int
+		coalesce bool
+		shape    worldShape
+	}
+	var plans []plan
 	for _, n := range cfg.Ns {
-		for _, coalesce := range []bool{false, true} {
-			run, err := b.pollingRun(n, coalesce, cfg)
-			if err != nil {
-				return err
-			}
-			res.Runs = append(res.Runs, run)
-			b.logf("polling %s N=%d: %d requests (%.1f per server), %d 429s, active p50 %.1fs p99 %.1fs, staleness max %.0f ms, %.0f s",
-				run.Mode, n, run.APIRequests, float64(run.APIRequests)/float64(n), run.Status429, run.ActiveP50, run.ActiveP99, run.StaleMaxMs, run.Seconds)
+		plans = append(plans, plan{"n", n, 0, false, worldShape{}}, plan{"n", n, 0, true, worldShape{}})
+	}
+	for _, f := range cfg.Fleets {
+		plans = append(plans, plan{"fleet", cfg.FleetN, f, true, worldShape{}})
+	}
+	if cfg.Replicas > 1 && len(cfg.Fleets) > 0 {
+		f := cfg.Fleets[len(cfg.Fleets)-1]
+		plans = append(plans, plan{"replicas", cfg.FleetN, f, true, worldShape{cfg.Replicas, false}}, plan{"replicas", cfg.FleetN, f, true, worldShape{cfg.Replicas, true}})
+	}
+	for _, pl := range plans {
+		run, err := b.pollingRun(pl.n, pl.fleet, pl.coalesce, cfg, pl.shape)
+		if err != nil {
+			return err
 		}
+		run.Series, run.SharedState = pl.series, pl.shape.shared
+		if pl.shape.replicas > 1 {
+			run.Replicas = pl.shape.replicas
+		}
+		res.Runs = append(res.Runs, run)
+		b.logf("polling %s N=%d F=%d: %d requests (%.1f per server, %.3f per poll), %d 429s, active p50 %.1fs p99 %.1fs, staleness max %.0f ms, %.0f s",
+			run.Mode, pl.n, pl.fleet, run.APIRequests, float64(run.APIRequests)/float64(pl.n), perPoll(run), run.Status429, run.ActiveP50, run.ActiveP99, run.StaleMaxMs, run.Seconds)
 	}
 	lat, err := b.pollingLatency(cfg)
 	if err != nil {
@@ -243,17 +300,23 @@ func modeName(coalesce bool) string {
 	return "per-poll"
 }
 
-// pollingRun orders n servers at once and polls each every second until
-// active.
-func (b *bench) pollingRun(n int, coalesce bool, cfg pollingConfig) (*pollingRun, error) {
-	w, err := b.startPollingWorld(fmt.Sprintf("%s-%d", modeName(coalesce), n), coalesce, cfg)
+// pollingRun seeds a fleet of servers already running, then orders n
+// servers at once and polls each every second until active.
+func (b *bench) pollingRun(n, fleet int, coalesce bool, cfg pollingConfig, shape worldShape) (*pollingRun, error) {
+	w, err := b.startPollingWorld(fmt.Sprintf("%s-%d-%d-%d-%v", modeName(coalesce), n, fleet, shape.replicas, shape.shared), coalesce, cfg, shape)
 	if err != nil {
 		return nil, err
 	}
 	defer w.stop()
-	keyID, err := w.warmUp()
+	keyID, labels, err := w.warmUp()
 	if err != nil {
 		return nil, err
+	}
+	if fleet > 0 {
+		err := w.admin.do(http.MethodPost, "/_sim/fleet", map[string]any{"count": fleet, "name_prefix": "fleet", "server_type": "cx23", "location": "nbg1", "labels": labels}, nil)
+		if err != nil {
+			return nil, fmt.Errorf("seeding %d servers: %w", fleet, err)
+		}
 	}
 	if err := w.admin.reset(); err != nil {
 		return nil, err
@@ -270,7 +333,7 @@ func (b *bench) pollingRun(n int, coalesce bool, cfg pollingConfig) (*pollingRun
 		}()
 	}
 	wg.Wait()
-	run := &pollingRun{Mode: modeName(coalesce), N: n, Seconds: time.Since(start).Seconds(), Orchestrator: map[string]int{}}
+	run := &pollingRun{Mode: modeName(coalesce), N: n, Fleet: fleet, Seconds: time.Since(start).Seconds(), Orchestrator: map[string]int{}}
 	byRoute, total, err := w.admin.requests()
 	if err != nil {
 		return nil, err
@@ -325,37 +388,57 @@ func (b *bench) pollingRun(n int, coalesce bool, cfg pollingConfig) (*pollingRun
 	s := orderStats(stale)
 	run.StaleMaxMs, run.StaleP99Ms = s.Max, s.P99
 	run.PollP50Ms = orderStats(pollMs).P50
-	run.BudgetGauge = w.budgetGauge()
+	run.BudgetGauge = w.gauge("nanobox_cpi_rate_limit_remaining{")
+	run.WindowGauge = w.gauge("nanobox_cpi_polling_window_seconds{")
 	return run, nil
 }
 
 // warmUp creates the SSH key and the private network (an order and a
-// cancel), so that the measured orders are the warm path.
-func (w *pollingWorld) warmUp() (string, error) {
+// cancel), so that the measured orders are the warm path. It returns the
+// key's id and the labels the adapter gave the ordered server.
+func (w *pollingWorld) warmUp() (string, map[string]string, error) {
 	pub, err := newPublicKey()
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	status, body, _, err := w.call(http.MethodPost, "/keys", fmt.Sprintf(`{"id":"bench-poll","key":%q}`, pub))
 	if err != nil || status != http.StatusCreated {
-		return "", fmt.Errorf("create_key: %d %s %v", status, body, err)
+		return "", nil, fmt.Errorf("create_key: %d %s %v", status, body, err)
 	}
 	keyID, err := resultID(body)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	status, body, _, err = w.call(http.MethodPost, "/servers", fmt.Sprintf(`{"name":"warm-up","region":"nbg1","size":"cx23","ssh_key":%q}`, keyID))
 	if err != nil || status != http.StatusCreated {
-		return "", fmt.Errorf("warm-up order: %d %s %v", status, body, err)
+		return "", nil, fmt.Errorf("warm-up order: %d %s %v", status, body, err)
 	}
 	id, err := resultID(body)
 	if err != nil {
-		return "", err
+		return "", nil, err
+	}
+	var state struct {
+		Servers []struct {
+			ID     int64             `json:"id"`
+			Labels map[string]string `json:"labels"`
+		} `json:"servers"`
+	}
+	if err := w.admin.do(http.MethodGet, "/_sim/state", nil, &state); err != nil {
+		return "", nil, err
+	}
+	var labels map[string]string
+	for _, s := range state.Servers {
+		if strconv.FormatInt(s.ID, 10) == id {
+			labels = s.Labels
+		}
 	}
 	if status, body, _, err = w.call(http.MethodDelete, "/servers/"+id, ""); err != nil || status >= 300 {
-		return "", fmt.Errorf("warm-up cancel: %d %s %v", status, body, err)
+		return "", nil, fmt.Errorf("warm-up cancel: %d %s %v", status, body, err)
 	}
-	return keyID, nil
+	if labels == nil {
+		return "", nil, fmt.Errorf("warm-up order: server %s not in the simulator's state", id)
+	}
+	return keyID, labels, nil
 }
 
 // orchestrate is one server's life as Nanobox's backend drives it: order,
@@ -427,8 +510,8 @@ func (w *pollingWorld) createdAt() (map[string]time.Time, error) {
 	return m, nil
 }
 
-// budgetGauge is the shim's nanobox_cpi_rate_limit_remaining line.
-func (w *pollingWorld) budgetGauge() string {
+// gauge is the line of the shim's /metrics that starts with prefix.
+func (w *pollingWorld) gauge(prefix string) string {
 	resp, err := w.http.Get(w.shimURL + "/metrics")
 	if err != nil {
 		return ""
@@ -436,7 +519,7 @@ func (w *pollingWorld) budgetGauge() string {
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
-		if strings.HasPrefix(sc.Text(), "nanobox_cpi_rate_limit_remaining{") {
+		if strings.HasPrefix(sc.Text(), prefix) {
 			return sc.Text()
 		}
 	}
@@ -452,11 +535,11 @@ func (b *bench) pollingLatency(cfg pollingConfig) ([]*pollingLatency, error) {
 	cfg.InitSeconds, cfg.StartSeconds = 0, 0
 	out := []*pollingLatency{}
 	for _, coalesce := range []bool{false, true} {
-		w, err := b.startPollingWorld("latency-"+modeName(coalesce), coalesce, cfg)
+		w, err := b.startPollingWorld("latency-"+modeName(coalesce), coalesce, cfg, worldShape{})
 		if err != nil {
 			return nil, err
 		}
-		keyID, err := w.warmUp()
+		keyID, _, err := w.warmUp()
 		if err != nil {
 			w.stop()
 			return nil, err

@@ -23,9 +23,20 @@ import (
 //go:embed polling-notes.md
 var pollingNotes string
 
+// run is the N series' run of mode and n.
 func (r *pollingResults) run(mode string, n int) *pollingRun {
 	for _, x := range r.Runs {
-		if x.Mode == mode && x.N == n {
+		if x.Mode == mode && x.N == n && x.Series != "fleet" {
+			return x
+		}
+	}
+	return nil
+}
+
+// fleetRun is the fleet series' run with f servers already running.
+func (r *pollingResults) fleetRun(f int) *pollingRun {
+	for _, x := range r.Runs {
+		if x.Series == "fleet" && x.Fleet == f {
 			return x
 		}
 	}
@@ -60,6 +71,7 @@ func (b *bench) pollingMarkdown() string {
 	p := func(format string, args ...any) { fmt.Fprintf(&w, format, args...) }
 	pollingSetup(p, r)
 	pollingTargets(p, r)
+	pollingFleet(p, r)
 	pollingRuns(p, r)
 	pollingLatencyTable(p, r)
 	p("%s\n\n", strings.TrimSpace(pollingNotes))
@@ -114,6 +126,72 @@ func pollingTargets(p printer, r *pollingResults) {
 	p("| coalesced requests per server fall as N grows | %s | %s |\n\n", strings.Join(cells, ", "), verdict(falling))
 }
 
+// pollingFleet is the fleet series: its targets, table and plot.
+func pollingFleet(p printer, r *pollingResults) {
+	c := r.Config
+	if len(c.Fleets) == 0 || r.fleetRun(c.Fleets[0]) == nil {
+		return
+	}
+	p("### Polling in a project that already has servers\n\n")
+	p("N = %d servers ordered at once and polled every %.0f s until active, coalesced, in a project where F servers of the adapter's are already running (seeded in the simulator before the orders, at no request). ", c.FleetN, c.PollSeconds)
+	p("Hetzner requests per poll counts the polls' requests (GET /servers and GET /servers/{id}) over the polls answered.\n\n")
+	p("| F | polls answered | Hetzner requests of the polls | per poll | of them lists / direct reads | all requests | 429s seen | time to active p50 / p99 (s) | staleness max (ms) |\n|---:|---:|---:|---:|---|---:|---:|---:|---:|\n")
+	for _, f := range c.Fleets {
+		x := r.fleetRun(f)
+		if x == nil {
+			continue
+		}
+		p("| %d | %d | %d | %.3f | %d / %d | %d | %d | %.1f / %.1f | %.0f |\n", f, x.Polls, x.PollRequests, perPoll(x),
+			x.ByRoute["GET /v1/servers"], x.ByRoute["GET /v1/servers/{id}"], x.APIRequests, x.Status429, x.ActiveP50, x.ActiveP99, x.StaleMaxMs)
+	}
+	zero, big := r.fleetRun(c.Fleets[0]), r.fleetRun(c.Fleets[len(c.Fleets)-1])
+	p("\n| target at F = %d, N = %d | measured | verdict |\n|---|---|---|\n", big.Fleet, c.FleetN)
+	p("| ≤ 0.05 Hetzner requests per poll | %.3f | %s |\n", perPoll(big), verdict(perPoll(big) <= 0.05))
+	p("| no 429 | %d | %s |\n", big.Status429, verdict(big.Status429 == 0))
+	p("| time to active no slower than at F = %d | p50 %.1f s vs %.1f s, p99 %.1f s vs %.1f s | %s |\n\n", zero.Fleet, big.ActiveP50, zero.ActiveP50, big.ActiveP99, zero.ActiveP99,
+		verdict(big.ActiveP50 <= zero.ActiveP50 && big.ActiveP99 <= zero.ActiveP99))
+	p("![Hetzner requests per poll against the servers already running](bench/polling-fleet.png)\n\n")
+	pollingReplicas(p, r)
+}
+
+// pollingReplicas is the replicas series: the fleet series' largest run
+// through several shims, each with its own state dir, then sharing one.
+func pollingReplicas(p printer, r *pollingResults) {
+	var runs []*pollingRun
+	for _, x := range r.Runs {
+		if x.Series == "replicas" {
+			runs = append(runs, x)
+		}
+	}
+	if len(runs) == 0 {
+		return
+	}
+	p("**Shim replicas.** The same orders and polls (N = %d, F = %d), sent to %d shims in turn, as a round-robin load balancer does:\n\n", runs[0].N, runs[0].Fleet, runs[0].Replicas)
+	p("| shims | state dir | polls answered | Hetzner requests of the polls | per poll | 429s seen | time to active p50 / p99 (s) |\n|---:|---|---:|---:|---:|---:|---:|\n")
+	if one := r.fleetRun(runs[0].Fleet); one != nil {
+		p("| 1 | its own | %d | %d | %.3f | %d | %.1f / %.1f |\n", one.Polls, one.PollRequests, perPoll(one), one.Status429, one.ActiveP50, one.ActiveP99)
+	}
+	for _, x := range runs {
+		dir := "one each"
+		if x.SharedState {
+			dir = "one, shared"
+		}
+		p("| %d | %s | %d | %d | %.3f | %d | %.1f / %.1f |\n", x.Replicas, dir, x.Polls, x.PollRequests, perPoll(x), x.Status429, x.ActiveP50, x.ActiveP99)
+	}
+	p("\n")
+}
+
+// shims says how many shims a run went through, and their state dirs.
+func shims(x *pollingRun) string {
+	switch {
+	case x.Replicas < 2:
+		return "1"
+	case x.SharedState:
+		return fmt.Sprintf("%d, one state dir", x.Replicas)
+	}
+	return fmt.Sprintf("%d, a state dir each", x.Replicas)
+}
+
 // otherAnswers lists the orchestrator's answers other than 200, 201 and
 // 429, and the servers never seen active.
 func otherAnswers(x *pollingRun) string {
@@ -136,18 +214,25 @@ func otherAnswers(x *pollingRun) string {
 // pollingRuns is the table of every run, the plot and the budget gauges.
 func pollingRuns(p printer, r *pollingResults) {
 	p("### Every run\n\n")
-	p("| mode | N | Hetzner requests | per server | of them polls (per server) | polls answered | Hetzner requests per poll | 429s seen | other answers | time to active p50 / p99 (s) | staleness max / p99 (ms) | poll p50 (ms) | run (s) |\n")
-	p("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|\n")
+	p("| mode | N | F | shims | Hetzner requests | per server | of them polls (per server) | polls answered | Hetzner requests per poll | 429s seen | other answers | time to active p50 / p99 (s) | staleness max / p99 (ms) | poll p50 (ms) | run (s) |\n")
+	p("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|\n")
 	for _, x := range r.Runs {
-		p("| %s | %d | %d | %.1f | %d (%.1f) | %d | %.3f | %d | %s | %.1f / %.1f | %.0f / %.0f | %.0f | %.0f |\n",
-			x.Mode, x.N, x.APIRequests, perServer(x.APIRequests, x.N), x.PollRequests, perServer(x.PollRequests, x.N), x.Polls, perPoll(x), x.Status429,
+		p("| %s | %d | %d | %s | %d | %.1f | %d (%.1f) | %d | %.3f | %d | %s | %.1f / %.1f | %.0f / %.0f | %.0f | %.0f |\n",
+			x.Mode, x.N, x.Fleet, shims(x), x.APIRequests, perServer(x.APIRequests, x.N), x.PollRequests, perServer(x.PollRequests, x.N), x.Polls, perPoll(x), x.Status429,
 			otherAnswers(x), x.ActiveP50, x.ActiveP99, x.StaleMaxMs, x.StaleP99Ms, x.PollP50Ms, x.Seconds)
 	}
-	p("\n![Hetzner requests per server against N](bench/polling.png)\n\n")
+	if len(r.Config.Ns) > 0 {
+		p("\n![Hetzner requests per server against N](bench/polling.png)\n")
+	}
+	p("\n")
 	p("The remaining budget at the end of each run, as the shim's `/metrics` serves it (from `--cpi-metrics-dir`):\n\n")
 	for _, x := range r.Runs {
 		if x.BudgetGauge != "" {
-			p("- %s N=%d: `%s`\n", x.Mode, x.N, x.BudgetGauge)
+			p("- %s N=%d F=%d shims %s: `%s`", x.Mode, x.N, x.Fleet, shims(x), x.BudgetGauge)
+			if x.WindowGauge != "" {
+				p(", `%s`", x.WindowGauge)
+			}
+			p("\n")
 		}
 	}
 	p("\n")
@@ -188,10 +273,14 @@ func (b *bench) writePolling(dir string) error {
 	if r == nil || len(r.Runs) == 0 {
 		return nil
 	}
-	rows := [][]string{{"mode", "n", "api_requests", "api_requests_per_server", "api_poll_requests", "status_429", "polls", "time_to_active_p50_s", "time_to_active_p99_s", "staleness_max_ms", "staleness_p99_ms", "seconds"}}
+	rows := [][]string{{"series", "mode", "n", "fleet", "replicas", "shared_state", "api_requests", "api_requests_per_server", "api_poll_requests", "status_429", "polls", "time_to_active_p50_s", "time_to_active_p99_s", "staleness_max_ms", "staleness_p99_ms", "seconds"}}
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 3, 64) }
 	for _, x := range r.Runs {
-		rows = append(rows, []string{x.Mode, strconv.Itoa(x.N), strconv.Itoa(x.APIRequests), f(perServer(x.APIRequests, x.N)), strconv.Itoa(x.PollRequests),
+		series := x.Series
+		if series == "" {
+			series = "n"
+		}
+		rows = append(rows, []string{series, x.Mode, strconv.Itoa(x.N), strconv.Itoa(x.Fleet), strconv.Itoa(max(x.Replicas, 1)), strconv.FormatBool(x.SharedState), strconv.Itoa(x.APIRequests), f(perServer(x.APIRequests, x.N)), strconv.Itoa(x.PollRequests),
 			strconv.Itoa(x.Status429), strconv.Itoa(x.Polls), f(x.ActiveP50), f(x.ActiveP99), f(x.StaleMaxMs), f(x.StaleP99Ms), f(x.Seconds)})
 	}
 	file, err := os.Create(filepath.Join(dir, "polling.csv"))
@@ -207,7 +296,49 @@ func (b *bench) writePolling(dir string) error {
 	if err := file.Close(); err != nil {
 		return err
 	}
-	return b.writePollingPlot(filepath.Join(dir, "polling.png"))
+	if len(r.Config.Ns) > 0 {
+		if err := b.writePollingPlot(filepath.Join(dir, "polling.png")); err != nil {
+			return err
+		}
+	}
+	return b.writeFleetPlot(filepath.Join(dir, "polling-fleet.png"))
+}
+
+// writeFleetPlot draws the fleet series: Hetzner requests per poll against
+// F, beside the target; nothing when the series did not run.
+func (b *bench) writeFleetPlot(path string) error {
+	r := b.res.Polling
+	var xys plotter.XYs
+	for _, f := range r.Config.Fleets {
+		if x := r.fleetRun(f); x != nil {
+			xys = append(xys, plotter.XY{X: float64(f), Y: perPoll(x)})
+		}
+	}
+	if len(xys) == 0 {
+		return nil
+	}
+	pl := plot.New()
+	pl.Title.Text = fmt.Sprintf("N = %d polled every %.0f s until active, coalesced", r.Config.FleetN, r.Config.PollSeconds)
+	pl.X.Label.Text = "servers already running (F)"
+	pl.Y.Label.Text = "Hetzner requests per poll"
+	pl.Y.Min = 0
+	pl.Add(plotter.NewGrid())
+	pl.Legend.Top = true
+	line, points, err := plotter.NewLinePoints(xys)
+	if err != nil {
+		return err
+	}
+	col := color.RGBA{0x1f, 0x77, 0xb4, 0xff}
+	line.Color, points.Color = col, col
+	pl.Add(line, points)
+	pl.Legend.Add("measured", line, points)
+	target := plotter.NewFunction(func(float64) float64 { return 0.05 })
+	target.Color = color.RGBA{0xd6, 0x27, 0x28, 0xff}
+	target.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+	pl.Add(target)
+	pl.Legend.Add("target (0.05)", target)
+	pl.Y.Max = max(0.06, pl.Y.Max)
+	return pl.Save(7*vg.Inch, 4.5*vg.Inch, path)
 }
 
 // writePollingPlot draws Hetzner requests per server against N, one line

@@ -63,7 +63,7 @@ func startAdapterWith(t *testing.T, opts hcloudsim.Options) *adapter {
 	logger.SetOutput(logs)
 	logger.SetLevel(logrus.DebugLevel)
 	s, err := shim.New(shim.Options{
-		CPI: testsupport.Binary(t, "nanobox-hcloud-cpi"), CPIConfig: cfg, Timeout: 30 * time.Second, Logger: logger,
+		CPI: testsupport.Binary(t, "nanobox-hcloud-cpi"), CPIConfig: cfg, Timeout: 30 * time.Second, Logger: logger, CPIMetricsDir: filepath.Join(dir, "state"),
 		Env:     []string{"PATH=" + os.Getenv("PATH"), "TMPDIR=" + dir, "HCLOUD_ENDPOINT=" + env.URL, "HOME=/nonexistent"},
 		PassEnv: []string{"HCLOUD_ENDPOINT"},
 	})

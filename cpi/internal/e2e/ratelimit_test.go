@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"testing"
@@ -85,4 +86,35 @@ func simResetIn(t *testing.T, a *adapter) float64 {
 	reset, err := strconv.ParseInt(resp.Header.Get("RateLimit-Reset"), 10, 64)
 	require.NoError(t, err)
 	return time.Until(time.Unix(reset, 0)).Seconds()
+}
+
+// TestMetricsShowTheWindowInForce: the shim's /metrics serves the polling
+// window the CPI's last response set, beside the budget: the configured
+// window while the bucket is full enough, the widest once it is spent.
+func TestMetricsShowTheWindowInForce(t *testing.T) {
+	const limit = 6
+	a := startAdapterWith(t, hcloudsim.Options{RateLimit: limit, RateRefill: 20 * time.Minute})
+	status, body := a.call(t, http.MethodPost, "/keys", "/keys", fmt.Sprintf(`{"id": "window-1", "key": %q}`, publicKey(t)), a.token)
+	require.Equal(t, http.StatusCreated, status, "%s", body)
+	var key protocol.IDResult
+	require.NoError(t, json.Unmarshal(body, &key))
+	require.Regexp(t, `(?m)^nanobox_cpi_polling_window_seconds\{project="[0-9a-f]+"\} 1$`, metricsOf(t, a))
+
+	for i := 0; a.sim.Sim.TotalRequests() < limit; i++ {
+		require.Less(t, i, 2*limit, "the bucket should be spent by now: %v", a.sim.Sim.Requests())
+		a.call(t, http.MethodGet, "/keys/"+key.ID, "/keys/{id}", "", a.token)
+	}
+	metrics := metricsOf(t, a)
+	require.Regexp(t, `(?m)^nanobox_cpi_polling_window_seconds\{project="[0-9a-f]+"\} 10$`, metrics, "polling.low_budget_window_ms")
+	require.Regexp(t, `(?m)^nanobox_cpi_rate_limit_remaining\{project="[0-9a-f]+"\} 0$`, metrics)
+}
+
+func metricsOf(t *testing.T, a *adapter) string {
+	t.Helper()
+	resp, err := http.Get(a.url + "/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return string(data)
 }

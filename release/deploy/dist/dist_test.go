@@ -71,7 +71,22 @@ func TestDistIsReproducibleAndComplete(t *testing.T) {
 	}
 	want = append(want, "nanobox-hcloud-"+version+"-linux-amd64.tar.gz", "nanobox-hcloud-"+version+"-linux-arm64.tar.gz",
 		"nanobox-hcloud-"+version+"-oci.tar")
+	release, err := os.ReadFile(filepath.Join(root, "VERSION"))
+	require.NoError(t, err)
+	gem := "vagrant-nanobox-hcloud-" + strings.TrimSpace(string(release)) + ".gem"
+	want = append(want, gem)
 	assert.ElementsMatch(t, want, names)
+
+	t.Run("gem", func(t *testing.T) {
+		files := untar(t, filepath.Join(first, gem), false)
+		zr, err := gzip.NewReader(bytes.NewReader(files["metadata.gz"]))
+		require.NoError(t, err)
+		metadata, err := io.ReadAll(zr)
+		require.NoError(t, err)
+		assert.Contains(t, string(metadata), "name: vagrant-nanobox-hcloud\n")
+		assert.Contains(t, string(metadata), "- Apache-2.0\n")
+		assert.NotEmpty(t, files["data.tar.gz"])
+	})
 
 	t.Run("Python package", func(t *testing.T) {
 		require.NotEmpty(t, wheel, "release/libcloud/dist wrote the wheel")
@@ -88,8 +103,6 @@ func TestDistIsReproducibleAndComplete(t *testing.T) {
 				metadata = string(data)
 			}
 		}
-		release, err := os.ReadFile(filepath.Join(root, "VERSION"))
-		require.NoError(t, err)
 		assert.Contains(t, metadata, "\nVersion: "+strings.TrimSpace(string(release)))
 		assert.Contains(t, metadata, "\nLicense: Apache-2.0\n")
 	})
