@@ -69,8 +69,8 @@ func TestLandingPageNegotiatesOnAccept(t *testing.T) {
 func TestLandingPageSaysWhatToDoNext(t *testing.T) {
 	for _, tc := range []struct {
 		name, basePath, mode string
-		wantRegister        string // after the shim's URL
-		wantSpec            bool
+		wantRegister         string // after the shim's URL
+		wantSpec             bool
 	}{
 		{name: "root", wantRegister: "", wantSpec: true},
 		{name: "base path", basePath: "/api/v1", wantRegister: "/api/v1", wantSpec: true},
