@@ -31,6 +31,8 @@ IMAGE_LICENSES ?= Apache-2.0
 TEST_TOOLS  := ruby:ruby shellcheck:shellcheck systemd-analyze:systemd chromium:chromium curl:curl \
 	python3/libcloud:python3-libcloud python3/pytest:python3-pytest
 TEST_TOOLS  += vagrant:vagrant rspec:ruby-rspec sshd:openssh-server rsync:rsync sudo:sudo
+# make dist-check (run by .ci/run after make test) builds the Python package's wheel.
+TEST_TOOLS  += python3/setuptools:python3-setuptools python3/wheel:python3-wheel
 
 # Tests that exec the binaries use these instead of building their own.
 export NANOBOX_HCLOUD_BIN := $(BIN)
