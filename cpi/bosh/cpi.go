@@ -1,4 +1,5 @@
-// Package bosh is the BOSH CPI (API v1 and v2) on Hetzner Cloud: stemcells
+// Package bosh is the BOSH CPI (API v2; at v1 the persistent-disk methods
+// refuse, see boshCall.needV2) on Hetzner Cloud: stemcells
 // are existing Hetzner images (light stemcells), VMs are servers that get
 // the agent settings in user_data, and persistent disks are Hetzner
 // Volumes.

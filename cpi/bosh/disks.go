@@ -2,6 +2,7 @@ package bosh
 
 import (
 	"context"
+	"maps"
 	"strconv"
 
 	"github.com/google/uuid"
@@ -137,13 +138,21 @@ func (c *CPI) createVolume(ctx context.Context, op string, client *hcloud.Client
 }
 
 // undoDisk deletes a volume its create_disk could not finish; when that
-// fails, the volume keeps its creating mark for a later call to delete.
+// fails, the volume is marked again (its unmark may have been carried out
+// with its answer lost) for a later call to delete.
 func (c *CPI) undoDisk(ctx context.Context, op string, client *hcloud.Client, v *hcloud.Volume, cause error) error {
 	e := cloudError(op, cause)
 	cctx, cancel := cleanupContext(ctx)
 	defer cancel()
 	if _, err := client.Volume.Delete(cctx, v); err != nil && !hcloud.IsError(err, hcloud.ErrorCodeNotFound) {
 		c.log.Errorf("%s: could not delete volume %d after the failure: %v", op, v.ID, err)
+		// Its mark may be gone (the unmark's answer was lost): put it back
+		// for a later sweep.
+		labels := maps.Clone(v.Labels)
+		c.markCreating(labels)
+		if _, _, uerr := client.Volume.Update(cctx, v, hcloud.VolumeUpdateOpts{Labels: labels}); uerr != nil {
+			c.log.Errorf("%s: could not mark volume %d as unfinished either: %v", op, v.ID, uerr)
+		}
 		return newError(CloudError, "%s; volume %d (%s) was left behind, labelled %s: a later call deletes it", e.Message, v.ID, v.Name, LabelCreating).WithRetry(true)
 	}
 	c.log.Warnf("%s: deleted volume %d after the failure", op, v.ID)

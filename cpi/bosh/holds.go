@@ -91,7 +91,11 @@ func (c *CPI) holdWait(ctx context.Context, op, name string) (*hold, error) {
 		select {
 		case <-ctx.Done():
 			timer.Stop()
-			return nil, newError(VMCreationFailed, "%s: another call of this host still creates %s; retry", op, name).WithRetry(true)
+			t := CloudError
+			if op == "create_vm" {
+				t = VMCreationFailed
+			}
+			return nil, newError(t, "%s: another call of this host still creates %s; retry", op, name).WithRetry(true)
 		case <-timer.C:
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"regexp"
 	"strconv"
@@ -490,8 +491,8 @@ func attachedTo(server *hcloud.Server, networkID int64) bool {
 
 // undoVM cleans up after a create_vm that failed half-way. A server this
 // call created is deleted (VMCreationFailed when it is gone, else a
-// retryable CloudError naming it: it keeps its creating mark, so a retry
-// for the agent adopts it and a later call deletes it). A server this call
+// retryable VMCreationFailed naming it: it keeps its creating mark, so a
+// retry for the agent adopts it and a later call deletes it). A server this call
 // adopted, or one another call has finished meanwhile (its mark removed),
 // is kept: a retryable VMCreationFailed, whose retry finishes it.
 func (c *CPI) undoVM(ctx context.Context, op string, client *hcloud.Client, server *hcloud.Server, owner ownership, cause error) error {
@@ -503,7 +504,9 @@ func (c *CPI) undoVM(ctx context.Context, op string, client *hcloud.Client, serv
 		now, _, err := client.Server.GetByID(cctx, server.ID)
 		switch {
 		case err == nil && now == nil:
-			created = false // already gone
+			out := *e
+			out.Type = VMCreationFailed
+			return &out // already gone: nothing left behind
 		case err == nil && !marked(now.Labels):
 			created = false
 		}
@@ -521,7 +524,14 @@ func (c *CPI) undoVM(ctx context.Context, op string, client *hcloud.Client, serv
 	}
 	if err != nil && !hcloud.IsError(err, hcloud.ErrorCodeNotFound) {
 		c.log.Errorf("%s: could not delete server %d after the failure: %v", op, server.ID, err)
-		return newError(CloudError, "%s; server %d (%s) was left behind, labelled %s: a retry for the same agent adopts it, a later call deletes it", e.Message, server.ID, server.Name, LabelCreating).WithRetry(true)
+		if owner == createdAny { // its mark may be gone: put it back for a later sweep
+			labels := maps.Clone(server.Labels)
+			c.markCreating(labels)
+			if _, _, uerr := client.Server.Update(cctx, server, hcloud.ServerUpdateOpts{Labels: labels}); uerr != nil {
+				c.log.Errorf("%s: could not mark server %d as unfinished either: %v", op, server.ID, uerr)
+			}
+		}
+		return newError(VMCreationFailed, "%s; server %d (%s) was left behind, labelled %s: a retry for the same agent adopts it, a later call deletes it", e.Message, server.ID, server.Name, LabelCreating).WithRetry(true)
 	}
 	c.log.Warnf("%s: deleted server %d after the failure", op, server.ID)
 	c.dropPlacementGroup(cctx, op, client, server.PlacementGroup)

@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -137,6 +136,8 @@ func (p Pacing) WindowAt(s State, ok bool, now time.Time) time.Duration {
 // Tracker keeps one project's budget on disk.
 type Tracker struct {
 	path, metricPath, project string
+	p                         *statedir.Project
+	used                      bool // p.MarkUsed was called by this tracker
 	now                       func() time.Time
 	pacing                    *Pacing
 }
@@ -160,13 +161,30 @@ func NewTracker(p *statedir.Project, now func() time.Time) *Tracker {
 	if now == nil {
 		now = time.Now
 	}
-	return &Tracker{path: p.Path("budget", "json"), metricPath: p.Path("budget", "prom"), project: p.ID(), now: now}
+	return &Tracker{path: p.Path("budget", "json"), metricPath: p.Path("budget", "prom"), project: p.ID(), p: p, now: now}
+}
+
+// Observe keeps what an answer of the API says: nothing for an answer that
+// rejected the token (401), so a token Hetzner refuses leaves no file and
+// no metric; otherwise the project is marked used (once per tracker) and
+// the budget its headers announce is recorded.
+func (t *Tracker) Observe(resp *http.Response) error {
+	if resp.StatusCode == http.StatusUnauthorized {
+		return nil
+	}
+	if !t.used {
+		if err := t.p.MarkUsed(); err != nil {
+			return err
+		}
+		t.used = true
+	}
+	return t.Record(resp.Header)
 }
 
 // Load returns the last budget seen by any process; ok is false when none
-// was recorded, or the file is unreadable.
+// was recorded, or the file is unreadable or not ours.
 func (t *Tracker) Load() (State, bool) {
-	data, err := os.ReadFile(t.path)
+	data, err := statedir.ReadFile(t.path)
 	if err != nil {
 		return State{}, false
 	}
@@ -230,7 +248,8 @@ func (t *Tracker) metric(s State) string {
 }
 
 // Transport is an http.RoundTripper for hcloud-go (hcloud.WithHTTPClient)
-// that records the budget of every response and refuses a write (any
+// that records the budget of every response but those rejecting the token
+// (Tracker.Observe) and refuses a write (any
 // method but GET, HEAD, OPTIONS) the budget cannot pay for, with an
 // *ExhaustedError, before it is sent. After every write it sent, answered
 // or not, it calls AfterWrite (when set) with the request.
@@ -260,7 +279,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	resp, err := base.RoundTrip(req)
 	if resp != nil && t.Tracker != nil {
-		_ = t.Tracker.Record(resp.Header) // a budget not kept only costs precision
+		_ = t.Tracker.Observe(resp) // a budget not kept only costs precision
 	}
 	if write && t.AfterWrite != nil {
 		t.AfterWrite(req)

@@ -4,14 +4,16 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
-	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/statedir"
 )
 
 // Cache keeps the last live catalog on disk, one file per API endpoint, so
-// that most catalog calls cost no API request.
+// that most catalog calls cost no API request. Dir follows the state
+// dir's rules (statedir.CheckDir): a directory that is not ours is no
+// cache, and the file is read only when it is a regular file of ours.
 type Cache struct {
 	Dir      string
 	Endpoint string
@@ -40,10 +42,10 @@ func (c *Cache) now() time.Time {
 // Load returns the cached model and whether it is still fresh. A missing,
 // unreadable or foreign file is (nil, false).
 func (c *Cache) Load() (m *Model, fresh bool) {
-	if c.Dir == "" {
+	if c.Dir == "" || statedir.CheckDir(c.Dir) != nil {
 		return nil, false
 	}
-	data, err := os.ReadFile(c.path())
+	data, err := statedir.ReadFile(c.path())
 	if err != nil {
 		return nil, false
 	}
@@ -64,26 +66,8 @@ func (c *Cache) Store(m *Model) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(c.path(), data)
-}
-
-// writeAtomic writes data to path through a temporary file in the same
-// directory, so a reader never sees half a file.
-func writeAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("cache dir: %w", err)
+	if err := statedir.CheckDir(c.Dir); err != nil {
+		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return fmt.Errorf("cache file: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("cache file: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("cache file: %w", err)
-	}
-	return os.Rename(tmp.Name(), path)
+	return statedir.WriteFile(c.path(), data)
 }

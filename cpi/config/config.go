@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -81,9 +82,17 @@ type Config struct {
 	// How long Nanobox waits for a new server to bootstrap, 1 to 86400
 	// seconds (meta's bootstrap_timeout).
 	BootstrapTimeout int `json:"bootstrap_timeout_seconds"`
-	// The absolute directory of the CPI's state between calls. Empty:
-	// $XDG_CACHE_HOME/nanobox-hcloud, else $HOME/.cache/nanobox-hcloud,
-	// else nanobox-hcloud in the temporary directory.
+	// The absolute directory of the CPI's state between calls (the shared
+	// server snapshot, the rate-limit budget, the network cache). It must
+	// be owned by the CPI's user and not group- or world-writable, and is
+	// created 0700 when absent; a directory that is not, or a file in it
+	// that is a symbolic link or another user's, is not used (one warning;
+	// calls then read the API directly). Empty: the first of
+	// $STATE_DIRECTORY and $RUNTIME_DIRECTORY (systemd), then
+	// $XDG_RUNTIME_DIR/nanobox-hcloud, $XDG_CACHE_HOME/nanobox-hcloud,
+	// $HOME/.cache/nanobox-hcloud, and last $TMPDIR/nanobox-hcloud-<uid>
+	// (/tmp when TMPDIR is unset). A token Hetzner rejects adds no file; the
+	// files of a token unused for 24 hours are removed.
 	StateDir string `json:"state_dir"`
 	// How query_server reads servers (a snapshot shared by every CPI
 	// process through state_dir) and how the project's rate-limit budget
@@ -294,15 +303,34 @@ func (c *Config) resolve(getenv func(string) string) {
 	}
 }
 
-// defaultStateDir is the user's cache directory for the adapter.
+// defaultStateDir is the first of the state dir's defaults whose variable
+// is set to an absolute path: systemd's StateDirectory= and
+// RuntimeDirectory= (the service's own directory, used as is), then the
+// user's own directories ($XDG_RUNTIME_DIR, $XDG_CACHE_HOME, $HOME/.cache,
+// with nanobox-hcloud appended), and last a per-user directory in the
+// shared temporary directory ($TMPDIR, else /tmp), nanobox-hcloud-<uid>,
+// which statedir refuses when another user made it first.
 func defaultStateDir(getenv func(string) string) string {
-	if x := getenv("XDG_CACHE_HOME"); x != "" && filepath.IsAbs(x) {
-		return filepath.Join(x, "nanobox-hcloud")
+	for _, v := range []string{"STATE_DIRECTORY", "RUNTIME_DIRECTORY"} {
+		first, _, _ := strings.Cut(getenv(v), ":") // systemd lists one per directive entry
+		if filepath.IsAbs(first) {
+			return first
+		}
 	}
-	if h := getenv("HOME"); h != "" && filepath.IsAbs(h) {
-		return filepath.Join(h, ".cache", "nanobox-hcloud")
+	for _, d := range []struct{ env, sub string }{
+		{"XDG_RUNTIME_DIR", "nanobox-hcloud"},
+		{"XDG_CACHE_HOME", "nanobox-hcloud"},
+		{"HOME", filepath.Join(".cache", "nanobox-hcloud")},
+	} {
+		if x := getenv(d.env); filepath.IsAbs(x) {
+			return filepath.Join(x, d.sub)
+		}
 	}
-	return filepath.Join(os.TempDir(), "nanobox-hcloud")
+	tmp := getenv("TMPDIR")
+	if !filepath.IsAbs(tmp) {
+		tmp = "/tmp"
+	}
+	return filepath.Join(tmp, "nanobox-hcloud-"+strconv.Itoa(os.Geteuid()))
 }
 
 // describe turns a decoding error into a message that never echoes values

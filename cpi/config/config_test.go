@@ -3,6 +3,7 @@ package config_test
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -182,10 +183,14 @@ func TestStateDirDefaults(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		{"XDG_CACHE_HOME first", map[string]string{"XDG_CACHE_HOME": "/xdg", "HOME": "/home/u"}, "/xdg/nanobox-hcloud"},
-		{"then HOME", map[string]string{"HOME": "/home/u"}, "/home/u/.cache/nanobox-hcloud"},
-		{"relative ones ignored", map[string]string{"XDG_CACHE_HOME": "xdg", "HOME": "u"}, filepath.Join(os.TempDir(), "nanobox-hcloud")},
-		{"else the temporary directory", nil, filepath.Join(os.TempDir(), "nanobox-hcloud")},
+		{"systemd's StateDirectory first", map[string]string{"STATE_DIRECTORY": "/var/lib/nb:/var/lib/other", "RUNTIME_DIRECTORY": "/run/nb", "XDG_RUNTIME_DIR": "/run/user/1", "HOME": "/home/u"}, "/var/lib/nb"},
+		{"then its RuntimeDirectory", map[string]string{"RUNTIME_DIRECTORY": "/run/nb", "XDG_RUNTIME_DIR": "/run/user/1", "HOME": "/home/u"}, "/run/nb"},
+		{"then XDG_RUNTIME_DIR", map[string]string{"XDG_RUNTIME_DIR": "/run/user/1", "XDG_CACHE_HOME": "/xdg", "HOME": "/home/u"}, "/run/user/1/nanobox-hcloud"},
+		{"then XDG_CACHE_HOME", map[string]string{"XDG_CACHE_HOME": "/xdg", "HOME": "/home/u", "TMPDIR": "/t"}, "/xdg/nanobox-hcloud"},
+		{"then HOME", map[string]string{"HOME": "/home/u", "TMPDIR": "/t"}, "/home/u/.cache/nanobox-hcloud"},
+		{"relative ones ignored", map[string]string{"STATE_DIRECTORY": "s", "XDG_RUNTIME_DIR": "r", "XDG_CACHE_HOME": "xdg", "HOME": "u", "TMPDIR": "/t"}, "/t/nanobox-hcloud-" + strconv.Itoa(os.Geteuid())},
+		{"else a per-user directory in TMPDIR", map[string]string{"TMPDIR": "/t"}, "/t/nanobox-hcloud-" + strconv.Itoa(os.Geteuid())},
+		{"else in /tmp", nil, "/tmp/nanobox-hcloud-" + strconv.Itoa(os.Geteuid())},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

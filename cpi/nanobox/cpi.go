@@ -110,7 +110,8 @@ func (c *CPI) newClientVia(token string, httpClient *http.Client) *hcloud.Client
 
 func (c *CPI) hetzner(token, method string) *Hetzner {
 	log := c.env.Log.WithField("method", method)
-	polls := c.pollingFor(token, log)
+	project := c.openProject(token, log)
+	polls := c.pollingFor(project, log)
 	client := c.newClientVia(token, polls.httpClient(c.env.HTTPClient))
 	if polls.cache != nil {
 		polls.cache.SetClient(client)
@@ -119,7 +120,7 @@ func (c *CPI) hetzner(token, method string) *Hetzner {
 		client: client,
 		cfg:    c.env.Config,
 		log:    log,
-		state:  newStateStore(c.env.Config.StateDir, c.env.Config.Endpoint, token),
+		state:  newStateStore(project),
 		model:  c.localModel,
 		polls:  polls,
 	}

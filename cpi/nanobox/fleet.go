@@ -223,7 +223,7 @@ func (h *Hetzner) ListKeys(ctx context.Context) ([]protocol.Key, error) {
 		if !cpi.Ours(k.Labels) {
 			continue
 		}
-		out = append(out, protocol.Key{ID: strconv.FormatInt(k.ID, 10), Name: k.Name, PublicKey: k.PublicKey})
+		out = append(out, keyOf(k))
 	}
 	return out, nil
 }

@@ -68,11 +68,22 @@ func invisibleRune(r rune) bool {
 	return unicode.IsControl(r) || unicode.Is(unicode.Cf, r)
 }
 
-// CreateKey registers a public key; the name comes from "id", or "name" as
-// older clients sent. The key is parsed before any API call. Idempotent: a
-// key with the same fingerprint already in the project is answered with its
-// id. Cost: 1 call; 2 when the key or its name exists (the look-up by
-// fingerprint).
+// CreateKey registers a public key under the orchestrator's title, the
+// name from "id" (or "name", as older clients sent). The key is parsed
+// before any API call. The create is sent first; only when Hetzner
+// answers that the name or the key is taken does it read and decide:
+//   - the key is already in the project (a retry, the same title and key
+//     again, or the key under another name): its id;
+//   - the title holds another public key (an orchestrator that re-creates
+//     an instance under the same names, and never deletes keys): the key
+//     is created under a derived name, the title plus "-" and the first
+//     12 hex digits of the key's MD5 fingerprint (derivedKeyName), and
+//     its id answered; the key that holds the title is left alone, and
+//     query_key answers the title (keyTitle).
+//
+// Cost: 1 call for a new key; 2 when the key exists (the look-up by
+// fingerprint); 3 when the title holds another key (the look-up, then the
+// create under the derived name).
 func (h *Hetzner) CreateKey(ctx context.Context, body protocol.KeyBody) (protocol.IDResult, error) {
 	const op = "create_key"
 	name := body.KeyName()
@@ -83,33 +94,104 @@ func (h *Hetzner) CreateKey(ctx context.Context, body protocol.KeyBody) (protoco
 	if err != nil {
 		return protocol.IDResult{}, err
 	}
+	id, taken, err := h.createKey(ctx, op, name, key)
+	if err != nil || !taken {
+		return id, err
+	}
+	// The fingerprint or the name is taken: the same key already in the
+	// project, or another key under this title.
+	if id, found, err := h.existingKey(ctx, op, key); err != nil || found {
+		return id, err
+	}
+	derived := derivedKeyName(name, key.fingerprint)
+	id, taken, err = h.createKey(ctx, op, derived, key)
+	if err != nil || !taken {
+		return id, err
+	}
+	// A concurrent create of the same key won the race: answer its id.
+	if id, found, err := h.existingKey(ctx, op, key); err != nil || found {
+		return id, err
+	}
+	return protocol.IDResult{}, protocol.NewError(protocol.Conflict,
+		"%s: SSH keys named %q and %q already exist with other public keys; choose another name", op, name, derived).WithRetry(false)
+}
+
+// createKey sends one create; taken is true when Hetzner answered that the
+// name or the key is already in the project.
+func (h *Hetzner) createKey(ctx context.Context, op, name string, key parsedKey) (protocol.IDResult, bool, error) {
 	created, resp, err := h.client.SSHKey.Create(ctx, hcloud.SSHKeyCreateOpts{Name: name, PublicKey: key.authorized, Labels: h.labels()})
 	if err == nil && created != nil {
 		h.log.Infof("create_key: created SSH key %d", created.ID)
-		return protocol.IDResult{ID: strconv.FormatInt(created.ID, 10)}, nil
+		return protocol.IDResult{ID: strconv.FormatInt(created.ID, 10)}, false, nil
 	}
-	if !hcloud.IsError(err, hcloud.ErrorCodeUniquenessError) {
-		if err == nil {
-			err = protocol.NewError(protocol.CloudError, "%s: Hetzner answered without a key", op)
-		}
-		return protocol.IDResult{}, cpi.CloudError(op+": creating SSH key", resp, err)
+	if hcloud.IsError(err, hcloud.ErrorCodeUniquenessError) {
+		return protocol.IDResult{}, true, nil
 	}
-	// The fingerprint or the name is taken: a retry of ours, or the same
-	// key uploaded before under another name.
+	if err == nil {
+		err = protocol.NewError(protocol.CloudError, "%s: Hetzner answered without a key", op)
+	}
+	return protocol.IDResult{}, false, cpi.CloudError(op+": creating SSH key", resp, err)
+}
+
+// existingKey looks the key up by fingerprint (1 call): its id when it is
+// in the project. A key labelled nanobox=false is a Conflict: Nanobox may
+// not use it.
+func (h *Hetzner) existingKey(ctx context.Context, op string, key parsedKey) (protocol.IDResult, bool, error) {
 	existing, resp, err := h.client.SSHKey.GetByFingerprint(ctx, key.fingerprint)
 	if err != nil {
-		return protocol.IDResult{}, cpi.CloudError(op+": looking up the existing key", resp, err)
+		return protocol.IDResult{}, false, cpi.CloudError(op+": looking up the existing key", resp, err)
 	}
-	if existing != nil {
-		if cpi.Hidden(existing.Labels) {
-			return protocol.IDResult{}, protocol.NewError(protocol.Conflict,
-				"%s: this public key is already in the project as a key labelled nanobox=false, which Nanobox may not use", op).WithRetry(false)
-		}
-		h.log.Infof("create_key: the key already exists as %d; using it", existing.ID)
-		return protocol.IDResult{ID: strconv.FormatInt(existing.ID, 10)}, nil
+	if existing == nil {
+		return protocol.IDResult{}, false, nil
 	}
-	return protocol.IDResult{}, protocol.NewError(protocol.Conflict,
-		"%s: an SSH key named %q already exists with a different public key; choose another name", op, name).WithRetry(false)
+	if cpi.Hidden(existing.Labels) {
+		return protocol.IDResult{}, false, protocol.NewError(protocol.Conflict,
+			"%s: this public key is already in the project as a key labelled nanobox=false, which Nanobox may not use", op).WithRetry(false)
+	}
+	h.log.Infof("create_key: the key already exists as %d; using it", existing.ID)
+	return protocol.IDResult{ID: strconv.FormatInt(existing.ID, 10)}, true, nil
+}
+
+// fingerprintDigits is how many hex digits of the key's MD5 fingerprint a
+// derived key name carries.
+const fingerprintDigits = 12
+
+// keyNameSuffix is the suffix a derived name adds to the title for the key
+// of that fingerprint (MD5, colon-separated hex, as Hetzner reports it).
+func keyNameSuffix(fingerprint string) string {
+	hexDigits := strings.ReplaceAll(fingerprint, ":", "")
+	return "-" + hexDigits[:min(fingerprintDigits, len(hexDigits))]
+}
+
+// derivedKeyName is the name a key gets when its title holds another key:
+// the title, cut at a character boundary so the whole stays within
+// maxKeyName bytes, plus keyNameSuffix.
+func derivedKeyName(title, fingerprint string) string {
+	suffix := keyNameSuffix(fingerprint)
+	room := maxKeyName - len(suffix)
+	for len(title) > room {
+		_, size := utf8.DecodeLastRuneInString(title)
+		title = title[:len(title)-size]
+	}
+	return title + suffix
+}
+
+// keyTitle is the name the orchestrator sent for key k: its name, without
+// the suffix derivedKeyName added when the title held another key (only on
+// a key the adapter created).
+func keyTitle(k *hcloud.SSHKey) string {
+	if !cpi.Ours(k.Labels) || k.Fingerprint == "" {
+		return k.Name
+	}
+	if title, ok := strings.CutSuffix(k.Name, keyNameSuffix(k.Fingerprint)); ok && title != "" {
+		return title
+	}
+	return k.Name
+}
+
+// keyOf is query_key's and list_keys' answer for k.
+func keyOf(k *hcloud.SSHKey) protocol.Key {
+	return protocol.Key{ID: strconv.FormatInt(k.ID, 10), Name: keyTitle(k), PublicKey: k.PublicKey}
 }
 
 // QueryKey returns a key (1 call). A key labelled nanobox=false is NotFound.
@@ -126,7 +208,7 @@ func (h *Hetzner) QueryKey(ctx context.Context, id string) (protocol.Key, error)
 	if key == nil || cpi.Hidden(key.Labels) {
 		return protocol.Key{}, protocol.NewError(protocol.NotFound, "%s: no SSH key %d", op, n)
 	}
-	return protocol.Key{ID: strconv.FormatInt(key.ID, 10), Name: key.Name, PublicKey: key.PublicKey}, nil
+	return keyOf(key), nil
 }
 
 // DeleteKey deletes a key the adapter created (2 calls: the read, the

@@ -5,9 +5,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/config"
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
@@ -145,14 +147,68 @@ func TestCreateKeyAcceptsVisibleUnicodeNames(t *testing.T) {
 	}
 }
 
-func TestCreateKeyNameTakenByAnotherKeyIsConflict(t *testing.T) {
-	h := newHarness(t)
-	h.ok(h.call("create_key", map[string]string{"id": "taken", "key": newPublicKey(t, "one")}), nil)
-	var resp response
-	h.budget(2, func() { resp = h.call("create_key", map[string]string{"id": "taken", "key": newPublicKey(t, "two")}) })
-	e := h.fails(resp, protocol.Conflict, "already exists with a different public key")
-	require.False(t, e.OkToRetry)
+// TestCreateKeyTitleReusedWithANewKey: a title that holds another public
+// key (an orchestrator re-creating an instance under the same names)
+// creates the new key under a derived name, the title plus a fingerprint
+// suffix, and answers its id; the same title and key again answers the
+// same id; the old key is untouched; query_key and list_keys answer the
+// title the orchestrator sent.
+func TestCreateKeyTitleReusedWithANewKey(t *testing.T) {
+	for _, title := range []string{"nanobox-user-app-web1-acct", "Schlüssel von Jürgen", strings.Repeat("ü", maxKeyName/2)} {
+		t.Run(title[:min(len(title), 20)], func(t *testing.T) {
+			h := newHarness(t)
+			oldPub, newPub := newPublicKey(t, "old"), newPublicKey(t, "new")
+			var old, created, again protocol.IDResult
+			h.ok(h.call("create_key", map[string]string{"id": title, "key": oldPub}), &old)
+			before := h.sim.Sim.Snapshot().SSHKeys
+
+			reqs := h.budget(3, func() { h.ok(h.call("create_key", map[string]string{"id": title, "key": newPub}), &created) })
+			require.Equal(t, map[string]int{"POST /v1/ssh_keys": 2, "GET /v1/ssh_keys": 1}, reqs,
+				"the budget of a reused title (docs/protocol.md): the create, the look-up, the create under the derived name")
+			require.NotEqual(t, old.ID, created.ID)
+
+			reqs = h.budget(2, func() { h.ok(h.call("create_key", map[string]string{"id": title, "key": newPub}), &again) })
+			require.Equal(t, created.ID, again.ID, "the same title and key again: the same id")
+			require.Equal(t, map[string]int{"POST /v1/ssh_keys": 1, "GET /v1/ssh_keys": 1}, reqs)
+
+			keys := h.sim.Sim.Snapshot().SSHKeys
+			require.Len(t, keys, 2)
+			for _, k := range keys {
+				if itoa(k.ID) == old.ID {
+					require.Equal(t, before[0], k, "the key under the old id is untouched")
+					continue
+				}
+				require.NotEqual(t, title, k.Name)
+				require.True(t, strings.HasPrefix(k.Name, title[:len(title)-16]), k.Name)
+				require.LessOrEqual(t, len(k.Name), maxKeyName, "within Hetzner's name rules")
+				require.True(t, utf8.ValidString(k.Name))
+			}
+
+			var key protocol.Key
+			h.ok(h.call("query_key", created.ID), &key)
+			wantTitle := title
+			if len(title)+13 > maxKeyName {
+				wantTitle = string([]rune(title)[:(maxKeyName-13)/2]) // cut to make room for the suffix
+			}
+			require.Equal(t, protocol.Key{ID: created.ID, Name: wantTitle, PublicKey: newPub}, key)
+			h.ok(h.call("query_key", old.ID), &key)
+			require.Equal(t, protocol.Key{ID: old.ID, Name: title, PublicKey: oldPub}, key)
+			var all []protocol.Key
+			h.ok(h.call("list_keys"), &all)
+			require.ElementsMatch(t, []protocol.Key{{ID: old.ID, Name: title, PublicKey: oldPub}, {ID: created.ID, Name: wantTitle, PublicKey: newPub}}, all)
+		})
+	}
 }
+
+// TestCreateKeyNewKeyIsOneRequest: a new key costs exactly the create.
+func TestCreateKeyNewKeyIsOneRequest(t *testing.T) {
+	h := newHarness(t)
+	reqs := h.budget(1, func() { h.ok(h.call("create_key", map[string]string{"id": "fresh", "key": newPublicKey(t, "f")}), nil) })
+	require.Equal(t, map[string]int{"POST /v1/ssh_keys": 1}, reqs)
+}
+
+// maxKeyName is the key name's bound (cpi's maxKeyName, Hetzner's 128).
+const maxKeyName = 128
 
 func TestKeysOwnership(t *testing.T) {
 	ctx := context.Background()
@@ -231,4 +287,23 @@ func TestInstallKeyIsNotImplemented(t *testing.T) {
 	h.budget(0, func() {
 		h.fails(h.call("install_key", "1", map[string]string{"id": "k", "key": newPublicKey(t, "x")}), protocol.NotImplemented, "reference")
 	})
+}
+
+// TestCreateKeyTitleAndDerivedNameBothTaken: when the derived name too
+// holds another key, the answer is a Conflict that no retry fixes, and
+// nothing is created or changed.
+func TestCreateKeyTitleAndDerivedNameBothTaken(t *testing.T) {
+	h := newHarness(t)
+	newPub := newPublicKey(t, "new")
+	parsed, _, _, _, err := ssh.ParseAuthorizedKey([]byte(newPub))
+	require.NoError(t, err)
+	derived := "acct-" + strings.ReplaceAll(ssh.FingerprintLegacyMD5(parsed), ":", "")[:12]
+	h.ok(h.call("create_key", map[string]string{"id": "acct", "key": newPublicKey(t, "one")}), nil)
+	h.ok(h.call("create_key", map[string]string{"id": derived, "key": newPublicKey(t, "two")}), nil)
+	before := h.sim.Sim.Snapshot().SSHKeys
+	var resp response
+	h.budget(4, func() { resp = h.call("create_key", map[string]string{"id": "acct", "key": newPub}) })
+	e := h.fails(resp, protocol.Conflict, "already exist with other public keys")
+	require.False(t, e.OkToRetry)
+	require.Equal(t, before, h.sim.Sim.Snapshot().SSHKeys)
 }

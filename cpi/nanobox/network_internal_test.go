@@ -16,6 +16,7 @@ import (
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/config"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/hcloudsim"
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/internal/simtest"
+	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/statedir"
 )
 
 // TestAddZoneSubnetAfterAConcurrentAdd: two orders for a zone the network
@@ -41,7 +42,9 @@ func TestAddZoneSubnetAfterAConcurrentAdd(t *testing.T) {
 	logs := &bytes.Buffer{}
 	log := logrus.New()
 	log.SetOutput(logs)
-	h := &Hetzner{client: c, cfg: config.Default(), log: log, state: newStateStore(t.TempDir(), env.URL, env.Token)}
+	project, err := statedir.Open(t.TempDir(), env.URL, env.Token)
+	require.NoError(t, err)
+	h := &Hetzner{client: c, cfg: config.Default(), log: log, state: newStateStore(project)}
 	env.Sim.ResetRequests()
 	zones, err := h.addZoneSubnet(ctx, stale, "us-east", subnet)
 	require.NoError(t, err)

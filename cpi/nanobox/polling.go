@@ -33,19 +33,31 @@ type polling struct {
 	log    logrus.FieldLogger
 }
 
-// pollingFor opens the project's state; a state dir that cannot be used
-// leaves the call on the direct path (logged, not an error).
-func (c *CPI) pollingFor(token string, log logrus.FieldLogger) *polling {
-	pc := c.env.Config.Polling
-	p := &polling{pacing: budget.Pacing{Window: pc.Window(), MaxWindow: pc.LowBudgetWindow(), ReservePercent: pc.ReservePercent}, log: log}
+// openProject opens the call's project in the state dir; nil, with one
+// warning, when the state dir cannot be used (it is not ours, or cannot be
+// created): the call then works without the shared snapshot, budget and
+// network cache.
+func (c *CPI) openProject(token string, log logrus.FieldLogger) *statedir.Project {
 	project, err := statedir.Open(c.env.Config.StateDir, c.env.Config.Endpoint, token)
 	if err != nil {
 		log.WithError(err).Warn("state dir unusable: no shared server snapshot or rate-limit budget for this call")
+		return nil
+	}
+	return project
+}
+
+// pollingFor is the call's view of project (nil: no state dir, the direct
+// path). The snapshot is read only for a project whose token Hetzner
+// accepted before: a token it rejects creates no file, not even a lock.
+func (c *CPI) pollingFor(project *statedir.Project, log logrus.FieldLogger) *polling {
+	pc := c.env.Config.Polling
+	p := &polling{pacing: budget.Pacing{Window: pc.Window(), MaxWindow: pc.LowBudgetWindow(), ReservePercent: pc.ReservePercent}, log: log}
+	if project == nil {
 		return p
 	}
 	p.budget = budget.NewTracker(project, nil)
 	p.budget.SetPacing(p.pacing)
-	if *pc.Coalesce {
+	if *pc.Coalesce && project.Accepted() {
 		p.cache = statecache.New(project, OwnedSelector, nil, nil)
 	}
 	return p

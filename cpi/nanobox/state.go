@@ -2,8 +2,6 @@ package nanobox
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/statedir"
 )
@@ -12,7 +10,8 @@ import (
 // lookup: the private network's id and the network zones it has subnets
 // in. One file per API endpoint and project, named by the state dir's
 // keyed hash of the two (package statedir): the file never holds the
-// token. A missing or unreadable file is an empty cache.
+// token. A missing, unreadable or foreign file is an empty cache; without a
+// usable state dir there is no file.
 type stateStore struct {
 	path string
 }
@@ -27,10 +26,11 @@ type stateFile struct {
 	Networks map[string]networkState `json:"networks"`
 }
 
-func newStateStore(dir, endpoint, token string) *stateStore {
-	p, err := statedir.Open(dir, endpoint, token)
-	if err != nil {
-		return &stateStore{} // no cache: every order looks the network up
+// newStateStore is the store of project p; nil p (no usable state dir)
+// is no cache: every order looks the network up.
+func newStateStore(p *statedir.Project) *stateStore {
+	if p == nil {
+		return &stateStore{}
 	}
 	return &stateStore{path: p.Path("state", "json")}
 }
@@ -40,7 +40,7 @@ func (s *stateStore) load() stateFile {
 	if s.path == "" {
 		return f
 	}
-	data, err := os.ReadFile(s.path)
+	data, err := statedir.ReadFile(s.path)
 	if err != nil {
 		return f
 	}
@@ -75,9 +75,6 @@ func (s *stateStore) update(change func(*stateFile)) error {
 	change(&f)
 	data, err := json.Marshal(f)
 	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(s.path), 0o700); err != nil {
 		return err
 	}
 	return statedir.WriteFile(s.path, data)

@@ -224,9 +224,10 @@ func (c *Cache) fresh(since, arrival time.Time) (*snapshot, bool) {
 }
 
 // load reads the snapshot file; a missing, truncated, corrupt or foreign
-// file is no snapshot.
+// file is no snapshot, and so is one that is not ours (a symbolic link,
+// another user's file: statedir.ReadFile).
 func (c *Cache) load() (*snapshot, bool) {
-	data, err := os.ReadFile(c.path)
+	data, err := statedir.ReadFile(c.path)
 	if err != nil {
 		return nil, false
 	}

@@ -35,7 +35,7 @@ const (
 
 // DefaultPassEnv are the variables the Hetzner CPI reads from its
 // environment: the shim passes them, and no others, besides BaseEnv.
-var DefaultPassEnv = []string{"HCLOUD_TOKEN", "HCLOUD_ENDPOINT"}
+var DefaultPassEnv = []string{"HCLOUD_TOKEN", "HCLOUD_ENDPOINT", "STATE_DIRECTORY", "RUNTIME_DIRECTORY", "XDG_RUNTIME_DIR"}
 
 // DefaultShutdownGrace is how long in-flight calls may take after SIGTERM.
 const DefaultShutdownGrace = 30 * time.Second
@@ -54,6 +54,7 @@ func commandFlags() []commandFlag {
 		{name: "cpi", usage: "path of the CPI binary (required)"},
 		{name: "cpi-config", usage: "CPI config file, passed to the CPI as -configPath"},
 		{name: "cpi-metrics-dir", usage: "directory where the CPI leaves Prometheus text files (*.prom), served in /metrics (the Hetzner CPI's state_dir: its rate-limit budget)"},
+		{name: "cpi-metrics-series", value: strconv.Itoa(DefaultCPIMetricsSeries), usage: "label sets served per CPI metric (for the Hetzner CPI, projects), newest first; the rest are folded into one series labelled \"other\""},
 		{name: "pass-env", value: strings.Join(DefaultPassEnv, ","), list: true,
 			usage: "name of an environment variable the CPI gets, besides PATH and TMPDIR (repeatable, or comma-separated in the environment variable; setting it replaces the default list)"},
 		{name: "base-path", value: "/", usage: "path prefix of the Nanobox routes, e.g. /api/v1"},
@@ -358,6 +359,9 @@ func (k *checker) limits(opts *Options) {
 	}
 	if n, ok := k.integer("max-queue", true); ok {
 		opts.MaxQueue = int(n)
+	}
+	if n, ok := k.integer("cpi-metrics-series", false); ok {
+		opts.CPIMetricsSeries = int(n)
 	}
 }
 

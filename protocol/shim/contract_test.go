@@ -197,7 +197,7 @@ func TestContract_ShimErrorsMatchTheSpec(t *testing.T) {
 	})
 	t.Run("405 lists the allowed methods", func(t *testing.T) {
 		resp := ts.do(t, http.MethodPost, "/servers/1", "")
-		assert.Equal(t, "DELETE, GET", resp.Header.Get("Allow"))
+		assert.Equal(t, "DELETE, GET, HEAD", resp.Header.Get("Allow"))
 		resp = ts.do(t, http.MethodGet, "/servers/1/reboot", "")
 		assert.Equal(t, "PATCH", resp.Header.Get("Allow"))
 	})

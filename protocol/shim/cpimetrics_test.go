@@ -1,11 +1,13 @@
 package shim_test
 
 import (
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -51,4 +53,45 @@ func TestCPIMetricsDir(t *testing.T) {
 	plain := startShim(t, shim.Options{})
 	resp := plain.do(t, http.MethodGet, "/metrics", "")
 	assert.False(t, strings.Contains(string(resp.Body), "nanobox_cpi_rate_limit_remaining"))
+}
+
+// TestCPIMetricsBounded: however many projects leave metrics, each CPI
+// metric has at most CPIMetricsSeries label sets, the newest files'; the
+// rest are one series labelled "other" with their lowest value. A
+// symbolic link, or a file of another user, is never served.
+func TestCPIMetricsBounded(t *testing.T) {
+	dir := t.TempDir()
+	const projects, bound = 200, 3
+	base := time.Now().Add(-time.Hour)
+	for i := range projects {
+		path := filepath.Join(dir, fmt.Sprintf("budget-%03d.prom", i))
+		content := "# TYPE nanobox_cpi_rate_limit_remaining gauge\n" +
+			fmt.Sprintf("nanobox_cpi_rate_limit_remaining{project=\"p%03d\"} %d\n", i, 1000+i)
+		require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
+		mtime := base.Add(time.Duration(i) * time.Second) // p199 is the newest
+		require.NoError(t, os.Chtimes(path, mtime, mtime))
+	}
+	forged := filepath.Join(t.TempDir(), "forged.prom")
+	require.NoError(t, os.WriteFile(forged, []byte("nanobox_cpi_rate_limit_remaining{project=\"forged\"} 1\n"), 0o600))
+	require.NoError(t, os.Symlink(forged, filepath.Join(dir, "zz-link.prom")))
+	if os.Geteuid() == 0 {
+		theirs := filepath.Join(dir, "zz-theirs.prom")
+		require.NoError(t, os.WriteFile(theirs, []byte("nanobox_cpi_rate_limit_remaining{project=\"theirs\"} 2\n"), 0o600))
+		require.NoError(t, os.Chown(theirs, 65534, 65534))
+	}
+	ts := startShim(t, shim.Options{CPIMetricsDir: dir, CPIMetricsSeries: bound})
+	resp := ts.do(t, http.MethodGet, "/metrics", "")
+	require.Equal(t, http.StatusOK, resp.Status)
+	var series []string
+	for _, line := range strings.Split(string(resp.Body), "\n") {
+		if strings.HasPrefix(line, "nanobox_cpi_rate_limit_remaining{") {
+			series = append(series, line)
+		}
+	}
+	assert.ElementsMatch(t, []string{
+		`nanobox_cpi_rate_limit_remaining{project="p199"} 1199`,
+		`nanobox_cpi_rate_limit_remaining{project="p198"} 1198`,
+		`nanobox_cpi_rate_limit_remaining{project="p197"} 1197`,
+		`nanobox_cpi_rate_limit_remaining{project="other"} 1000`,
+	}, series)
 }

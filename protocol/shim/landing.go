@@ -119,6 +119,7 @@ type landingRoute struct {
 	Verb, Path, Method, OperationID string
 	Status                          int
 	Body, Result                    bool
+	Head                            bool // also answers HEAD (every GET route)
 }
 
 // landingData is what page.html renders.
@@ -199,7 +200,7 @@ func (s *Shim) registerLanding(mux *http.ServeMux) {
 	for _, rt := range protocol.Routes {
 		data.Routes = append(data.Routes, landingRoute{
 			Verb: rt.Verb, Path: s.basePath + rt.Path, Method: rt.Method, OperationID: rt.OperationID,
-			Status: rt.Status, Body: rt.Body, Result: rt.Result,
+			Status: rt.Status, Body: rt.Body, Result: rt.Result, Head: rt.Verb == http.MethodGet,
 		})
 	}
 	data.Docs = landingDocs()

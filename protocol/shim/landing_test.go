@@ -159,7 +159,11 @@ func TestLandingPageListsEveryRouteUnderTheBasePath(t *testing.T) {
 			require.Equal(t, http.StatusOK, resp.Status, "%s", resp.Body)
 			page := string(resp.Body)
 			for _, rt := range protocol.Routes {
-				row := `<tr data-operation="` + rt.OperationID + `"><td class="verb verb-` + rt.Verb + `">` + rt.Verb +
+				verbs := rt.Verb
+				if rt.Verb == http.MethodGet {
+					verbs += ", HEAD" // every GET route answers HEAD
+				}
+				row := `<tr data-operation="` + rt.OperationID + `"><td class="verb verb-` + rt.Verb + `">` + verbs +
 					`</td><td><code>` + prefix + rt.Path + `</code></td><td><code>` + rt.Method + `</code></td>`
 				assert.Contains(t, page, row)
 			}

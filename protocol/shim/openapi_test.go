@@ -87,7 +87,8 @@ func TestOpenAPI_ServedDocumentDescribesThisAdapter(t *testing.T) {
 	// The stub uses global key references: Install Server Key is dropped.
 	assert.Equal(t, []string{
 		"DELETE /keys/{id}", "DELETE /servers/{id}", "GET /catalog", "GET /keys/{id}", "GET /meta",
-		"GET /servers/{id}", "PATCH /servers/{id}/config", "PATCH /servers/{id}/reboot", "PATCH /servers/{id}/rename",
+		"GET /servers/{id}", "HEAD /catalog", "HEAD /keys/{id}", "HEAD /meta", "HEAD /servers/{id}",
+		"PATCH /servers/{id}/config", "PATCH /servers/{id}/reboot", "PATCH /servers/{id}/rename",
 		"POST /keys", "POST /servers", "POST /verify",
 	}, routesOf(doc))
 

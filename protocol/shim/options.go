@@ -70,6 +70,11 @@ type Options struct {
 	// /metrics beside the shim's. The Hetzner CPI writes its rate-limit
 	// budget into its state_dir. "" serves none.
 	CPIMetricsDir string
+	// CPIMetricsSeries bounds the label sets of each CPI metric served
+	// (for the Hetzner CPI, one per project): the newest files' are
+	// served, the rest folded into one series labelled OtherLabel. 0 means
+	// DefaultCPIMetricsSeries.
+	CPIMetricsSeries int
 }
 
 // Validate reports every problem with o at once.
@@ -90,6 +95,7 @@ func (o Options) Validate() error {
 	}{
 		{"timeout", int64(o.Timeout)}, {"max body", o.MaxBody},
 		{"max concurrent", int64(o.MaxConcurrent)}, {"max queue", int64(o.MaxQueue)},
+		{"CPI metrics series", int64(o.CPIMetricsSeries)},
 	} {
 		if n.value < 0 {
 			problems = append(problems, n.name+" must not be negative")
@@ -133,6 +139,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxQueue == 0 {
 		o.MaxQueue = DefaultMaxQueue(o.MaxConcurrent)
+	}
+	if o.CPIMetricsSeries == 0 {
+		o.CPIMetricsSeries = DefaultCPIMetricsSeries
 	}
 	if o.Env == nil {
 		o.Env = os.Environ()

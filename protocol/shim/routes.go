@@ -15,7 +15,9 @@ import (
 )
 
 // routes builds the mux once: one handler per route, grouped by path so a
-// known path with an unknown verb answers 405 with Allow.
+// known path with an unknown verb answers 405 with Allow. Every GET route
+// also answers HEAD (RFC 9110): the same call, status and headers, and no
+// body (net/http drops it).
 func (s *Shim) routes() http.Handler {
 	mux := http.NewServeMux()
 	byPath := map[string]*pathHandler{}
@@ -29,6 +31,9 @@ func (s *Shim) routes() http.Handler {
 			paths = append(paths, p)
 		}
 		ph.verbs[rt.Verb] = &routeHandler{shim: s, route: rt, params: rt.ParamNames(), label: rt.Verb + " " + rt.Path}
+		if rt.Verb == http.MethodGet {
+			ph.verbs[http.MethodHead] = &routeHandler{shim: s, route: rt, params: rt.ParamNames(), label: http.MethodHead + " " + rt.Path}
+		}
 	}
 	for _, p := range paths {
 		ph := byPath[p]

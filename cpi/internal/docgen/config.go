@@ -39,7 +39,7 @@ const header = `# Configuration
 The CPI reads one JSON file, passed with ` + "`-configPath`" + ` (the BOSH release renders it from the job's properties).
 Every key is optional; an unknown key is an error, and every problem of a file is reported together, so one pass fixes
 them all. What the file leaves empty is filled once, when the file is loaded, from the defaults below and from the
-environment (` + "`HCLOUD_TOKEN`, `HCLOUD_ENDPOINT`, `XDG_CACHE_HOME`, `HOME`" + `); nothing reads the environment later.
+environment (` + "`HCLOUD_TOKEN`, `HCLOUD_ENDPOINT`, `STATE_DIRECTORY`, `RUNTIME_DIRECTORY`, `XDG_RUNTIME_DIR`, `XDG_CACHE_HOME`, `HOME`, `TMPDIR`" + `); nothing reads the environment later.
 
 `
 

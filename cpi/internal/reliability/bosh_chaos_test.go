@@ -204,7 +204,9 @@ func (r *boshRun) call(ctx context.Context, rng *rand.Rand, trace *[]string, v a
 func (r *boshRun) lifecycle(ctx context.Context, i int) error {
 	rng := rand.New(rand.NewPCG(uint64(r.seed), uint64(i)+7))
 	var trace []string
-	fail := func(err error) error { return fmt.Errorf("%w\n    trace: %s", err, strings.Join(trace, "\n           ")) }
+	fail := func(err error) error {
+		return fmt.Errorf("%w\n    trace: %s", err, strings.Join(trace, "\n           "))
+	}
 	tag := map[string]string{"lc": strconv.Itoa(i)}
 	var stemcell, vm, disk string
 	if err := r.call(ctx, rng, &trace, &stemcell, "create_stemcell", func() []any {

@@ -253,7 +253,10 @@ func TestVolumesMatchTheImage(t *testing.T) {
 		OperatorTokenForCalls *bool  `json:"operator_token_for_calls"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(data), &cfg))
-	assert.Equal(t, ociimage.StateDir, cfg.StateDir)
+	// Kubernetes makes an emptyDir root-owned and world-writable, which the
+	// CPI refuses as a state dir: it creates its own inside.
+	assert.Equal(t, ociimage.StateDir, path.Dir(cfg.StateDir), "the state dir is inside the mounted emptyDir")
+	assert.Contains(t, container(t, m).Args, "--cpi-metrics-dir="+cfg.StateDir, "the shim serves the budget the CPI leaves there")
 	require.NotNil(t, cfg.OperatorTokenForCalls)
 	assert.False(t, *cfg.OperatorTokenForCalls, "a request without a token never uses an operator's")
 
