@@ -31,11 +31,13 @@ IMAGE_LICENSES ?= Apache-2.0
 TEST_TOOLS  := ruby:ruby shellcheck:shellcheck systemd-analyze:systemd chromium:chromium curl:curl \
 	python3/libcloud:python3-libcloud python3/pytest:python3-pytest
 TEST_TOOLS  += vagrant:vagrant rspec:ruby-rspec sshd:openssh-server rsync:rsync sudo:sudo
+# make dist-check (run by .ci/run after make test) builds the Python package's wheel.
+TEST_TOOLS  += python3/setuptools:python3-setuptools python3/wheel:python3-wheel
 
 # Tests that exec the binaries use these instead of building their own.
 export NANOBOX_HCLOUD_BIN := $(BIN)
 
-.PHONY: all build test test-tools missing-test-packages run lint docs bench soak fuzz release image clean vagrant-plugin
+.PHONY: all build test test-tools missing-test-packages run lint docs bench soak fuzz release image clean dist dist-check notices vagrant-plugin
 
 all: build
 
@@ -95,6 +97,22 @@ image: build
 	  --version $(VERSION) --revision $$(git rev-parse HEAD) --created $$(git log -1 --format=%cI) \
 	  --source $(IMAGE_SOURCE) --licenses $(IMAGE_LICENSES)
 
+# Everything a release publishes, reproducibly, into dist/ (docs/releasing.md).
+dist:
+	bash scripts/dist
+
+# Two make dist runs give the same SHA256SUMS, and what they hold opens:
+# both platforms of the image index, the tarballs, the SBOMs. Slow (it
+# cross-compiles), so not in make test: .ci/run runs it after.
+dist-check:
+	cd release/deploy && $(GO) test -tags distcheck -count=1 -timeout 40m -run TestDist ./dist
+
+# docs/third-party-notices.txt: the licences of what the released binaries
+# embed, from their build information (a test fails when it is stale).
+notices: build
+	cd release/deploy && $(GO) run ./disttool notices --out $(CURDIR)/docs/third-party-notices.txt --module-dir $(CURDIR) \
+	  --swagger-ui $(CURDIR)/protocol/shim/landing/swagger-ui $(BIN)/nanobox-cpi-shim $(BIN)/nanobox-hcloud-cpi
+
 # The Vagrant provider's gem, built offline: bin/vagrant-nanobox-hcloud.gem
 # (docs/vagrant.md installs it).
 vagrant-plugin:
@@ -102,4 +120,4 @@ vagrant-plugin:
 	cd release/vagrant && gem build vagrant-nanobox-hcloud.gemspec --output $(BIN)/vagrant-nanobox-hcloud.gem
 
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) dist

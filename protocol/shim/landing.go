@@ -16,18 +16,23 @@ import (
 
 	"github.com/munnerz/goautoneg"
 
+	"github.com/nanobox-hcloud/nanobox-hcloud/docs"
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
 )
 
-// The landing page: GET <base path>/ answers a browser (an Accept header
-// that prefers text/html) with a page that says what the adapter is, its
-// version and health, its route table (the routes of protocol.Routes the
-// CPI supports, by what its meta and info say; see
-// protocol.Route.Unsupported, which /openapi.json reads too) and an
-// interactive API reference rendered by Swagger UI from /openapi.json. The
-// page's script asks the liveness and readiness endpoints.
-// Every other client gets the 404 {"errors": [...]} it always got: the
-// Nanobox spec defines no route at the base path itself.
+// The landing page: GET <base path>/ answers with a page that says what
+// the adapter is (the CPI's name, from info, as its title), what to do next
+// (the URL to register in Nanobox and the credential fields it asks for,
+// from meta; pointers to the other front doors' docs), its version and
+// health, its route table (the routes of protocol.Routes the CPI supports,
+// by protocol.Route.Unsupported, as /openapi.json), the repository's docs
+// (package docs, served at /docs/) and an interactive API reference
+// rendered by Swagger UI from the OpenAPI document embedded in the page, so
+// it renders without another round trip. The page's script asks the
+// liveness and readiness endpoints.
+// Any client that does not prefer JSON gets the page (a browser, and curl's
+// Accept: */*); a client that asks for JSON gets a 404 {"errors": [...]}:
+// the Nanobox spec defines no route at the base path itself.
 //
 // The page's assets are embedded and served under <base path>/ui/: no CDN,
 // nothing fetched from elsewhere. landing/swagger-ui/README.md records the
@@ -127,9 +132,56 @@ type landingData struct {
 	Readiness string
 	Ops       []struct{ Path, What string }
 	Routes    []landingRoute
-	// RoutesError, when not "", says why the route table is missing (the
-	// CPI did not describe itself).
-	RoutesError string
+	Docs      []landingDoc
+
+	// Per request: from the CPI's meta and info, and the request's host.
+	Product     string // the CPI's name, the page's title
+	Cloud       string // meta's name of the cloud
+	RegisterURL string
+	Credentials []landingCredential
+	FrontDoors  []landingDoc // the docs of the other front doors that exist
+	Spec        template.JS  // the OpenAPI document, JSON ("" when the CPI did not answer)
+	SpecProblem string
+}
+
+// landingCredential is one credential field Nanobox asks its users for.
+type landingCredential struct{ Key, Label, Header string }
+
+// landingDoc is a link to one page of package docs.
+type landingDoc struct{ Path, Title string }
+
+// landingFrontDoors are the other ways in, by their docs page, shown when
+// the page exists.
+var landingFrontDoors = []struct{ File, What string }{
+	{"bosh.md", "BOSH: the release of this adapter"},
+	{"bosh-cpi.md", "BOSH: this CPI for create-env and a director"},
+	{"vagrant.md", "Vagrant: the provider plugin"},
+	{"libcloud.md", "Apache Libcloud: the Python driver"},
+}
+
+// docsPath is where package docs' pages are served, at the server root.
+const docsPath = "/docs/"
+
+// landingDocs lists the embedded docs pages, titled by their first heading.
+func landingDocs() []landingDoc {
+	entries, err := fs.ReadDir(docs.Pages, ".")
+	if err != nil {
+		panic(fmt.Sprintf("reading the embedded docs: %v", err)) // embedded at build time
+	}
+	var out []landingDoc
+	for _, e := range entries {
+		data, err := docs.Pages.ReadFile(e.Name())
+		if err != nil {
+			panic(fmt.Sprintf("reading the embedded docs: %v", err))
+		}
+		title, _, _ := strings.Cut(string(data), "\n")
+		title = strings.TrimSpace(strings.TrimLeft(title, "# "))
+		if title == "" {
+			title = e.Name()
+		}
+		out = append(out, landingDoc{Path: docsPath + e.Name(), Title: title})
+	}
+	return out
 }
 
 // registerLanding adds the page and its assets to mux.
@@ -146,6 +198,13 @@ func (s *Shim) registerLanding(mux *http.ServeMux) {
 	data.UI = s.basePath + strings.TrimSuffix(landingUIPath, "/")
 	data.Liveness, data.Readiness = LivenessPath, ReadinessPath
 	data.Ops = landingOpsLinks
+	for _, rt := range protocol.Routes {
+		data.Routes = append(data.Routes, landingRoute{
+			Verb: rt.Verb, Path: s.basePath + rt.Path, Method: rt.Method, OperationID: rt.OperationID,
+			Status: rt.Status, Body: rt.Body, Result: rt.Result, Head: rt.Verb == http.MethodGet,
+		})
+	}
+	data.Docs = landingDocs()
 	landingAssets() // hashed once per process, before the first request
 	// The page is at the base path itself: "/", or "/api/v1" without a
 	// trailing slash (cleanPathsOnly refuses paths that are not canonical).
@@ -160,45 +219,90 @@ func (s *Shim) registerLanding(mux *http.ServeMux) {
 	mux.Handle(assetPrefix, s.opsEndpoint(landingUIPath+"*", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		serveLandingAsset(w, r, strings.TrimPrefix(r.URL.Path, assetPrefix))
 	})))
+	mux.Handle(docsPath, s.opsEndpoint(docsPath+"*", http.HandlerFunc(serveDoc)))
 }
 
-// landingHTML renders the page: data with the routes the CPI supports.
-// When the CPI does not describe itself, the page says so instead of a
-// route table (and the next request asks again).
-func (s *Shim) landingHTML(w http.ResponseWriter, r *http.Request, data landingData) []byte {
-	a, cerr := s.adapter(r.Context(), requestID(w))
+// serveDoc answers one embedded docs page, as plain text.
+func serveDoc(w http.ResponseWriter, r *http.Request) {
+	name := strings.TrimPrefix(r.URL.Path, docsPath)
+	data, err := docs.Pages.ReadFile(name)
+	if name == "" || strings.Contains(name, "/") || err != nil {
+		writeErrors(w, http.StatusNotFound, fmt.Sprintf("no such page: %s (the landing page lists the docs)", shownPath(r)))
+		return
+	}
+	hdr := w.Header()
+	hdr.Set("Content-Type", "text/plain; charset=utf-8")
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	hdr.Set("Cache-Control", "no-cache")
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
+}
+
+// perRequest fills in what the page says about this adapter: from the
+// CPI's meta and info (read once, with /openapi.json's document) and the
+// URL the client reached the shim at.
+func (s *Shim) perRequest(w http.ResponseWriter, r *http.Request, data landingData) landingData {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	data.RegisterURL = scheme + "://" + r.Host + s.basePath
+	data.Product = "nanobox-cpi-shim"
+	doc, cerr := s.openAPIDocument(r.Context(), requestID(w))
 	if cerr != nil {
-		data.RoutesError = cerr.message
-	} else {
-		for _, rt := range protocol.Routes {
-			if !rt.SupportedBy(a.meta, a.info) {
-				continue
-			}
-			data.Routes = append(data.Routes, landingRoute{
-				Verb: rt.Verb, Path: s.basePath + rt.Path, Method: rt.Method, OperationID: rt.OperationID,
-				Status: rt.Status, Body: rt.Body, Result: rt.Result, Head: rt.Verb == http.MethodGet,
-			})
+		data.SpecProblem = cerr.message
+		data.Routes = nil // which routes the CPI supports is not known
+		return data
+	}
+	s.openapi.mu.Lock()
+	meta, info := s.openapi.meta, s.openapi.info
+	s.openapi.mu.Unlock()
+	// The routes the CPI supports: the one decision /openapi.json reads too.
+	var routes []landingRoute
+	for _, lr := range data.Routes {
+		if rt, ok := protocol.RouteOf(lr.Method); ok && rt.SupportedBy(meta, info) {
+			routes = append(routes, lr)
 		}
 	}
-	var page bytes.Buffer
-	if err := landingPage().Execute(&page, data); err != nil {
-		panic(fmt.Sprintf("rendering the landing page: %v", err)) // the template and data are fixed
+	data.Routes = routes
+	data.Spec = template.JS(doc) // json.Marshal escaped <, > and &: it cannot end the script element
+	if info.Name != "" {
+		data.Product = info.Name
 	}
-	return page.Bytes()
+	data.Cloud = meta.Name
+	for _, f := range meta.CredentialFields {
+		data.Credentials = append(data.Credentials, landingCredential{Key: f.Key, Label: f.Label, Header: CredentialHeader(f.Key)})
+	}
+	for _, fd := range landingFrontDoors {
+		if _, err := fs.Stat(docs.Pages, fd.File); err == nil {
+			data.FrontDoors = append(data.FrontDoors, landingDoc{Path: docsPath + fd.File, Title: fd.What})
+		}
+	}
+	return data
 }
 
-// wantsHTML reports whether the request's Accept header prefers an HTML
-// page to JSON (a browser's does; curl's */* and API clients' do not).
+// wantsHTML reports whether the request's Accept header takes an HTML page
+// at least as gladly as JSON: a browser's, curl's */* and a missing one do;
+// an API client's application/json does not.
 func wantsHTML(r *http.Request) bool {
-	return goautoneg.Negotiate(r.Header.Get("Accept"), []string{"application/json", "text/html"}) == "text/html"
+	accept := r.Header.Get("Accept")
+	if strings.TrimSpace(accept) == "" {
+		return true
+	}
+	return goautoneg.Negotiate(accept, []string{"text/html", "application/json"}) == "text/html"
 }
 
 func (s *Shim) serveLanding(w http.ResponseWriter, r *http.Request, data landingData) {
 	w.Header().Add("Vary", "Accept")
 	if (r.Method != http.MethodGet && r.Method != http.MethodHead) || !wantsHTML(r) {
 		setRoute(w, "unmatched")
-		writeErrors(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s (a browser gets the adapter's page here; /openapi.json describes the API)",
+		writeErrors(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s (the adapter's page is here for clients that take HTML; /openapi.json describes the API)",
 			r.Method, shownPath(r)))
+		return
+	}
+	var page bytes.Buffer
+	if err := landingPage().Execute(&page, s.perRequest(w, r, data)); err != nil {
+		s.log.WithError(err).Error("rendering the landing page")
+		writeErrors(w, http.StatusInternalServerError, "rendering the landing page failed; see the shim's log")
 		return
 	}
 	setRoute(w, "GET /")
@@ -208,7 +312,7 @@ func (s *Shim) serveLanding(w http.ResponseWriter, r *http.Request, data landing
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	hdr.Set("Referrer-Policy", "no-referrer")
 	hdr.Set("Cache-Control", "no-cache")
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(s.landingHTML(w, r, data)))
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(page.Bytes()))
 }
 
 func serveLandingAsset(w http.ResponseWriter, r *http.Request, name string) {

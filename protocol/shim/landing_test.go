@@ -3,6 +3,9 @@ package shim_test
 import (
 	"encoding/json"
 	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -11,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol"
+	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/repotest"
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/shim"
 )
 
@@ -30,8 +34,9 @@ func TestLandingPageNegotiatesOnAccept(t *testing.T) {
 		{"browser HEAD", http.MethodHead, []string{browserAccept}, true},
 		{"JSON client", http.MethodGet, []string{"Accept: application/json"}, false},
 		{"JSON preferred", http.MethodGet, []string{"Accept: application/json, text/html;q=0.5"}, false},
-		{"curl", http.MethodGet, []string{"Accept: */*"}, false},
-		{"no Accept", http.MethodGet, nil, false},
+		{"curl", http.MethodGet, []string{"Accept: */*"}, true},
+		{"no Accept", http.MethodGet, nil, true},
+		{"JSON or anything", http.MethodGet, []string{"Accept: application/json, */*;q=0.1"}, false},
 		{"browser POST", http.MethodPost, []string{browserAccept}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -54,6 +59,88 @@ func TestLandingPageNegotiatesOnAccept(t *testing.T) {
 				assert.Empty(t, resp.Body)
 			} else {
 				assert.Contains(t, string(resp.Body), `<dd id="shim-version">1.2.3</dd>`)
+			}
+		})
+	}
+}
+
+// TestLandingPageSaysWhatToDoNext reads the page as curl gets it: titled by
+// the CPI's name, the URL to register and the credential fields from meta,
+// the docs, and the OpenAPI document embedded for Swagger UI.
+func TestLandingPageSaysWhatToDoNext(t *testing.T) {
+	for _, tc := range []struct {
+		name, basePath, mode string
+		wantRegister         string // after the shim's URL
+		wantSpec             bool
+	}{
+		{name: "root", wantRegister: "", wantSpec: true},
+		{name: "base path", basePath: "/api/v1", wantRegister: "/api/v1", wantSpec: true},
+		{name: "CPI broken", mode: "crash", wantSpec: false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := shim.Options{BasePath: tc.basePath}
+			if tc.mode != "" {
+				opts.Env = []string{"PATH=" + os.Getenv("PATH"), "STUB_MODE=" + tc.mode}
+			}
+			ts := startShim(t, opts)
+			path := tc.basePath
+			if path == "" {
+				path = "/"
+			}
+			resp := ts.do(t, http.MethodGet, path, "", "Accept: */*")
+			require.Equal(t, http.StatusOK, resp.Status, "%s", resp.Body)
+			page := string(resp.Body)
+			spec := regexp.MustCompile(`(?s)<script type="application/json" id="openapi-spec">(.*?)</script>`).FindStringSubmatch(page)
+			require.Len(t, spec, 2, "the page embeds the OpenAPI document")
+			if !tc.wantSpec {
+				assert.Contains(t, page, "<title>nanobox-cpi-shim</title>", "without the CPI, the shim's own name")
+				assert.Empty(t, strings.TrimSpace(spec[1]))
+				assert.Contains(t, page, `<p id="spec-problem">Not available: `)
+				return
+			}
+			assert.Contains(t, page, "<title>stubcpi</title>")
+			assert.Contains(t, page, "<h1>stubcpi</h1>")
+			assert.Contains(t, page, "The Stub Cloud adapter for Nanobox")
+			assert.Contains(t, page, `data-base-path="`+path+`">`+ts.URL+tc.wantRegister+`</code>`)
+			assert.Contains(t, page, `<code class="credential">api-token</code> (API Token; it reaches this adapter as the <code>Auth-Api-Token</code> header)`)
+			for _, doc := range []string{`<a href="/docs/bosh.md">BOSH: the release of this adapter</a>`, `<a href="/docs/shim.md">`, `<a href="/docs/protocol.md">`} {
+				assert.Contains(t, page, doc)
+			}
+			served := ts.do(t, http.MethodGet, "/openapi.json", "")
+			require.Equal(t, http.StatusOK, served.Status)
+			assert.JSONEq(t, string(served.Body), spec[1], "the embedded document is the served one")
+		})
+	}
+}
+
+func TestDocsAreServed(t *testing.T) {
+	ts := startShim(t, shim.Options{BasePath: "/api/v1"})
+	readme, err := os.ReadFile(filepath.Join(repotest.RepoRoot(t), "docs", "shim.md"))
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		body         string
+	}{
+		{http.MethodGet, "/docs/shim.md", http.StatusOK, string(readme)},
+		{http.MethodGet, "/docs/third-party-notices.txt", http.StatusOK, ""},
+		{http.MethodHead, "/docs/shim.md", http.StatusOK, ""},
+		{http.MethodGet, "/docs/", http.StatusNotFound, ""},
+		{http.MethodGet, "/docs/nope.md", http.StatusNotFound, ""},
+		{http.MethodGet, "/docs/bench/latency.png", http.StatusNotFound, ""},
+		{http.MethodGet, "/docs/pages.go", http.StatusNotFound, ""},
+		{http.MethodPost, "/docs/shim.md", http.StatusMethodNotAllowed, ""},
+	} {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			resp := ts.do(t, tc.method, tc.path, "")
+			require.Equal(t, tc.status, resp.Status, "%s", resp.Body)
+			if tc.status != http.StatusOK {
+				assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+				return
+			}
+			assert.Equal(t, "text/plain; charset=utf-8", resp.Header.Get("Content-Type"))
+			if tc.body != "" {
+				assert.Equal(t, tc.body, string(resp.Body))
 			}
 		})
 	}
@@ -82,17 +169,17 @@ func TestLandingPageListsTheSupportedRoutesUnderTheBasePath(t *testing.T) {
 			require.NoError(t, json.Unmarshal(docResp.Body, &doc))
 			documented := routesOf(doc)
 			for _, rt := range protocol.Routes {
+				if !slices.Contains(documented, rt.Verb+" "+rt.Path) {
+					assert.NotContains(t, page, `data-operation="`+rt.OperationID+`"`)
+					continue
+				}
 				verbs := rt.Verb
 				if rt.Verb == http.MethodGet {
 					verbs += ", HEAD" // every GET route answers HEAD
 				}
 				row := `<tr data-operation="` + rt.OperationID + `"><td class="verb verb-` + rt.Verb + `">` + verbs +
 					`</td><td><code>` + prefix + rt.Path + `</code></td><td><code>` + rt.Method + `</code></td>`
-				if slices.Contains(documented, rt.Verb+" "+rt.Path) {
-					assert.Contains(t, page, row)
-				} else {
-					assert.NotContains(t, page, `data-operation="`+rt.OperationID+`"`)
-				}
+				assert.Contains(t, page, row)
 			}
 			assert.Equal(t, len(documented), strings.Count(page, "<tr data-operation="))
 			for _, link := range []string{`href="/openapi.json"`, `href="/metrics"`, `href="/healthz"`,
@@ -100,7 +187,7 @@ func TestLandingPageListsTheSupportedRoutesUnderTheBasePath(t *testing.T) {
 				`src="` + prefix + `/ui/swagger-ui/swagger-ui-bundle.js"`, `src="` + prefix + `/ui/landing.js"`} {
 				assert.Contains(t, page, link)
 			}
-			assert.NotContains(t, page, "https://", "the page loads nothing from elsewhere")
+			assert.NotRegexp(t, `(src|href)="(https?:)?//`, page, "the page loads and links nothing from elsewhere")
 		})
 	}
 }

@@ -23,19 +23,12 @@ import (
 //go:embed nanobox-adapter-openapi.json
 var BaseOpenAPI []byte
 
-// openapiCache holds what the CPI says of itself (meta and info) and the
-// document built from it, once read. A failure is not cached: the next
-// request tries again.
+// openapiCache holds the built document once the CPI's meta was read.
+// A failure is not cached: the next request tries again.
 type openapiCache struct {
-	mu      sync.Mutex
-	adapter *adapter
-	doc     []byte
-}
-
-// adapter is what the CPI says of itself: what decides which routes it
-// supports (protocol.Route.Unsupported).
-type adapter struct {
-	meta protocol.Meta
+	mu   sync.Mutex
+	doc  []byte
+	meta protocol.Meta // what doc was built from (the landing page reads them)
 	info protocol.Info
 }
 
@@ -57,40 +50,17 @@ func (s *Shim) serveOpenAPI(w http.ResponseWriter, r *http.Request) {
 // openAPIDocument returns the cached document, fetching meta and info from
 // the CPI the first time.
 func (s *Shim) openAPIDocument(ctx context.Context, rid string) ([]byte, *callError) {
-	a, cerr := s.adapter(ctx, rid)
-	if cerr != nil {
-		if cerr.status == http.StatusBadGateway {
-			cerr.message = "building the OpenAPI document: " + cerr.message
-		}
-		return nil, cerr
-	}
 	s.openapi.mu.Lock()
 	defer s.openapi.mu.Unlock()
 	if s.openapi.doc != nil {
 		return s.openapi.doc, nil
 	}
-	doc, err := BuildOpenAPI(a.meta, a.info, s.basePath)
-	if err != nil {
-		s.log.WithError(err).Error("building the OpenAPI document")
-		return nil, &callError{status: http.StatusInternalServerError, message: "building the OpenAPI document failed; see the shim's log"}
-	}
-	s.openapi.doc = doc
-	return doc, nil
-}
-
-// adapter returns what the CPI says of itself, asking it (meta, then info)
-// the first time.
-func (s *Shim) adapter(ctx context.Context, rid string) (*adapter, *callError) {
-	s.openapi.mu.Lock()
-	defer s.openapi.mu.Unlock()
-	if s.openapi.adapter != nil {
-		return s.openapi.adapter, nil
-	}
-	a := &adapter{}
+	var meta protocol.Meta
+	var info protocol.Info
 	for _, c := range []struct {
 		method string
 		into   any
-	}{{protocol.MethodMeta, &a.meta}, {protocol.MethodInfo, &a.info}} {
+	}{{protocol.MethodMeta, &meta}, {protocol.MethodInfo, &info}} {
 		result, cerr := s.callWithin(ctx, &protocol.Request{
 			Method: c.method, Arguments: []json.RawMessage{},
 			Context: protocol.Context{RequestID: rid}, APIVersion: protocol.APIVersion,
@@ -98,17 +68,22 @@ func (s *Shim) adapter(ctx context.Context, rid string) (*adapter, *callError) {
 		if cerr != nil {
 			if cerr.status != statusClientClosed && cerr.status != http.StatusServiceUnavailable {
 				cerr.status = http.StatusBadGateway
-				cerr.message = "describing the adapter: the CPI's " + c.method + ": " + cerr.message
+				cerr.message = "building the OpenAPI document: the CPI's " + c.method + ": " + cerr.message
 			}
 			return nil, cerr
 		}
 		if err := json.Unmarshal(result, c.into); err != nil {
 			return nil, &callError{status: http.StatusBadGateway,
-				message: fmt.Sprintf("describing the adapter: the CPI's %s result has the wrong shape", c.method)}
+				message: fmt.Sprintf("building the OpenAPI document: the CPI's %s result has the wrong shape", c.method)}
 		}
 	}
-	s.openapi.adapter = a
-	return a, nil
+	doc, err := BuildOpenAPI(meta, info, s.basePath)
+	if err != nil {
+		s.log.WithError(err).Error("building the OpenAPI document")
+		return nil, &callError{status: http.StatusInternalServerError, message: "building the OpenAPI document failed; see the shim's log"}
+	}
+	s.openapi.doc, s.openapi.meta, s.openapi.info = doc, meta, info
+	return doc, nil
 }
 
 // CredentialHeader is the header that carries credential field key:

@@ -1,12 +1,17 @@
 // The landing page's script: shows the adapter's liveness and readiness,
-// and starts Swagger UI on /openapi.json. Everything it loads comes from
-// this server.
+// puts the URL the browser reached the adapter at into the next steps, and
+// renders Swagger UI from the OpenAPI document embedded in the page (no
+// round trip: it renders before the page's load event). Everything it loads
+// comes from this server.
 "use strict";
 (function () {
   var health = document.getElementById("health");
   var ready = document.getElementById("ready");
   var cpi = document.getElementById("cpi");
-  var cpiName = document.getElementById("cpi-name");
+  var registerURL = document.getElementById("register-url");
+
+  // Behind a proxy the shim may not know the scheme and host people use.
+  registerURL.textContent = location.origin + registerURL.dataset.basePath.replace(/\/$/, "");
 
   function show(el, state, text) {
     el.dataset.state = state;
@@ -43,7 +48,6 @@
     if (info && info.name) {
       cpi.textContent = info.name + (info.version ? " " + info.version : "") +
         (info.api_version ? " (protocol version " + info.api_version + ")" : "");
-      cpiName.textContent = "for " + info.name;
     } else {
       cpi.textContent = "unknown (the liveness check did not name it)";
     }
@@ -59,9 +63,12 @@
     }
   });
 
-  var ref = document.getElementById("swagger-ui");
+  var spec = document.getElementById("openapi-spec").textContent.trim();
+  if (!spec) {
+    return; // the page says why the reference is missing
+  }
   window.ui = SwaggerUIBundle({
-    url: ref.dataset.specUrl,
+    spec: JSON.parse(spec),
     dom_id: "#swagger-ui",
     deepLinking: false,
     validatorUrl: null,

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"image/color"
+	"image/png"
 	"net/http"
 	"os"
 	"os/exec"
@@ -25,7 +27,7 @@ import (
 	"github.com/nanobox-hcloud/nanobox-hcloud/release/deploy/internal/repo"
 )
 
-var screenshot = flag.String("screenshot", "", "write a PNG screenshot of the landing page here (e.g. ../../../docs/landing.png)")
+var screenshot = flag.String("screenshot", "", "write the plain headless screenshot of the landing page here (e.g. ../../../docs/landing.png)")
 
 func TestMain(m *testing.M) {
 	flag.Parse()
@@ -222,12 +224,17 @@ func TestLandingPageRendersInChromium(t *testing.T) {
 			require.NoError(t, err)
 			assert.True(t, strings.HasPrefix(cpi, "nanobox-hcloud "), "the CPI's name and version: %q", cpi)
 
-			if *screenshot != "" && tc.basePath == "" {
-				png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-				require.NoError(t, err)
-				require.NoError(t, os.WriteFile(*screenshot, png, 0o644))
-				t.Logf("wrote %s (%d bytes)", *screenshot, len(png))
-			}
+			// Titled by the product; the next steps name the URL the
+			// browser reached the adapter at and the credential field.
+			title, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.title`))
+			require.NoError(t, err)
+			assert.Equal(t, "nanobox-hcloud", title)
+			register, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("register-url").textContent`))
+			require.NoError(t, err)
+			assert.Equal(t, url+tc.basePath, register)
+			creds, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("#next-steps code.credential")).map(c => c.textContent)`))
+			require.NoError(t, err)
+			assert.Equal(t, []string{"api-token"}, creds)
 
 			// A round trip after the checks: every event sent before it has
 			// reached the listener.
@@ -246,4 +253,59 @@ func TestLandingPageRendersInChromium(t *testing.T) {
 			}
 		})
 	}
+}
+
+// swaggerGET is the background of Swagger UI's GET badge (#61affe): it is
+// on screen only once the API reference has rendered its operations.
+var swaggerGET = color.RGBA{R: 0x61, G: 0xaf, B: 0xfe, A: 0xff}
+
+// TestPlainHeadlessScreenshotShowsTheReference takes the screenshot anyone
+// would (chromium --headless --screenshot, no --virtual-time-budget: taken
+// at the page's load event) and finds the API reference's operations in it.
+// Curl's Accept: */* gets the same page.
+func TestPlainHeadlessScreenshotShowsTheReference(t *testing.T) {
+	url := startAdapter(t)
+	dir := t.TempDir()
+	shot := filepath.Join(dir, "landing.png")
+	args := []string{"--headless", "--disable-gpu", "--hide-scrollbars", "--window-size=1280,2600",
+		"--user-data-dir=" + filepath.Join(dir, "profile"), "--screenshot=" + shot, url + "/"}
+	if os.Geteuid() == 0 {
+		args = append([]string{"--no-sandbox"}, args...)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, chromium(t), args...).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	f, err := os.Open(shot)
+	require.NoError(t, err, "%s", out)
+	defer f.Close()
+	img, err := png.Decode(f)
+	require.NoError(t, err)
+	get := 0
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			if color.RGBAModel.Convert(img.At(x, y)) == swaggerGET {
+				get++
+			}
+		}
+	}
+	t.Logf("%d pixels of Swagger UI's GET badge colour", get)
+	// Each GET badge is about 60x25 pixels; the reference has four.
+	assert.Greater(t, get, 4*1000, "pixels of Swagger UI's GET badges in the screenshot: the reference did not render")
+	if *screenshot != "" {
+		data, err := os.ReadFile(shot)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(*screenshot, data, 0o644))
+		t.Logf("wrote %s (%d bytes)", *screenshot, len(data))
+	}
+
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/", nil)
+	require.NoError(t, err)
+	req.Header.Set("Accept", "*/*")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "text/html; charset=utf-8", resp.Header.Get("Content-Type"))
 }

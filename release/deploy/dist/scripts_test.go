@@ -162,10 +162,7 @@ func TestVersionFromTheVersionFile(t *testing.T) {
 				return
 			}
 			require.NoError(t, err, stderr.String())
-			want := tc.want
-			if strings.Contains(want, "%s") {
-				want = strings.Replace(want, "%s", commit, 1)
-			}
+			want := strings.Replace(tc.want, "%s", commit, 1)
 			assert.Equal(t, want+"\n", stdout.String())
 		})
 	}

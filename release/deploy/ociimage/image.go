@@ -242,7 +242,7 @@ func Build(o Options) (v1.Image, error) {
 	if arch == "" {
 		arch = runtime.GOARCH
 	}
-	cf.OS, cf.Architecture = "linux", arch
+	cf.OS, cf.Architecture, cf.Variant = "linux", arch, variant(arch)
 	cf.Created = v1.Time{Time: o.Created}
 	cf.Author = o.Source
 	cf.Config = v1.Config{
@@ -312,6 +312,96 @@ func Size(img v1.Image) (int64, error) {
 	size := int64(len(raw)) + m.Config.Size
 	for _, l := range m.Layers {
 		size += l.Size
+	}
+	return size, nil
+}
+
+// variant is the OCI platform variant conventionally given with an
+// architecture (arm64 is v8); "" for the others.
+func variant(arch string) string {
+	if arch == "arm64" {
+		return "v8"
+	}
+	return ""
+}
+
+// Platform is one image of an index: the binaries in BinDir are static
+// linux/Arch executables.
+type Platform struct {
+	Arch   string
+	BinDir string
+}
+
+// BuildIndex assembles one image per platform (o's fields but BinDir and
+// Arch) into an OCI image index, each entry naming its platform, so a
+// registry client pulls the one its machine runs.
+func BuildIndex(o Options, platforms []Platform) (v1.ImageIndex, error) {
+	if len(platforms) == 0 {
+		return nil, errors.New("an image index needs at least one platform")
+	}
+	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
+	seen := map[string]bool{}
+	var adds []mutate.IndexAddendum
+	for _, p := range platforms {
+		if p.Arch == "" || seen[p.Arch] {
+			return nil, fmt.Errorf("platform architectures must be named and distinct: %q", p.Arch)
+		}
+		seen[p.Arch] = true
+		po := o
+		po.BinDir, po.Arch = p.BinDir, p.Arch
+		img, err := Build(po)
+		if err != nil {
+			return nil, fmt.Errorf("linux/%s: %w", p.Arch, err)
+		}
+		adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{
+			MediaType: types.OCIManifestSchema1,
+			Platform:  &v1.Platform{OS: "linux", Architecture: p.Arch, Variant: variant(p.Arch)},
+		}})
+	}
+	idx = mutate.AppendManifests(idx, adds...)
+	return mutate.Annotations(idx, o.Labels()).(v1.ImageIndex), nil
+}
+
+// WriteIndex stores idx as an OCI image layout in layoutDir (replacing what
+// is there): index.json names the image index by the version, the way
+// `skopeo copy --all oci:DIR:VERSION docker://...` finds it.
+func WriteIndex(idx v1.ImageIndex, o Options, layoutDir string) error {
+	if err := os.RemoveAll(layoutDir); err != nil {
+		return err
+	}
+	p, err := layout.Write(layoutDir, empty.Index)
+	if err != nil {
+		return fmt.Errorf("OCI layout %s: %w", layoutDir, err)
+	}
+	ref := strings.TrimPrefix(o.Tag(), "nanobox-hcloud:")
+	if err := p.AppendIndex(idx, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": ref})); err != nil {
+		return fmt.Errorf("OCI layout %s: %w", layoutDir, err)
+	}
+	return nil
+}
+
+// IndexSize is what a registry stores for idx: the index manifest and, for
+// each platform, Size of its image.
+func IndexSize(idx v1.ImageIndex) (int64, error) {
+	raw, err := idx.RawManifest()
+	if err != nil {
+		return 0, err
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return 0, err
+	}
+	size := int64(len(raw))
+	for _, d := range im.Manifests {
+		img, err := idx.Image(d.Digest)
+		if err != nil {
+			return 0, err
+		}
+		n, err := Size(img)
+		if err != nil {
+			return 0, err
+		}
+		size += n
 	}
 	return size, nil
 }
