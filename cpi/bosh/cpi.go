@@ -30,9 +30,6 @@ import (
 	"github.com/nanobox-hcloud/nanobox-hcloud/cpi/statedir"
 )
 
-// Name is the CPI's name in hcloud-go's User-Agent.
-const Name = "nanobox-hcloud"
-
 // Env is everything a BOSH CPI call depends on outside itself: what the
 // Nanobox CPI's does (the job's rendered config, validated; the version
 // for the User-Agent; a logger already redacting; the clock and the test
@@ -132,13 +129,6 @@ func (c *CPI) hcloud() (*hcloud.Client, error) {
 			Base: 500 * time.Millisecond, Multiplier: 2, Cap: 8 * time.Second, Jitter: true,
 		})
 	}
-	opts := []hcloud.ClientOption{
-		hcloud.WithToken(c.cfg.Token),
-		hcloud.WithEndpoint(c.cfg.Endpoint),
-		hcloud.WithApplication(Name+"-bosh", c.env.Version),
-		hcloud.WithRetryOpts(hcloud.RetryOpts{BackoffFunc: backoff, MaxRetries: 5}),
-		hcloud.WithPollOpts(hcloud.PollOpts{BackoffFunc: hcloud.ConstantBackoff(c.cfg.PollInterval())}),
-	}
 	httpClient := &http.Client{}
 	if c.env.HTTPClient != nil {
 		*httpClient = *c.env.HTTPClient
@@ -148,8 +138,12 @@ func (c *CPI) hcloud() (*hcloud.Client, error) {
 		base = http.DefaultTransport
 	}
 	httpClient.Transport = retryTransport{base: base, backoff: backoff}
-	opts = append(opts, hcloud.WithHTTPClient(httpClient))
-	c.client = hcloud.NewClient(opts...)
+	c.client = cpi.Client{
+		Token: c.cfg.Token, Endpoint: c.cfg.Endpoint,
+		Application: cpi.Name + "-bosh", Version: c.env.Version,
+		Retries: 5, Backoff: backoff, Poll: c.cfg.PollInterval(),
+		HTTPClient: httpClient,
+	}.New()
 	return c.client, nil
 }
 
