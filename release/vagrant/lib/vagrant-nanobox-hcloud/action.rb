@@ -57,33 +57,17 @@ module VagrantPlugins
       # halt: Hetzner's graceful shutdown (a power-off after the CPI's
       # bounded wait); `halt -f` powers off at once.
       def self.action_halt
-        Vagrant::Action::Builder.new.tap do |b|
-          b.use ConfigValidate
-          b.use ConnectCpi
-          b.use Call, IsState, :not_created do |env, b2|
-            if env[:result]
-              b2.use MessageNotCreated
-              next
-            end
-            b2.use StopServer
-            b2.use WaitForState, :off
-          end
+        created_only do |b|
+          b.use StopServer
+          b.use WaitForState, :off
         end
       end
 
       def self.action_reload
-        Vagrant::Action::Builder.new.tap do |b|
-          b.use ConfigValidate
-          b.use ConnectCpi
-          b.use Call, IsState, :not_created do |env, b2|
-            if env[:result]
-              b2.use MessageNotCreated
-              next
-            end
-            b2.use StopServer
-            b2.use WaitForState, :off
-            b2.use action_start
-          end
+        created_only do |b|
+          b.use StopServer
+          b.use WaitForState, :off
+          b.use action_start
         end
       end
 
@@ -94,16 +78,10 @@ module VagrantPlugins
               b2.use MessageWillNotDestroy
               next
             end
-            b2.use ConfigValidate
-            b2.use ConnectCpi
-            b2.use Call, IsState, :not_created do |env2, b3|
-              if env2[:result]
-                b3.use MessageNotCreated
-                next
-              end
+            b2.use(created_only do |b3|
               b3.use ProvisionerCleanup, :before
               b3.use DeleteServer
-            end
+            end)
           end
         end
       end
@@ -136,6 +114,22 @@ module VagrantPlugins
         Vagrant::Action::Builder.new.tap do |b|
           b.use ConnectCpi
           b.use ReadSSHInfo
+        end
+      end
+
+      # created_only runs the block's stack on a server that exists, and
+      # says so otherwise.
+      def self.created_only
+        Vagrant::Action::Builder.new.tap do |b|
+          b.use ConfigValidate
+          b.use ConnectCpi
+          b.use Call, IsState, :not_created do |env, b2|
+            if env[:result]
+              b2.use MessageNotCreated
+              next
+            end
+            yield b2
+          end
         end
       end
 
