@@ -1,16 +1,18 @@
 package release
 
 import (
+	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"io"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -19,20 +21,21 @@ import (
 	"github.com/nanobox-hcloud/nanobox-hcloud/protocol/repotest"
 )
 
-// TestBuildReleaseAssemblesACompleteRelease runs scripts/build-release
-// --layout-only (what it does before handing the directory to
-// `bosh create-release`) and checks the result is a release bosh can pack:
-// real files only, every package's globs match, golang-1-linux present with
-// its blob recorded in config/blobs.yml.
-func TestBuildReleaseAssemblesACompleteRelease(t *testing.T) {
+// TestBuildReleaseBuildsTheTarball runs scripts/build-release without the
+// bosh CLI and checks the release directory it assembled (real files only,
+// every package's globs match, golang-1-linux present with its blob
+// recorded in config/blobs.yml) and the tarball it packed from it.
+func TestBuildReleaseBuildsTheTarball(t *testing.T) {
 	t.Parallel() // the slowest test here (packing the toolchain): overlap the rest
 	requireTool(t, "ruby", "ruby")
 	root := repotest.RepoRoot(t)
 	dir := filepath.Join(t.TempDir(), "release")
-	cmd := exec.Command(filepath.Join(root, "scripts", "build-release"), "--layout-only", "--dir", dir, "--version", "0+dev.test")
+	tarball := filepath.Join(t.TempDir(), "nanobox-hcloud.tgz")
+	cmd := exec.Command(filepath.Join(root, "scripts", "build-release"), "--dir", dir, "--tarball", tarball, "--version", "0+dev.test")
 	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "PATH="+pathWithout(t, "bosh"))
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build-release --layout-only: %v\n%s", err, out)
+		t.Fatalf("build-release: %v\n%s", err, out)
 	}
 
 	// The bosh CLI packs symlinks as symlinks: none may be left in src/.
@@ -134,21 +137,129 @@ func TestBuildReleaseAssemblesACompleteRelease(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(releaseDir(t), "src", binPackage, "vendor")); !os.IsNotExist(err) {
 		t.Errorf("build-release wrote vendor/ into the git tree: %v", err)
 	}
+
+	checkReleaseTarball(t, tarball, "0+dev.test", files)
 }
 
-func TestBuildReleaseWithoutBoshSaysWhatItNeeds(t *testing.T) {
-	root := repotest.RepoRoot(t)
-	cmd := exec.Command(filepath.Join(root, "scripts", "build-release"), "--dir", filepath.Join(t.TempDir(), "r"))
-	cmd.Env = append(os.Environ(), "PATH="+pathWithout(t, "bosh"))
-	out, err := cmd.CombinedOutput()
-	var exit *exec.ExitError
-	if !errors.As(err, &exit) || exit.ExitCode() != 3 {
-		t.Fatalf("exit %v, want 3\n%s", err, out)
+// releaseManifest is what the test reads of release.MF.
+type releaseManifest struct {
+	Name     string `yaml:"name"`
+	Version  string `yaml:"version"`
+	Commit   string `yaml:"commit_hash"`
+	Jobs     []releaseRef
+	Packages []releaseRef
+	License  *releaseRef
+}
+
+type releaseRef struct {
+	Name         string   `yaml:"name"`
+	Version      string   `yaml:"version"`
+	Fingerprint  string   `yaml:"fingerprint"`
+	Digest       string   `yaml:"sha1"`
+	Packages     []string `yaml:"packages"`
+	Dependencies []string `yaml:"dependencies"`
+}
+
+// checkReleaseTarball opens the release tarball as a director does: its
+// release.MF names both jobs and both packages, each archive is there with
+// the digest the manifest gives, and each package's archive holds its
+// packaging script and exactly the files compile-packages --list selected.
+func checkReleaseTarball(t *testing.T, path, version string, files map[string][]string) {
+	top := untar(t, path)
+	var m releaseManifest
+	if err := yaml.Unmarshal(top["release.MF"], &m); err != nil {
+		t.Fatalf("release.MF: %v", err)
 	}
-	for _, want := range []string{"bosh CLI is not on PATH", "bosh-cli v7", "--layout-only"} {
-		if !strings.Contains(string(out), want) {
-			t.Errorf("output lacks %q:\n%s", want, out)
+	if m.Name != "nanobox-hcloud" || m.Version != version || m.Commit == "" {
+		t.Errorf("release.MF says %s/%s at %q, want nanobox-hcloud/%s at a commit", m.Name, m.Version, m.Commit, version)
+	}
+	var jobs []string
+	for _, j := range m.Jobs {
+		jobs = append(jobs, j.Name)
+		checkDigest(t, "jobs/"+j.Name+".tgz", top, j)
+		if len(j.Packages) != 1 || j.Packages[0] != binPackage {
+			t.Errorf("job %s uses packages %v, want [%s]", j.Name, j.Packages, binPackage)
 		}
+	}
+	if strings.Join(jobs, " ") != "nanobox-cpi-shim nanobox-hcloud-cpi" {
+		t.Errorf("jobs %v, want nanobox-cpi-shim and nanobox-hcloud-cpi", jobs)
+	}
+	var packages []string
+	for _, p := range m.Packages {
+		packages = append(packages, p.Name)
+		inside := untar(t, checkDigest(t, "packages/"+p.Name+".tgz", top, p))
+		var got []string
+		for name := range inside {
+			if name != "" && name != "packaging" && !strings.HasSuffix(name, "/") {
+				got = append(got, name)
+			}
+		}
+		sort.Strings(got)
+		if inside["packaging"] == nil || strings.Join(got, "\n") != strings.Join(files[p.Name], "\n") {
+			t.Errorf("package %s: the archive holds %d files (packaging: %v), compile-packages --list selects %d",
+				p.Name, len(got), inside["packaging"] != nil, len(files[p.Name]))
+		}
+		if p.Name == binPackage && strings.TrimSpace(string(inside[binPackage+"/VERSION"])) != version {
+			t.Errorf("package %s's VERSION is %q, want %s", p.Name, inside[binPackage+"/VERSION"], version)
+		}
+	}
+	if strings.Join(packages, " ") != "golang-1-linux "+binPackage {
+		t.Errorf("packages %v, want golang-1-linux and %s", packages, binPackage)
+	}
+	if m.License == nil || !strings.Contains(string(top["LICENSE"]), "Apache License") {
+		t.Errorf("the release's license is missing or not Apache-2.0")
+	} else {
+		checkDigest(t, "license.tgz", top, *m.License)
+	}
+}
+
+// checkDigest checks the archive's digest is the manifest's and returns
+// the archive written to a temporary file.
+func checkDigest(t *testing.T, name string, top map[string][]byte, ref releaseRef) string {
+	data, ok := top[name]
+	if !ok {
+		t.Fatalf("the tarball lacks %s", name)
+	}
+	sum := sha256.Sum256(data)
+	if want := "sha256:" + hex.EncodeToString(sum[:]); ref.Digest != want {
+		t.Errorf("release.MF gives %s the digest %s, it is %s", name, ref.Digest, want)
+	}
+	if ref.Fingerprint == "" || ref.Version != ref.Fingerprint {
+		t.Errorf("%s: version %q, fingerprint %q", name, ref.Version, ref.Fingerprint)
+	}
+	path := filepath.Join(t.TempDir(), filepath.Base(name))
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// untar reads a gzip'd tarball's files by name ("./" dropped).
+func untar(t *testing.T, path string) map[string][]byte {
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	out := map[string][]byte{}
+	tr := tar.NewReader(zr)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		body, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[strings.TrimPrefix(hdr.Name, "./")] = body
 	}
 }
 

@@ -9,7 +9,9 @@ import (
 	"archive/zip"
 	"bytes"
 	"compress/gzip"
+	"crypto/sha256"
 	"debug/elf"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"os"
@@ -22,7 +24,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v2"
 
+	"github.com/nanobox-hcloud/nanobox-hcloud/release/deploy/boshrelease"
 	"github.com/nanobox-hcloud/nanobox-hcloud/release/deploy/internal/repo"
 	"github.com/nanobox-hcloud/nanobox-hcloud/release/deploy/ociimage"
 )
@@ -70,7 +74,7 @@ func TestDistIsReproducibleAndComplete(t *testing.T) {
 		}
 	}
 	want = append(want, "nanobox-hcloud-"+version+"-linux-amd64.tar.gz", "nanobox-hcloud-"+version+"-linux-arm64.tar.gz",
-		"nanobox-hcloud-"+version+"-oci.tar")
+		"nanobox-hcloud-"+version+"-oci.tar", "nanobox-hcloud-bosh-release-"+version+".tgz")
 	release, err := os.ReadFile(filepath.Join(root, "VERSION"))
 	require.NoError(t, err)
 	gem := "vagrant-nanobox-hcloud-" + strings.TrimSpace(string(release)) + ".gem"
@@ -109,6 +113,35 @@ func TestDistIsReproducibleAndComplete(t *testing.T) {
 
 	licence, err := os.ReadFile(filepath.Join(root, "LICENSE"))
 	require.NoError(t, err)
+
+	t.Run("BOSH release", func(t *testing.T) {
+		files := untar(t, filepath.Join(first, "nanobox-hcloud-bosh-release-"+version+".tgz"), true)
+		var m boshrelease.Manifest
+		require.NoError(t, yaml.UnmarshalStrict(files["release.MF"], &m))
+		assert.Equal(t, "nanobox-hcloud", m.Name)
+		assert.Equal(t, version, m.Version)
+		assert.False(t, m.UncommittedChanges, "dist builds the commit")
+		digests := map[string]string{}
+		var jobs, packages []string
+		for _, j := range m.Jobs {
+			jobs, digests["jobs/"+j.Name+".tgz"] = append(jobs, j.Name), j.Digest
+		}
+		for _, p := range m.Packages {
+			packages, digests["packages/"+p.Name+".tgz"] = append(packages, p.Name), p.Digest
+		}
+		assert.Equal(t, []string{"nanobox-cpi-shim", "nanobox-hcloud-cpi"}, jobs)
+		assert.Equal(t, []string{"golang-1-linux", "nanobox-hcloud"}, packages)
+		require.NotNil(t, m.License)
+		digests["license.tgz"] = m.License.Digest
+		for name, digest := range digests {
+			sum := sha256.Sum256(files[name])
+			assert.Equal(t, "sha256:"+hex.EncodeToString(sum[:]), digest, name)
+		}
+		assert.Equal(t, string(licence), string(files["LICENSE"]))
+		source := untar(t, writeTemp(t, files["packages/nanobox-hcloud.tgz"]), true)
+		assert.Equal(t, version, strings.TrimSpace(string(source["./nanobox-hcloud/VERSION"])), "the package stamps the release's version")
+	})
+
 	for arch, machine := range machines {
 		t.Run("tarball "+arch, func(t *testing.T) {
 			files := untar(t, filepath.Join(first, "nanobox-hcloud-"+version+"-linux-"+arch+".tar.gz"), true)
@@ -190,6 +223,13 @@ func TestDistIsReproducibleAndComplete(t *testing.T) {
 		}
 		assert.Equal(t, map[string]bool{"linux/amd64": true, "linux/arm64": true}, seen)
 	})
+}
+
+// writeTemp writes data to a new temporary file.
+func writeTemp(t *testing.T, data []byte) string {
+	path := filepath.Join(t.TempDir(), "file")
+	require.NoError(t, os.WriteFile(path, data, 0o600))
+	return path
 }
 
 // untar reads every regular file of a tarball.
