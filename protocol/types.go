@@ -105,6 +105,10 @@ type Meta struct {
 	CredentialFields []CredentialField `json:"credential_fields"`
 	ConfigFields     []ConfigField     `json:"config_fields"`
 	Instructions     string            `json:"instructions"`
+	// Version is the adapter's version (--version's), an addition to the
+	// spec's fields as bootstrap_timeout is: clients that do not know it
+	// ignore it.
+	Version string `json:"version,omitempty"`
 }
 
 // Region, Plan and Spec make up the result of catalog: an array of regions.

@@ -63,6 +63,7 @@ func (c *CPI) Meta() (protocol.Meta, error) {
 		CredentialFields: []protocol.CredentialField{{Key: CredentialKey, Label: "API Token"}},
 		ConfigFields:     c.configFields(),
 		Instructions:     instructions,
+		Version:          c.env.Version,
 	}, nil
 }
 

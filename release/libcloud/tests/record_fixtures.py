@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Records the fixtures the driver tests replay (fixtures/*.json): the real
 CPI's answers to a lifecycle against a fresh simulator, the log field
-emptied and creation times fixed. Run from the repository root after make build:
+emptied, creation times and meta's version (the build's) fixed. Run from the repository root after make build:
 
     PATH=$PWD/bin:$PATH /usr/bin/python3 release/libcloud/tests/record_fixtures.py
 """
@@ -17,6 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from simulator import Simulator, cpi_environment, shipped_fixture_dir  # noqa: E402
 
 CREATED = "2026-12-07T12:00:00Z"
+VERSION = "VERSION"  # meta's version: the build's, so fixed like the clock
 PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGb0rGf3/jVUf8j2M9oRdC1rLbJNz4yLPYqU1yF1Y1b3 laptop"
 
 
@@ -39,6 +40,8 @@ def record(sim, state, out_dir):
         out = subprocess.run(["nanobox-hcloud-cpi"], input=json.dumps(req), capture_output=True, text=True, env=env, check=False)
         resp = json.loads(out.stdout)
         resp["log"] = ""
+        if method == "meta" and "version" in resp["result"]:
+            resp["result"]["version"] = VERSION
         for server in resp["result"] if isinstance(resp["result"], list) else []:
             if "created" in server:
                 server["created"] = CREATED  # the run's clock: fixed, so a new recording differs only where answers do
