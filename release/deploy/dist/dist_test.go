@@ -77,7 +77,9 @@ func TestDistIsReproducibleAndComplete(t *testing.T) {
 		"nanobox-hcloud-"+version+"-oci.tar", "nanobox-hcloud-bosh-release-"+version+".tgz")
 	release, err := os.ReadFile(filepath.Join(root, "VERSION"))
 	require.NoError(t, err)
-	gem := "vagrant-nanobox-hcloud-" + strings.TrimSpace(string(release)) + ".gem"
+	// RubyGems' spelling: a letter makes a pre-release, '.' separates.
+	gemVersion := strings.NewReplacer("-dev+", ".dev.", "+", ".", "-", ".").Replace(version)
+	gem := "vagrant-nanobox-hcloud-" + gemVersion + ".gem"
 	want = append(want, gem)
 	assert.ElementsMatch(t, want, names)
 
@@ -88,6 +90,7 @@ func TestDistIsReproducibleAndComplete(t *testing.T) {
 		metadata, err := io.ReadAll(zr)
 		require.NoError(t, err)
 		assert.Contains(t, string(metadata), "name: vagrant-nanobox-hcloud\n")
+		assert.Contains(t, string(metadata), "\n  version: "+gemVersion+"\n", "the gem carries the build's version")
 		assert.Contains(t, string(metadata), "- Apache-2.0\n")
 		assert.NotEmpty(t, files["data.tar.gz"])
 	})
