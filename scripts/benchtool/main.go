@@ -124,7 +124,7 @@ func main() {
 	flag.BoolVar(&renderOnly, "render-only", false, "only rewrite benchmarks.md and the plot from <out>/bench/results.json (after editing notes.md)")
 	var pollingNs string
 	var pollInit, pollStart, pollLatency time.Duration
-	flag.BoolVar(&b.polling, "polling", true, "run the polling scenario (issue 13): N servers ordered at once, each polled every second until active, one request per poll and coalesced")
+	flag.BoolVar(&b.polling, "polling", true, "run the polling scenario: N servers ordered at once, each polled every second until active, one request per poll and coalesced")
 	flag.BoolVar(&pollingOnly, "polling-only", false, "run only the polling scenario and replace its figures; the other figures are kept from <out>/bench/results.json")
 	flag.StringVar(&pollingNs, "polling-n", "10,50,100,200", "servers ordered at once in the polling scenario's N series (\"\": none)")
 	var pollingFleets string

@@ -73,7 +73,7 @@ type pollingRun struct {
 }
 
 // pollingLatency is the user-facing time of one query_server beside the
-// simulated round trip (issue 13 point 4), sequential calls.
+// simulated round trip, sequential calls.
 type pollingLatency struct {
 	Name   string    `json:"name"`
 	Runs   int       `json:"runs"`
