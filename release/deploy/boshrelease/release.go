@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v2"
+
+	"github.com/nanobox-hcloud/nanobox-hcloud/release/deploy/internal/reprotar"
 )
 
 // noFollow opens a path without following a symlink at its end.
@@ -147,30 +149,24 @@ func Build(o Options) (Manifest, error) {
 	}
 	defer os.RemoveAll(work)
 
+	jobEntries, jobDigests, err := packAll(work, "jobs", jobs, o.ModTime)
+	if err != nil {
+		return Manifest{}, err
+	}
+	packageEntries, packageDigests, err := packAll(work, "packages", packages, o.ModTime)
+	if err != nil {
+		return Manifest{}, err
+	}
 	m := Manifest{Name: o.Name, Version: o.Version, CommitHash: o.CommitHash, UncommittedChanges: o.UncommittedChanges}
-	top := []entry{}
-	if len(jobs) > 0 {
-		top = append(top, entry{name: "jobs/", mode: 0o755})
+	for i, j := range jobs {
+		m.Jobs = append(m.Jobs, JobRef{Name: j.name, Version: j.fingerprint, Fingerprint: j.fingerprint,
+			Digest: jobDigests[i], Packages: nonNil(j.packages)})
 	}
-	for _, j := range jobs {
-		e, sum, err := pack(work, "jobs/"+j.name+".tgz", j, o.ModTime)
-		if err != nil {
-			return Manifest{}, fmt.Errorf("job %s: %w", j.name, err)
-		}
-		top = append(top, e)
-		m.Jobs = append(m.Jobs, JobRef{Name: j.name, Version: j.fingerprint, Fingerprint: j.fingerprint, Digest: sum, Packages: nonNil(j.packages)})
+	for i, p := range packages {
+		m.Packages = append(m.Packages, PackageRef{Name: p.name, Version: p.fingerprint, Fingerprint: p.fingerprint,
+			Digest: packageDigests[i], Dependencies: nonNil(p.packages)})
 	}
-	if len(packages) > 0 {
-		top = append(top, entry{name: "packages/", mode: 0o755})
-	}
-	for _, p := range packages {
-		e, sum, err := pack(work, "packages/"+p.name+".tgz", p, o.ModTime)
-		if err != nil {
-			return Manifest{}, fmt.Errorf("package %s: %w", p.name, err)
-		}
-		top = append(top, e)
-		m.Packages = append(m.Packages, PackageRef{Name: p.name, Version: p.fingerprint, Fingerprint: p.fingerprint, Digest: sum, Dependencies: nonNil(p.packages)})
-	}
+	top := append(jobEntries, packageEntries...)
 	if license != nil {
 		e, sum, err := pack(work, "license.tgz", *license, o.ModTime)
 		if err != nil {
@@ -179,48 +175,66 @@ func Build(o Options) (Manifest, error) {
 		top = append(top, e)
 		m.License = &LicenseRef{Version: license.fingerprint, Fingerprint: license.fingerprint, Digest: sum}
 		for _, f := range license.members {
-			top = append(top, entry{name: f.name, src: f.path, mode: 0o644})
+			top = append(top, reprotar.Entry{Name: f.name, Src: f.path, Mode: 0o644})
 		}
 	}
 	manifest, err := yaml.Marshal(m)
 	if err != nil {
 		return Manifest{}, err
 	}
-	top = append([]entry{{name: "release.MF", body: manifest, mode: 0o644}}, top...)
+	top = append([]reprotar.Entry{{Name: "release.MF", Body: manifest, Mode: 0o644}}, top...)
 	return m, writeAtomically(o.Out, top, o.ModTime)
+}
+
+// packAll packs each resource's archive as kind/<name>.tgz and returns the
+// release tarball's entries for them (kind/ first) and their digests.
+func packAll(work, kind string, resources []resource, mtime time.Time) ([]reprotar.Entry, []string, error) {
+	if len(resources) == 0 {
+		return nil, nil, nil
+	}
+	entries := []reprotar.Entry{{Name: kind + "/", Mode: 0o755}}
+	digests := make([]string, 0, len(resources))
+	for _, r := range resources {
+		e, sum, err := pack(work, kind+"/"+r.name+".tgz", r, mtime)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s %s: %w", strings.TrimSuffix(kind, "s"), r.name, err)
+		}
+		entries, digests = append(entries, e), append(digests, sum)
+	}
+	return entries, digests, nil
 }
 
 // pack writes a resource's archive into work under name and returns its
 // entry in the release tarball and its digest.
-func pack(work, name string, r resource, mtime time.Time) (entry, string, error) {
+func pack(work, name string, r resource, mtime time.Time) (reprotar.Entry, string, error) {
 	entries, err := memberEntries(r.members)
 	if err != nil {
-		return entry{}, "", err
+		return reprotar.Entry{}, "", err
 	}
 	path := filepath.Join(work, filepath.FromSlash(name))
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return entry{}, "", err
+		return reprotar.Entry{}, "", err
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|noFollow, 0o600)
 	if err != nil {
-		return entry{}, "", err
+		return reprotar.Entry{}, "", err
 	}
-	err = writeArchive(f, entries, mtime, r.raw)
+	err = reprotar.Write(f, entries, reprotar.Options{ModTime: mtime, Gzip: !r.raw})
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return entry{}, "", err
+		return reprotar.Entry{}, "", err
 	}
 	sum, err := fileDigest(path)
 	if err != nil {
-		return entry{}, "", err
+		return reprotar.Entry{}, "", err
 	}
-	return entry{name: name, src: path, mode: 0o644}, sum, nil
+	return reprotar.Entry{Name: name, Src: path, Mode: 0o644}, sum, nil
 }
 
 // writeAtomically writes the tarball beside out and renames it into place.
-func writeAtomically(out string, entries []entry, mtime time.Time) (err error) {
+func writeAtomically(out string, entries []reprotar.Entry, mtime time.Time) (err error) {
 	tmp, err := os.CreateTemp(filepath.Dir(out), ".boshrelease-*") // O_EXCL, mode 0600
 	if err != nil {
 		return err
@@ -231,7 +245,7 @@ func writeAtomically(out string, entries []entry, mtime time.Time) (err error) {
 			_ = os.Remove(tmp.Name())
 		}
 	}()
-	if err := writeArchive(tmp, entries, mtime, false); err != nil {
+	if err := reprotar.Write(tmp, entries, reprotar.Options{ModTime: mtime, Gzip: true}); err != nil {
 		return err
 	}
 	if err := tmp.Chmod(0o644); err != nil {

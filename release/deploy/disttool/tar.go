@@ -1,7 +1,6 @@
 package main
 
 import (
-	"archive/tar"
 	"compress/gzip"
 	"errors"
 	"flag"
@@ -14,6 +13,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/nanobox-hcloud/nanobox-hcloud/release/deploy/internal/reprotar"
 )
 
 // tarEntry is one file or directory of the tarball.
@@ -131,28 +132,20 @@ func writeTar(out string, entries []tarEntry, mtime time.Time) (err error) {
 			_ = os.Remove(f.Name())
 		}
 	}()
-	var w io.Writer = f
-	var zw *gzip.Writer
-	if strings.HasSuffix(out, ".gz") {
-		zw, err = gzip.NewWriterLevel(f, gzip.BestCompression) // Header zero: no name, no time
-		if err != nil {
-			return err
-		}
-		w = zw
-	}
-	tw := tar.NewWriter(w)
+	tarEntries := make([]reprotar.Entry, 0, len(entries))
 	for _, e := range entries {
-		if err := writeEntry(tw, e, mtime); err != nil {
-			return err
+		te := reprotar.Entry{Name: e.name, Src: e.src, Mode: 0o644}
+		switch {
+		case e.src == "":
+			te.Name, te.Mode = e.name+"/", 0o755
+		case e.exec:
+			te.Mode = 0o755
 		}
+		tarEntries = append(tarEntries, te)
 	}
-	if err := tw.Close(); err != nil {
+	o := reprotar.Options{ModTime: mtime, Gzip: strings.HasSuffix(out, ".gz"), Level: gzip.BestCompression}
+	if err := reprotar.Write(f, tarEntries, o); err != nil {
 		return err
-	}
-	if zw != nil {
-		if err := zw.Close(); err != nil {
-			return err
-		}
 	}
 	if err := f.Chmod(0o644); err != nil {
 		return err
@@ -161,33 +154,4 @@ func writeTar(out string, entries []tarEntry, mtime time.Time) (err error) {
 		return err
 	}
 	return os.Rename(f.Name(), out)
-}
-
-func writeEntry(tw *tar.Writer, e tarEntry, mtime time.Time) error {
-	hdr := &tar.Header{Name: e.name, Mode: 0o644, ModTime: mtime, Format: tar.FormatPAX, Typeflag: tar.TypeReg}
-	if e.src == "" {
-		hdr.Name += "/"
-		hdr.Typeflag, hdr.Mode = tar.TypeDir, 0o755
-		return tw.WriteHeader(hdr)
-	}
-	if e.exec {
-		hdr.Mode = 0o755
-	}
-	f, err := os.Open(e.src)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	hdr.Size = info.Size()
-	if err := tw.WriteHeader(hdr); err != nil {
-		return err
-	}
-	if _, err := io.Copy(tw, f); err != nil {
-		return fmt.Errorf("%s: %w", e.src, err)
-	}
-	return nil
 }
