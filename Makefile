@@ -37,7 +37,7 @@ TEST_TOOLS  += python3/setuptools:python3-setuptools python3/wheel:python3-wheel
 # Tests that exec the binaries use these instead of building their own.
 export NANOBOX_HCLOUD_BIN := $(BIN)
 
-.PHONY: all build test test-tools missing-test-packages run lint docs bench soak fuzz release image clean dist dist-check notices vagrant-plugin
+.PHONY: all build test test-tools missing-test-packages run lint docs bench soak fuzz release release-check image clean dist dist-check notices vagrant-plugin
 
 all: build
 
@@ -89,6 +89,12 @@ fuzz:
 
 release: build
 	bash scripts/build-release
+
+# The BOSH release's packages compiled offline as a compilation VM compiles
+# them (golang-1-linux, then nanobox-hcloud), and both binaries run: about a
+# minute, so not in make test; .ci/run runs it.
+release-check:
+	bash scripts/build-release --layout-only --compile-check
 
 # The OCI image of the shim and the CPI, without a container daemon:
 # bin/oci (an OCI image layout) and bin/nanobox-hcloud-image.tar (docker load).

@@ -88,6 +88,15 @@ func TestBuildReleaseBuildsTheTarball(t *testing.T) {
 		}
 	}
 
+	// Everything the binaries are built from is shipped: every Go file and
+	// every embedded file of the module's packages they import (the
+	// compilation VM has nothing else).
+	for _, f := range buildInputs(t, root) {
+		if !shipped[binPackage+"/"+f] {
+			t.Errorf("package %s does not ship %s, which the binaries are built from", binPackage, f)
+		}
+	}
+
 	// Development-only code (scripts/benchtool, its own module with the
 	// plotting libraries) is neither shipped nor vendored.
 	for f := range shipped {
@@ -139,6 +148,33 @@ func TestBuildReleaseBuildsTheTarball(t *testing.T) {
 	}
 
 	checkReleaseTarball(t, tarball, "0+dev.test", files)
+}
+
+// buildInputs are the files, relative to the repository, that go build
+// reads of this module for both binaries (with the release's build tag).
+func buildInputs(t *testing.T, root string) []string {
+	const format = `{{if and .Module .Module.Main}}{{$d := .Dir}}{{range .GoFiles}}{{$d}}/{{.}}
+{{end}}{{range .EmbedFiles}}{{$d}}/{{.}}
+{{end}}{{end}}`
+	cmd := exec.Command("go", "list", "-deps", "-tags", "urfave_cli_no_docs", "-f", format,
+		"./cmd/nanobox-hcloud-cpi", "./cmd/nanobox-cpi-shim")
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	files := []string{"go.mod", "go.sum"}
+	for _, path := range strings.Fields(string(out)) {
+		rel, err := filepath.Rel(root, path)
+		if err != nil || strings.HasPrefix(rel, "..") {
+			t.Fatalf("go list names %s, outside the repository", path)
+		}
+		files = append(files, filepath.ToSlash(rel))
+	}
+	if len(files) < 50 {
+		t.Fatalf("go list named only %d files: %v", len(files), files)
+	}
+	return files
 }
 
 // releaseManifest is what the test reads of release.MF.
