@@ -395,3 +395,35 @@ func TestBuildReleaseIsOffline(t *testing.T) {
 		t.Errorf("build-release does not name the command to run (%s):\n%s", want, out)
 	}
 }
+
+// TestPackagingRefusesAnotherPlatform: the nanobox-hcloud package builds
+// with golang-1-linux (linux/amd64); on another machine (bosh create-env on
+// a Mac or an arm64 box) it stops at once and says where to run it.
+func TestPackagingRefusesAnotherPlatform(t *testing.T) {
+	packaging := filepath.Join(releaseDir(t), "packages", binPackage, "packaging")
+	for _, tc := range []struct{ system, machine string }{{"Darwin", "arm64"}, {"Darwin", "x86_64"}, {"Linux", "aarch64"}, {"Linux", "x86_64"}} {
+		t.Run(tc.system+"/"+tc.machine, func(t *testing.T) {
+			stubs := t.TempDir()
+			uname := "#!/bin/sh\ncase $1 in -s) echo " + tc.system + " ;; -m) echo " + tc.machine + " ;; esac\n"
+			if err := os.WriteFile(filepath.Join(stubs, "uname"), []byte(uname), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			install := t.TempDir()
+			cmd := exec.Command("bash", packaging)
+			cmd.Dir = t.TempDir()
+			cmd.Env = append(os.Environ(), "PATH="+stubs+":"+os.Getenv("PATH"),
+				"BOSH_INSTALL_TARGET="+install, "BOSH_PACKAGES_DIR="+filepath.Join(t.TempDir(), "none"))
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				t.Fatalf("packaging succeeded without golang-1-linux:\n%s", out)
+			}
+			refused := strings.Contains(string(out), "compiling needs Linux on x86_64 (golang-1-linux's platform), not "+tc.system+"/"+tc.machine)
+			if want := tc.system+"/"+tc.machine != "Linux/x86_64"; refused != want {
+				t.Errorf("refused for the platform: %v, want %v:\n%s", refused, want, out)
+			}
+			if entries, _ := os.ReadDir(install); len(entries) != 0 {
+				t.Errorf("packaging wrote into BOSH_INSTALL_TARGET before failing: %v", entries)
+			}
+		})
+	}
+}
