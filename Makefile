@@ -94,7 +94,8 @@ release: build
 # them (golang-1-linux, then nanobox-hcloud), and both binaries run: about a
 # minute, so not in make test; .ci/run runs it.
 release-check:
-	bash scripts/build-release --layout-only --compile-check
+	@work=$$(mktemp -d) && trap 'rm -rf "$$work"' EXIT && \
+	  bash scripts/build-release --layout-only --compile-check --dir "$$work/release"
 
 # The OCI image of the shim and the CPI, without a container daemon:
 # bin/oci (an OCI image layout) and bin/nanobox-hcloud-image.tar (docker load).
