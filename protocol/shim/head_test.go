@@ -60,7 +60,9 @@ func TestHEADOnEveryGETRoute(t *testing.T) {
 		if !ok || rt.Verb != http.MethodGet {
 			continue
 		}
-		assert.Contains(t, item, "head", "%s documents HEAD", rt.Path)
+		get, _ := item["get"].(map[string]any)
+		desc, _ := get["description"].(string)
+		assert.True(t, strings.HasSuffix(desc, shim.HeadNote), "GET %s documents HEAD: %q", rt.Path, desc)
 	}
 	page := ts.do(t, http.MethodGet, "/", "", "Accept: text/html")
 	require.Equal(t, http.StatusOK, page.Status)
