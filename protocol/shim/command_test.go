@@ -36,7 +36,12 @@ func TestCommandAnswersWithoutServing(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
 			code := shim.Command{
-				Name: "test-shim", Version: "1.2.3", Getenv: func(k string) string { return tc.env[k] },
+				Name: "test-shim", Version: "1.2.3", Getenv: func(k string) string {
+					if v, ok := tc.env[k]; ok || k != "NANOBOX_SHIM_LISTEN" {
+						return v
+					}
+					return "127.0.0.1:0" // not the default port, which a running shim (make run) may hold
+				},
 				Stdout: &stdout, Stderr: &stderr, Logger: logrus.New(),
 			}.Run(tc.args)
 			assert.Equal(t, tc.code, code, stderr.String())
