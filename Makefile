@@ -33,11 +33,13 @@ TEST_TOOLS  := ruby:ruby shellcheck:shellcheck systemd-analyze:systemd chromium:
 TEST_TOOLS  += vagrant:vagrant rspec:ruby-rspec sshd:openssh-server rsync:rsync sudo:sudo
 # make dist-check (run by .ci/run after make test) builds the Python package's wheel.
 TEST_TOOLS  += python3/setuptools:python3-setuptools python3/wheel:python3-wheel
+# The contract test (scripts/contract): Dredd, installed with npm from the npm registry.
+TEST_TOOLS  += node:nodejs npm:npm
 
 # Tests that exec the binaries use these instead of building their own.
 export NANOBOX_HCLOUD_BIN := $(BIN)
 
-.PHONY: all build test test-tools missing-test-packages run lint docs bench soak fuzz release release-check image clean dist dist-check notices vagrant-plugin
+.PHONY: all build test contract test-tools missing-test-packages run lint docs bench soak fuzz release release-check image clean dist dist-check notices vagrant-plugin
 
 all: build
 
@@ -52,6 +54,12 @@ test: test-tools build
 	PATH="$(BIN):$$PATH" PYTHONPATH=release/libcloud PYTHONDONTWRITEBYTECODE=1 \
 	  /usr/bin/python3 -m pytest -q -p no:cacheprovider release/libcloud/tests
 	cd release/vagrant && rspec
+	bash scripts/contract/run
+
+# The adapter's served /openapi.json replayed by Dredd, a Swagger contract
+# tester (also the last step of make test).
+contract: build
+	bash scripts/contract/run
 
 # Installs what is missing (as root or with passwordless sudo, in one line of
 # output), else prints the two commands that do, instead of a failure per
