@@ -353,21 +353,12 @@ func updateFirewall(s *Sim, c *call) (int, any, *apiError) {
 	if err := c.decodeStrict(&req); err != nil {
 		return 0, nil, err
 	}
-	if req.Name != nil {
-		if err := validName("name", *req.Name); err != nil {
-			return 0, nil, err
-		}
-		for _, o := range s.st.firewalls {
-			if o.ID != f.ID && o.Name == *req.Name {
-				return 0, nil, notUnique("name", "firewall name is already used")
-			}
-		}
+	taken := takenBy(s.st.firewalls, f.ID, func(o *schema.Firewall) string { return o.Name })
+	labels, err := nameUpdate{validName, taken, "firewall name is already used"}.checkUpdate(req.Name, req.Labels)
+	if err != nil {
+		return 0, nil, err
 	}
-	var labels map[string]string
-	if req.Labels != nil {
-		if labels, err = validLabels(req.Labels); err != nil {
-			return 0, nil, err
-		}
+	if labels != nil {
 		f.Labels = labels
 	}
 	if req.Name != nil {

@@ -171,26 +171,15 @@ func updateNetwork(s *Sim, c *call) (int, any, *apiError) {
 	if err := c.decodeStrict(&req); err != nil {
 		return 0, nil, err
 	}
-	if req.Name != "" {
-		if err := validName("name", req.Name); err != nil {
-			return 0, nil, err
-		}
-		for _, o := range s.st.networks {
-			if o.ID != n.ID && o.Name == req.Name {
-				return 0, nil, notUnique("name", "network name is already used")
-			}
-		}
-	}
-	var labels map[string]string
-	if req.Labels != nil {
-		if labels, err = validLabels(req.Labels); err != nil {
-			return 0, nil, err
-		}
+	taken := takenBy(s.st.networks, n.ID, func(o *schema.Network) string { return o.Name })
+	labels, err := nameUpdate{validName, taken, "network name is already used"}.checkUpdate(optionalName(req.Name), req.Labels)
+	if err != nil {
+		return 0, nil, err
 	}
 	if req.Name != "" {
 		n.Name = req.Name
 	}
-	if req.Labels != nil {
+	if labels != nil {
 		n.Labels = labels
 	}
 	if req.ExposeRoutesToVSwitch != nil {

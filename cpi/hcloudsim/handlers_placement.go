@@ -91,21 +91,12 @@ func updatePlacementGroup(s *Sim, c *call) (int, any, *apiError) {
 	if err := c.decode(&req); err != nil {
 		return 0, nil, err
 	}
-	if req.Name != nil {
-		if err := validName("name", *req.Name); err != nil {
-			return 0, nil, err
-		}
-		for _, o := range s.st.placementGroups {
-			if o.ID != p.ID && o.Name == *req.Name {
-				return 0, nil, notUnique("name", "placement group name is already used")
-			}
-		}
+	taken := takenBy(s.st.placementGroups, p.ID, func(o *schema.PlacementGroup) string { return o.Name })
+	labels, err := nameUpdate{validName, taken, "placement group name is already used"}.checkUpdate(req.Name, req.Labels)
+	if err != nil {
+		return 0, nil, err
 	}
-	var labels map[string]string
-	if req.Labels != nil {
-		if labels, err = validLabels(req.Labels); err != nil {
-			return 0, nil, err
-		}
+	if labels != nil {
 		p.Labels = labels
 	}
 	if req.Name != nil {

@@ -139,21 +139,10 @@ func updateServer(s *Sim, c *call) (int, any, *apiError) {
 	if err := c.decode(&req); err != nil {
 		return 0, nil, err
 	}
-	if req.Name != "" {
-		if err := validHostname("name", req.Name); err != nil {
-			return 0, nil, err
-		}
-		for _, o := range s.st.servers {
-			if o.s.ID != sv.s.ID && o.s.Name == req.Name {
-				return 0, nil, notUnique("name", "server name is already used")
-			}
-		}
-	}
-	var labels map[string]string
-	if req.Labels != nil {
-		if labels, err = validLabels(req.Labels); err != nil {
-			return 0, nil, err
-		}
+	taken := takenBy(s.st.servers, sv.s.ID, func(o *server) string { return o.s.Name })
+	labels, err := nameUpdate{validHostname, taken, "server name is already used"}.checkUpdate(optionalName(req.Name), req.Labels)
+	if err != nil {
+		return 0, nil, err
 	}
 	if req.Name != "" {
 		sv.s.Name = req.Name

@@ -96,26 +96,15 @@ func updateSSHKey(s *Sim, c *call) (int, any, *apiError) {
 	if err := c.decode(&req); err != nil {
 		return 0, nil, err
 	}
-	if req.Name != "" {
-		if err := validName("name", req.Name); err != nil {
-			return 0, nil, err
-		}
-		for _, o := range s.st.sshKeys {
-			if o.ID != k.ID && o.Name == req.Name {
-				return 0, nil, notUnique("name", "SSH key with the same name already exists")
-			}
-		}
-	}
-	var labels map[string]string
-	if req.Labels != nil {
-		if labels, err = validLabels(req.Labels); err != nil {
-			return 0, nil, err
-		}
+	taken := takenBy(s.st.sshKeys, k.ID, func(o *schema.SSHKey) string { return o.Name })
+	labels, err := nameUpdate{validName, taken, "SSH key with the same name already exists"}.checkUpdate(optionalName(req.Name), req.Labels)
+	if err != nil {
+		return 0, nil, err
 	}
 	if req.Name != "" {
 		k.Name = req.Name
 	}
-	if req.Labels != nil {
+	if labels != nil {
 		k.Labels = labels
 	}
 	out := *k

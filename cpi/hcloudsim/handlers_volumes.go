@@ -208,16 +208,12 @@ func updateVolume(s *Sim, c *call) (int, any, *apiError) {
 	if err := c.decode(&req); err != nil {
 		return 0, nil, err
 	}
-	if req.Name != "" {
-		if err := s.validVolumeName(req.Name, vol.v.ID); err != nil {
-			return 0, nil, err
-		}
+	check := func(_, name string) *apiError { return s.validVolumeName(name, vol.v.ID) }
+	labels, err := nameUpdate{check: check}.checkUpdate(optionalName(req.Name), req.Labels)
+	if err != nil {
+		return 0, nil, err
 	}
-	var labels map[string]string
-	if req.Labels != nil {
-		if labels, err = validLabels(req.Labels); err != nil {
-			return 0, nil, err
-		}
+	if labels != nil {
 		vol.v.Labels = labels
 	}
 	if req.Name != "" {

@@ -72,3 +72,51 @@ func validLabels(labels *map[string]string) (map[string]string, *apiError) {
 	}
 	return out, nil
 }
+
+// nameUpdate is a new name an update request (PUT /<kind>/{id}) may carry:
+// valid by check and, when taken says another object of the kind has it, a
+// uniqueness_error with message taken.
+type nameUpdate struct {
+	check func(field, name string) *apiError
+	taken func(name string) bool
+	msg   string
+}
+
+// checkUpdate validates an update's new name (nil: unchanged) and labels
+// (nil: unchanged) before anything changes, and returns the labels to set,
+// nil to leave them.
+func (u nameUpdate) checkUpdate(name *string, labels *map[string]string) (map[string]string, *apiError) {
+	if name != nil {
+		if err := u.check("name", *name); err != nil {
+			return nil, err
+		}
+		if u.taken != nil && u.taken(*name) {
+			return nil, notUnique("name", u.msg)
+		}
+	}
+	if labels == nil {
+		return nil, nil
+	}
+	return validLabels(labels)
+}
+
+// takenBy says whether an object of objects (by id) other than id has a
+// name, as nameOf reads it.
+func takenBy[T any](objects map[int64]*T, id int64, nameOf func(*T) string) func(name string) bool {
+	return func(name string) bool {
+		for oid, o := range objects {
+			if oid != id && nameOf(o) == name {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// optionalName is a name field that is empty when unchanged, as a pointer.
+func optionalName(name string) *string {
+	if name == "" {
+		return nil
+	}
+	return &name
+}
