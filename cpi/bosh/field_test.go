@@ -218,3 +218,57 @@ func TestSSHKeysAreResolvedByNameOrID(t *testing.T) {
 		assert.Len(t, f.sim.Sim.Snapshot().Servers, before, "key %v: nothing created", keys)
 	}
 }
+
+// TestAnUnfinishedVolumeThatCannotBeDeletedIsMarkedAgain: create_disk's
+// unmark is carried out but its answer is lost, the retry of the unmark is
+// refused, and so is the clean-up's delete. The volume must carry the
+// creating mark again (the lost unmark removed it), so that the next call
+// sweeps it instead of leaving a volume nobody knows about.
+func TestAnUnfinishedVolumeThatCannotBeDeletedIsMarkedAgain(t *testing.T) {
+	f := newFixture(t)
+	f.sim.Sim.AddFault(hcloudsim.Fault{Method: "PUT", Route: "/v1/volumes/{id}", Kind: hcloudsim.FaultCommitThenFail, Times: 1})
+	f.sim.Sim.AddFault(hcloudsim.Fault{Method: "PUT", Route: "/v1/volumes/{id}", Kind: hcloudsim.FaultLocked, Times: 1})
+	f.sim.Sim.AddFault(hcloudsim.Fault{Method: "DELETE", Route: "/v1/volumes/{id}", Kind: hcloudsim.FaultLocked, Times: 1})
+	_, err := f.call(2, protocol.MethodCreateDisk, 10*1024, map[string]any{}, nil)
+	pe := boshErr(t, err, bosh.CloudError)
+	assert.True(t, pe.OkToRetry, "a retry is safe: the left volume is swept")
+	assert.Contains(t, pe.Message, "left behind, labelled "+bosh.LabelCreating)
+	left := f.sim.Sim.Snapshot().Volumes
+	require.Len(t, left, 1, "the volume the delete could not remove")
+	assert.Contains(t, left[0].Labels, bosh.LabelCreating, "marked as unfinished again after the lost unmark")
+
+	res, err := f.call(2, protocol.MethodCreateDisk, 10*1024, map[string]any{}, nil) // the director's retry
+	require.NoError(t, err)
+	volumes := f.sim.Sim.Snapshot().Volumes
+	require.Len(t, volumes, 1, "the unfinished volume was swept")
+	assert.Equal(t, strconv.FormatInt(volumes[0].ID, 10), res)
+	assert.NotEqual(t, left[0].ID, volumes[0].ID)
+	assert.NotContains(t, volumes[0].Labels, bosh.LabelCreating)
+}
+
+// TestAnUnfinishedServerThatCannotBeDeletedIsMarkedAgain is the same for
+// create_vm: the lost unmark, its refused retry and a refused delete leave
+// the server marked, and the next create_vm (bosh-cli's, for a new agent
+// id) sweeps it.
+func TestAnUnfinishedServerThatCannotBeDeletedIsMarkedAgain(t *testing.T) {
+	f := newFixture(t)
+	f.sim.Sim.AddFault(hcloudsim.Fault{Method: "PUT", Route: "/v1/servers/{id}", Kind: hcloudsim.FaultCommitThenFail, Times: 1})
+	f.sim.Sim.AddFault(hcloudsim.Fault{Method: "PUT", Route: "/v1/servers/{id}", Kind: hcloudsim.FaultLocked, Times: 1})
+	f.sim.Sim.AddFault(hcloudsim.Fault{Method: "DELETE", Route: "/v1/servers/{id}", Kind: hcloudsim.FaultLocked, Times: 1})
+	stemcell := strconv.FormatInt(f.ubuntuID(), 10)
+	_, err := f.call(2, protocol.MethodCreateVM, uuid.NewString(), stemcell, map[string]any{}, dynamicNetworks(), []string{}, createEnv)
+	pe := boshErr(t, err, bosh.VMCreationFailed)
+	assert.True(t, pe.OkToRetry, "a retry is safe: the left server is adopted or swept")
+	assert.Contains(t, pe.Message, "left behind, labelled "+bosh.LabelCreating)
+	left := f.sim.Sim.Snapshot().Servers
+	require.Len(t, left, 1, "the server the delete could not remove")
+	assert.Contains(t, left[0].Labels, bosh.LabelCreating, "marked as unfinished again after the lost unmark")
+
+	res, err := f.call(2, protocol.MethodCreateVM, uuid.NewString(), stemcell, map[string]any{}, dynamicNetworks(), []string{}, createEnv)
+	require.NoError(t, err)
+	servers := f.sim.Sim.Snapshot().Servers
+	require.Len(t, servers, 1, "the unfinished server was swept")
+	assert.Equal(t, strconv.FormatInt(servers[0].ID, 10), res.([]any)[0])
+	assert.NotEqual(t, left[0].ID, servers[0].ID)
+	assert.NotContains(t, servers[0].Labels, bosh.LabelCreating)
+}
