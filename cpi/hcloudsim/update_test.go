@@ -99,4 +99,3 @@ func singular(kind string) string {
 	return map[string]string{"servers": "server", "ssh_keys": "ssh_key", "networks": "network", "firewalls": "firewall",
 		"placement_groups": "placement_group", "volumes": "volume"}[kind]
 }
-
