@@ -181,6 +181,9 @@ func supportedPaths(basePaths map[string]any, meta protocol.Meta, info protocol.
 			responses["default"] = map[string]any{"$ref": "#/responses/default"}
 		}
 		addExamples(op, requestExample(rt.Method, meta))
+		if rt.Path == "/meta" && rt.Verb == http.MethodGet {
+			documentMetaExtensions(op)
+		}
 		out, _ := paths[rt.Path].(map[string]any)
 		if out == nil {
 			out = map[string]any{}
@@ -192,6 +195,29 @@ func supportedPaths(basePaths map[string]any, meta protocol.Meta, info protocol.
 		}
 	}
 	return paths, nil
+}
+
+// MetaExtensions are the fields meta answers beyond the spec's, with their
+// descriptions; the served document adds them to /meta's schema (clients
+// that do not know them ignore them).
+var MetaExtensions = map[string]map[string]any{
+	"bootstrap_timeout": {"type": "integer", "description": "how long, in seconds, Nanobox waits for a new server to bootstrap (this adapter's addition)"},
+	"version":           {"type": "string", "description": "the adapter's version (this adapter's addition)"},
+}
+
+// documentMetaExtensions adds MetaExtensions to the properties of /meta's
+// 200 schema.
+func documentMetaExtensions(get map[string]any) {
+	responses, _ := get["responses"].(map[string]any)
+	ok, _ := responses["200"].(map[string]any)
+	schema, _ := ok["schema"].(map[string]any)
+	props, _ := schema["properties"].(map[string]any)
+	if props == nil {
+		return
+	}
+	for name, prop := range MetaExtensions {
+		props[name] = prop
+	}
 }
 
 // HeadNote ends the description of every GET operation: HEAD is served on

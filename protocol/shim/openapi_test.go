@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -245,5 +246,33 @@ func TestOpenAPI_ReplayEveryDocumentedOperation(t *testing.T) {
 	// The stub's meta takes key references: every route but Install Server Key.
 	for _, rt := range protocol.Routes {
 		assert.Equal(t, rt.Method != protocol.MethodInstallKey, documented[rt.OperationID], rt.OperationID)
+	}
+}
+
+// TestServedMetaSchemaHasEveryFieldMetaAnswers: the served document's /meta
+// schema names every field protocol.Meta can answer, the spec's and this
+// adapter's additions (shim.MetaExtensions) alike.
+func TestServedMetaSchemaHasEveryFieldMetaAnswers(t *testing.T) {
+	ts := startShim(t, shim.Options{})
+	resp := ts.do(t, http.MethodGet, "/openapi.json", "")
+	require.Equal(t, http.StatusOK, resp.Status)
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Responses map[string]struct {
+				Schema struct {
+					Properties map[string]map[string]any `json:"properties"`
+				} `json:"schema"`
+			} `json:"responses"`
+		} `json:"paths"`
+	}
+	require.NoError(t, json.Unmarshal(resp.Body, &doc))
+	props := doc.Paths["/meta"]["get"].Responses["200"].Schema.Properties
+	fields := reflect.TypeFor[protocol.Meta]()
+	for i := range fields.NumField() {
+		name, _, _ := strings.Cut(fields.Field(i).Tag.Get("json"), ",")
+		assert.Contains(t, props, name, "meta answers %s", name)
+	}
+	for name := range shim.MetaExtensions {
+		assert.NotEmpty(t, props[name]["description"], name)
 	}
 }
