@@ -279,6 +279,7 @@ func TestPackingRefusesBadReleases(t *testing.T) {
 			[]string{"package runtime is vendored (spec.lock)"}},
 		{"pre_packaging", write("packages/app/pre_packaging", "rm -rf /\n"),
 			[]string{"package app has a pre_packaging script"}},
+		{"blobs.yml malformed", write("config/blobs.yml", "runtime/rt.tar.gz: [\n"), []string{"config/blobs.yml: yaml:"}},
 		{"blob not recorded", write("config/blobs.yml", "--- {}\n"),
 			[]string{"blobs/runtime/rt.tar.gz is not recorded in config/blobs.yml"}},
 		{"blob changed", func(t *testing.T, dir string) {

@@ -3,6 +3,7 @@ package boshrelease
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -91,12 +92,21 @@ const digestPrefix = "sha256:"
 
 // fileDigest is the digest of a file's content.
 func fileDigest(path string) (string, error) {
+	sum, err := fileSum(path, sha256.New())
+	return digestPrefix + sum, err
+}
+
+// fileSum is the hexadecimal sum of a file's content under h.
+func fileSum(path string, h hash.Hash) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err
 	}
 	defer f.Close()
-	return digest(f)
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // digest is bosh's SHA-256 digest: "sha256:" and the hexadecimal sum.

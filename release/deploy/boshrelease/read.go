@@ -2,10 +2,8 @@ package boshrelease
 
 import (
 	"crypto/sha1"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -45,7 +43,11 @@ func read(dir string) (jobs, packages []resource, license *resource, err error) 
 		return nil, nil, nil, &InvalidError{Subject: dir, Problems: []string{"not a directory"}}
 	}
 	var p problems
-	packages = readPackages(dir, &p)
+	blobs, err := readBlobRecords(dir)
+	if err != nil {
+		p.add("%v", err)
+	}
+	packages = readPackages(dir, blobs, &p)
 	jobs = readJobs(dir, &p)
 	known := map[string]resource{}
 	for _, pkg := range packages {
@@ -140,10 +142,10 @@ func readJob(path string, p *problems) (resource, bool) {
 	return resource{name: spec.Name, members: members, fingerprint: fp, packages: spec.Packages}, true
 }
 
-func readPackages(dir string, p *problems) []resource {
+func readPackages(dir string, blobs blobRecords, p *problems) []resource {
 	var packages []resource
 	for _, name := range subdirs(dir, "packages", p) {
-		if pkg, ok := readPackage(dir, filepath.Join(dir, "packages", name), p); ok {
+		if pkg, ok := readPackage(dir, blobs, filepath.Join(dir, "packages", name), p); ok {
 			packages = append(packages, pkg)
 		}
 	}
@@ -155,7 +157,7 @@ func readPackages(dir string, p *problems) []resource {
 // does: packaging (its mode not fingerprinted), then every file the spec's
 // globs match in src/ or blobs/ (src/ winning a name both have), minus the
 // excluded ones, symlinks kept; the dependencies are fingerprinted too.
-func readPackage(dir, path string, p *problems) (resource, bool) {
+func readPackage(dir string, blobs blobRecords, path string, p *problems) (resource, bool) {
 	base := filepath.Base(path)
 	for _, refused := range []struct{ file, why string }{
 		{"spec.lock", "is vendored (spec.lock), which needs the release's final builds: pack it with the bosh CLI"},
@@ -180,7 +182,7 @@ func readPackage(dir, path string, p *problems) (resource, bool) {
 		p.add("package %s has no packaging script", spec.Name)
 		return resource{}, false
 	}
-	files, ok := packageFiles(dir, spec, p)
+	files, ok := packageFiles(dir, blobs, spec, p)
 	if !ok {
 		return resource{}, false
 	}
@@ -194,7 +196,7 @@ func readPackage(dir, path string, p *problems) (resource, bool) {
 }
 
 // packageFiles matches a package's globs in src/ and blobs/.
-func packageFiles(dir string, spec packageSpec, p *problems) ([]member, bool) {
+func packageFiles(dir string, blobs blobRecords, spec packageSpec, p *problems) ([]member, bool) {
 	bases := []string{filepath.Join(dir, "src"), filepath.Join(dir, "blobs")}
 	byName := map[string]member{}
 	ok := true
@@ -212,7 +214,7 @@ func packageFiles(dir string, spec packageSpec, p *problems) ([]member, bool) {
 					continue
 				}
 				if i == 1 {
-					if err := checkBlob(dir, m); err != nil {
+					if err := blobs.check(m); err != nil {
 						p.add("package %s: %v", spec.Name, err)
 						ok = false
 					}
@@ -303,18 +305,29 @@ type blobRecord struct {
 	SHA  string `yaml:"sha"`
 }
 
-// checkBlob checks a file of blobs/ against its entry in config/blobs.yml,
-// which `bosh add-blob` writes and `bosh create-release` syncs blobs/ to
-// (it deletes a blob the file does not record).
-func checkBlob(dir string, m member) error {
-	var records map[string]blobRecord
+// blobRecords are config/blobs.yml's entries by path under blobs/.
+type blobRecords map[string]blobRecord
+
+// readBlobRecords reads config/blobs.yml; none when it is absent.
+func readBlobRecords(dir string) (blobRecords, error) {
+	var records blobRecords
 	data, err := os.ReadFile(filepath.Join(dir, "config", "blobs.yml"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
 	if err == nil {
 		err = yaml.Unmarshal(data, &records)
 	}
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("config/blobs.yml: %v", err)
+	if err != nil {
+		return nil, fmt.Errorf("config/blobs.yml: %v", err)
 	}
+	return records, nil
+}
+
+// check checks a file of blobs/ against its entry in config/blobs.yml,
+// which `bosh add-blob` writes and `bosh create-release` syncs blobs/ to
+// (it deletes a blob the file does not record).
+func (records blobRecords) check(m member) error {
 	rec, ok := records[m.name]
 	if !ok {
 		return fmt.Errorf("blobs/%s is not recorded in config/blobs.yml (bosh add-blob records a blob)", m.name)
@@ -349,16 +362,7 @@ func blobDigest(path, want string) (string, error) {
 	case strings.HasPrefix(want, digestPrefix):
 		return fileDigest(path)
 	case sha1Pattern.MatchString(want):
-		f, err := os.Open(path)
-		if err != nil {
-			return "", err
-		}
-		defer f.Close()
-		h := sha1.New() //nolint:gosec // verifying a digest bosh recorded
-		if _, err := io.Copy(h, f); err != nil {
-			return "", err
-		}
-		return hex.EncodeToString(h.Sum(nil)), nil
+		return fileSum(path, sha1.New()) //nolint:gosec // verifying a digest bosh recorded
 	}
 	return "", nil
 }

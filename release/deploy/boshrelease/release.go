@@ -183,7 +183,7 @@ func Build(o Options) (Manifest, error) {
 		return Manifest{}, err
 	}
 	top = append([]reprotar.Entry{{Name: "release.MF", Body: manifest, Mode: 0o644}}, top...)
-	return m, writeAtomically(o.Out, top, o.ModTime)
+	return m, reprotar.WriteFile(o.Out, top, reprotar.Options{ModTime: o.ModTime, Gzip: true})
 }
 
 // packAll packs each resource's archive as kind/<name>.tgz and returns the
@@ -231,30 +231,6 @@ func pack(work, name string, r resource, mtime time.Time) (reprotar.Entry, strin
 		return reprotar.Entry{}, "", err
 	}
 	return reprotar.Entry{Name: name, Src: path, Mode: 0o644}, sum, nil
-}
-
-// writeAtomically writes the tarball beside out and renames it into place.
-func writeAtomically(out string, entries []reprotar.Entry, mtime time.Time) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(out), ".boshrelease-*") // O_EXCL, mode 0600
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			_ = tmp.Close()
-			_ = os.Remove(tmp.Name())
-		}
-	}()
-	if err := reprotar.Write(tmp, entries, reprotar.Options{ModTime: mtime, Gzip: true}); err != nil {
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), out)
 }
 
 // specFile decodes a job's or a package's spec, reporting a missing or

@@ -122,7 +122,8 @@ func TestTarRefusesBadArguments(t *testing.T) {
 			assert.Contains(t, err.Error(), tc.want)
 			_, statErr := os.Stat(out)
 			assert.True(t, os.IsNotExist(statErr), "nothing written")
-			left, _ := filepath.Glob(filepath.Join(filepath.Dir(out), ".disttool-*"))
+			left, err := os.ReadDir(filepath.Dir(out))
+			require.NoError(t, err)
 			assert.Empty(t, left, "no temporary file left")
 		})
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path"
 	"path/filepath"
 	"sort"
@@ -121,17 +120,7 @@ func (c collector) walk(name, src string) error {
 
 // writeTar writes entries to out (gzip for a .gz name) through a temporary
 // file beside it, renamed into place once complete.
-func writeTar(out string, entries []tarEntry, mtime time.Time) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(out), ".disttool-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			_ = f.Close()
-			_ = os.Remove(f.Name())
-		}
-	}()
+func writeTar(out string, entries []tarEntry, mtime time.Time) error {
 	tarEntries := make([]reprotar.Entry, 0, len(entries))
 	for _, e := range entries {
 		te := reprotar.Entry{Name: e.name, Src: e.src, Mode: 0o644}
@@ -143,15 +132,5 @@ func writeTar(out string, entries []tarEntry, mtime time.Time) (err error) {
 		}
 		tarEntries = append(tarEntries, te)
 	}
-	o := reprotar.Options{ModTime: mtime, Gzip: strings.HasSuffix(out, ".gz"), Level: gzip.BestCompression}
-	if err := reprotar.Write(f, tarEntries, o); err != nil {
-		return err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), out)
+	return reprotar.WriteFile(out, tarEntries, reprotar.Options{ModTime: mtime, Gzip: strings.HasSuffix(out, ".gz"), Level: gzip.BestCompression})
 }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -30,6 +31,32 @@ type Options struct {
 	ModTime time.Time // every entry's time
 	Gzip    bool      // gzip the tar stream
 	Level   int       // gzip's level (gzip.DefaultCompression when 0)
+}
+
+// WriteFile writes the tarball to a file created beside out (never
+// following a link) and renames it into place once complete, mode 0644;
+// on an error nothing is left.
+func WriteFile(out string, entries []Entry, o Options) (err error) {
+	f, err := os.CreateTemp(filepath.Dir(out), ".reprotar-*") // O_EXCL, mode 0600
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = f.Close()
+			_ = os.Remove(f.Name())
+		}
+	}()
+	if err := Write(f, entries, o); err != nil {
+		return err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), out)
 }
 
 // Write writes entries to w in their order.
